@@ -1,0 +1,355 @@
+// The one schema of reflex.yaml and rule files: types, validation and the editors' JSON Schema all come from here.
+import { z } from 'zod';
+
+const DURATION_RE = /^(\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
+/** A duration such as `30s`, `5m`, `1h30m`, `7d`. */
+export const Duration = z
+  .string()
+  .regex(DURATION_RE, { message: 'expected a duration such as 30s, 5m, 1h30m or 7d' })
+  .describe('A duration: a number with a unit (ms, s, m, h, d), e.g. 30s, 5m, 1h30m, 7d.');
+
+/** `for:` accepts a duration (`5m`) or a number of consecutive runs (`3 runs`). */
+export const ForSpec = z
+  .string()
+  .regex(/^((\d+(?:\.\d+)?(?:ms|s|m|h|d))+|\d+ runs?)$/, {
+    message: 'expected a duration such as 5m, or a number of consecutive runs such as "3 runs"',
+  })
+  .describe('How long the conditions must hold before the rule acts: a duration (5m) or consecutive runs ("3 runs").');
+
+const Name = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9_.-]*[a-z0-9])?$/i, {
+    message: 'names use letters, digits, "-", "_" and "." (and start and end with a letter or digit)',
+  });
+
+const FactName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'fact names are identifiers: letters, digits and "_", not starting with a digit' });
+
+/** A CEL expression (https://cel.dev). */
+const Cel = z.string().min(1, { message: 'an expression may not be empty' }).describe('A CEL expression.');
+
+/** Named conditions: name -> CEL expression; all must hold. */
+const Conditions = z
+  .record(FactName, Cel)
+  .describe('Named conditions (name: CEL expression). All must hold; each is explained by name.');
+
+/** Label selector: label -> value or list of accepted values; `!value` negates. */
+export const LabelSelector = z
+  .record(z.string().min(1), z.union([z.string(), z.array(z.string()).min(1)]))
+  .describe('Labels a target must carry: label: value, label: [a, b] (any of), or label: "!value" (not).');
+
+export const Severity = z.enum(['info', 'warning', 'critical']);
+export const Mode = z.enum(['dry-run', 'enforce']);
+
+/** A string that may hold `{{ path }}` placeholders filled from the target, its facts and params. */
+const Template = z.string().describe('Text with {{ placeholders }}: target.id, target.kind, labels.x, facts.x, params.x, rule.name.');
+
+const Headers = z.record(z.string(), z.string());
+
+const Auth = z
+  .strictObject({
+    bearer: z.string().optional().describe('Bearer token; use ${ENV_VAR}.'),
+    basic: z.strictObject({ username: z.string(), password: z.string() }).optional(),
+  })
+  .describe('Authentication for an HTTP endpoint (secrets from ${ENV_VARS}).');
+
+// ---------------------------------------------------------------- sources
+
+const SourceBase = {
+  name: Name.describe('The source name, shown in explanations of its facts.'),
+  timeout: Duration.optional().describe('How long the source may take; then its facts are unknown. Default: defaults.source_timeout.'),
+  cooldown: Duration.optional().describe('Reuse the last successful result for this long (for expensive analyses).'),
+};
+
+/** How reported series or records become targets. */
+const TargetMapping = z
+  .strictObject({
+    id_label: z.string().default('instance').describe('Which label (or field) holds the target id.'),
+    kind: z.string().optional().describe('The kind of the targets this source reports.'),
+    keep_labels: z.array(z.string()).optional().describe('Labels to copy onto the target.'),
+    depends_on_label: z.string().optional().describe('A label that names the target this one depends on.'),
+  })
+  .describe('How results map onto targets.');
+
+export const InventorySource = z.strictObject({
+  ...SourceBase,
+  kind: z.literal('inventory'),
+  path: z.string().describe('A YAML or JSON file of targets: id, kind, labels, depends_on, facts.'),
+});
+
+export const PrometheusSource = z.strictObject({
+  ...SourceBase,
+  kind: z.literal('prometheus'),
+  url: z.string().describe('Base URL of Prometheus, e.g. http://127.0.0.1:9090'),
+  auth: Auth.optional(),
+  headers: Headers.optional(),
+  staleness: Duration.optional().describe('A sample older than this is unknown. Default 5m.'),
+  target: TargetMapping.optional(),
+  queries: z
+    .array(
+      z.strictObject({
+        fact: FactName.describe('The fact this query sets on each target it returns.'),
+        query: z.string().min(1).describe('A PromQL instant query.'),
+        target: TargetMapping.optional(),
+        expect_targets: z.boolean().optional().describe('An empty answer is reported as a problem (default true).'),
+      }),
+    )
+    .min(1),
+});
+
+export const AlertmanagerSource = z.strictObject({
+  ...SourceBase,
+  kind: z.literal('alertmanager'),
+  url: z.string().describe('Base URL of Alertmanager, e.g. http://127.0.0.1:9093'),
+  auth: Auth.optional(),
+  headers: Headers.optional(),
+  target: TargetMapping.optional(),
+  fact: FactName.default('alerts').describe('The fact that holds the list of the target\'s alerts.'),
+  include_suppressed: z.boolean().default(true),
+  filter: z.array(z.string()).optional().describe('Alertmanager matchers, e.g. severity="critical".'),
+});
+
+export const HttpSource = z.strictObject({
+  ...SourceBase,
+  kind: z.literal('http'),
+  url: z.string(),
+  auth: Auth.optional(),
+  headers: Headers.optional(),
+  /** CEL over `response` (body), `status`, `latency_ms` returning a list of records. */
+  records: Cel.optional().describe('CEL over body/status/latency_ms that returns a list of records (maps), one per target.'),
+  target: TargetMapping.optional(),
+  facts: z.record(FactName, Cel).describe('fact: CEL expression over `record` (and body, status, latency_ms).'),
+  target_id: z.string().optional().describe('For a single-target probe: the target id the facts belong to.'),
+});
+
+export const CommandSource = z.strictObject({
+  ...SourceBase,
+  kind: z.literal('command'),
+  argv: z.array(z.string()).min(1).describe('The command and its arguments; no shell.'),
+  cwd: z.string().optional(),
+  env: z.array(z.string()).optional().describe('Names of environment variables passed through (allow-list).'),
+  facts: z.array(FactName).optional().describe('Fact names the command prints (for reflex check).'),
+});
+
+export const Source = z.discriminatedUnion('kind', [
+  InventorySource,
+  PrometheusSource,
+  AlertmanagerSource,
+  HttpSource,
+  CommandSource,
+]);
+
+// ---------------------------------------------------------------- actions and channels
+
+const ActionBase = {
+  description: z.string().optional(),
+  timeout: Duration.optional().describe('Default: defaults.action_timeout.'),
+  cooldown: Duration.optional().describe('Minimum time between two executions on one target. Default: defaults.cooldown.'),
+  params: z
+    .record(
+      FactName,
+      z.strictObject({
+        pattern: z.string().optional().describe('A regular expression the whole value must match.'),
+        description: z.string().optional(),
+      }),
+    )
+    .optional()
+    .describe('Parameters the action accepts, each optionally checked against a pattern.'),
+};
+
+export const ExecAction = z.strictObject({
+  ...ActionBase,
+  kind: z.literal('exec'),
+  argv: z.array(Template).min(1).describe('Command and arguments; each templated value becomes exactly one argument. No shell.'),
+  cwd: z.string().optional(),
+  env: z.array(z.string()).optional().describe('Names of environment variables passed through (allow-list).'),
+  max_output: z.number().int().positive().optional().describe('Bytes of output kept (default 64 KiB).'),
+});
+
+export const HttpAction = z.strictObject({
+  ...ActionBase,
+  kind: z.literal('http'),
+  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
+  url: Template.describe('The host is fixed here; placeholders may appear only in the path and query.'),
+  headers: z.record(z.string(), Template).optional(),
+  body: z.unknown().optional().describe('A JSON body; string values may hold placeholders.'),
+  follow_redirects: z.boolean().default(false),
+  allow_private: z.boolean().default(true).describe('Allow loopback and private addresses (link-local and metadata are always refused).'),
+});
+
+export const Action = z.discriminatedUnion('kind', [ExecAction, HttpAction]);
+
+export const WebhookChannel = z.strictObject({
+  kind: z.literal('webhook'),
+  url: z.string(),
+  headers: Headers.optional(),
+});
+export const SlackChannel = z.strictObject({
+  kind: z.literal('slack'),
+  url: z.string().describe('A Slack incoming-webhook URL; use ${ENV_VAR}.'),
+});
+export const PagerDutyChannel = z.strictObject({
+  kind: z.literal('pagerduty'),
+  routing_key: z.string().describe('The Events API v2 integration key; use ${ENV_VAR}.'),
+  url: z.string().optional().describe('Events API endpoint (default https://events.pagerduty.com/v2/enqueue).'),
+});
+export const LogChannel = z.strictObject({
+  kind: z.literal('log'),
+  path: z.string().optional().describe('Append escalations as JSON lines to this file (default: standard error).'),
+});
+export const Channel = z.discriminatedUnion('kind', [WebhookChannel, SlackChannel, PagerDutyChannel, LogChannel]);
+
+// ---------------------------------------------------------------- guardrails
+
+const Limit = z
+  .string()
+  .regex(/^\d+ per ((\d+(?:\.\d+)?(?:ms|s|m|h|d))+)$/, { message: 'expected "N per DURATION", e.g. "5 per 10m"' });
+
+export const Guardrails = z
+  .strictObject({
+    max_severity: Severity.default('warning').describe('Decisions above this severity go to a human instead of acting.'),
+    budget_per_run: z.number().int().min(0).default(20).describe('At most this many actions in one run.'),
+    widespread: z
+      .strictObject({
+        fraction: z.number().min(0).max(1).default(0.3),
+        min_targets: z.number().int().min(1).default(3),
+        group_by: z.array(z.string()).default(['service']),
+      })
+      .prefault({})
+      .describe('When more than this fraction of a group matches problem rules, escalate once instead of acting.'),
+    blast_radius: z
+      .strictObject({
+        per_rule: Limit.default('10 per 10m'),
+        per_action: Limit.optional(),
+        group_fraction: z.number().min(0).max(1).default(0.2).describe('At most this fraction of a group acted on within the window.'),
+        group_by: z.array(z.string()).default(['service']),
+        window: Duration.default('10m'),
+        min_healthy: z.number().min(0).max(1).optional().describe('Keep at least this fraction of a group healthy.'),
+      })
+      .prefault({}),
+    failure_breaker: z
+      .strictObject({
+        failures: z.number().int().min(1).default(3),
+        of_last: z.number().int().min(1).default(5),
+      })
+      .prefault({}),
+    require_tests: z.boolean().default(false).describe('Every enforced rule must have a scenario test (reflex check fails otherwise).'),
+  })
+  .prefault({});
+
+export const Defaults = z
+  .strictObject({
+    mode: Mode.default('dry-run').describe('Mode of rules that do not say: new rules start in dry-run.'),
+    severity: Severity.default('warning'),
+    cooldown: Duration.default('15m'),
+    source_timeout: Duration.default('10s'),
+    action_timeout: Duration.default('60s'),
+    escalate_to: Name.optional().describe('The channel for escalations of rules that do not name one.'),
+    max_concurrency: z.number().int().min(1).default(4).describe('Actions (and sources) running at once.'),
+  })
+  .prefault({});
+
+export const Config = z.strictObject({
+  $schema: z.string().optional(),
+  store: z
+    .string()
+    .default('.reflex/state.db')
+    .describe('A SQLite file (default .reflex/state.db, relative to this file) or postgres://user@host/db.'),
+  rules: z.array(z.string()).min(1).default(['rules/*.yaml']).describe('Rule files: paths or globs, relative to this file.'),
+  tests: z.array(z.string()).optional().describe('Scenario test files for `reflex test` (default: rules/*_test.yaml).'),
+  sources: z.array(Source).default([]),
+  actions: z.record(Name, Action).default({}),
+  channels: z.record(Name, Channel).default({}),
+  defaults: Defaults,
+  guardrails: Guardrails,
+  retention: z
+    .strictObject({ runs: Duration.default('30d').describe('Runs (and their snapshots) older than this are deleted.') })
+    .prefault({}),
+  shards: z
+    .strictObject({
+      count: z.number().int().min(1).max(4096).default(1),
+      by: z.string().optional().describe('A label to shard by (default: a stable hash of the target id).'),
+      lease: Duration.default('5m'),
+    })
+    .prefault({}),
+});
+
+// ---------------------------------------------------------------- rule files
+
+export const TargetSelector = z
+  .strictObject({
+    kind: z.string().min(1).describe('The kind of target the rule is for (instance, service, datastore...).'),
+    labels: LabelSelector.optional(),
+  })
+  .describe('Which targets the rule is for.');
+
+export const Aggregate = z
+  .strictObject({
+    name: FactName,
+    description: z.string().optional(),
+    of: z.string().min(1).describe('The kind of the member targets.'),
+    group_by: z
+      .union([z.array(z.string()).min(1), z.literal('depends_on'), z.literal('all')])
+      .describe('Labels that form the groups (a target sees the group its labels select), "depends_on" (the members that depend on the target), or "all".'),
+    function: z.enum(['count', 'fraction', 'sum', 'avg', 'min', 'max']),
+    where: Cel.optional().describe('CEL over a member: which members count (count, fraction).'),
+    value: Cel.optional().describe('CEL over a member: the number to sum, average, min or max.'),
+    max_unknown: z.number().min(0).max(1).default(0.1).describe('If more than this fraction of members is unknown, the aggregate is unknown.'),
+  })
+  .describe('A group aggregate, computed once per group per run and read in conditions as agg.NAME.');
+
+export const Step = z
+  .strictObject({
+    action: Name.describe('An action declared in reflex.yaml.'),
+    with: z.record(FactName, Template).optional().describe('Parameters for the action (templated).'),
+    cooldown: Duration.optional(),
+    timeout: Duration.optional(),
+  })
+  .describe('An action to run.');
+
+export const Escalation = z
+  .strictObject({
+    to: Name.optional().describe('The channel (default: defaults.escalate_to).'),
+    summary: Template.optional(),
+    on: z
+      .array(z.enum(['matched', 'context', 'blocked', 'failed', 'unknown']))
+      .optional()
+      .describe('When to escalate: matched (always), context (a context condition failed), blocked (a guardrail stopped it), failed, unknown.'),
+  })
+  .describe('Whom to tell, and when.');
+
+export const Rule = z.strictObject({
+  name: Name,
+  description: z.string().optional(),
+  runbook: z.string().optional().describe('A link to the SOP this rule encodes.'),
+  target: TargetSelector,
+  when: Conditions.describe('The problem: named conditions that must all hold.'),
+  context: Conditions.optional().describe('Safety and context checks (dependencies, aggregates) that must also hold to act.'),
+  for: ForSpec.optional(),
+  severity: Severity.optional(),
+  mode: Mode.optional(),
+  do: z.array(Step).optional().describe('Actions, run in order.'),
+  escalate: z.union([Name, Escalation]).optional(),
+  derive: FactName.optional().describe('Set this fact on the target instead of acting.'),
+  value: Cel.optional().describe('For derive rules: the value of the fact (default: true when matched, false when not).'),
+  labels: z.record(z.string(), z.string()).optional(),
+});
+
+export const RuleFile = z.strictObject({
+  $schema: z.string().optional(),
+  aggregates: z.array(Aggregate).default([]),
+  rules: z.array(Rule).default([]),
+});
+
+export type Config = z.output<typeof Config>;
+export type SourceConfig = z.output<typeof Source>;
+export type ActionConfig = z.output<typeof Action>;
+export type ChannelConfig = z.output<typeof Channel>;
+export type RuleConfig = z.output<typeof Rule>;
+export type RuleFileConfig = z.output<typeof RuleFile>;
+export type AggregateConfig = z.output<typeof Aggregate>;
+export type StepConfig = z.output<typeof Step>;
+export type EscalationConfig = z.output<typeof Escalation>;
+export type GuardrailsConfig = z.output<typeof Guardrails>;
+export type DefaultsConfig = z.output<typeof Defaults>;

@@ -1,0 +1,257 @@
+// The store interface: everything Reflex remembers between runs. SQLite and PostgreSQL implement it alike.
+import type { DecisionOutcome, ExecutionOutcome, ExecutionStatus, Verdict, ConditionResult } from '../model.js';
+
+/** Proof of holding a lease; every state-changing write of a run carries it. */
+export interface Fence {
+  name: string;
+  token: number;
+}
+
+export type LeaseResult =
+  | { acquired: true; token: number; expiresAt: number }
+  | { acquired: false; holder: string; expiresAt: number };
+
+export interface LeaseInfo {
+  name: string;
+  holder: string;
+  token: number;
+  acquiredAt: number;
+  expiresAt: number;
+}
+
+export interface RunRecord {
+  id: number;
+  startedAt: number;
+  finishedAt: number | null;
+  /** running | ok | failed | interrupted */
+  status: string;
+  mode: 'dry-run' | 'enforce';
+  holder: string;
+  ruleSetHash: string;
+  /** Free-form JSON summary (counts, sources, errors), stable for --json. */
+  summary: Record<string, unknown>;
+  shard?: string | null;
+}
+
+/** One stored decision. Runs store every decision except `not_matched` ones, which are recomputed from the snapshot when asked. */
+export interface DecisionRecord {
+  runId: number;
+  target: string;
+  rule: string;
+  outcome: DecisionOutcome;
+  severity: string;
+  conditions: ConditionResult[];
+  trace: Verdict[];
+  /** Planned actions, with their rendered form (what dry-run prints). */
+  actions?: { action: string; describe: string; executionId?: number }[];
+  at: number;
+}
+
+export interface ForState {
+  rule: string;
+  target: string;
+  /** When the conditions first held in the current streak (ms). */
+  since: number;
+  /** Consecutive runs the conditions held. */
+  runs: number;
+  lastRunId: number;
+}
+
+export interface IntentInput {
+  /** Deterministic: rule, action, target and window. Unique in the store: a second insert is refused. */
+  key: string;
+  runId: number;
+  rule: string;
+  action: string;
+  step: number;
+  target: string;
+  kind: string;
+  /** The rendered action (redacted): what will run. */
+  describe: string;
+  detail: Record<string, unknown>;
+  /** Cooldown bookkeeping: this key's last time is set to `createdAt`. */
+  cooldownKey: string;
+  cooldownMs: number;
+  /** Group keys this target belongs to (for blast-radius counting), e.g. ["service=checkout"]. */
+  groups: string[];
+  createdAt: number;
+}
+
+export interface ExecutionRecord extends Omit<IntentInput, 'detail'> {
+  id: number;
+  status: ExecutionStatus;
+  detail: Record<string, unknown>;
+  startedAt: number | null;
+  finishedAt: number | null;
+  exitCode: number | null;
+  httpStatus: number | null;
+  durationMs: number | null;
+  output: string | null;
+  error: string | null;
+}
+
+export interface SwitchState {
+  off: boolean;
+  by: string | null;
+  reason: string | null;
+  at: number | null;
+  until: number | null;
+}
+
+export type DisableScope = 'rule' | 'action' | 'target' | 'selector';
+
+export interface DisableRecord {
+  id: number;
+  scope: DisableScope;
+  /** rule name, action name, target id, or for `selector` the canonical `k=v,k2=v2` text. */
+  value: string;
+  /** For selector disables: label -> value. */
+  selector: Record<string, string> | null;
+  by: string;
+  reason: string;
+  createdAt: number;
+  until: number | null;
+  /** Set when lifted by `reflex enable`. */
+  removedAt: number | null;
+  removedBy: string | null;
+}
+
+export interface AuditRecord {
+  id: number;
+  at: number;
+  by: string;
+  action: string;
+  detail: Record<string, unknown>;
+}
+
+export interface EscalationRecord {
+  dedupKey: string;
+  channel: string;
+  status: 'open' | 'resolved';
+  summary: string;
+  firstAt: number;
+  lastAt: number;
+  count: number;
+}
+
+/**
+ * What a guard may read and write inside the one transaction that records an intent.
+ * Everything here sees a consistent state, and no other runner can record an
+ * intent between the checks and the insert (SQLite: BEGIN IMMEDIATE;
+ * PostgreSQL: a transaction-level advisory lock).
+ */
+export interface IntentTx {
+  now: number;
+  getSwitch(): Promise<SwitchState>;
+  activeDisables(): Promise<DisableRecord[]>;
+  /** Last time (ms) anything used this cooldown key, with its cooldown end, or null. */
+  cooldown(key: string): Promise<{ lastAt: number; until: number } | null>;
+  /** Executions (any status, intents included) created since `since`, optionally for one rule/action. */
+  countExecutions(filter: { since: number; rule?: string; action?: string }): Promise<number>;
+  /** Distinct targets acted on since `since` within one group key (executions whose `groups` contain it). */
+  countTargetsInGroup(group: string, since: number): Promise<number>;
+  /** Executions in `intent` or `running` right now within one group key. */
+  countRunningInGroup(group: string): Promise<number>;
+  /** Insert the intent and set its cooldown key's last time; refused when its key exists already. */
+  insertIntent(intent: IntentInput): Promise<{ inserted: true; id: number } | { inserted: false; existingId: number }>;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Create or upgrade the schema (idempotent, versioned). */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  // ---- leases (one runner per name; the name is "run" or "shard:N")
+  acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<LeaseResult>;
+  /** False when the lease was lost (expired and taken by someone else). */
+  renewLease(fence: Fence, ttlMs: number, now: number): Promise<boolean>;
+  releaseLease(fence: Fence): Promise<void>;
+  listLeases(): Promise<LeaseInfo[]>;
+
+  // ---- runs
+  beginRun(run: { startedAt: number; mode: 'dry-run' | 'enforce'; holder: string; ruleSetHash: string; shard?: string | null }): Promise<number>;
+  /** Store a rule set's file texts once per hash (for explaining old runs). */
+  saveRuleSet(hash: string, texts: Record<string, string>): Promise<void>;
+  getRuleSet(hash: string): Promise<Record<string, string> | null>;
+  /**
+   * Record the run's results in one transaction: its facts snapshot (compressed bytes),
+   * its decisions and its summary. Throws LeaseLostError if `fence` is no longer current.
+   */
+  finishRun(
+    runId: number,
+    result: { finishedAt: number; status: string; summary: Record<string, unknown>; snapshot: Uint8Array | null; decisions: DecisionRecord[] },
+    fence: Fence | null,
+  ): Promise<void>;
+  getRun(id: number): Promise<RunRecord | null>;
+  /** Newest first. */
+  listRuns(filter: { limit: number; since?: number; before?: number }): Promise<RunRecord[]>;
+  getSnapshot(runId: number): Promise<Uint8Array | null>;
+  getDecisions(runId: number, filter?: { target?: string; rule?: string }): Promise<DecisionRecord[]>;
+  /** Decisions across runs, newest first. */
+  decisionHistory(filter: { target?: string; rule?: string; since?: number; limit: number; outcomes?: DecisionOutcome[] }): Promise<DecisionRecord[]>;
+  /** Delete runs (and their snapshots and decisions) that finished before `before`. Returns how many. */
+  pruneRuns(before: number): Promise<number>;
+
+  // ---- `for` state
+  loadForState(): Promise<ForState[]>;
+  /** Upsert the streaks that continue or start; delete the ones that ended. */
+  saveForState(upserts: ForState[], deletes: { rule: string; target: string }[], fence: Fence | null): Promise<void>;
+
+  // ---- executions (the journal)
+  /**
+   * Run `fn` in the intent transaction (see IntentTx). If `fn` throws, nothing it wrote is kept.
+   * Throws LeaseLostError (before calling fn) when `fence` is no longer current.
+   */
+  intentTransaction<T>(fence: Fence | null, fn: (tx: IntentTx) => Promise<T>): Promise<T>;
+  markRunning(id: number, startedAt: number): Promise<void>;
+  finishExecution(id: number, outcome: ExecutionOutcome & { finishedAt: number }): Promise<void>;
+  /** Executions left in `intent` or `running` (their runner crashed or is still at work). */
+  unfinishedExecutions(): Promise<ExecutionRecord[]>;
+  markInterrupted(ids: number[], note: string, at: number): Promise<void>;
+  getExecution(id: number): Promise<ExecutionRecord | null>;
+  listExecutions(filter: { target?: string; rule?: string; runId?: number; since?: number; limit: number }): Promise<ExecutionRecord[]>;
+  /** Statuses of the last `n` finished executions of a rule, newest first (failure breaker). */
+  recentOutcomes(rule: string, n: number): Promise<ExecutionStatus[]>;
+
+  // ---- cooldowns (actions and expensive sources share them)
+  getCooldown(key: string): Promise<{ lastAt: number; until: number } | null>;
+  setCooldown(key: string, lastAt: number, until: number): Promise<void>;
+  listCooldowns(activeAt: number): Promise<{ key: string; lastAt: number; until: number }[]>;
+  /** Cached source results (for source cooldowns). */
+  getSourceCache(name: string): Promise<{ at: number; payload: Uint8Array } | null>;
+  setSourceCache(name: string, at: number, payload: Uint8Array): Promise<void>;
+
+  // ---- switches, disables, audit
+  getSwitch(): Promise<SwitchState>;
+  setSwitch(state: { off: boolean; by: string; reason: string; at: number; until: number | null }): Promise<void>;
+  addDisable(d: Omit<DisableRecord, 'id' | 'removedAt' | 'removedBy'>): Promise<number>;
+  /** Lift disables; returns the ones lifted. */
+  removeDisables(match: { id?: number; scope?: DisableScope; value?: string }, by: string, at: number): Promise<DisableRecord[]>;
+  listDisables(filter: { activeAt?: number }): Promise<DisableRecord[]>;
+  appendAudit(entry: Omit<AuditRecord, 'id'>): Promise<void>;
+  listAudit(limit: number): Promise<AuditRecord[]>;
+
+  // ---- escalations (dedup)
+  /** Open (or refresh) an escalation; `isNew` is false when it was already open (do not page again). */
+  openEscalation(e: { dedupKey: string; channel: string; summary: string; at: number }): Promise<{ isNew: boolean }>;
+  /** Resolve an open escalation; true when it was open. */
+  resolveEscalation(dedupKey: string, at: number): Promise<boolean>;
+  listEscalations(filter: { status?: 'open' | 'resolved'; limit: number }): Promise<EscalationRecord[]>;
+}
+
+/** A write was refused because the writer's lease was taken over by another runner. */
+export class LeaseLostError extends Error {
+  constructor(message = 'the run lease was lost to another runner; nothing more is recorded by this run') {
+    super(message);
+    this.name = 'LeaseLostError';
+  }
+}
+
+/** The store cannot be reached or used; the run does nothing it cannot record. */
+export class StoreError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreError';
+  }
+}
