@@ -1,5 +1,5 @@
 // The one interface every source kind implements: collect facts about targets, within a deadline.
-import type { TargetReport } from '../model.js';
+import type { FactValue, TargetReport } from '../model.js';
 import type { SourceConfig } from '../config/schema.js';
 
 export interface SourceContext {
@@ -20,6 +20,20 @@ export interface SourceOutput {
   warnings: string[];
   /** Fact names this source set (for explanations: fact -> source). */
   facts: string[];
+  /**
+   * Values for facts that this source's success implies for targets it did not mention:
+   * Alertmanager answering with no alert for a target means that target has no alerts (`alerts: []`),
+   * which is not the same as "unknown". The collector gives each listed fact to every target
+   * (of `kind`, when set) that has neither a value nor an unknown-reason for it, and only when
+   * the source succeeded (or its result was reused from its cooldown cache).
+   */
+  defaults?: DefaultFacts[];
+}
+
+export interface DefaultFacts {
+  /** Only targets of this kind; all targets when absent. */
+  kind?: string;
+  facts: Record<string, FactValue>;
 }
 
 export interface Source {
@@ -27,6 +41,11 @@ export interface Source {
   readonly kind: string;
   /** Fact names this source is declared to provide, known before it runs (for `reflex check`). null = not known in advance. */
   declaredFacts(): string[] | null;
+  /**
+   * Changes when the source's configuration changes; a cached result (source cooldown) is only
+   * reused when it was collected with the same fingerprint. Set by createSource.
+   */
+  readonly fingerprint?: string;
   /** Collect once. Throw (with a message for people) when the source as a whole failed. */
   collect(ctx: SourceContext): Promise<SourceOutput>;
 }

@@ -1,0 +1,307 @@
+// The collect stage: run every source concurrently within its timeout (or reuse its cooldown cache) and merge what they report into targets.
+import { gunzipSync, gzipSync } from 'node:zlib';
+import type { FactValue, Target, TargetReport } from '../model.js';
+import type { Store } from '../store/types.js';
+import { formatDuration } from '../util/duration.js';
+import { SourceError, type Source, type SourceOutput } from './types.js';
+
+export type SourceStatus = 'ok' | 'failed' | 'timeout' | 'cached';
+
+/** What happened to one source in one run; kept in the run summary and shown by explanations. */
+export interface SourceReport {
+  name: string;
+  kind: string;
+  status: SourceStatus;
+  /** Why the source failed or timed out (its facts are unknown this run). */
+  error?: string;
+  warnings: string[];
+  durationMs: number;
+  /** How many targets the source reported. */
+  targets: number;
+  /** Facts the source set (declared facts when it failed: those are the facts left unknown). */
+  facts: string[];
+  /** When the reused result was collected (status `cached`). */
+  cachedAt?: number;
+}
+
+/** The two store methods source cooldowns need. */
+export type SourceCache = Pick<Store, 'getSourceCache' | 'setSourceCache'>;
+
+export interface CollectOptions {
+  /** The run's clock (ms since epoch). */
+  now: number;
+  projectDir: string;
+  env: NodeJS.ProcessEnv;
+  /** Sources running at once (at least 1). */
+  concurrency: number;
+  defaultTimeoutMs: number;
+  /** Source name -> timeout in ms (overrides the default). */
+  timeouts?: Record<string, number>;
+  /** Source name -> cooldown in ms: reuse a successful result younger than this. */
+  cooldowns?: Record<string, number>;
+  cache?: SourceCache;
+  /** Cancels the whole collection (the run was interrupted). */
+  signal?: AbortSignal;
+}
+
+export interface CollectResult {
+  /** Every target any source reported, merged by id, in order of first appearance (sources in configuration order). */
+  targets: Target[];
+  /** One per source, in configuration order. */
+  reports: SourceReport[];
+  /** Fact name -> the source it comes from (the first source in configuration order that set it, or declares it). */
+  factSources: Record<string, string>;
+}
+
+/** Version of the cached payload layout; a payload of another version is ignored. */
+const CACHE_VERSION = 1;
+
+interface Outcome {
+  report: SourceReport;
+  output?: SourceOutput;
+}
+
+/** Run all sources and merge their targets. Never throws because of a source: a failed source is a report. */
+export async function collectAll(sources: Source[], opts: CollectOptions): Promise<CollectResult> {
+  const outcomes: Outcome[] = new Array(sources.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < sources.length) {
+      const i = next++;
+      outcomes[i] = await collectOne(sources[i]!, opts);
+    }
+  };
+  const n = Math.max(1, Math.min(Math.floor(opts.concurrency) || 1, sources.length));
+  await Promise.all(Array.from({ length: n }, worker));
+  return mergeOutcomes(outcomes);
+}
+
+async function collectOne(source: Source, opts: CollectOptions): Promise<Outcome> {
+  const started = performance.now();
+  const base = { name: source.name, kind: source.kind };
+  const elapsed = () => Math.round(performance.now() - started);
+  const failed = (status: 'failed' | 'timeout', error: string, warnings: string[] = []): Outcome => ({
+    report: { ...base, status, error, warnings, durationMs: elapsed(), targets: 0, facts: declared(source) },
+  });
+
+  if (opts.signal?.aborted) return failed('failed', `cancelled before it started: ${reasonText(opts.signal.reason)}`);
+
+  const cooldown = opts.cooldowns?.[source.name] ?? 0;
+  const warnings: string[] = [];
+  if (cooldown > 0 && opts.cache) {
+    try {
+      const hit = await opts.cache.getSourceCache(source.name);
+      const age = hit ? opts.now - hit.at : -1;
+      if (hit && age >= 0 && age < cooldown) {
+        const output = decodeCached(hit.payload, source.fingerprint);
+        if (output) {
+          return {
+            output,
+            report: {
+              ...base,
+              status: 'cached',
+              warnings: output.warnings,
+              durationMs: elapsed(),
+              targets: output.targets.length,
+              facts: output.facts,
+              cachedAt: hit.at,
+            },
+          };
+        }
+      }
+    } catch (err) {
+      warnings.push(`could not read the cached result, collecting afresh: ${errorText(err)}`);
+    }
+  }
+
+  const timeoutMs = opts.timeouts?.[source.name] ?? opts.defaultTimeoutMs;
+  const ac = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ac.abort(new SourceError(`timed out after ${formatDuration(timeoutMs)}`));
+  }, timeoutMs);
+  const onCancel = () => ac.abort(new SourceError(`cancelled: ${reasonText(opts.signal?.reason)}`));
+  opts.signal?.addEventListener('abort', onCancel, { once: true });
+  // A source that ignores its signal must still not hold the run: race it against the abort.
+  const aborted = new Promise<never>((_, reject) => {
+    ac.signal.addEventListener('abort', () => reject(ac.signal.reason), { once: true });
+  });
+  aborted.catch(() => {});
+  let output: SourceOutput;
+  try {
+    const work = source.collect({ signal: ac.signal, now: opts.now, projectDir: opts.projectDir, env: opts.env });
+    work.catch(() => {});
+    output = await Promise.race([work, aborted]);
+    if (!output || !Array.isArray(output.targets) || !Array.isArray(output.warnings) || !Array.isArray(output.facts)) {
+      throw new Error('the source returned no targets/warnings/facts lists');
+    }
+  } catch (err) {
+    if (timedOut) return failed('timeout', `timed out after ${formatDuration(timeoutMs)}`, warnings);
+    if (ac.signal.aborted) return failed('failed', reasonText(ac.signal.reason), warnings);
+    return failed('failed', errorText(err), warnings);
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onCancel);
+  }
+
+  if (cooldown > 0 && opts.cache) {
+    try {
+      await opts.cache.setSourceCache(source.name, opts.now, encodeCached(output, source.fingerprint));
+    } catch (err) {
+      warnings.push(`could not store the result for its cooldown (it will be collected again next run): ${errorText(err)}`);
+    }
+  }
+  return {
+    output,
+    report: {
+      ...base,
+      status: 'ok',
+      warnings: [...warnings, ...output.warnings],
+      durationMs: elapsed(),
+      targets: output.targets.length,
+      facts: output.facts,
+    },
+  };
+}
+
+function declared(source: Source): string[] {
+  try {
+    return source.declaredFacts() ?? [];
+  } catch {
+    return [];
+  }
+}
+
+function reasonText(reason: unknown): string {
+  if (reason instanceof Error) return reason.message;
+  return reason === undefined ? 'aborted' : String(reason);
+}
+
+/** A message for people: SourceErrors speak for themselves; anything else is shown with its cause. */
+export function errorText(err: unknown): string {
+  if (err instanceof SourceError) return err.message;
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+    return `${err.message}${cause}`;
+  }
+  return String(err);
+}
+
+export function encodeCached(output: SourceOutput, fingerprint = ''): Uint8Array {
+  return gzipSync(JSON.stringify({ v: CACHE_VERSION, fingerprint, output }));
+}
+
+/** The cached output, or null when it is unreadable or was collected under another configuration. */
+export function decodeCached(payload: Uint8Array, fingerprint = ''): SourceOutput | null {
+  try {
+    const data = JSON.parse(gunzipSync(payload).toString('utf8')) as { v?: number; fingerprint?: string; output?: SourceOutput };
+    if (data.v !== CACHE_VERSION || (data.fingerprint ?? '') !== fingerprint || !data.output || !Array.isArray(data.output.targets)) return null;
+    return data.output;
+  } catch {
+    return null;
+  }
+}
+
+function cloneValue(v: FactValue): FactValue {
+  return typeof v === 'object' && v !== null ? structuredClone(v) : v;
+}
+
+/**
+ * Merge the sources' reports by target id, sources in configuration order. The first source to
+ * set a label, a fact or the kind of a target wins; later conflicting values are reported as
+ * warnings of the later source. `depends_on` is the union. A fact with a value is never unknown.
+ */
+function mergeOutcomes(outcomes: Outcome[]): CollectResult {
+  const byId = new Map<string, Target>();
+  const factSources: Record<string, string> = {};
+
+  outcomes.forEach(({ output, report }) => {
+    if (!output) return;
+    for (const f of output.facts) if (!(f in factSources)) factSources[f] = report.name;
+    let kindConflicts = 0;
+    let labelConflicts = 0;
+    const factConflicts = new Map<string, { count: number; example: string }>();
+    for (const r of output.targets as TargetReport[]) {
+      let t = byId.get(r.id);
+      if (!t) {
+        t = {
+          id: r.id,
+          kind: r.kind ?? '',
+          labels: r.labels ? { ...r.labels } : {},
+          depends_on: r.depends_on ? [...new Set(r.depends_on)] : [],
+          facts: {},
+        };
+        byId.set(r.id, t);
+      } else {
+        if (r.kind) {
+          if (t.kind === '') t.kind = r.kind;
+          else if (t.kind !== r.kind) kindConflicts++;
+        }
+        if (r.labels) {
+          for (const k in r.labels) {
+            const v = r.labels[k]!;
+            if (!(k in t.labels)) {
+              if (k !== '__proto__') t.labels[k] = v;
+            } else if (t.labels[k] !== v) labelConflicts++;
+          }
+        }
+        if (r.depends_on) for (const d of r.depends_on) if (!t.depends_on.includes(d)) t.depends_on.push(d);
+      }
+      if (r.facts) {
+        for (const k in r.facts) {
+          if (k === '__proto__') continue;
+          if (!(k in t.facts)) t.facts[k] = r.facts[k]!;
+          else if (factSources[k] !== report.name) {
+            const c = factConflicts.get(k);
+            if (c) c.count++;
+            else factConflicts.set(k, { count: 1, example: r.id });
+          }
+        }
+      }
+      if (r.unknown) {
+        for (const k in r.unknown) {
+          if (k === '__proto__' || k in t.facts) continue;
+          t.unknown ??= {};
+          if (!(k in t.unknown)) t.unknown[k] = r.unknown[k]!;
+        }
+      }
+    }
+    if (kindConflicts > 0) report.warnings.push(`${kindConflicts} targets have another kind in an earlier source; the earlier kind is kept`);
+    if (labelConflicts > 0) report.warnings.push(`${labelConflicts} labels differ from an earlier source's; the earlier values are kept`);
+    for (const [fact, c] of factConflicts) {
+      report.warnings.push(`fact "${fact}" of ${c.count} targets (e.g. "${c.example}") is also set by "${factSources[fact]}", listed earlier, whose values are kept`);
+    }
+  });
+
+  const targets = [...byId.values()];
+  for (const t of targets) {
+    if (t.kind === '') t.kind = 'unknown';
+    if (t.unknown) {
+      for (const k in t.unknown) if (k in t.facts) delete t.unknown[k];
+      if (Object.keys(t.unknown).length === 0) delete t.unknown;
+    }
+  }
+
+  outcomes.forEach(({ output, report }) => {
+    if (!output?.defaults) return;
+    for (const d of output.defaults) {
+      for (const f of Object.keys(d.facts)) if (!(f in factSources)) factSources[f] = report.name;
+      for (const t of targets) {
+        if (d.kind !== undefined && t.kind !== d.kind) continue;
+        for (const f in d.facts) {
+          if (f in t.facts || (t.unknown && f in t.unknown)) continue;
+          t.facts[f] = cloneValue(d.facts[f]!);
+        }
+      }
+    }
+  });
+
+  // Facts of failed sources stay unknown, but explanations still need to know where they would have come from.
+  outcomes.forEach(({ output, report }) => {
+    if (output) return;
+    for (const f of report.facts) if (!(f in factSources)) factSources[f] = report.name;
+  });
+
+  return { targets, reports: outcomes.map((o) => o.report), factSources };
+}

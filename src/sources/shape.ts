@@ -1,0 +1,131 @@
+// The targets document (inventory files, command output): checked and turned into TargetReports, with paths for errors.
+import type { FactValue, TargetReport } from '../model.js';
+
+export type DocPath = (string | number)[];
+
+/** The document does not have the shape of a targets list; `path` points at the offending value. */
+export class ShapeError extends Error {
+  constructor(
+    message: string,
+    readonly path: DocPath,
+  ) {
+    super(message);
+    this.name = 'ShapeError';
+  }
+}
+
+const ENTRY_FIELDS = ['id', 'kind', 'labels', 'depends_on', 'facts', 'unknown'];
+const MAX_WARNINGS = 20;
+
+export function pathText(path: DocPath): string {
+  let s = '';
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s === '' ? p : `.${p}`;
+  return s || '(top level)';
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Collects warnings, keeping the first few and counting the rest, so 100,000 bad entries do not flood a report. */
+export class WarningList {
+  readonly items: string[] = [];
+  private extra = 0;
+  add(w: string): void {
+    if (this.items.length < MAX_WARNINGS) this.items.push(w);
+    else this.extra++;
+  }
+  done(): string[] {
+    return this.extra > 0 ? [...this.items, `... and ${this.extra} more warnings like these`] : this.items;
+  }
+}
+
+/**
+ * Read a targets document: `{targets: [...]}` or a top-level list of
+ * `{id, kind?, labels?, depends_on?, facts?, unknown?}`. Throws ShapeError at the first
+ * entry that cannot be used (a half-read inventory would silently drop targets).
+ */
+export function readTargetsDocument(data: unknown): { targets: TargetReport[]; facts: string[]; warnings: string[] } {
+  const warnings = new WarningList();
+  let list: unknown;
+  let base: DocPath;
+  if (Array.isArray(data)) {
+    list = data;
+    base = [];
+  } else if (isPlainObject(data)) {
+    if (!('targets' in data)) throw new ShapeError('expected a list of targets, or a map with a `targets:` list', []);
+    for (const k of Object.keys(data)) if (k !== 'targets') warnings.add(`unknown top-level field \`${k}\` ignored`);
+    list = data.targets;
+    base = ['targets'];
+    if (list === null) list = [];
+  } else {
+    throw new ShapeError('expected a list of targets, or a map with a `targets:` list', []);
+  }
+  if (!Array.isArray(list)) throw new ShapeError('`targets` must be a list', base);
+
+  const targets: TargetReport[] = new Array(list.length);
+  const factNames = new Set<string>();
+  const seen = new Map<string, number>();
+  for (let i = 0; i < list.length; i++) {
+    const e: unknown = list[i];
+    const at = (...p: DocPath): DocPath => [...base, i, ...p];
+    if (!isPlainObject(e)) throw new ShapeError('a target must be a map with at least an `id`', at());
+    const id = e.id;
+    if (typeof id !== 'string' || id === '') {
+      throw new ShapeError(id === undefined ? 'a target needs an `id`' : '`id` must be a non-empty string', id === undefined ? at() : at('id'));
+    }
+    const t: TargetReport = { id };
+    if (e.kind !== undefined && e.kind !== null) {
+      if (typeof e.kind !== 'string' || e.kind === '') throw new ShapeError('`kind` must be a non-empty string', at('kind'));
+      t.kind = e.kind;
+    }
+    if (e.labels !== undefined && e.labels !== null) {
+      if (!isPlainObject(e.labels)) throw new ShapeError('`labels` must be a map of label: value', at('labels'));
+      const labels = e.labels;
+      for (const k in labels) {
+        const v = labels[k];
+        if (typeof v === 'string') continue;
+        if (typeof v === 'number' || typeof v === 'boolean') labels[k] = String(v);
+        else throw new ShapeError(`label \`${k}\` must be text, a number or a boolean`, at('labels', k));
+      }
+      if (Object.hasOwn(labels, '__proto__')) throw new ShapeError('`__proto__` is not allowed as a label name', at('labels'));
+      t.labels = labels as Record<string, string>;
+    }
+    const dep = e.depends_on;
+    if (dep !== undefined && dep !== null) {
+      if (typeof dep === 'string') t.depends_on = [dep];
+      else if (Array.isArray(dep)) {
+        for (let j = 0; j < dep.length; j++) {
+          if (typeof dep[j] !== 'string' || dep[j] === '') throw new ShapeError('`depends_on` entries must be target ids (text)', at('depends_on', j));
+        }
+        t.depends_on = dep as string[];
+      } else throw new ShapeError('`depends_on` must be a target id or a list of them', at('depends_on'));
+    }
+    if (e.facts !== undefined && e.facts !== null) {
+      if (!isPlainObject(e.facts)) throw new ShapeError('`facts` must be a map of fact: value', at('facts'));
+      if (Object.hasOwn(e.facts, '__proto__')) throw new ShapeError('`__proto__` is not allowed as a fact name', at('facts'));
+      for (const k in e.facts) {
+        const v = e.facts[k];
+        if (v === undefined) throw new ShapeError(`fact \`${k}\` has no value`, at('facts', k));
+        factNames.add(k);
+      }
+      t.facts = e.facts as Record<string, FactValue>;
+    }
+    if (e.unknown !== undefined && e.unknown !== null) {
+      if (!isPlainObject(e.unknown)) throw new ShapeError('`unknown` must be a map of fact: reason', at('unknown'));
+      const u: Record<string, string> = {};
+      for (const k in e.unknown) {
+        if (k === '__proto__') continue;
+        u[k] = String(e.unknown[k]);
+        factNames.add(k);
+      }
+      t.unknown = u;
+    }
+    for (const k in e) if (!ENTRY_FIELDS.includes(k)) warnings.add(`${pathText(at())}: unknown field \`${k}\` ignored (a target has ${ENTRY_FIELDS.join(', ')})`);
+    const prev = seen.get(id);
+    if (prev !== undefined) warnings.add(`${pathText(at())}: target "${id}" is listed again (first at entry ${prev}); the entries are merged`);
+    else seen.set(id, i);
+    targets[i] = t;
+  }
+  return { targets, facts: [...factNames].sort(), warnings: warnings.done() };
+}

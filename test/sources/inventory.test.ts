@@ -1,0 +1,92 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { collectAll, createSource } from '../../src/sources/index.js';
+import { SourceError, type SourceContext } from '../../src/sources/types.js';
+import { fixture } from '../helpers.js';
+
+const ctx = (projectDir: string): SourceContext => ({ signal: new AbortController().signal, now: Date.now(), projectDir, env: {} });
+const inventory = (path: string) => createSource({ name: 'inv', kind: 'inventory', path });
+
+describe('inventory source', () => {
+  it('reads a YAML file of targets relative to the project directory', async () => {
+    const dir = fixture({
+      'inv/targets.yaml': `targets:
+  - id: web-1
+    kind: instance
+    labels: { service: checkout, port: 8080 }
+    depends_on: [db-1]
+    facts: { restarts_last_hour: 1, tier: gold }
+  - id: db-1
+    kind: datastore
+`,
+    });
+    const out = await inventory('inv/targets.yaml').collect(ctx(dir));
+    expect(out.targets).toEqual([
+      { id: 'web-1', kind: 'instance', labels: { service: 'checkout', port: '8080' }, depends_on: ['db-1'], facts: { restarts_last_hour: 1, tier: 'gold' } },
+      { id: 'db-1', kind: 'datastore' },
+    ]);
+    expect(out.facts).toEqual(['restarts_last_hour', 'tier']);
+    expect(out.warnings).toEqual([]);
+  });
+
+  it('reads a JSON file that is a top-level list, and a single depends_on id', async () => {
+    const dir = fixture({ 'targets.json': JSON.stringify([{ id: 'a', kind: 'node', depends_on: 'b' }, { id: 'b' }]) });
+    const out = await inventory('targets.json').collect(ctx(dir));
+    expect(out.targets).toEqual([{ id: 'a', kind: 'node', depends_on: ['b'] }, { id: 'b' }]);
+  });
+
+  it('points at line and column of a JSON syntax error', async () => {
+    const dir = fixture({ 'bad.json': '{\n  "targets": [\n    {"id": "a",}\n  ]\n}\n' });
+    await expect(inventory('bad.json').collect(ctx(dir))).rejects.toThrow(/^bad\.json:3:16: invalid JSON/);
+  });
+
+  it('points at line and column of a YAML syntax error', async () => {
+    const dir = fixture({ 'bad.yaml': 'targets:\n  - id: a\n    labels: {x: 1\n' });
+    const err = await inventory('bad.yaml').collect(ctx(dir)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SourceError);
+    expect((err as Error).message).toMatch(/^bad\.yaml:\d+:\d+: invalid YAML/);
+  });
+
+  it('points at the entry with a missing id, in JSON as in YAML', async () => {
+    const dir = fixture({
+      'a.json': '{"targets": [\n  {"id": "a"},\n  {"kind": "node"}\n]}',
+      'a.yaml': 'targets:\n  - id: a\n  - id: b\n    labels:\n      x: [1]\n',
+    });
+    await expect(inventory('a.json').collect(ctx(dir))).rejects.toThrow('a.json:3:3: targets[1]: a target needs an `id`');
+    await expect(inventory('a.yaml').collect(ctx(dir))).rejects.toThrow('a.yaml:5:10: targets[1].labels.x: label `x` must be text, a number or a boolean');
+  });
+
+  it('fails clearly when the file is missing', async () => {
+    await expect(inventory('nope.yaml').collect(ctx(fixture({})))).rejects.toThrow('nope.yaml: file not found');
+  });
+
+  it('warns about unknown fields and repeated ids instead of failing', async () => {
+    const dir = fixture({ 't.yaml': 'targets:\n  - id: a\n    lables: {x: y}\n  - id: a\n' });
+    const out = await inventory('t.yaml').collect(ctx(dir));
+    expect(out.warnings).toEqual([
+      'targets[0]: unknown field `lables` ignored (a target has id, kind, labels, depends_on, facts, unknown)',
+      'targets[1]: target "a" is listed again (first at entry 0); the entries are merged',
+    ]);
+  });
+
+  it('collects a 100,000-target JSON inventory quickly', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reflex-inv-'));
+    const targets = Array.from({ length: 100_000 }, (_, i) => ({
+      id: `inst-${i}`,
+      kind: 'instance',
+      labels: { service: `svc-${i % 100}`, region: i % 2 ? 'eu' : 'us' },
+      depends_on: [`db-${i % 10}`],
+      facts: { healthy: i % 7 !== 0, restarts_last_hour: i % 4 },
+    }));
+    writeFileSync(join(dir, 'big.json'), JSON.stringify({ targets }));
+    const t0 = performance.now();
+    const res = await collectAll([inventory('big.json')], { now: Date.now(), projectDir: dir, env: {}, concurrency: 4, defaultTimeoutMs: 10_000 });
+    const ms = performance.now() - t0;
+    expect(res.reports[0]!.status).toBe('ok');
+    expect(res.targets).toHaveLength(100_000);
+    expect(res.targets[99_999]!.facts).toEqual({ healthy: true, restarts_last_hour: 3 });
+    expect(ms).toBeLessThan(1_000);
+  });
+});
