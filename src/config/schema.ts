@@ -65,7 +65,8 @@ const SourceBase = {
 /** How reported series or records become targets. */
 const TargetMapping = z
   .strictObject({
-    id_label: z.string().default('instance').describe('Which label (or field) holds the target id.'),
+    // No zod default: a per-query mapping overrides the source's field by field, so an absent id_label must stay absent.
+    id_label: z.string().optional().describe('Which label (or record field) holds the target id. Default: instance (Prometheus, Alertmanager), id (http records).'),
     kind: z.string().optional().describe('The kind of the targets this source reports.'),
     keep_labels: z.array(z.string()).optional().describe('Labels to copy onto the target.'),
     depends_on_label: z.string().optional().describe('A label that names the target this one depends on.'),
