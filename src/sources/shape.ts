@@ -15,12 +15,18 @@ export class ShapeError extends Error {
 }
 
 const ENTRY_FIELDS = ['id', 'kind', 'labels', 'depends_on', 'facts', 'unknown'];
+const isEntryField = (k: string): boolean =>
+  k === 'id' || k === 'kind' || k === 'labels' || k === 'depends_on' || k === 'facts' || k === 'unknown';
 const MAX_WARNINGS = 20;
 
 export function pathText(path: DocPath): string {
   let s = '';
   for (const p of path) s += typeof p === 'number' ? `[${p}]` : s === '' ? p : `.${p}`;
   return s || '(top level)';
+}
+
+function pathOf(base: DocPath, i: number, ...rest: DocPath): DocPath {
+  return [...base, i, ...rest];
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -68,27 +74,26 @@ export function readTargetsDocument(data: unknown): { targets: TargetReport[]; f
   const seen = new Map<string, number>();
   for (let i = 0; i < list.length; i++) {
     const e: unknown = list[i];
-    const at = (...p: DocPath): DocPath => [...base, i, ...p];
-    if (!isPlainObject(e)) throw new ShapeError('a target must be a map with at least an `id`', at());
+    if (!isPlainObject(e)) throw new ShapeError('a target must be a map with at least an `id`', pathOf(base, i));
     const id = e.id;
     if (typeof id !== 'string' || id === '') {
-      throw new ShapeError(id === undefined ? 'a target needs an `id`' : '`id` must be a non-empty string', id === undefined ? at() : at('id'));
+      throw new ShapeError(id === undefined ? 'a target needs an `id`' : '`id` must be a non-empty string', id === undefined ? pathOf(base, i) : pathOf(base, i, 'id'));
     }
     const t: TargetReport = { id };
     if (e.kind !== undefined && e.kind !== null) {
-      if (typeof e.kind !== 'string' || e.kind === '') throw new ShapeError('`kind` must be a non-empty string', at('kind'));
+      if (typeof e.kind !== 'string' || e.kind === '') throw new ShapeError('`kind` must be a non-empty string', pathOf(base, i, 'kind'));
       t.kind = e.kind;
     }
     if (e.labels !== undefined && e.labels !== null) {
-      if (!isPlainObject(e.labels)) throw new ShapeError('`labels` must be a map of label: value', at('labels'));
+      if (!isPlainObject(e.labels)) throw new ShapeError('`labels` must be a map of label: value', pathOf(base, i, 'labels'));
       const labels = e.labels;
-      for (const k in labels) {
+      for (const k of Object.keys(labels)) {
         const v = labels[k];
         if (typeof v === 'string') continue;
         if (typeof v === 'number' || typeof v === 'boolean') labels[k] = String(v);
-        else throw new ShapeError(`label \`${k}\` must be text, a number or a boolean`, at('labels', k));
+        else throw new ShapeError(`label \`${k}\` must be text, a number or a boolean`, pathOf(base, i, 'labels', k));
       }
-      if (Object.hasOwn(labels, '__proto__')) throw new ShapeError('`__proto__` is not allowed as a label name', at('labels'));
+      if (Object.hasOwn(labels, '__proto__')) throw new ShapeError('`__proto__` is not allowed as a label name', pathOf(base, i, 'labels'));
       t.labels = labels as Record<string, string>;
     }
     const dep = e.depends_on;
@@ -96,23 +101,22 @@ export function readTargetsDocument(data: unknown): { targets: TargetReport[]; f
       if (typeof dep === 'string') t.depends_on = [dep];
       else if (Array.isArray(dep)) {
         for (let j = 0; j < dep.length; j++) {
-          if (typeof dep[j] !== 'string' || dep[j] === '') throw new ShapeError('`depends_on` entries must be target ids (text)', at('depends_on', j));
+          if (typeof dep[j] !== 'string' || dep[j] === '') throw new ShapeError('`depends_on` entries must be target ids (text)', pathOf(base, i, 'depends_on', j));
         }
         t.depends_on = dep as string[];
-      } else throw new ShapeError('`depends_on` must be a target id or a list of them', at('depends_on'));
+      } else throw new ShapeError('`depends_on` must be a target id or a list of them', pathOf(base, i, 'depends_on'));
     }
     if (e.facts !== undefined && e.facts !== null) {
-      if (!isPlainObject(e.facts)) throw new ShapeError('`facts` must be a map of fact: value', at('facts'));
-      if (Object.hasOwn(e.facts, '__proto__')) throw new ShapeError('`__proto__` is not allowed as a fact name', at('facts'));
-      for (const k in e.facts) {
-        const v = e.facts[k];
-        if (v === undefined) throw new ShapeError(`fact \`${k}\` has no value`, at('facts', k));
+      if (!isPlainObject(e.facts)) throw new ShapeError('`facts` must be a map of fact: value', pathOf(base, i, 'facts'));
+      if (Object.hasOwn(e.facts, '__proto__')) throw new ShapeError('`__proto__` is not allowed as a fact name', pathOf(base, i, 'facts'));
+      for (const k of Object.keys(e.facts)) {
+        if (e.facts[k] === undefined) throw new ShapeError(`fact \`${k}\` has no value`, pathOf(base, i, 'facts', k));
         factNames.add(k);
       }
       t.facts = e.facts as Record<string, FactValue>;
     }
     if (e.unknown !== undefined && e.unknown !== null) {
-      if (!isPlainObject(e.unknown)) throw new ShapeError('`unknown` must be a map of fact: reason', at('unknown'));
+      if (!isPlainObject(e.unknown)) throw new ShapeError('`unknown` must be a map of fact: reason', pathOf(base, i, 'unknown'));
       const u: Record<string, string> = {};
       for (const k in e.unknown) {
         if (k === '__proto__') continue;
@@ -121,9 +125,9 @@ export function readTargetsDocument(data: unknown): { targets: TargetReport[]; f
       }
       t.unknown = u;
     }
-    for (const k in e) if (!ENTRY_FIELDS.includes(k)) warnings.add(`${pathText(at())}: unknown field \`${k}\` ignored (a target has ${ENTRY_FIELDS.join(', ')})`);
+    for (const k of Object.keys(e)) if (!isEntryField(k)) warnings.add(`${pathText(pathOf(base, i))}: unknown field \`${k}\` ignored (a target has ${ENTRY_FIELDS.join(', ')})`);
     const prev = seen.get(id);
-    if (prev !== undefined) warnings.add(`${pathText(at())}: target "${id}" is listed again (first at entry ${prev}); the entries are merged`);
+    if (prev !== undefined) warnings.add(`${pathText(pathOf(base, i))}: target "${id}" is listed again (first at entry ${prev}); the entries are merged`);
     else seen.set(id, i);
     targets[i] = t;
   }
