@@ -132,6 +132,8 @@ export interface EscalationRecord {
   firstAt: number;
   lastAt: number;
   count: number;
+  /** When it was resolved (null while open). */
+  resolvedAt?: number | null;
 }
 
 /**
@@ -141,14 +143,15 @@ export interface EscalationRecord {
  * PostgreSQL: a transaction-level advisory lock).
  */
 export interface IntentTx {
+  /** The store's clock when the transaction began; `activeDisables()` are the ones active then. */
   now: number;
   getSwitch(): Promise<SwitchState>;
   activeDisables(): Promise<DisableRecord[]>;
   /** Last time (ms) anything used this cooldown key, with its cooldown end, or null. */
   cooldown(key: string): Promise<{ lastAt: number; until: number } | null>;
-  /** Executions (any status, intents included) created since `since`, optionally for one rule/action. */
+  /** Executions (any status, intents included) created at or after `since`, optionally for one rule/action. */
   countExecutions(filter: { since: number; rule?: string; action?: string }): Promise<number>;
-  /** Distinct targets acted on since `since` within one group key (executions whose `groups` contain it). */
+  /** Distinct targets acted on at or after `since` within one group key (executions whose `groups` contain it). */
   countTargetsInGroup(group: string, since: number): Promise<number>;
   /** Executions in `intent` or `running` right now within one group key. */
   countRunningInGroup(group: string): Promise<number>;
@@ -163,10 +166,22 @@ export interface Store {
   close(): Promise<void>;
 
   // ---- leases (one runner per name; the name is "run" or "shard:N")
+  /**
+   * Take the lease if it is free, released or expired (`expiresAt <= now`); otherwise report its holder.
+   * A live lease is never shared, not even with its own holder (renew it instead). Tokens grow by one
+   * per acquisition of a name and are never reused, releases included.
+   */
   acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<LeaseResult>;
-  /** False when the lease was lost (expired and taken by someone else). */
+  /**
+   * Take up to `max` of the named leases that are free, released or expired, in one transaction
+   * (shards: each runner claims some of `shard:0..N-1`). PostgreSQL skips rows another runner is
+   * claiming at that moment (SKIP LOCKED) instead of waiting. Shuffle `names` to spread runners.
+   */
+  acquireAnyLeases?(names: string[], holder: string, ttlMs: number, now: number, max: number): Promise<(Fence & { expiresAt: number })[]>;
+  /** False when the lease was lost (taken by someone else, or released). An expired lease nobody took renews. */
   renewLease(fence: Fence, ttlMs: number, now: number): Promise<boolean>;
   releaseLease(fence: Fence): Promise<void>;
+  /** Leases currently held or expired but not yet taken over (released ones are left out). */
   listLeases(): Promise<LeaseInfo[]>;
 
   // ---- runs
@@ -190,7 +205,10 @@ export interface Store {
   getDecisions(runId: number, filter?: { target?: string; rule?: string }): Promise<DecisionRecord[]>;
   /** Decisions across runs, newest first. */
   decisionHistory(filter: { target?: string; rule?: string; since?: number; limit: number; outcomes?: DecisionOutcome[] }): Promise<DecisionRecord[]>;
-  /** Delete runs (and their snapshots and decisions) that finished before `before`. Returns how many. */
+  /**
+   * Delete runs (and their snapshots and decisions) that finished before `before`. Returns how many.
+   * Runs that never finished are kept, and so is the journal (executions): cooldowns and limits read it.
+   */
   pruneRuns(before: number): Promise<number>;
 
   // ---- `for` state
@@ -202,16 +220,22 @@ export interface Store {
   /**
    * Run `fn` in the intent transaction (see IntentTx). If `fn` throws, nothing it wrote is kept.
    * Throws LeaseLostError (before calling fn) when `fence` is no longer current.
+   * Inside `fn`, use only `tx`: calling the store itself there throws (it would wait for this transaction).
    */
   intentTransaction<T>(fence: Fence | null, fn: (tx: IntentTx) => Promise<T>): Promise<T>;
+  /** Throws JournalConflictError when the execution is no longer an intent (e.g. a recovering run marked it interrupted): do not start it. */
   markRunning(id: number, startedAt: number): Promise<void>;
+  /**
+   * Record the outcome of an intent, running or interrupted execution (a late real outcome replaces
+   * `interrupted`). Throws JournalConflictError for an unknown or already finished execution.
+   */
   finishExecution(id: number, outcome: ExecutionOutcome & { finishedAt: number }): Promise<void>;
   /** Executions left in `intent` or `running` (their runner crashed or is still at work). */
   unfinishedExecutions(): Promise<ExecutionRecord[]>;
   markInterrupted(ids: number[], note: string, at: number): Promise<void>;
   getExecution(id: number): Promise<ExecutionRecord | null>;
   listExecutions(filter: { target?: string; rule?: string; runId?: number; since?: number; limit: number }): Promise<ExecutionRecord[]>;
-  /** Statuses of the last `n` finished executions of a rule, newest first (failure breaker). */
+  /** Statuses of the last `n` finished executions of a rule (any status but intent/running), newest by `finishedAt` first (failure breaker). */
   recentOutcomes(rule: string, n: number): Promise<ExecutionStatus[]>;
 
   // ---- cooldowns (actions and expensive sources share them)
@@ -226,8 +250,15 @@ export interface Store {
   getSwitch(): Promise<SwitchState>;
   setSwitch(state: { off: boolean; by: string; reason: string; at: number; until: number | null }): Promise<void>;
   addDisable(d: Omit<DisableRecord, 'id' | 'removedAt' | 'removedBy'>): Promise<number>;
-  /** Lift disables; returns the ones lifted. */
+  /**
+   * Lift the disables active at `at` that match every given field; returns the ones lifted.
+   * An empty match is refused (it would lift everything by accident).
+   */
   removeDisables(match: { id?: number; scope?: DisableScope; value?: string }, by: string, at: number): Promise<DisableRecord[]>;
+  /**
+   * All disables, or with `activeAt` only the active ones: not removed, and `until` null or after
+   * `activeAt` (a disable whose `until` equals `activeAt` has expired).
+   */
   listDisables(filter: { activeAt?: number }): Promise<DisableRecord[]>;
   appendAudit(entry: Omit<AuditRecord, 'id'>): Promise<void>;
   listAudit(limit: number): Promise<AuditRecord[]>;
@@ -245,6 +276,17 @@ export class LeaseLostError extends Error {
   constructor(message = 'the run lease was lost to another runner; nothing more is recorded by this run') {
     super(message);
     this.name = 'LeaseLostError';
+  }
+}
+
+/**
+ * The journal refused a state change of an execution: it is not in the state the caller
+ * expected (another runner marked it interrupted, or it finished already).
+ */
+export class JournalConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JournalConflictError';
   }
 }
 

@@ -1,0 +1,40 @@
+// JSON encodings shared by the SQLite and PostgreSQL stores, so both keep exactly the same data.
+import type { ConditionResult, FactValue } from '../model.js';
+
+/**
+ * Conditions are stored with their inputs as [name, value] pairs, and an unknown input as
+ * [name] alone: plain JSON would drop `undefined` values, and `reflex why` needs to say
+ * which facts a condition referenced but did not know.
+ */
+export function encodeConditions(conditions: ConditionResult[]): string {
+  return JSON.stringify(
+    conditions.map((c) => (c.inputs === undefined ? c : { ...c, inputs: Object.entries(c.inputs).map(([k, v]) => (v === undefined ? [k] : [k, v])) })),
+  );
+}
+
+export function decodeConditions(text: string): ConditionResult[] {
+  const raw = JSON.parse(text) as (Omit<ConditionResult, 'inputs'> & { inputs?: ([string] | [string, FactValue])[] })[];
+  return raw.map((c) => {
+    if (c.inputs === undefined) return c as ConditionResult;
+    const inputs: Record<string, FactValue | undefined> = {};
+    for (const pair of c.inputs) inputs[pair[0]] = pair.length === 2 ? pair[1] : undefined;
+    return { ...c, inputs };
+  });
+}
+
+export function toJson(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+export function fromJson<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+/** A plain Uint8Array view of driver bytes (Buffer is a subclass; callers compare plain arrays). */
+export function bytes(b: Uint8Array | null): Uint8Array | null {
+  if (b === null) return null;
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** Statuses an execution ends in (anything but intent and running). */
+export const FINISHED_STATUSES = ['succeeded', 'failed', 'timed_out', 'interrupted', 'refused'] as const;

@@ -1,0 +1,835 @@
+// The SQLite store: one file in WAL mode, the default state of a Reflex project.
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import type { ExecutionOutcome, ExecutionStatus } from '../../model.js';
+import { bytes, decodeConditions, encodeConditions, fromJson, toJson } from '../codec.js';
+import { Mutex } from '../mutex.js';
+import {
+  JournalConflictError,
+  LeaseLostError,
+  StoreError,
+  type AuditRecord,
+  type DecisionRecord,
+  type DisableRecord,
+  type DisableScope,
+  type EscalationRecord,
+  type ExecutionRecord,
+  type Fence,
+  type ForState,
+  type IntentInput,
+  type IntentTx,
+  type LeaseInfo,
+  type LeaseResult,
+  type RunRecord,
+  type Store,
+  type SwitchState,
+} from '../types.js';
+import { MIGRATIONS, type Migration } from './migrations.js';
+
+export interface SqliteStoreOptions {
+  /** How long a write waits for another process's write lock before failing (default 5000 ms). */
+  busyTimeoutMs?: number;
+  /** The clock for `IntentTx.now` and migration times (default Date.now). */
+  now?: () => number;
+  /** The migrations to apply (tests use a prefix to build an older store). */
+  migrations?: readonly Migration[];
+}
+
+type Row = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** SQLite error codes that mean "the store cannot be used", as opposed to a bug in a query. */
+const UNUSABLE = /^SQLITE_(BUSY|LOCKED|CANTOPEN|NOTADB|CORRUPT|FULL|IOERR|READONLY|PERM|AUTH)/;
+
+/** A message for people: what failed and what to look at. */
+function humanCause(err: unknown, busyTimeoutMs: number): string {
+  const e = err as { code?: string; message?: string };
+  const code = e?.code ?? '';
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return `the database is locked by another process (waited ${busyTimeoutMs} ms); is another reflex command writing to it?`;
+  }
+  if (code === 'SQLITE_NOTADB') return 'the file exists but is not a SQLite database';
+  if (code.startsWith('SQLITE_CANTOPEN')) return 'unable to open the database file (does its directory exist, and may this user write to it?)';
+  if (code.startsWith('SQLITE_READONLY')) return 'the database is read-only for this user';
+  if (code === 'SQLITE_FULL') return 'the disk is full';
+  if (code.startsWith('SQLITE_CORRUPT')) return 'the database file is corrupt';
+  if (code === 'EACCES' || code === 'EPERM') return `permission denied (${e.message ?? code})`;
+  if (code === 'ENOTDIR' || code === 'EEXIST') return `a path component is not a directory (${e.message ?? code})`;
+  return e?.message ?? String(err);
+}
+
+/**
+ * Open (creating if needed) the SQLite store at `path`, or an in-memory one for ':memory:'.
+ * Call `migrate()` before use. Throws StoreError with the path and cause when it cannot be opened.
+ */
+export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Store {
+  const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+  const memory = path === ':memory:';
+  const where = memory ? ':memory:' : resolve(path);
+  let db: Database.Database | undefined;
+  try {
+    if (!memory) mkdirSync(dirname(where), { recursive: true });
+    db = new Database(where, { timeout: busyTimeoutMs });
+    // Reading the header here turns "not a database" into an open error, not a later surprise.
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+  } catch (err) {
+    try {
+      db?.close();
+    } catch {
+      // the open error is the one worth reporting
+    }
+    throw new StoreError(`cannot open the SQLite store at ${where}: ${humanCause(err, busyTimeoutMs)}`, { cause: err });
+  }
+  return new SqliteStore(db, where, busyTimeoutMs, opts.now ?? Date.now, opts.migrations ?? MIGRATIONS);
+}
+
+const runFromRow = (r: Row): RunRecord => ({
+  id: r.id,
+  startedAt: r.started_at,
+  finishedAt: r.finished_at,
+  status: r.status,
+  mode: r.mode,
+  holder: r.holder,
+  ruleSetHash: r.rule_set_hash,
+  summary: JSON.parse(r.summary),
+  shard: r.shard,
+});
+
+const decisionFromRow = (r: Row): DecisionRecord => {
+  const d: DecisionRecord = {
+    runId: r.run_id,
+    target: r.target,
+    rule: r.rule,
+    outcome: r.outcome,
+    severity: r.severity,
+    conditions: decisionConditions(r.conditions),
+    trace: JSON.parse(r.trace),
+    at: r.at,
+  };
+  if (r.actions !== null) d.actions = JSON.parse(r.actions);
+  return d;
+};
+const decisionConditions = decodeConditions;
+
+const executionFromRow = (r: Row): ExecutionRecord => ({
+  id: r.id,
+  key: r.key,
+  runId: r.run_id,
+  rule: r.rule,
+  action: r.action,
+  step: r.step,
+  target: r.target,
+  kind: r.kind,
+  describe: r.describe,
+  detail: JSON.parse(r.detail),
+  cooldownKey: r.cooldown_key,
+  cooldownMs: r.cooldown_ms,
+  groups: JSON.parse(r.groups),
+  createdAt: r.created_at,
+  status: r.status,
+  startedAt: r.started_at,
+  finishedAt: r.finished_at,
+  exitCode: r.exit_code,
+  httpStatus: r.http_status,
+  durationMs: r.duration_ms,
+  output: r.output,
+  error: r.error,
+});
+
+const disableFromRow = (r: Row): DisableRecord => ({
+  id: r.id,
+  scope: r.scope,
+  value: r.value,
+  selector: fromJson<Record<string, string>>(r.selector),
+  by: r.by,
+  reason: r.reason,
+  createdAt: r.created_at,
+  until: r.until,
+  removedAt: r.removed_at,
+  removedBy: r.removed_by,
+});
+
+const escalationFromRow = (r: Row): EscalationRecord => ({
+  dedupKey: r.dedup_key,
+  channel: r.channel,
+  status: r.status,
+  summary: r.summary,
+  firstAt: r.first_at,
+  lastAt: r.last_at,
+  count: r.count,
+  resolvedAt: r.resolved_at,
+});
+
+/** better-sqlite3 binds Buffers, not plain Uint8Arrays; this is a view, not a copy. */
+const blob = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+const INSERT_DECISION = `INSERT INTO decisions (run_id, target, rule, outcome, severity, conditions, trace, actions, at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  private readonly mutex = new Mutex(
+    'a store method was called from inside intentTransaction: use the transaction object it passes (tx) instead',
+  );
+  private readonly statements = new Map<string, Database.Statement>();
+  private closed = false;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly where: string,
+    private readonly busyTimeoutMs: number,
+    private readonly now: () => number,
+    private readonly migrations: readonly Migration[],
+  ) {}
+
+  // ---- plumbing
+
+  /** A cached prepared statement (tables must exist, so statements are prepared on first use). */
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  /** Every operation runs alone: nothing joins an open intent transaction. */
+  private op<T>(fn: () => T | Promise<T>): Promise<T> {
+    return this.mutex.run(async () => {
+      if (this.closed) throw new StoreError(`the SQLite store at ${this.where} is closed`);
+      try {
+        return await fn();
+      } catch (err) {
+        throw this.wrap(err);
+      }
+    });
+  }
+
+  private wrap(err: unknown): unknown {
+    const code = (err as { code?: unknown })?.code;
+    if (typeof code === 'string' && UNUSABLE.test(code)) {
+      return new StoreError(`cannot use the SQLite store at ${this.where}: ${humanCause(err, this.busyTimeoutMs)}`, { cause: err });
+    }
+    return err;
+  }
+
+  /** A write transaction that takes the write lock at BEGIN, so it never fails half-way on a lock upgrade. */
+  private writeTx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  /** Inside a write transaction: refuse if the lease behind `fence` was taken over. */
+  private checkFence(fence: Fence | null): void {
+    if (fence === null) return;
+    const row = this.stmt('SELECT token FROM leases WHERE name = ?').get(fence.name) as Row | undefined;
+    if (row === undefined || row.token !== fence.token) {
+      throw new LeaseLostError(
+        `the lease "${fence.name}" (token ${fence.token}) was taken over${row ? ` (token ${row.token} now)` : ''}; nothing more is recorded by this run`,
+      );
+    }
+  }
+
+  // ---- schema
+
+  migrate(): Promise<void> {
+    return this.op(() => {
+      const latest = this.migrations.reduce((m, x) => Math.max(m, x.version), 0);
+      if (this.schemaVersion() === latest) return;
+      this.writeTx(() => {
+        this.db.exec(`CREATE TABLE IF NOT EXISTS schema_version (
+          version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+        // Read again under the write lock: another process may have migrated meanwhile.
+        const current = this.schemaVersion();
+        if (current > latest) {
+          throw new StoreError(
+            `the SQLite store at ${this.where} has schema version ${current}, newer than this Reflex knows (${latest}): upgrade Reflex`,
+          );
+        }
+        for (const m of [...this.migrations].sort((a, b) => a.version - b.version)) {
+          if (m.version <= current) continue;
+          this.db.exec(m.sql);
+          this.db.prepare('INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, this.now());
+        }
+      });
+      this.statements.clear();
+    });
+  }
+
+  private schemaVersion(): number {
+    const t = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").get();
+    if (t === undefined) return 0;
+    return ((this.db.prepare('SELECT max(version) AS v FROM schema_version').get() as Row).v as number | null) ?? 0;
+  }
+
+  async close(): Promise<void> {
+    await this.mutex.run(() => {
+      if (this.closed) return;
+      this.closed = true;
+      this.db.close();
+    });
+  }
+
+  // ---- leases
+
+  acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<LeaseResult> {
+    return this.op(() => this.writeTx(() => this.takeLease(name, holder, ttlMs, now)));
+  }
+
+  /** Take `name` if it is free, released or expired (expires_at <= now); a live lease is never shared, not even with its own holder. */
+  private takeLease(name: string, holder: string, ttlMs: number, now: number): LeaseResult {
+    const row = this.stmt('SELECT holder, token, expires_at FROM leases WHERE name = ?').get(name) as Row | undefined;
+    const expiresAt = now + ttlMs;
+    if (row === undefined) {
+      this.stmt('INSERT INTO leases (name, holder, token, acquired_at, expires_at) VALUES (?, ?, 1, ?, ?)').run(name, holder, now, expiresAt);
+      return { acquired: true, token: 1, expiresAt };
+    }
+    if (row.holder === '' || row.expires_at <= now) {
+      const token = (row.token as number) + 1;
+      this.stmt('UPDATE leases SET holder = ?, token = ?, acquired_at = ?, expires_at = ? WHERE name = ?').run(holder, token, now, expiresAt, name);
+      return { acquired: true, token, expiresAt };
+    }
+    return { acquired: false, holder: row.holder, expiresAt: row.expires_at };
+  }
+
+  /**
+   * Take up to `max` of the named leases that are free or expired (for shards): one
+   * transaction, in the order given (shuffle `names` to spread runners over shards).
+   */
+  acquireAnyLeases(names: string[], holder: string, ttlMs: number, now: number, max: number): Promise<(Fence & { expiresAt: number })[]> {
+    return this.op(() =>
+      this.writeTx(() => {
+        const got: (Fence & { expiresAt: number })[] = [];
+        for (const name of names) {
+          if (got.length >= max) break;
+          const r = this.takeLease(name, holder, ttlMs, now);
+          if (r.acquired) got.push({ name, token: r.token, expiresAt: r.expiresAt });
+        }
+        return got;
+      }),
+    );
+  }
+
+  renewLease(fence: Fence, ttlMs: number, now: number): Promise<boolean> {
+    return this.op(
+      () =>
+        this.writeTx(
+          () => this.stmt("UPDATE leases SET expires_at = ? WHERE name = ? AND token = ? AND holder <> ''").run(now + ttlMs, fence.name, fence.token).changes > 0,
+        ),
+    );
+  }
+
+  releaseLease(fence: Fence): Promise<void> {
+    return this.op(() => {
+      // The row stays so that the next token is still one more than this one.
+      this.writeTx(() => this.stmt("UPDATE leases SET holder = '', expires_at = 0 WHERE name = ? AND token = ?").run(fence.name, fence.token));
+    });
+  }
+
+  listLeases(): Promise<LeaseInfo[]> {
+    return this.op(() =>
+      (this.stmt("SELECT * FROM leases WHERE holder <> '' ORDER BY name").all() as Row[]).map((r) => ({
+        name: r.name,
+        holder: r.holder,
+        token: r.token,
+        acquiredAt: r.acquired_at,
+        expiresAt: r.expires_at,
+      })),
+    );
+  }
+
+  // ---- runs
+
+  beginRun(run: { startedAt: number; mode: 'dry-run' | 'enforce'; holder: string; ruleSetHash: string; shard?: string | null }): Promise<number> {
+    return this.op(() =>
+      this.writeTx(() => {
+        const r = this.stmt(
+          "INSERT INTO runs (started_at, status, mode, holder, rule_set_hash, shard) VALUES (?, 'running', ?, ?, ?, ?) RETURNING id",
+        ).get(run.startedAt, run.mode, run.holder, run.ruleSetHash, run.shard ?? null) as Row;
+        return r.id as number;
+      }),
+    );
+  }
+
+  saveRuleSet(hash: string, texts: Record<string, string>): Promise<void> {
+    return this.op(() => {
+      this.writeTx(() => this.stmt('INSERT INTO rule_sets (hash, texts) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING').run(hash, toJson(texts)));
+    });
+  }
+
+  getRuleSet(hash: string): Promise<Record<string, string> | null> {
+    return this.op(() => {
+      const r = this.stmt('SELECT texts FROM rule_sets WHERE hash = ?').get(hash) as Row | undefined;
+      return r === undefined ? null : JSON.parse(r.texts);
+    });
+  }
+
+  finishRun(
+    runId: number,
+    result: { finishedAt: number; status: string; summary: Record<string, unknown>; snapshot: Uint8Array | null; decisions: DecisionRecord[] },
+    fence: Fence | null,
+  ): Promise<void> {
+    return this.op(() => {
+      this.writeTx(() => {
+        this.checkFence(fence);
+        const u = this.stmt('UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?').run(
+          result.finishedAt,
+          result.status,
+          toJson(result.summary),
+          runId,
+        );
+        if (u.changes === 0) throw new Error(`finishRun: run ${runId} does not exist`);
+        if (result.snapshot === null) this.stmt('DELETE FROM run_snapshots WHERE run_id = ?').run(runId);
+        else this.stmt('INSERT OR REPLACE INTO run_snapshots (run_id, data) VALUES (?, ?)').run(runId, blob(result.snapshot));
+        // Finishing twice replaces the decisions rather than doubling them.
+        this.stmt('DELETE FROM decisions WHERE run_id = ?').run(runId);
+        const insert = this.stmt(INSERT_DECISION);
+        for (const d of result.decisions) {
+          insert.run(
+            runId,
+            d.target,
+            d.rule,
+            d.outcome,
+            d.severity,
+            encodeConditions(d.conditions),
+            toJson(d.trace),
+            d.actions === undefined ? null : toJson(d.actions),
+            d.at,
+          );
+        }
+      });
+    });
+  }
+
+  getRun(id: number): Promise<RunRecord | null> {
+    return this.op(() => {
+      const r = this.stmt('SELECT * FROM runs WHERE id = ?').get(id) as Row | undefined;
+      return r === undefined ? null : runFromRow(r);
+    });
+  }
+
+  listRuns(filter: { limit: number; since?: number; before?: number }): Promise<RunRecord[]> {
+    return this.op(() => {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (filter.since !== undefined) (where.push('started_at >= ?'), args.push(filter.since));
+      if (filter.before !== undefined) (where.push('started_at < ?'), args.push(filter.before));
+      const sql = `SELECT * FROM runs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY started_at DESC, id DESC LIMIT ?`;
+      return (this.stmt(sql).all(...args, filter.limit) as Row[]).map(runFromRow);
+    });
+  }
+
+  getSnapshot(runId: number): Promise<Uint8Array | null> {
+    return this.op(() => {
+      const r = this.stmt('SELECT data FROM run_snapshots WHERE run_id = ?').get(runId) as Row | undefined;
+      return r === undefined ? null : bytes(r.data as Buffer);
+    });
+  }
+
+  getDecisions(runId: number, filter: { target?: string; rule?: string } = {}): Promise<DecisionRecord[]> {
+    return this.op(() => {
+      const where = ['run_id = ?'];
+      const args: unknown[] = [runId];
+      if (filter.target !== undefined) (where.push('target = ?'), args.push(filter.target));
+      if (filter.rule !== undefined) (where.push('rule = ?'), args.push(filter.rule));
+      return (this.stmt(`SELECT * FROM decisions WHERE ${where.join(' AND ')} ORDER BY id`).all(...args) as Row[]).map(decisionFromRow);
+    });
+  }
+
+  decisionHistory(filter: { target?: string; rule?: string; since?: number; limit: number; outcomes?: DecisionRecord['outcome'][] }): Promise<DecisionRecord[]> {
+    return this.op(() => {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (filter.target !== undefined) (where.push('target = ?'), args.push(filter.target));
+      if (filter.rule !== undefined) (where.push('rule = ?'), args.push(filter.rule));
+      if (filter.since !== undefined) (where.push('at >= ?'), args.push(filter.since));
+      if (filter.outcomes !== undefined) (where.push('outcome IN (SELECT value FROM json_each(?))'), args.push(toJson(filter.outcomes)));
+      const sql = `SELECT * FROM decisions ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY at DESC, id DESC LIMIT ?`;
+      return (this.stmt(sql).all(...args, filter.limit) as Row[]).map(decisionFromRow);
+    });
+  }
+
+  pruneRuns(before: number): Promise<number> {
+    return this.op(() =>
+      // Snapshots and decisions go with their run (ON DELETE CASCADE); the journal stays.
+      this.writeTx(() => this.stmt('DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at < ?').run(before).changes),
+    );
+  }
+
+  // ---- `for` state
+
+  loadForState(): Promise<ForState[]> {
+    return this.op(() =>
+      (this.stmt('SELECT * FROM for_state ORDER BY rule, target').all() as Row[]).map((r) => ({
+        rule: r.rule,
+        target: r.target,
+        since: r.since,
+        runs: r.runs,
+        lastRunId: r.last_run_id,
+      })),
+    );
+  }
+
+  saveForState(upserts: ForState[], deletes: { rule: string; target: string }[], fence: Fence | null): Promise<void> {
+    return this.op(() => {
+      this.writeTx(() => {
+        this.checkFence(fence);
+        const up = this.stmt(`INSERT INTO for_state (rule, target, since, runs, last_run_id) VALUES (?, ?, ?, ?, ?)
+          ON CONFLICT (rule, target) DO UPDATE SET since = excluded.since, runs = excluded.runs, last_run_id = excluded.last_run_id`);
+        for (const s of upserts) up.run(s.rule, s.target, s.since, s.runs, s.lastRunId);
+        const del = this.stmt('DELETE FROM for_state WHERE rule = ? AND target = ?');
+        for (const d of deletes) del.run(d.rule, d.target);
+      });
+    });
+  }
+
+  // ---- executions (the journal)
+
+  intentTransaction<T>(fence: Fence | null, fn: (tx: IntentTx) => Promise<T>): Promise<T> {
+    return this.op(async () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      const state = { open: true };
+      try {
+        this.checkFence(fence);
+        const result = await fn(this.intentTx(state));
+        state.open = false;
+        this.db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        state.open = false;
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw err;
+      }
+    });
+  }
+
+  private intentTx(state: { open: boolean }): IntentTx {
+    const live = <A extends unknown[], R>(f: (...a: A) => R) => async (...a: A): Promise<R> => {
+      if (!state.open) throw new Error('the intent transaction is over: use tx only inside the intentTransaction callback');
+      return f(...a);
+    };
+    return {
+      now: this.now(),
+      getSwitch: live(() => this.readSwitch()),
+      activeDisables: live(() => this.readDisables(this.now())),
+      cooldown: live((key: string) => this.readCooldown(key)),
+      countExecutions: live((f: { since: number; rule?: string; action?: string }) => {
+        const where = ['created_at >= ?'];
+        const args: unknown[] = [f.since];
+        if (f.rule !== undefined) (where.push('rule = ?'), args.push(f.rule));
+        if (f.action !== undefined) (where.push('action = ?'), args.push(f.action));
+        return (this.stmt(`SELECT count(*) AS n FROM executions WHERE ${where.join(' AND ')}`).get(...args) as Row).n as number;
+      }),
+      countTargetsInGroup: live(
+        (group: string, since: number) =>
+          (
+            this.stmt(`SELECT count(DISTINCT e.target) AS n FROM execution_groups g JOIN executions e ON e.id = g.execution_id
+              WHERE g.grp = ? AND e.created_at >= ?`).get(group, since) as Row
+          ).n as number,
+      ),
+      countRunningInGroup: live(
+        (group: string) =>
+          (
+            this.stmt(`SELECT count(*) AS n FROM execution_groups g JOIN executions e ON e.id = g.execution_id
+              WHERE g.grp = ? AND e.status IN ('intent', 'running')`).get(group) as Row
+          ).n as number,
+      ),
+      insertIntent: live((i: IntentInput) => this.insertIntent(i)),
+    };
+  }
+
+  private insertIntent(i: IntentInput): { inserted: true; id: number } | { inserted: false; existingId: number } {
+    const r = this.stmt(`INSERT INTO executions (key, run_id, rule, action, step, target, kind, describe, detail, cooldown_key, cooldown_ms, groups, created_at, status)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'intent') ON CONFLICT (key) DO NOTHING RETURNING id`).get(
+      i.key,
+      i.runId,
+      i.rule,
+      i.action,
+      i.step,
+      i.target,
+      i.kind,
+      i.describe,
+      toJson(i.detail),
+      i.cooldownKey,
+      i.cooldownMs,
+      toJson(i.groups),
+      i.createdAt,
+    ) as Row | undefined;
+    if (r === undefined) {
+      const existing = this.stmt('SELECT id FROM executions WHERE key = ?').get(i.key) as Row;
+      return { inserted: false, existingId: existing.id };
+    }
+    const g = this.stmt('INSERT OR IGNORE INTO execution_groups (grp, execution_id) VALUES (?, ?)');
+    for (const grp of i.groups) g.run(grp, r.id);
+    this.upsertCooldown(i.cooldownKey, i.createdAt, i.createdAt + i.cooldownMs);
+    return { inserted: true, id: r.id };
+  }
+
+  markRunning(id: number, startedAt: number): Promise<void> {
+    return this.op(() => {
+      this.writeTx(() => {
+        const u = this.stmt("UPDATE executions SET status = 'running', started_at = ? WHERE id = ? AND status = 'intent'").run(startedAt, id);
+        if (u.changes === 0) throw this.conflict(id, 'cannot start it');
+      });
+    });
+  }
+
+  finishExecution(id: number, outcome: ExecutionOutcome & { finishedAt: number }): Promise<void> {
+    return this.op(() => {
+      this.writeTx(() => {
+        // An execution another runner marked interrupted still gets its real outcome when it arrives.
+        const u = this.stmt(`UPDATE executions SET status = ?, finished_at = ?, exit_code = ?, http_status = ?, duration_ms = ?, output = ?, error = ?
+          WHERE id = ? AND status IN ('intent', 'running', 'interrupted')`).run(
+          outcome.status,
+          outcome.finishedAt,
+          outcome.exitCode ?? null,
+          outcome.httpStatus ?? null,
+          outcome.durationMs,
+          outcome.output,
+          outcome.error ?? null,
+          id,
+        );
+        if (u.changes === 0) throw this.conflict(id, 'cannot record its outcome');
+      });
+    });
+  }
+
+  private conflict(id: number, what: string): JournalConflictError {
+    const r = this.stmt('SELECT status FROM executions WHERE id = ?').get(id) as Row | undefined;
+    return new JournalConflictError(
+      r === undefined ? `execution ${id} is not in the journal: ${what}` : `execution ${id} is ${r.status} in the journal: ${what}`,
+    );
+  }
+
+  unfinishedExecutions(): Promise<ExecutionRecord[]> {
+    return this.op(() =>
+      (this.stmt("SELECT * FROM executions WHERE status IN ('intent', 'running') ORDER BY id").all() as Row[]).map(executionFromRow),
+    );
+  }
+
+  markInterrupted(ids: number[], note: string, at: number): Promise<void> {
+    return this.op(() => {
+      this.writeTx(() =>
+        this.stmt(`UPDATE executions SET status = 'interrupted', error = ?, finished_at = ?
+          WHERE id IN (SELECT value FROM json_each(?)) AND status IN ('intent', 'running')`).run(note, at, toJson(ids)),
+      );
+    });
+  }
+
+  getExecution(id: number): Promise<ExecutionRecord | null> {
+    return this.op(() => {
+      const r = this.stmt('SELECT * FROM executions WHERE id = ?').get(id) as Row | undefined;
+      return r === undefined ? null : executionFromRow(r);
+    });
+  }
+
+  listExecutions(filter: { target?: string; rule?: string; runId?: number; since?: number; limit: number }): Promise<ExecutionRecord[]> {
+    return this.op(() => {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (filter.target !== undefined) (where.push('target = ?'), args.push(filter.target));
+      if (filter.rule !== undefined) (where.push('rule = ?'), args.push(filter.rule));
+      if (filter.runId !== undefined) (where.push('run_id = ?'), args.push(filter.runId));
+      if (filter.since !== undefined) (where.push('created_at >= ?'), args.push(filter.since));
+      const sql = `SELECT * FROM executions ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
+      return (this.stmt(sql).all(...args, filter.limit) as Row[]).map(executionFromRow);
+    });
+  }
+
+  recentOutcomes(rule: string, n: number): Promise<ExecutionStatus[]> {
+    return this.op(() =>
+      (
+        this.stmt('SELECT status FROM executions WHERE rule = ? AND finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT ?').all(
+          rule,
+          n,
+        ) as Row[]
+      ).map((r) => r.status),
+    );
+  }
+
+  // ---- cooldowns and source cache
+
+  private readCooldown(key: string): { lastAt: number; until: number } | null {
+    const r = this.stmt('SELECT last_at, until FROM cooldowns WHERE key = ?').get(key) as Row | undefined;
+    return r === undefined ? null : { lastAt: r.last_at, until: r.until };
+  }
+
+  private upsertCooldown(key: string, lastAt: number, until: number): void {
+    this.stmt('INSERT INTO cooldowns (key, last_at, until) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET last_at = excluded.last_at, until = excluded.until').run(
+      key,
+      lastAt,
+      until,
+    );
+  }
+
+  getCooldown(key: string): Promise<{ lastAt: number; until: number } | null> {
+    return this.op(() => this.readCooldown(key));
+  }
+
+  setCooldown(key: string, lastAt: number, until: number): Promise<void> {
+    return this.op(() => this.writeTx(() => this.upsertCooldown(key, lastAt, until)));
+  }
+
+  listCooldowns(activeAt: number): Promise<{ key: string; lastAt: number; until: number }[]> {
+    return this.op(() =>
+      (this.stmt('SELECT key, last_at, until FROM cooldowns WHERE until > ? ORDER BY key').all(activeAt) as Row[]).map((r) => ({
+        key: r.key,
+        lastAt: r.last_at,
+        until: r.until,
+      })),
+    );
+  }
+
+  getSourceCache(name: string): Promise<{ at: number; payload: Uint8Array } | null> {
+    return this.op(() => {
+      const r = this.stmt('SELECT at, payload FROM source_cache WHERE name = ?').get(name) as Row | undefined;
+      return r === undefined ? null : { at: r.at, payload: bytes(r.payload as Buffer)! };
+    });
+  }
+
+  setSourceCache(name: string, at: number, payload: Uint8Array): Promise<void> {
+    return this.op(() => {
+      this.writeTx(() =>
+        this.stmt('INSERT INTO source_cache (name, at, payload) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET at = excluded.at, payload = excluded.payload').run(
+          name,
+          at,
+          blob(payload),
+        ),
+      );
+    });
+  }
+
+  // ---- switch, disables, audit
+
+  private readSwitch(): SwitchState {
+    const r = this.stmt('SELECT * FROM switch WHERE id = 1').get() as Row | undefined;
+    if (r === undefined) return { off: false, by: null, reason: null, at: null, until: null };
+    return { off: r.off === 1, by: r.by, reason: r.reason, at: r.at, until: r.until };
+  }
+
+  getSwitch(): Promise<SwitchState> {
+    return this.op(() => this.readSwitch());
+  }
+
+  setSwitch(s: { off: boolean; by: string; reason: string; at: number; until: number | null }): Promise<void> {
+    return this.op(() => {
+      this.writeTx(() =>
+        this.stmt(`INSERT INTO switch (id, off, by, reason, at, until) VALUES (1, ?, ?, ?, ?, ?)
+          ON CONFLICT (id) DO UPDATE SET off = excluded.off, by = excluded.by, reason = excluded.reason, at = excluded.at, until = excluded.until`).run(
+          s.off ? 1 : 0,
+          s.by,
+          s.reason,
+          s.at,
+          s.until,
+        ),
+      );
+    });
+  }
+
+  /** Active at `at`: not lifted, and no expiry or an expiry after `at` (until == at has expired). */
+  private readDisables(at: number): DisableRecord[] {
+    return (this.stmt('SELECT * FROM disables WHERE removed_at IS NULL AND (until IS NULL OR until > ?) ORDER BY id').all(at) as Row[]).map(disableFromRow);
+  }
+
+  addDisable(d: Omit<DisableRecord, 'id' | 'removedAt' | 'removedBy'>): Promise<number> {
+    return this.op(() =>
+      this.writeTx(
+        () =>
+          (
+            this.stmt('INSERT INTO disables (scope, value, selector, by, reason, created_at, until) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id').get(
+              d.scope,
+              d.value,
+              d.selector === null ? null : toJson(d.selector),
+              d.by,
+              d.reason,
+              d.createdAt,
+              d.until,
+            ) as Row
+          ).id as number,
+      ),
+    );
+  }
+
+  removeDisables(match: { id?: number; scope?: DisableScope; value?: string }, by: string, at: number): Promise<DisableRecord[]> {
+    return this.op(() => {
+      const where = ['removed_at IS NULL', '(until IS NULL OR until > ?)'];
+      const args: unknown[] = [at];
+      if (match.id !== undefined) (where.push('id = ?'), args.push(match.id));
+      if (match.scope !== undefined) (where.push('scope = ?'), args.push(match.scope));
+      if (match.value !== undefined) (where.push('value = ?'), args.push(match.value));
+      if (where.length === 2) throw new Error('removeDisables needs an id, a scope or a value: an empty match would lift every disable');
+      return this.writeTx(() =>
+        (this.stmt(`UPDATE disables SET removed_at = ?, removed_by = ? WHERE ${where.join(' AND ')} RETURNING *`).all(at, by, ...args) as Row[])
+          .map(disableFromRow)
+          .sort((a, b) => a.id - b.id),
+      );
+    });
+  }
+
+  listDisables(filter: { activeAt?: number }): Promise<DisableRecord[]> {
+    return this.op(() =>
+      filter.activeAt !== undefined
+        ? this.readDisables(filter.activeAt)
+        : (this.stmt('SELECT * FROM disables ORDER BY id').all() as Row[]).map(disableFromRow),
+    );
+  }
+
+  appendAudit(entry: Omit<AuditRecord, 'id'>): Promise<void> {
+    return this.op(() => {
+      this.writeTx(() => this.stmt('INSERT INTO audit (at, by, action, detail) VALUES (?, ?, ?, ?)').run(entry.at, entry.by, entry.action, toJson(entry.detail)));
+    });
+  }
+
+  listAudit(limit: number): Promise<AuditRecord[]> {
+    return this.op(() =>
+      (this.stmt('SELECT * FROM audit ORDER BY at DESC, id DESC LIMIT ?').all(limit) as Row[]).map((r) => ({
+        id: r.id,
+        at: r.at,
+        by: r.by,
+        action: r.action,
+        detail: JSON.parse(r.detail),
+      })),
+    );
+  }
+
+  // ---- escalations
+
+  openEscalation(e: { dedupKey: string; channel: string; summary: string; at: number }): Promise<{ isNew: boolean }> {
+    return this.op(() =>
+      this.writeTx(() => {
+        const u = this.stmt(`UPDATE escalations SET last_at = max(last_at, ?), count = count + 1, summary = ?, channel = ?
+          WHERE dedup_key = ? AND status = 'open'`).run(e.at, e.summary, e.channel, e.dedupKey);
+        if (u.changes > 0) return { isNew: false };
+        this.stmt(`INSERT INTO escalations (dedup_key, channel, status, summary, first_at, last_at, count) VALUES (?, ?, 'open', ?, ?, ?, 1)`).run(
+          e.dedupKey,
+          e.channel,
+          e.summary,
+          e.at,
+          e.at,
+        );
+        return { isNew: true };
+      }),
+    );
+  }
+
+  resolveEscalation(dedupKey: string, at: number): Promise<boolean> {
+    return this.op(() =>
+      this.writeTx(
+        () => this.stmt("UPDATE escalations SET status = 'resolved', resolved_at = ? WHERE dedup_key = ? AND status = 'open'").run(at, dedupKey).changes > 0,
+      ),
+    );
+  }
+
+  listEscalations(filter: { status?: 'open' | 'resolved'; limit: number }): Promise<EscalationRecord[]> {
+    return this.op(() => {
+      const rows =
+        filter.status !== undefined
+          ? this.stmt('SELECT * FROM escalations WHERE status = ? ORDER BY last_at DESC, id DESC LIMIT ?').all(filter.status, filter.limit)
+          : this.stmt('SELECT * FROM escalations ORDER BY last_at DESC, id DESC LIMIT ?').all(filter.limit);
+      return (rows as Row[]).map(escalationFromRow);
+    });
+  }
+}

@@ -1,0 +1,174 @@
+// The SQLite schema as an ordered list of migrations; a store records the last one applied in schema_version.
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/**
+ * Append only: never edit a migration that has shipped, add the next one. Times are
+ * milliseconds since the epoch (INTEGER); JSON is TEXT; snapshots and caches are BLOBs.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  token INTEGER NOT NULL,
+  acquired_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+
+CREATE TABLE rule_sets (
+  hash TEXT PRIMARY KEY,
+  texts TEXT NOT NULL
+);
+
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER,
+  status TEXT NOT NULL,
+  mode TEXT NOT NULL,
+  holder TEXT NOT NULL,
+  rule_set_hash TEXT NOT NULL,
+  summary TEXT NOT NULL DEFAULT '{}',
+  shard TEXT
+);
+CREATE INDEX runs_started ON runs (started_at);
+CREATE INDEX runs_finished ON runs (finished_at);
+
+CREATE TABLE run_snapshots (
+  run_id INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+  data BLOB NOT NULL
+);
+
+CREATE TABLE decisions (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  target TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  conditions TEXT NOT NULL,
+  trace TEXT NOT NULL,
+  actions TEXT,
+  at INTEGER NOT NULL
+);
+CREATE INDEX decisions_run ON decisions (run_id, target, rule);
+CREATE INDEX decisions_target ON decisions (target, at);
+CREATE INDEX decisions_rule ON decisions (rule, at);
+
+CREATE TABLE for_state (
+  rule TEXT NOT NULL,
+  target TEXT NOT NULL,
+  since INTEGER NOT NULL,
+  runs INTEGER NOT NULL,
+  last_run_id INTEGER NOT NULL,
+  PRIMARY KEY (rule, target)
+) WITHOUT ROWID;
+
+-- The journal. No foreign key to runs: pruning old runs keeps the journal whole.
+CREATE TABLE executions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  key TEXT NOT NULL,
+  run_id INTEGER NOT NULL,
+  rule TEXT NOT NULL,
+  action TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  target TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  describe TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  cooldown_key TEXT NOT NULL,
+  cooldown_ms INTEGER NOT NULL,
+  groups TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  exit_code INTEGER,
+  http_status INTEGER,
+  duration_ms INTEGER,
+  output TEXT,
+  error TEXT
+);
+CREATE UNIQUE INDEX executions_key ON executions (key);
+CREATE INDEX executions_created ON executions (created_at);
+CREATE INDEX executions_rule ON executions (rule, created_at);
+CREATE INDEX executions_target ON executions (target, created_at);
+CREATE INDEX executions_run ON executions (run_id);
+CREATE INDEX executions_unfinished ON executions (status) WHERE status IN ('intent', 'running');
+CREATE INDEX executions_finished ON executions (rule, finished_at) WHERE finished_at IS NOT NULL;
+
+CREATE TABLE execution_groups (
+  grp TEXT NOT NULL,
+  execution_id INTEGER NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+  PRIMARY KEY (grp, execution_id)
+) WITHOUT ROWID;
+CREATE INDEX execution_groups_execution ON execution_groups (execution_id);
+
+CREATE TABLE cooldowns (
+  key TEXT PRIMARY KEY,
+  last_at INTEGER NOT NULL,
+  until INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE source_cache (
+  name TEXT PRIMARY KEY,
+  at INTEGER NOT NULL,
+  payload BLOB NOT NULL
+);
+
+CREATE TABLE switch (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  off INTEGER NOT NULL,
+  by TEXT,
+  reason TEXT,
+  at INTEGER,
+  until INTEGER
+);
+
+CREATE TABLE disables (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  scope TEXT NOT NULL,
+  value TEXT NOT NULL,
+  selector TEXT,
+  by TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  until INTEGER,
+  removed_at INTEGER,
+  removed_by TEXT
+);
+CREATE INDEX disables_active ON disables (scope, value) WHERE removed_at IS NULL;
+
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  by TEXT NOT NULL,
+  action TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+
+CREATE TABLE escalations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  dedup_key TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  status TEXT NOT NULL,
+  summary TEXT NOT NULL,
+  first_at INTEGER NOT NULL,
+  last_at INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  resolved_at INTEGER
+);
+-- At most one open escalation per key: the dedup.
+CREATE UNIQUE INDEX escalations_open ON escalations (dedup_key) WHERE status = 'open';
+CREATE INDEX escalations_last ON escalations (last_at);
+`,
+  },
+];
