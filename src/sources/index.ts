@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { SourceConfig } from '../config/schema.js';
 import { createInventorySource } from './inventory/index.js';
+import { createPrometheusSource } from './prometheus/index.js';
 import { SourceError, type Source } from './types.js';
 
 export { collectAll, type CollectOptions, type CollectResult, type SourceCache, type SourceReport, type SourceStatus } from './collect.js';
@@ -11,7 +12,7 @@ type Factories = { [K in SourceConfig['kind']]: (config: Extract<SourceConfig, {
 
 const factories: Factories = {
   inventory: createInventorySource,
-  prometheus: (c) => notYet(c),
+  prometheus: createPrometheusSource,
   alertmanager: (c) => notYet(c),
   http: (c) => notYet(c),
   command: (c) => notYet(c),
