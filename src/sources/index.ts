@@ -1,6 +1,7 @@
 // The source registry: a source configuration in, a Source out (one folder per kind behind the one interface).
 import { createHash } from 'node:crypto';
 import type { SourceConfig } from '../config/schema.js';
+import { createAlertmanagerSource } from './alertmanager/index.js';
 import { createInventorySource } from './inventory/index.js';
 import { createPrometheusSource } from './prometheus/index.js';
 import { SourceError, type Source } from './types.js';
@@ -13,7 +14,7 @@ type Factories = { [K in SourceConfig['kind']]: (config: Extract<SourceConfig, {
 const factories: Factories = {
   inventory: createInventorySource,
   prometheus: createPrometheusSource,
-  alertmanager: (c) => notYet(c),
+  alertmanager: createAlertmanagerSource,
   http: (c) => notYet(c),
   command: (c) => notYet(c),
 };
