@@ -47,6 +47,13 @@ export interface PlanContext {
   scope: TemplateScope;
   defaultTimeoutMs: number;
   secrets: readonly string[];
+  /**
+   * The step's `with:` params as written in the rule (templates). planAction renders
+   * them against `scope`, checks them against the action's declared patterns and
+   * makes them available as `params.x`. Absent: `scope.params` is used as given
+   * (and still checked).
+   */
+  with?: Readonly<Record<string, string>>;
 }
 
 export type ActionKind = (config: ActionConfig, ctx: PlanContext) => ActionPlan; // throws PlanError

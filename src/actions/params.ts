@@ -1,0 +1,70 @@
+// A step's `with:` params: rendered from the target, then checked against the action's declared patterns.
+import type { ActionConfig } from '../config/schema.js';
+import { PlanError, type TemplateScope } from './types.js';
+import { quote } from './output.js';
+import { parseTemplate, renderTemplate } from './template.js';
+
+const compiled = new Map<string, RegExp>();
+
+/**
+ * A param pattern as a regular expression that must match the whole value:
+ * `^(?:pattern)$` without flags, so `$` means the end of the value (never of a
+ * line) and a newline cannot slip past it.
+ */
+export function paramPattern(pattern: string): RegExp {
+  let re = compiled.get(pattern);
+  if (!re) {
+    try {
+      re = new RegExp(`^(?:${pattern})$`);
+    } catch (err) {
+      throw new PlanError(`invalid pattern /${pattern}/: ${(err as Error).message}`);
+    }
+    compiled.set(pattern, re);
+  }
+  return re;
+}
+
+/** Params whose pattern is declared: their values were checked, so they may begin with "-" in an argument. */
+export function patternedParams(config: ActionConfig): Set<string> {
+  const out = new Set<string>();
+  for (const [k, p] of Object.entries(config.params ?? {})) if (p.pattern !== undefined) out.add(k);
+  return out;
+}
+
+/**
+ * Render a step's `with:` templates against the target (they may not refer to
+ * other params), merge them over params already given, and check every value
+ * against the action's declaration: an undeclared param or a value outside its
+ * pattern is refused.
+ */
+export function renderParams(
+  actionName: string,
+  config: ActionConfig,
+  withTemplates: Readonly<Record<string, string>> | undefined,
+  scope: TemplateScope,
+): Record<string, string> {
+  const declared = config.params ?? {};
+  const out: Record<string, string> = { ...scope.params };
+  for (const [key, template] of Object.entries(withTemplates ?? {})) {
+    for (const part of parseTemplate(template)) {
+      if ('ref' in part && part.ref.startsWith('params.')) {
+        throw new PlanError(`param "${key}" of action ${actionName}: ${part.source} may not refer to another param`);
+      }
+    }
+    out[key] = renderTemplate(template, scope);
+  }
+  for (const [key, value] of Object.entries(out)) {
+    const decl = Object.prototype.hasOwnProperty.call(declared, key) ? declared[key] : undefined;
+    if (!decl) {
+      const known = Object.keys(declared);
+      throw new PlanError(
+        `action ${actionName} has no param "${key}"` + (known.length ? ` (it declares ${known.join(', ')})` : ' (it declares no params)'),
+      );
+    }
+    if (value === '') throw new PlanError(`param "${key}" of action ${actionName} is empty: an empty value is never placed`);
+    if (decl.pattern !== undefined && !paramPattern(decl.pattern).test(value)) {
+      throw new PlanError(`param "${key}" of action ${actionName} = ${quote(value)} does not match /${decl.pattern}/ (the whole value must match)`);
+    }
+  }
+  return out;
+}
