@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { SourceConfig } from '../config/schema.js';
 import { createAlertmanagerSource } from './alertmanager/index.js';
+import { createHttpSource } from './http/index.js';
 import { createInventorySource } from './inventory/index.js';
 import { createPrometheusSource } from './prometheus/index.js';
 import { SourceError, type Source } from './types.js';
@@ -15,7 +16,7 @@ const factories: Factories = {
   inventory: createInventorySource,
   prometheus: createPrometheusSource,
   alertmanager: createAlertmanagerSource,
-  http: (c) => notYet(c),
+  http: createHttpSource,
   command: (c) => notYet(c),
 };
 
