@@ -1,0 +1,152 @@
+// Actions: plan (pure, may refuse with PlanError) and run; `reflex check` reuses the static checks.
+import type { ActionConfig } from '../config/schema.js';
+import { makeRedactor } from '../redact.js';
+import { planExec } from './exec.js';
+import { checkUrlTemplate, planHttp, type HttpPlanOptions } from './http.js';
+import { paramPattern, renderParams } from './params.js';
+import { hasPlaceholder, parseTemplate, templateRefs } from './template.js';
+import { PlanError, type ActionPlan, type PlanContext } from './types.js';
+
+export { PlanError } from './types.js';
+export type { ActionPlan, Channel, EscalationMessage, ExecuteContext, PlanContext, TemplateScope } from './types.js';
+export { templateRefs, renderTemplate, parseTemplate } from './template.js';
+export { renderParams } from './params.js';
+export { runBounded } from './concurrency.js';
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Milliseconds of a duration the schema already accepted (`30s`, `1h30m`). */
+export function durationMs(text: string): number {
+  let total = 0;
+  let matched = '';
+  for (const m of text.trim().matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) {
+    total += Number(m[1]) * UNIT_MS[m[2]!]!;
+    matched += m[0];
+  }
+  if (!matched || matched !== text.trim()) throw new PlanError(`invalid duration "${text}"`);
+  return Math.round(total);
+}
+
+/**
+ * Render and check an action for one target: everything that can be refused
+ * is refused here, before anything runs. Throws PlanError (its message is
+ * redacted). Pure: no I/O. The step's own `timeout:` is applied by passing a
+ * config with `timeout` overridden.
+ */
+export function planAction(name: string, config: ActionConfig, ctx: PlanContext, options: HttpPlanOptions = {}): ActionPlan {
+  const redact = makeRedactor(ctx.secrets);
+  try {
+    const params = renderParams(name, config, ctx.with, ctx.scope);
+    const scope = { ...ctx.scope, params };
+    const timeoutMs = config.timeout ? durationMs(config.timeout) : ctx.defaultTimeoutMs;
+    switch (config.kind) {
+      case 'exec':
+        return planExec(name, config, scope, timeoutMs, ctx.secrets);
+      case 'http':
+        return planHttp(name, config, scope, timeoutMs, ctx.secrets, options);
+    }
+  } catch (err) {
+    if (err instanceof PlanError) throw new PlanError(redact(err.message));
+    throw err;
+  }
+}
+
+/**
+ * Problems in an action's configuration that need no target, for `reflex
+ * check`: malformed placeholders, a placeholder in the program or the host,
+ * params used but not declared, invalid patterns, a GET with a body.
+ */
+export function checkAction(name: string, config: ActionConfig): string[] {
+  const problems: string[] = [];
+  const declared = new Set(Object.keys(config.params ?? {}));
+  const check = (where: string, text: string) => {
+    try {
+      for (const ref of templateRefs(text)) {
+        if (ref.startsWith('params.') && !declared.has(ref.slice(7))) {
+          problems.push(`action ${name}, ${where}: {{ ${ref} }} is not a declared param (declare it under params:)`);
+        }
+      }
+    } catch (err) {
+      problems.push(`action ${name}, ${where}: ${(err as Error).message}`);
+    }
+  };
+  for (const [p, decl] of Object.entries(config.params ?? {})) {
+    if (decl.pattern === undefined) continue;
+    try {
+      paramPattern(decl.pattern);
+    } catch (err) {
+      problems.push(`action ${name}, param ${p}: ${(err as Error).message}`);
+    }
+  }
+  for (const [where, text] of actionTemplates(config)) check(where, text);
+  if (config.kind === 'exec') {
+    if (hasPlaceholder(config.argv[0]!)) problems.push(`action ${name}, argv[0]: the program must be written literally, without placeholders`);
+  } else {
+    try {
+      checkUrlTemplate(config.url);
+    } catch (err) {
+      problems.push(`action ${name}: ${(err as Error).message}`);
+    }
+    const keys = (v: unknown, where: string): void => {
+      if (Array.isArray(v)) v.forEach((x, i) => keys(x, `${where}[${i}]`));
+      else if (v && typeof v === 'object') {
+        for (const [k, x] of Object.entries(v)) {
+          if (hasPlaceholder(k)) problems.push(`action ${name}, ${where}: placeholders may appear in values, not keys (${k})`);
+          keys(x, `${where}.${k}`);
+        }
+      }
+    };
+    if (config.body !== undefined) {
+      keys(config.body, 'body');
+      if ((config.method ?? 'POST') === 'GET') problems.push(`action ${name}: a GET request cannot have a body`);
+    }
+  }
+  return problems;
+}
+
+/** Every template in an action's configuration, with where it is (for checks). */
+function actionTemplates(config: ActionConfig): [string, string][] {
+  if (config.kind === 'exec') return config.argv.map((a, i) => [`argv[${i}]`, a]);
+  const out: [string, string][] = [['url', config.url]];
+  for (const [h, v] of Object.entries(config.headers ?? {})) out.push([`header ${h}`, v]);
+  const walk = (v: unknown, where: string): void => {
+    if (typeof v === 'string') out.push([where, v]);
+    else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${where}[${i}]`));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, `${where}.${k}`);
+  };
+  if (config.body !== undefined) walk(config.body, 'body');
+  return out;
+}
+
+/**
+ * Problems in a step's `with:` for `reflex check`: params the action does not
+ * declare, params the action uses that the step does not give, malformed
+ * templates, and templates that refer to params.
+ */
+export function checkStepParams(actionName: string, config: ActionConfig, withTemplates: Readonly<Record<string, string>> | undefined): string[] {
+  const problems: string[] = [];
+  const declared = config.params ?? {};
+  const given = withTemplates ?? {};
+  for (const [k, t] of Object.entries(given)) {
+    if (!Object.prototype.hasOwnProperty.call(declared, k)) problems.push(`with.${k}: action ${actionName} has no param "${k}"`);
+    try {
+      for (const part of parseTemplate(t)) {
+        if ('ref' in part && part.ref.startsWith('params.')) problems.push(`with.${k}: ${part.source} may not refer to another param`);
+      }
+    } catch (err) {
+      problems.push(`with.${k}: ${(err as Error).message}`);
+    }
+  }
+  const used = new Set<string>();
+  for (const [, text] of actionTemplates(config)) {
+    try {
+      for (const ref of templateRefs(text)) if (ref.startsWith('params.')) used.add(ref.slice('params.'.length));
+    } catch {
+      /* reported by checkAction */
+    }
+  }
+  for (const p of used) {
+    if (!Object.prototype.hasOwnProperty.call(given, p)) problems.push(`action ${actionName} uses {{ params.${p} }} but the step gives no with.${p}`);
+  }
+  return problems;
+}
