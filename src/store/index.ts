@@ -1,19 +1,37 @@
 // Opens the store a project names: a PostgreSQL URL, or a SQLite file path relative to the project.
 import { isAbsolute, resolve } from 'node:path';
-import { openSqliteStore } from './sqlite/index.js';
-import { StoreError, type Store } from './types.js';
+import type { Store } from './types.js';
 
 export * from './types.js';
 
 /**
  * `postgres://` or `postgresql://` opens PostgreSQL (its driver is imported only then);
  * anything else is a SQLite file, relative to `projectDir` unless absolute (`:memory:` allowed).
+ * A `schema=` query parameter of the URL names the PostgreSQL schema (default `public`).
  * The store is not migrated: call `migrate()` before use.
  */
 export async function openStore(spec: string, projectDir: string): Promise<Store> {
   if (/^postgres(ql)?:\/\//i.test(spec)) {
-    throw new StoreError('the PostgreSQL store is not available yet');
+    // Imported only here: SQLite users never pay for loading the PostgreSQL driver.
+    const { openPostgresStore } = await import('./postgres/index.js');
+    const { url, schema } = splitSchema(spec);
+    return openPostgresStore(url, schema === undefined ? {} : { schema });
   }
   const path = spec === ':memory:' || isAbsolute(spec) ? spec : resolve(projectDir, spec);
+  const { openSqliteStore } = await import('./sqlite/index.js');
   return openSqliteStore(path);
+}
+
+/** Take Reflex's own `schema` parameter out of a PostgreSQL URL (the driver would pass it to the server). */
+function splitSchema(spec: string): { url: string; schema?: string } {
+  let u: URL;
+  try {
+    u = new URL(spec);
+  } catch {
+    return { url: spec };
+  }
+  const schema = u.searchParams.get('schema');
+  if (schema === null) return { url: spec };
+  u.searchParams.delete('schema');
+  return { url: u.toString(), schema };
 }

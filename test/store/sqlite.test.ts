@@ -11,6 +11,13 @@ import { StoreError, type DecisionRecord } from '../../src/store/types.js';
 import { openStore } from '../../src/store/index.js';
 import { decision, storeContract } from './contract.js';
 
+interface Child {
+  won: string[];
+  limited: number;
+  startedAt: number;
+  endedAt: number;
+}
+
 const dirs: string[] = [];
 function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'reflex-sqlite-'));
@@ -135,23 +142,32 @@ describe('sqlite store on disk', () => {
     await s.migrate();
     await s.close();
     const child = resolve(import.meta.dirname, 'sqlite-race-child.ts');
-    const startAt = Date.now() + 1500;
-    const runChild = (name: string) =>
-      new Promise<{ won: string[]; limited: number }>((ok, fail) => {
-        const p = spawn(process.execPath, ['--import', 'tsx', child, path, name, String(startAt)], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let out = '';
-        let err = '';
-        p.stdout.on('data', (b) => (out += b));
-        p.stderr.on('data', (b) => (err += b));
-        p.on('close', (code) => (code === 0 ? ok(JSON.parse(out)) : fail(new Error(`child ${name} exited ${code}: ${err}`))));
-      });
-    const [a, b] = await Promise.all([runChild('a'), runChild('b')]);
+    const spawned = ['a', 'b'].map((name) => {
+      const p = spawn(process.execPath, ['--import', 'tsx', child, path, name], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      const ready = new Promise<void>((ok) =>
+        p.stderr.on('data', (b) => {
+          err += b;
+          if (err.includes('ready\n')) ok();
+        }),
+      );
+      p.stdout.on('data', (b) => (out += b));
+      const done = new Promise<Child>((ok, fail) =>
+        p.on('close', (code) => (code === 0 ? ok(JSON.parse(out)) : fail(new Error(`child ${name} exited ${code}: ${err}`)))),
+      );
+      return { p, ready, done };
+    });
+    await Promise.all(spawned.map((c) => c.ready));
+    for (const c of spawned) c.p.stdin.end('go\n');
+    const [a, b] = (await Promise.all(spawned.map((c) => c.done))) as [Child, Child];
     const all = [...a.won, ...b.won];
     expect(new Set(all).size).toBe(all.length); // no key won twice
     expect(all).toHaveLength(200); // every key won once
-    // both really raced (each won some), and the shared limit of 50 "limited:*" intents held across processes
-    expect(a.won.length).toBeGreaterThan(0);
-    expect(b.won.length).toBeGreaterThan(0);
+    // the two really ran at the same time (SQLite's lock is not fair, so one may win most keys),
+    // and the shared limit of 50 "limited:*" intents held across processes
+    expect(a.startedAt).toBeLessThan(b.endedAt);
+    expect(b.startedAt).toBeLessThan(a.endedAt);
     expect(a.limited + b.limited).toBe(50);
     const db = new Database(path, { readonly: true });
     expect(db.prepare("SELECT count(*) AS n FROM executions WHERE key LIKE 'race:%'").get()).toEqual({ n: 200 });

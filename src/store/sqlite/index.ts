@@ -3,8 +3,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ExecutionOutcome, ExecutionStatus } from '../../model.js';
-import { bytes, decodeConditions, encodeConditions, fromJson, toJson } from '../codec.js';
+import { bytes, encodeConditions, toJson } from '../codec.js';
 import { Mutex } from '../mutex.js';
+import { auditFromRow, decisionFromRow, disableFromRow, escalationFromRow, executionFromRow, forStateFromRow, leaseFromRow, runFromRow, type Row } from '../rows.js';
 import {
   JournalConflictError,
   LeaseLostError,
@@ -35,8 +36,6 @@ export interface SqliteStoreOptions {
   /** The migrations to apply (tests use a prefix to build an older store). */
   migrations?: readonly Migration[];
 }
-
-type Row = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** SQLite error codes that mean "the store cannot be used", as opposed to a bug in a query. */
 const UNUSABLE = /^SQLITE_(BUSY|LOCKED|CANTOPEN|NOTADB|CORRUPT|FULL|IOERR|READONLY|PERM|AUTH)/;
@@ -85,83 +84,6 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): St
   }
   return new SqliteStore(db, where, busyTimeoutMs, opts.now ?? Date.now, opts.migrations ?? MIGRATIONS);
 }
-
-const runFromRow = (r: Row): RunRecord => ({
-  id: r.id,
-  startedAt: r.started_at,
-  finishedAt: r.finished_at,
-  status: r.status,
-  mode: r.mode,
-  holder: r.holder,
-  ruleSetHash: r.rule_set_hash,
-  summary: JSON.parse(r.summary),
-  shard: r.shard,
-});
-
-const decisionFromRow = (r: Row): DecisionRecord => {
-  const d: DecisionRecord = {
-    runId: r.run_id,
-    target: r.target,
-    rule: r.rule,
-    outcome: r.outcome,
-    severity: r.severity,
-    conditions: decisionConditions(r.conditions),
-    trace: JSON.parse(r.trace),
-    at: r.at,
-  };
-  if (r.actions !== null) d.actions = JSON.parse(r.actions);
-  return d;
-};
-const decisionConditions = decodeConditions;
-
-const executionFromRow = (r: Row): ExecutionRecord => ({
-  id: r.id,
-  key: r.key,
-  runId: r.run_id,
-  rule: r.rule,
-  action: r.action,
-  step: r.step,
-  target: r.target,
-  kind: r.kind,
-  describe: r.describe,
-  detail: JSON.parse(r.detail),
-  cooldownKey: r.cooldown_key,
-  cooldownMs: r.cooldown_ms,
-  groups: JSON.parse(r.groups),
-  createdAt: r.created_at,
-  status: r.status,
-  startedAt: r.started_at,
-  finishedAt: r.finished_at,
-  exitCode: r.exit_code,
-  httpStatus: r.http_status,
-  durationMs: r.duration_ms,
-  output: r.output,
-  error: r.error,
-});
-
-const disableFromRow = (r: Row): DisableRecord => ({
-  id: r.id,
-  scope: r.scope,
-  value: r.value,
-  selector: fromJson<Record<string, string>>(r.selector),
-  by: r.by,
-  reason: r.reason,
-  createdAt: r.created_at,
-  until: r.until,
-  removedAt: r.removed_at,
-  removedBy: r.removed_by,
-});
-
-const escalationFromRow = (r: Row): EscalationRecord => ({
-  dedupKey: r.dedup_key,
-  channel: r.channel,
-  status: r.status,
-  summary: r.summary,
-  firstAt: r.first_at,
-  lastAt: r.last_at,
-  count: r.count,
-  resolvedAt: r.resolved_at,
-});
 
 /** better-sqlite3 binds Buffers, not plain Uint8Arrays; this is a view, not a copy. */
 const blob = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
@@ -331,13 +253,7 @@ class SqliteStore implements Store {
 
   listLeases(): Promise<LeaseInfo[]> {
     return this.op(() =>
-      (this.stmt("SELECT * FROM leases WHERE holder <> '' ORDER BY name").all() as Row[]).map((r) => ({
-        name: r.name,
-        holder: r.holder,
-        token: r.token,
-        acquiredAt: r.acquired_at,
-        expiresAt: r.expires_at,
-      })),
+      (this.stmt("SELECT * FROM leases WHERE holder <> '' ORDER BY name").all() as Row[]).map(leaseFromRow),
     );
   }
 
@@ -463,13 +379,7 @@ class SqliteStore implements Store {
 
   loadForState(): Promise<ForState[]> {
     return this.op(() =>
-      (this.stmt('SELECT * FROM for_state ORDER BY rule, target').all() as Row[]).map((r) => ({
-        rule: r.rule,
-        target: r.target,
-        since: r.since,
-        runs: r.runs,
-        lastRunId: r.last_run_id,
-      })),
+      (this.stmt('SELECT * FROM for_state ORDER BY rule, target').all() as Row[]).map(forStateFromRow),
     );
   }
 
@@ -785,13 +695,7 @@ class SqliteStore implements Store {
 
   listAudit(limit: number): Promise<AuditRecord[]> {
     return this.op(() =>
-      (this.stmt('SELECT * FROM audit ORDER BY at DESC, id DESC LIMIT ?').all(limit) as Row[]).map((r) => ({
-        id: r.id,
-        at: r.at,
-        by: r.by,
-        action: r.action,
-        detail: JSON.parse(r.detail),
-      })),
+      (this.stmt('SELECT * FROM audit ORDER BY at DESC, id DESC LIMIT ?').all(limit) as Row[]).map(auditFromRow),
     );
   }
 

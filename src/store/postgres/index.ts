@@ -1,0 +1,812 @@
+// The PostgreSQL store: the same contract as SQLite, for several runners sharing the work.
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import type { ExecutionOutcome, ExecutionStatus } from '../../model.js';
+import { encodeConditions, toJson } from '../codec.js';
+import { Mutex } from '../mutex.js';
+import {
+  auditFromRow,
+  decisionFromRow,
+  disableFromRow,
+  escalationFromRow,
+  executionFromRow,
+  forStateFromRow,
+  leaseFromRow,
+  runFromRow,
+  snapshotBytes,
+  type Row,
+} from '../rows.js';
+import {
+  JournalConflictError,
+  LeaseLostError,
+  StoreError,
+  type AuditRecord,
+  type DecisionRecord,
+  type DisableRecord,
+  type DisableScope,
+  type EscalationRecord,
+  type ExecutionRecord,
+  type Fence,
+  type ForState,
+  type IntentInput,
+  type IntentTx,
+  type LeaseInfo,
+  type LeaseResult,
+  type RunRecord,
+  type Store,
+  type SwitchState,
+} from '../types.js';
+import { PG_MIGRATIONS, type PgMigration } from './migrations.js';
+
+export interface PostgresStoreOptions {
+  /** The schema holding Reflex's tables (default `public`); created by `migrate()` if missing. */
+  schema?: string;
+  /** Connections in the pool (default 4): a run needs few, and poolers in front count them all. */
+  poolSize?: number;
+  /** How long to wait for a connection, and for a lock another runner holds (default 10000 ms). */
+  timeoutMs?: number;
+  /** The clock for `IntentTx.now` and migration times (default Date.now). */
+  now?: () => number;
+  /** The migrations to apply (tests use a prefix to build an older store). */
+  migrations?: readonly PgMigration[];
+}
+
+/** Decisions per INSERT … SELECT unnest(…) statement in finishRun. */
+const DECISION_CHUNK = 5000;
+
+const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/:\/\/([^:@/]*):[^@/]*@/, '://$1:***@');
+  }
+}
+
+interface PgErr {
+  code?: string;
+  message?: string;
+  errors?: PgErr[];
+}
+
+/** Errors that mean "the server cannot be used" (as opposed to a bug in a query). */
+function unusable(err: unknown): boolean {
+  const e = err as PgErr;
+  const code = e?.code ?? e?.errors?.[0]?.code ?? '';
+  if (/^(08|28|53|57P|3D000|55P03|57014|EAI_|E(CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|NOTFOUND|HOSTUNREACH|NETUNREACH|ADDRNOTAVAIL))/.test(code)) return true;
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(e?.message ?? '');
+}
+
+function humanCause(err: unknown, timeoutMs: number): string {
+  const e = err as PgErr;
+  const code = e?.code ?? e?.errors?.[0]?.code ?? '';
+  if (code === 'ECONNREFUSED') return 'connection refused (is PostgreSQL running and listening there?)';
+  if (code === 'ENOTFOUND' || code.startsWith('EAI_')) return 'the host name does not resolve';
+  if (code === 'ETIMEDOUT' || /timeout/i.test(e?.message ?? '')) return `no answer within ${timeoutMs} ms`;
+  if (code === '28P01' || code === '28000') return `authentication failed (${e.message}); set the password in the URL or PGPASSWORD`;
+  if (code === '3D000') return `${e.message} (create it, or fix the URL)`;
+  if (code === '55P03') return `another runner held a lock for more than ${timeoutMs} ms`;
+  if (code === '57014') return 'a statement was cancelled (statement timeout)';
+  if (code === '53300') return 'the server has too many connections';
+  return e?.message || e?.errors?.[0]?.message || String(err);
+}
+
+/** PostgreSQL text cannot hold NUL; command output sometimes does. */
+const text = (s: string): string => (s.includes('\u0000') ? s.replace(/\u0000/g, '\uFFFD') : s);
+const textOrNull = (s: string | null | undefined): string | null => (s === undefined || s === null ? null : text(s));
+
+/**
+ * Connect to PostgreSQL at `url` (password from the URL, PGPASSWORD or ~/.pgpass). The `pg`
+ * driver is imported here, so SQLite users never load it. Call `migrate()` before use.
+ * Throws StoreError with the (password-free) URL and cause when the server cannot be reached.
+ */
+export async function openPostgresStore(url: string, opts: PostgresStoreOptions = {}): Promise<Store> {
+  const pg = (await import('pg')).default;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const where = redactUrl(url);
+  // Times and ids are bigint columns: read them as numbers (ms since the epoch fit in 2^53).
+  const types = {
+    getTypeParser: (oid: number, format?: 'text' | 'binary') =>
+      oid === 20 ? (v: string) => Number(v) : (pg.types.getTypeParser as (o: number, f?: string) => unknown)(oid, format),
+  };
+  let pool: Pool;
+  try {
+    pool = new pg.Pool({
+      connectionString: url,
+      max: opts.poolSize ?? 4,
+      connectionTimeoutMillis: timeoutMs,
+      idleTimeoutMillis: 10_000,
+      application_name: 'reflex',
+      types: types as never,
+    });
+  } catch (err) {
+    throw new StoreError(`cannot use the PostgreSQL store at ${where}: ${humanCause(err, timeoutMs)}`, { cause: err });
+  }
+  // An idle connection the server drops must not crash the process; the next query reports it.
+  pool.on('error', () => {});
+  try {
+    const c = await pool.connect();
+    c.release();
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw new StoreError(`cannot connect to the PostgreSQL store at ${where}: ${humanCause(err, timeoutMs)}`, { cause: err });
+  }
+  return new PostgresStore(pool, where, opts.schema ?? 'public', timeoutMs, opts.now ?? Date.now, opts.migrations ?? PG_MIGRATIONS);
+}
+
+/** A query's parameters, numbered as they are added. */
+class Params {
+  readonly values: unknown[] = [];
+  add(v: unknown): string {
+    this.values.push(v);
+    return `$${this.values.length}`;
+  }
+}
+
+class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  /**
+   * In-process, intent transactions run one at a time, so waiting for the advisory lock never
+   * holds a pool connection that the holder of the lock might need.
+   */
+  private readonly intentMutex = new Mutex(
+    'a store method was called from inside intentTransaction: use the transaction object it passes (tx) instead',
+  );
+  private readonly s: string;
+  private closed = false;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly where: string,
+    private readonly schema: string,
+    private readonly timeoutMs: number,
+    private readonly now: () => number,
+    private readonly migrations: readonly PgMigration[],
+  ) {
+    this.s = quoteIdent(schema);
+  }
+
+  // ---- plumbing
+
+  private sql(text: string): string {
+    return text.replaceAll('{s}', this.s);
+  }
+
+  /** Every public operation: refuses use after close or from inside an intent transaction, and words connection failures for people. */
+  private async op<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.intentMutex.held()) throw new Error('a store method was called from inside intentTransaction: use the transaction object it passes (tx) instead');
+    if (this.closed) throw new StoreError(`the PostgreSQL store at ${this.where} is closed`);
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.wrap(err);
+    }
+  }
+
+  private wrap(err: unknown): unknown {
+    if (err instanceof StoreError || err instanceof LeaseLostError || err instanceof JournalConflictError) return err;
+    if (unusable(err)) return new StoreError(`cannot use the PostgreSQL store at ${this.where}: ${humanCause(err, this.timeoutMs)}`, { cause: err });
+    return err;
+  }
+
+  private async query<R extends QueryResultRow = Row>(text: string, values: unknown[] = [], client?: PoolClient): Promise<{ rows: R[]; rowCount: number }> {
+    const r = await (client ?? this.pool).query<R>(this.sql(text), values);
+    return { rows: r.rows, rowCount: r.rowCount ?? 0 };
+  }
+
+  /** One transaction on one connection; ROLLBACK on any error (and drop the connection if even that fails). */
+  private async tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await c.query('BEGIN');
+      await c.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(this.timeoutMs))}`);
+      const result = await fn(c);
+      await c.query('COMMIT');
+      return result;
+    } catch (err) {
+      await c.query('ROLLBACK').catch((e: Error) => (broken = e));
+      throw err;
+    } finally {
+      c.release(broken);
+    }
+  }
+
+  /** Inside a transaction: refuse if the lease behind `fence` was taken over. FOR SHARE makes a takeover wait for this transaction. */
+  private async checkFence(c: PoolClient, fence: Fence | null): Promise<void> {
+    if (fence === null) return;
+    const { rows } = await this.query('SELECT token FROM {s}.leases WHERE name = $1 FOR SHARE', [fence.name], c);
+    const row = rows[0];
+    if (row === undefined || row.token !== fence.token) {
+      throw new LeaseLostError(
+        `the lease "${fence.name}" (token ${fence.token}) was taken over${row ? ` (token ${row.token} now)` : ''}; nothing more is recorded by this run`,
+      );
+    }
+  }
+
+  /** A transaction-level advisory lock (never session-level: those break behind poolers), per schema and purpose. */
+  private async advisoryLock(c: PoolClient, purpose: string): Promise<void> {
+    await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`reflex:${purpose}:${this.schema}`]);
+  }
+
+  // ---- schema
+
+  migrate(): Promise<void> {
+    return this.op(async () => {
+      const latest = this.migrations.reduce((m, x) => Math.max(m, x.version), 0);
+      if ((await this.schemaVersion()) === latest) return;
+      await this.tx(async (c) => {
+        await this.advisoryLock(c, 'migrate');
+        await c.query(this.sql('CREATE SCHEMA IF NOT EXISTS {s}'));
+        await c.query(
+          this.sql('CREATE TABLE IF NOT EXISTS {s}.schema_version (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)'),
+        );
+        const current = await this.schemaVersion(c);
+        if (current > latest) {
+          throw new StoreError(
+            `the PostgreSQL store at ${this.where} (schema ${this.schema}) has schema version ${current}, newer than this Reflex knows (${latest}): upgrade Reflex`,
+          );
+        }
+        for (const m of [...this.migrations].sort((a, b) => a.version - b.version)) {
+          if (m.version <= current) continue;
+          await c.query(this.sql(m.sql));
+          await this.query('INSERT INTO {s}.schema_version (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, this.now()], c);
+        }
+      });
+    });
+  }
+
+  private async schemaVersion(c?: PoolClient): Promise<number> {
+    const t = await this.query('SELECT to_regclass($1) AS t', [`${this.s}.schema_version`], c);
+    if (t.rows[0]?.t === null) return 0;
+    const { rows } = await this.query('SELECT max(version) AS v FROM {s}.schema_version', [], c);
+    return (rows[0]?.v as number | null) ?? 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  // ---- leases
+
+  acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<LeaseResult> {
+    return this.op(() =>
+      this.tx(async (c) => {
+        // A row to lock even for a name never used; token 0 is never handed out.
+        await this.query("INSERT INTO {s}.leases (name, holder, token, acquired_at, expires_at) VALUES ($1, '', 0, 0, 0) ON CONFLICT (name) DO NOTHING", [name], c);
+        const { rows } = await this.query('SELECT holder, token, expires_at FROM {s}.leases WHERE name = $1 FOR UPDATE', [name], c);
+        const row = rows[0]!;
+        const expiresAt = now + ttlMs;
+        if (row.holder !== '' && row.expires_at > now) return { acquired: false, holder: row.holder, expiresAt: row.expires_at };
+        const token = (row.token as number) + 1;
+        await this.query('UPDATE {s}.leases SET holder = $2, token = $3, acquired_at = $4, expires_at = $5 WHERE name = $1', [name, holder, token, now, expiresAt], c);
+        return { acquired: true, token, expiresAt };
+      }),
+    );
+  }
+
+  /**
+   * Take up to `max` free, released or expired leases among `names`, skipping rows another
+   * runner is claiming right now (SKIP LOCKED) instead of waiting for it.
+   */
+  acquireAnyLeases(names: string[], holder: string, ttlMs: number, now: number, max: number): Promise<(Fence & { expiresAt: number })[]> {
+    return this.op(() =>
+      this.tx(async (c) => {
+        if (names.length === 0 || max <= 0) return [];
+        await this.query(
+          "INSERT INTO {s}.leases (name, holder, token, acquired_at, expires_at) SELECT n, '', 0, 0, 0 FROM unnest($1::text[]) AS n ON CONFLICT (name) DO NOTHING",
+          [names],
+          c,
+        );
+        const { rows } = await this.query(
+          `SELECT name FROM {s}.leases WHERE name = ANY($1::text[]) AND (holder = '' OR expires_at <= $2)
+           ORDER BY array_position($1::text[], name) LIMIT $3 FOR UPDATE SKIP LOCKED`,
+          [names, now, max],
+          c,
+        );
+        if (rows.length === 0) return [];
+        const taken = await this.query(
+          `UPDATE {s}.leases SET holder = $2, token = token + 1, acquired_at = $3, expires_at = $4 WHERE name = ANY($1::text[])
+           RETURNING name, token, expires_at`,
+          [rows.map((r) => r.name), holder, now, now + ttlMs],
+          c,
+        );
+        const order = new Map(names.map((n, i) => [n, i]));
+        return taken.rows
+          .map((r) => ({ name: r.name as string, token: r.token as number, expiresAt: r.expires_at as number }))
+          .sort((a, b) => order.get(a.name)! - order.get(b.name)!);
+      }),
+    );
+  }
+
+  renewLease(fence: Fence, ttlMs: number, now: number): Promise<boolean> {
+    return this.op(
+      async () =>
+        (await this.query("UPDATE {s}.leases SET expires_at = $3 WHERE name = $1 AND token = $2 AND holder <> ''", [fence.name, fence.token, now + ttlMs]))
+          .rowCount > 0,
+    );
+  }
+
+  releaseLease(fence: Fence): Promise<void> {
+    return this.op(async () => {
+      // The row stays so that the next token is still one more than this one.
+      await this.query("UPDATE {s}.leases SET holder = '', expires_at = 0 WHERE name = $1 AND token = $2", [fence.name, fence.token]);
+    });
+  }
+
+  listLeases(): Promise<LeaseInfo[]> {
+    return this.op(async () => (await this.query("SELECT * FROM {s}.leases WHERE holder <> '' ORDER BY name")).rows.map(leaseFromRow));
+  }
+
+  // ---- runs
+
+  beginRun(run: { startedAt: number; mode: 'dry-run' | 'enforce'; holder: string; ruleSetHash: string; shard?: string | null }): Promise<number> {
+    return this.op(async () => {
+      const { rows } = await this.query(
+        "INSERT INTO {s}.runs (started_at, status, mode, holder, rule_set_hash, shard) VALUES ($1, 'running', $2, $3, $4, $5) RETURNING id",
+        [run.startedAt, run.mode, run.holder, run.ruleSetHash, run.shard ?? null],
+      );
+      return rows[0]!.id as number;
+    });
+  }
+
+  saveRuleSet(hash: string, texts: Record<string, string>): Promise<void> {
+    return this.op(async () => {
+      await this.query('INSERT INTO {s}.rule_sets (hash, texts) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING', [hash, toJson(texts)]);
+    });
+  }
+
+  getRuleSet(hash: string): Promise<Record<string, string> | null> {
+    return this.op(async () => {
+      const r = (await this.query('SELECT texts FROM {s}.rule_sets WHERE hash = $1', [hash])).rows[0];
+      return r === undefined ? null : JSON.parse(r.texts);
+    });
+  }
+
+  finishRun(
+    runId: number,
+    result: { finishedAt: number; status: string; summary: Record<string, unknown>; snapshot: Uint8Array | null; decisions: DecisionRecord[] },
+    fence: Fence | null,
+  ): Promise<void> {
+    return this.op(() =>
+      this.tx(async (c) => {
+        await this.checkFence(c, fence);
+        const u = await this.query('UPDATE {s}.runs SET finished_at = $1, status = $2, summary = $3 WHERE id = $4', [
+          result.finishedAt,
+          result.status,
+          text(toJson(result.summary)),
+          runId,
+        ], c);
+        if (u.rowCount === 0) throw new Error(`finishRun: run ${runId} does not exist`);
+        if (result.snapshot === null) await this.query('DELETE FROM {s}.run_snapshots WHERE run_id = $1', [runId], c);
+        else {
+          await this.query(
+            'INSERT INTO {s}.run_snapshots (run_id, data) VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET data = excluded.data',
+            [runId, Buffer.from(result.snapshot.buffer, result.snapshot.byteOffset, result.snapshot.byteLength)],
+            c,
+          );
+        }
+        await this.query('DELETE FROM {s}.decisions WHERE run_id = $1', [runId], c);
+        // Column arrays and unnest: one statement per chunk instead of one round trip per row.
+        for (let i = 0; i < result.decisions.length; i += DECISION_CHUNK) {
+          const chunk = result.decisions.slice(i, i + DECISION_CHUNK);
+          await this.query(
+            `INSERT INTO {s}.decisions (run_id, target, rule, outcome, severity, conditions, trace, actions, at)
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])`,
+            [
+              runId,
+              chunk.map((d) => text(d.target)),
+              chunk.map((d) => text(d.rule)),
+              chunk.map((d) => d.outcome),
+              chunk.map((d) => text(d.severity)),
+              chunk.map((d) => encodeConditions(d.conditions)),
+              chunk.map((d) => toJson(d.trace)),
+              chunk.map((d) => (d.actions === undefined ? null : toJson(d.actions))),
+              chunk.map((d) => d.at),
+            ],
+            c,
+          );
+        }
+      }),
+    );
+  }
+
+  getRun(id: number): Promise<RunRecord | null> {
+    return this.op(async () => {
+      const r = (await this.query('SELECT * FROM {s}.runs WHERE id = $1', [id])).rows[0];
+      return r === undefined ? null : runFromRow(r);
+    });
+  }
+
+  listRuns(filter: { limit: number; since?: number; before?: number }): Promise<RunRecord[]> {
+    return this.op(async () => {
+      const p = new Params();
+      const where: string[] = [];
+      if (filter.since !== undefined) where.push(`started_at >= ${p.add(filter.since)}`);
+      if (filter.before !== undefined) where.push(`started_at < ${p.add(filter.before)}`);
+      const sql = `SELECT * FROM {s}.runs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY started_at DESC, id DESC LIMIT ${p.add(filter.limit)}`;
+      return (await this.query(sql, p.values)).rows.map(runFromRow);
+    });
+  }
+
+  getSnapshot(runId: number): Promise<Uint8Array | null> {
+    return this.op(async () => {
+      const r = (await this.query('SELECT data FROM {s}.run_snapshots WHERE run_id = $1', [runId])).rows[0];
+      return r === undefined ? null : snapshotBytes(r.data);
+    });
+  }
+
+  getDecisions(runId: number, filter: { target?: string; rule?: string } = {}): Promise<DecisionRecord[]> {
+    return this.op(async () => {
+      const p = new Params();
+      const where = [`run_id = ${p.add(runId)}`];
+      if (filter.target !== undefined) where.push(`target = ${p.add(filter.target)}`);
+      if (filter.rule !== undefined) where.push(`rule = ${p.add(filter.rule)}`);
+      return (await this.query(`SELECT * FROM {s}.decisions WHERE ${where.join(' AND ')} ORDER BY id`, p.values)).rows.map(decisionFromRow);
+    });
+  }
+
+  decisionHistory(filter: { target?: string; rule?: string; since?: number; limit: number; outcomes?: DecisionRecord['outcome'][] }): Promise<DecisionRecord[]> {
+    return this.op(async () => {
+      const p = new Params();
+      const where: string[] = [];
+      if (filter.target !== undefined) where.push(`target = ${p.add(filter.target)}`);
+      if (filter.rule !== undefined) where.push(`rule = ${p.add(filter.rule)}`);
+      if (filter.since !== undefined) where.push(`at >= ${p.add(filter.since)}`);
+      if (filter.outcomes !== undefined) where.push(`outcome = ANY(${p.add(filter.outcomes)}::text[])`);
+      const sql = `SELECT * FROM {s}.decisions ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY at DESC, id DESC LIMIT ${p.add(filter.limit)}`;
+      return (await this.query(sql, p.values)).rows.map(decisionFromRow);
+    });
+  }
+
+  pruneRuns(before: number): Promise<number> {
+    // Snapshots and decisions go with their run (ON DELETE CASCADE); the journal stays.
+    return this.op(async () => (await this.query('DELETE FROM {s}.runs WHERE finished_at IS NOT NULL AND finished_at < $1', [before])).rowCount);
+  }
+
+  // ---- `for` state
+
+  loadForState(): Promise<ForState[]> {
+    return this.op(async () => (await this.query('SELECT * FROM {s}.for_state ORDER BY rule, target')).rows.map(forStateFromRow));
+  }
+
+  saveForState(upserts: ForState[], deletes: { rule: string; target: string }[], fence: Fence | null): Promise<void> {
+    return this.op(() =>
+      this.tx(async (c) => {
+        await this.checkFence(c, fence);
+        if (upserts.length > 0) {
+          await this.query(
+            `INSERT INTO {s}.for_state (rule, target, since, runs, last_run_id)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::bigint[])
+             ON CONFLICT (rule, target) DO UPDATE SET since = excluded.since, runs = excluded.runs, last_run_id = excluded.last_run_id`,
+            [upserts.map((u) => u.rule), upserts.map((u) => u.target), upserts.map((u) => u.since), upserts.map((u) => u.runs), upserts.map((u) => u.lastRunId)],
+            c,
+          );
+        }
+        if (deletes.length > 0) {
+          await this.query(
+            'DELETE FROM {s}.for_state f USING unnest($1::text[], $2::text[]) AS d(rule, target) WHERE f.rule = d.rule AND f.target = d.target',
+            [deletes.map((d) => d.rule), deletes.map((d) => d.target)],
+            c,
+          );
+        }
+      }),
+    );
+  }
+
+  // ---- executions (the journal)
+
+  intentTransaction<T>(fence: Fence | null, fn: (tx: IntentTx) => Promise<T>): Promise<T> {
+    return this.op(() =>
+      this.intentMutex.run(() =>
+        this.tx(async (c) => {
+          // Checks and the insert of every runner on this schema happen one transaction at a time.
+          await this.advisoryLock(c, 'intent');
+          await this.checkFence(c, fence);
+          const state = { open: true };
+          try {
+            return await fn(this.intentTx(c, state));
+          } finally {
+            state.open = false;
+          }
+        }),
+      ),
+    );
+  }
+
+  private intentTx(c: PoolClient, state: { open: boolean }): IntentTx {
+    const live = <A extends unknown[], R>(f: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+      if (!state.open) throw new Error('the intent transaction is over: use tx only inside the intentTransaction callback');
+      return f(...a);
+    };
+    const now = this.now();
+    const count = async (sql: string, values: unknown[]) => (await this.query(sql, values, c)).rows[0]!.n as number;
+    return {
+      now,
+      getSwitch: live(() => this.readSwitch(c)),
+      activeDisables: live(() => this.readDisables(now, c)),
+      cooldown: live((key: string) => this.readCooldown(key, c)),
+      countExecutions: live((f: { since: number; rule?: string; action?: string }) => {
+        const p = new Params();
+        const where = [`created_at >= ${p.add(f.since)}`];
+        if (f.rule !== undefined) where.push(`rule = ${p.add(f.rule)}`);
+        if (f.action !== undefined) where.push(`action = ${p.add(f.action)}`);
+        return count(`SELECT count(*) AS n FROM {s}.executions WHERE ${where.join(' AND ')}`, p.values);
+      }),
+      countTargetsInGroup: live((group: string, since: number) =>
+        count(
+          `SELECT count(DISTINCT e.target) AS n FROM {s}.execution_groups g JOIN {s}.executions e ON e.id = g.execution_id
+           WHERE g.grp = $1 AND e.created_at >= $2`,
+          [group, since],
+        ),
+      ),
+      countRunningInGroup: live((group: string) =>
+        count(
+          `SELECT count(*) AS n FROM {s}.execution_groups g JOIN {s}.executions e ON e.id = g.execution_id
+           WHERE g.grp = $1 AND e.status IN ('intent', 'running')`,
+          [group],
+        ),
+      ),
+      insertIntent: live((i: IntentInput) => this.insertIntent(i, c)),
+    };
+  }
+
+  private async insertIntent(i: IntentInput, c: PoolClient): Promise<{ inserted: true; id: number } | { inserted: false; existingId: number }> {
+    const r = (
+      await this.query(
+        `INSERT INTO {s}.executions (key, run_id, rule, action, step, target, kind, describe, detail, cooldown_key, cooldown_ms, groups, created_at, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'intent') ON CONFLICT (key) DO NOTHING RETURNING id`,
+        [i.key, i.runId, i.rule, i.action, i.step, i.target, i.kind, text(i.describe), toJson(i.detail), i.cooldownKey, i.cooldownMs, toJson(i.groups), i.createdAt],
+        c,
+      )
+    ).rows[0];
+    if (r === undefined) {
+      const existing = (await this.query('SELECT id FROM {s}.executions WHERE key = $1', [i.key], c)).rows[0]!;
+      return { inserted: false, existingId: existing.id };
+    }
+    if (i.groups.length > 0) {
+      await this.query(
+        'INSERT INTO {s}.execution_groups (grp, execution_id) SELECT DISTINCT g, $2::bigint FROM unnest($1::text[]) AS g ON CONFLICT DO NOTHING',
+        [i.groups, r.id],
+        c,
+      );
+    }
+    await this.upsertCooldown(i.cooldownKey, i.createdAt, i.createdAt + i.cooldownMs, c);
+    return { inserted: true, id: r.id };
+  }
+
+  markRunning(id: number, startedAt: number): Promise<void> {
+    return this.op(async () => {
+      const u = await this.query("UPDATE {s}.executions SET status = 'running', started_at = $1 WHERE id = $2 AND status = 'intent'", [startedAt, id]);
+      if (u.rowCount === 0) throw await this.conflict(id, 'cannot start it');
+    });
+  }
+
+  finishExecution(id: number, outcome: ExecutionOutcome & { finishedAt: number }): Promise<void> {
+    return this.op(async () => {
+      // An execution another runner marked interrupted still gets its real outcome when it arrives.
+      const u = await this.query(
+        `UPDATE {s}.executions SET status = $1, finished_at = $2, exit_code = $3, http_status = $4, duration_ms = $5, output = $6, error = $7
+         WHERE id = $8 AND status IN ('intent', 'running', 'interrupted')`,
+        [
+          outcome.status,
+          outcome.finishedAt,
+          outcome.exitCode ?? null,
+          outcome.httpStatus ?? null,
+          outcome.durationMs,
+          text(outcome.output),
+          textOrNull(outcome.error),
+          id,
+        ],
+      );
+      if (u.rowCount === 0) throw await this.conflict(id, 'cannot record its outcome');
+    });
+  }
+
+  private async conflict(id: number, what: string): Promise<JournalConflictError> {
+    const r = (await this.query('SELECT status FROM {s}.executions WHERE id = $1', [id])).rows[0];
+    return new JournalConflictError(
+      r === undefined ? `execution ${id} is not in the journal: ${what}` : `execution ${id} is ${r.status} in the journal: ${what}`,
+    );
+  }
+
+  unfinishedExecutions(): Promise<ExecutionRecord[]> {
+    return this.op(async () => (await this.query("SELECT * FROM {s}.executions WHERE status IN ('intent', 'running') ORDER BY id")).rows.map(executionFromRow));
+  }
+
+  markInterrupted(ids: number[], note: string, at: number): Promise<void> {
+    return this.op(async () => {
+      if (ids.length === 0) return;
+      await this.query(
+        "UPDATE {s}.executions SET status = 'interrupted', error = $1, finished_at = $2 WHERE id = ANY($3::bigint[]) AND status IN ('intent', 'running')",
+        [text(note), at, ids],
+      );
+    });
+  }
+
+  getExecution(id: number): Promise<ExecutionRecord | null> {
+    return this.op(async () => {
+      const r = (await this.query('SELECT * FROM {s}.executions WHERE id = $1', [id])).rows[0];
+      return r === undefined ? null : executionFromRow(r);
+    });
+  }
+
+  listExecutions(filter: { target?: string; rule?: string; runId?: number; since?: number; limit: number }): Promise<ExecutionRecord[]> {
+    return this.op(async () => {
+      const p = new Params();
+      const where: string[] = [];
+      if (filter.target !== undefined) where.push(`target = ${p.add(filter.target)}`);
+      if (filter.rule !== undefined) where.push(`rule = ${p.add(filter.rule)}`);
+      if (filter.runId !== undefined) where.push(`run_id = ${p.add(filter.runId)}`);
+      if (filter.since !== undefined) where.push(`created_at >= ${p.add(filter.since)}`);
+      const sql = `SELECT * FROM {s}.executions ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ${p.add(filter.limit)}`;
+      return (await this.query(sql, p.values)).rows.map(executionFromRow);
+    });
+  }
+
+  recentOutcomes(rule: string, n: number): Promise<ExecutionStatus[]> {
+    return this.op(async () =>
+      (
+        await this.query('SELECT status FROM {s}.executions WHERE rule = $1 AND finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT $2', [
+          rule,
+          n,
+        ])
+      ).rows.map((r) => r.status),
+    );
+  }
+
+  // ---- cooldowns and source cache
+
+  private async readCooldown(key: string, c?: PoolClient): Promise<{ lastAt: number; until: number } | null> {
+    const r = (await this.query('SELECT last_at, until FROM {s}.cooldowns WHERE key = $1', [key], c)).rows[0];
+    return r === undefined ? null : { lastAt: r.last_at, until: r.until };
+  }
+
+  private async upsertCooldown(key: string, lastAt: number, until: number, c?: PoolClient): Promise<void> {
+    await this.query(
+      'INSERT INTO {s}.cooldowns (key, last_at, until) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET last_at = excluded.last_at, until = excluded.until',
+      [key, lastAt, until],
+      c,
+    );
+  }
+
+  getCooldown(key: string): Promise<{ lastAt: number; until: number } | null> {
+    return this.op(() => this.readCooldown(key));
+  }
+
+  setCooldown(key: string, lastAt: number, until: number): Promise<void> {
+    return this.op(() => this.upsertCooldown(key, lastAt, until));
+  }
+
+  listCooldowns(activeAt: number): Promise<{ key: string; lastAt: number; until: number }[]> {
+    return this.op(async () =>
+      (await this.query('SELECT key, last_at, until FROM {s}.cooldowns WHERE until > $1 ORDER BY key', [activeAt])).rows.map((r) => ({
+        key: r.key,
+        lastAt: r.last_at,
+        until: r.until,
+      })),
+    );
+  }
+
+  getSourceCache(name: string): Promise<{ at: number; payload: Uint8Array } | null> {
+    return this.op(async () => {
+      const r = (await this.query('SELECT at, payload FROM {s}.source_cache WHERE name = $1', [name])).rows[0];
+      return r === undefined ? null : { at: r.at, payload: snapshotBytes(r.payload) };
+    });
+  }
+
+  setSourceCache(name: string, at: number, payload: Uint8Array): Promise<void> {
+    return this.op(async () => {
+      await this.query(
+        'INSERT INTO {s}.source_cache (name, at, payload) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET at = excluded.at, payload = excluded.payload',
+        [name, at, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)],
+      );
+    });
+  }
+
+  // ---- switch, disables, audit
+
+  private async readSwitch(c?: PoolClient): Promise<SwitchState> {
+    const r = (await this.query('SELECT * FROM {s}.switch WHERE id = 1', [], c)).rows[0];
+    if (r === undefined) return { off: false, by: null, reason: null, at: null, until: null };
+    return { off: r.off === true, by: r.by, reason: r.reason, at: r.at, until: r.until };
+  }
+
+  getSwitch(): Promise<SwitchState> {
+    return this.op(() => this.readSwitch());
+  }
+
+  setSwitch(st: { off: boolean; by: string; reason: string; at: number; until: number | null }): Promise<void> {
+    return this.op(async () => {
+      await this.query(
+        `INSERT INTO {s}.switch (id, off, by, reason, at, until) VALUES (1, $1, $2, $3, $4, $5)
+         ON CONFLICT (id) DO UPDATE SET off = excluded.off, by = excluded.by, reason = excluded.reason, at = excluded.at, until = excluded.until`,
+        [st.off, st.by, text(st.reason), st.at, st.until],
+      );
+    });
+  }
+
+  /** Active at `at`: not lifted, and no expiry or an expiry after `at` (until == at has expired). */
+  private async readDisables(at: number, c?: PoolClient): Promise<DisableRecord[]> {
+    return (await this.query('SELECT * FROM {s}.disables WHERE removed_at IS NULL AND (until IS NULL OR until > $1) ORDER BY id', [at], c)).rows.map(disableFromRow);
+  }
+
+  addDisable(d: Omit<DisableRecord, 'id' | 'removedAt' | 'removedBy'>): Promise<number> {
+    return this.op(async () => {
+      const { rows } = await this.query(
+        'INSERT INTO {s}.disables (scope, value, selector, by, reason, created_at, until) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id',
+        [d.scope, d.value, d.selector === null ? null : toJson(d.selector), d.by, text(d.reason), d.createdAt, d.until],
+      );
+      return rows[0]!.id as number;
+    });
+  }
+
+  removeDisables(match: { id?: number; scope?: DisableScope; value?: string }, by: string, at: number): Promise<DisableRecord[]> {
+    return this.op(async () => {
+      const p = new Params();
+      const where = ['removed_at IS NULL', `(until IS NULL OR until > ${p.add(at)})`];
+      if (match.id !== undefined) where.push(`id = ${p.add(match.id)}`);
+      if (match.scope !== undefined) where.push(`scope = ${p.add(match.scope)}`);
+      if (match.value !== undefined) where.push(`value = ${p.add(match.value)}`);
+      if (where.length === 2) throw new Error('removeDisables needs an id, a scope or a value: an empty match would lift every disable');
+      const sql = `UPDATE {s}.disables SET removed_at = ${p.add(at)}, removed_by = ${p.add(by)} WHERE ${where.join(' AND ')} RETURNING *`;
+      return (await this.query(sql, p.values)).rows.map(disableFromRow).sort((a, b) => a.id - b.id);
+    });
+  }
+
+  listDisables(filter: { activeAt?: number }): Promise<DisableRecord[]> {
+    return this.op(async () =>
+      filter.activeAt !== undefined
+        ? this.readDisables(filter.activeAt)
+        : (await this.query('SELECT * FROM {s}.disables ORDER BY id')).rows.map(disableFromRow),
+    );
+  }
+
+  appendAudit(entry: Omit<AuditRecord, 'id'>): Promise<void> {
+    return this.op(async () => {
+      await this.query('INSERT INTO {s}.audit (at, by, action, detail) VALUES ($1, $2, $3, $4)', [entry.at, entry.by, entry.action, toJson(entry.detail)]);
+    });
+  }
+
+  listAudit(limit: number): Promise<AuditRecord[]> {
+    return this.op(async () => (await this.query('SELECT * FROM {s}.audit ORDER BY at DESC, id DESC LIMIT $1', [limit])).rows.map(auditFromRow));
+  }
+
+  // ---- escalations
+
+  openEscalation(e: { dedupKey: string; channel: string; summary: string; at: number }): Promise<{ isNew: boolean }> {
+    return this.op(async () => {
+      // One statement: two runners opening the same key at once still page once.
+      const { rows } = await this.query(
+        `INSERT INTO {s}.escalations AS e (dedup_key, channel, status, summary, first_at, last_at, count) VALUES ($1, $2, 'open', $3, $4, $4, 1)
+         ON CONFLICT (dedup_key) WHERE status = 'open'
+         DO UPDATE SET last_at = GREATEST(e.last_at, excluded.last_at), count = e.count + 1, summary = excluded.summary, channel = excluded.channel
+         RETURNING (xmax = 0) AS inserted`,
+        [e.dedupKey, e.channel, text(e.summary), e.at],
+      );
+      return { isNew: rows[0]!.inserted === true };
+    });
+  }
+
+  resolveEscalation(dedupKey: string, at: number): Promise<boolean> {
+    return this.op(
+      async () =>
+        (await this.query("UPDATE {s}.escalations SET status = 'resolved', resolved_at = $1 WHERE dedup_key = $2 AND status = 'open'", [at, dedupKey])).rowCount > 0,
+    );
+  }
+
+  listEscalations(filter: { status?: 'open' | 'resolved'; limit: number }): Promise<EscalationRecord[]> {
+    return this.op(async () => {
+      const r =
+        filter.status !== undefined
+          ? await this.query('SELECT * FROM {s}.escalations WHERE status = $1 ORDER BY last_at DESC, id DESC LIMIT $2', [filter.status, filter.limit])
+          : await this.query('SELECT * FROM {s}.escalations ORDER BY last_at DESC, id DESC LIMIT $1', [filter.limit]);
+      return r.rows.map(escalationFromRow);
+    });
+  }
+}

@@ -1,0 +1,110 @@
+// Database rows (snake_case columns, the same in SQLite and PostgreSQL) turned into the store's records.
+import { bytes, decodeConditions } from './codec.js';
+import type { DecisionRecord, DisableRecord, EscalationRecord, ExecutionRecord, RunRecord } from './types.js';
+
+export type Row = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** JSON columns arrive as text from both drivers (PostgreSQL stores them as text, see postgres/migrations.ts). */
+const json = (v: unknown): any => (typeof v === 'string' ? JSON.parse(v) : v); // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export const runFromRow = (r: Row): RunRecord => ({
+  id: r.id,
+  startedAt: r.started_at,
+  finishedAt: r.finished_at,
+  status: r.status,
+  mode: r.mode,
+  holder: r.holder,
+  ruleSetHash: r.rule_set_hash,
+  summary: json(r.summary),
+  shard: r.shard,
+});
+
+export const decisionFromRow = (r: Row): DecisionRecord => {
+  const d: DecisionRecord = {
+    runId: r.run_id,
+    target: r.target,
+    rule: r.rule,
+    outcome: r.outcome,
+    severity: r.severity,
+    conditions: decodeConditions(r.conditions),
+    trace: json(r.trace),
+    at: r.at,
+  };
+  if (r.actions !== null) d.actions = json(r.actions);
+  return d;
+};
+
+export const executionFromRow = (r: Row): ExecutionRecord => ({
+  id: r.id,
+  key: r.key,
+  runId: r.run_id,
+  rule: r.rule,
+  action: r.action,
+  step: r.step,
+  target: r.target,
+  kind: r.kind,
+  describe: r.describe,
+  detail: json(r.detail),
+  cooldownKey: r.cooldown_key,
+  cooldownMs: r.cooldown_ms,
+  groups: json(r.groups),
+  createdAt: r.created_at,
+  status: r.status,
+  startedAt: r.started_at,
+  finishedAt: r.finished_at,
+  exitCode: r.exit_code,
+  httpStatus: r.http_status,
+  durationMs: r.duration_ms,
+  output: r.output,
+  error: r.error,
+});
+
+export const disableFromRow = (r: Row): DisableRecord => ({
+  id: r.id,
+  scope: r.scope,
+  value: r.value,
+  selector: r.selector === null ? null : json(r.selector),
+  by: r.by,
+  reason: r.reason,
+  createdAt: r.created_at,
+  until: r.until,
+  removedAt: r.removed_at,
+  removedBy: r.removed_by,
+});
+
+export const escalationFromRow = (r: Row): EscalationRecord => ({
+  dedupKey: r.dedup_key,
+  channel: r.channel,
+  status: r.status,
+  summary: r.summary,
+  firstAt: r.first_at,
+  lastAt: r.last_at,
+  count: r.count,
+  resolvedAt: r.resolved_at,
+});
+
+export const leaseFromRow = (r: Row) => ({
+  name: r.name as string,
+  holder: r.holder as string,
+  token: r.token as number,
+  acquiredAt: r.acquired_at as number,
+  expiresAt: r.expires_at as number,
+});
+
+export const forStateFromRow = (r: Row) => ({
+  rule: r.rule as string,
+  target: r.target as string,
+  since: r.since as number,
+  runs: r.runs as number,
+  lastRunId: r.last_run_id as number,
+});
+
+export const auditFromRow = (r: Row) => ({
+  id: r.id as number,
+  at: r.at as number,
+  by: r.by as string,
+  action: r.action as string,
+  detail: json(r.detail) as Record<string, unknown>,
+});
+
+export const snapshotBytes = (v: unknown): Uint8Array => bytes(v as Uint8Array)!;

@@ -1,0 +1,163 @@
+// The PostgreSQL store: the shared contract, plus several runners (separate pools) racing on one schema.
+import { afterAll, describe, expect, it } from 'vitest';
+import { openPostgresStore, redactUrl } from '../../src/store/postgres/index.js';
+import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
+import { openStore } from '../../src/store/index.js';
+import { StoreError, type Store } from '../../src/store/types.js';
+import { intent, storeContract } from './contract.js';
+import { PG_URL, pgSkipReason, requirePgUrl, schemaFactory } from './pg.js';
+
+const schemas = schemaFactory('pgstore');
+afterAll(() => schemas.dropAll());
+
+if (pgSkipReason !== null) {
+  describe.skip(`postgres store (skipped: ${pgSkipReason})`, () => {
+    it('needs PostgreSQL', () => {});
+  });
+} else {
+  storeContract('postgres', () => openPostgresStore(requirePgUrl(), { schema: schemas.next() }));
+
+  describe('postgres store', () => {
+    it('8 runners with separate pools: a shared limit is never exceeded and no key is journaled twice', async () => {
+      const schema = schemas.next();
+      const first = await openPostgresStore(requirePgUrl(), { schema });
+      await first.migrate();
+      const stores: Store[] = [first];
+      for (let i = 1; i < 8; i++) stores.push(await openPostgresStore(requirePgUrl(), { schema, poolSize: 2 }));
+      const LIMIT = 30;
+      try {
+        const per = await Promise.all(
+          stores.map(async (s, r) => {
+            let limited = 0;
+            const shared: string[] = [];
+            for (let i = 0; i < 20; i++) {
+              const ok = await s.intentTransaction(null, async (tx) => {
+                const n = await tx.countExecutions({ since: 0, action: 'limited' });
+                if (n >= LIMIT) return false;
+                // widen the window between the check and the insert: only the lock keeps it safe
+                await new Promise((res) => setTimeout(res, 1));
+                return (await tx.insertIntent(intent({ key: `limited:${r}:${i}`, action: 'limited' }))).inserted;
+              });
+              if (ok) limited++;
+              const res = await s.intentTransaction(null, (tx) => tx.insertIntent(intent({ key: `shared:${i}`, runId: r })));
+              if (res.inserted) shared.push(`shared:${i}`);
+            }
+            return { limited, shared };
+          }),
+        );
+        expect(per.reduce((a, p) => a + p.limited, 0)).toBe(LIMIT);
+        const shared = per.flatMap((p) => p.shared);
+        expect(shared.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `shared:${i}`).sort());
+        const all = await first.listExecutions({ limit: 1000 });
+        expect(all.filter((e) => e.action === 'limited')).toHaveLength(LIMIT);
+        expect(new Set(all.map((e) => e.key)).size).toBe(all.length);
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    });
+
+    it('runners claiming shards at once each get distinct shards (acquireAnyLeases, SKIP LOCKED)', async () => {
+      const schema = schemas.next();
+      const stores = [await openPostgresStore(requirePgUrl(), { schema })];
+      await stores[0]!.migrate();
+      for (let i = 1; i < 4; i++) stores.push(await openPostgresStore(requirePgUrl(), { schema, poolSize: 1 }));
+      try {
+        const shards = Array.from({ length: 8 }, (_, i) => `shard:${i}`);
+        const got = await Promise.all(stores.map((s, i) => s.acquireAnyLeases!(shards, `runner-${i}`, 60_000, 1000, 2)));
+        const names = got.flat().map((l) => l.name);
+        expect(new Set(names).size).toBe(names.length);
+        expect(names.length).toBe(8);
+        expect(got.every((g) => g.length === 2)).toBe(true);
+        const leases = await stores[0]!.listLeases();
+        expect(leases).toHaveLength(8);
+        expect(leases.every((l) => l.token === 1)).toBe(true);
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    });
+
+    it('an unreachable server is a StoreError naming the URL without its password', async () => {
+      const err = await openPostgresStore('postgres://reflex:s3cret@127.0.0.1:1/db', { timeoutMs: 2000 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as Error).message).toMatch(/^cannot connect to the PostgreSQL store at postgres:\/\/reflex:\*\*\*@127\.0\.0\.1:1\/db: connection refused/);
+      expect((err as Error).message).not.toContain('s3cret');
+    });
+
+    it('a database that does not exist is a StoreError saying so', async () => {
+      const u = new URL(requirePgUrl());
+      u.pathname = '/reflex_no_such_database';
+      const err = await openPostgresStore(u.toString()).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as Error).message).toMatch(/database "reflex_no_such_database" does not exist/);
+    });
+
+    it('redacts passwords in URLs', () => {
+      expect(redactUrl('postgresql://u:p@h:5/d?sslmode=require')).toBe('postgresql://u:***@h:5/d?sslmode=require');
+      expect(redactUrl('postgres://h/d')).toBe('postgres://h/d');
+    });
+
+    it('upgrades a schema created by an older version and refuses one from a newer version', async () => {
+      const schema = schemas.next();
+      const v1 = await openPostgresStore(requirePgUrl(), { schema, migrations: PG_MIGRATIONS.slice(0, 1) });
+      await v1.migrate();
+      await v1.setCooldown('kept', 1, 2);
+      await v1.close();
+      const next = [...PG_MIGRATIONS, { version: PG_MIGRATIONS.length + 1, name: 'test: add a table', sql: 'CREATE TABLE {s}.upgrade_probe (x integer);' }];
+      const v2 = await openPostgresStore(requirePgUrl(), { schema, migrations: next });
+      await v2.migrate();
+      await v2.migrate();
+      expect(await v2.getCooldown('kept')).toEqual({ lastAt: 1, until: 2 });
+      await v2.close();
+      const old = await openPostgresStore(requirePgUrl(), { schema });
+      await expect(old.migrate()).rejects.toThrow(/newer than this Reflex knows.*upgrade Reflex/);
+      await old.close();
+    });
+
+    it('migrations racing from several runners apply once', async () => {
+      const schema = schemas.next();
+      const stores = await Promise.all(Array.from({ length: 4 }, () => openPostgresStore(requirePgUrl(), { schema, poolSize: 1 })));
+      try {
+        await Promise.all(stores.map((s) => s.migrate()));
+        expect(await stores[0]!.getSwitch()).toMatchObject({ off: false });
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+      }
+    });
+
+    it('keeps command output with NUL bytes (as U+FFFD: PostgreSQL text cannot hold NUL)', async () => {
+      const s = await openPostgresStore(requirePgUrl(), { schema: schemas.next() });
+      await s.migrate();
+      try {
+        const r = await s.intentTransaction(null, (tx) => tx.insertIntent(intent({ key: 'k', describe: 'a\u0000b' })));
+        if (!r.inserted) throw new Error('not inserted');
+        await s.finishExecution(r.id, { status: 'failed', durationMs: 1, output: 'bin\u0000ary', error: 'e\u0000', finishedAt: 2 });
+        expect(await s.getExecution(r.id)).toMatchObject({ describe: 'a\uFFFDb', output: 'bin\uFFFDary', error: 'e\uFFFD' });
+      } finally {
+        await s.close();
+      }
+    });
+
+    it('openStore opens PostgreSQL for postgres:// and postgresql:// URLs, with a schema= parameter', async () => {
+      const schema = schemas.next();
+      const u = new URL(requirePgUrl());
+      u.searchParams.set('schema', schema);
+      const s = await openStore(u.toString(), '/nonexistent');
+      expect(s.kind).toBe('postgres');
+      await s.migrate();
+      await s.setCooldown('via-openStore', 1, 2);
+      await s.close();
+      const u2 = new URL(u.toString().replace(/^postgres:/, 'postgresql:'));
+      const s2 = await openStore(u2.toString(), '/nonexistent');
+      expect(await s2.getCooldown('via-openStore')).toEqual({ lastAt: 1, until: 2 });
+      await s2.close();
+    });
+  });
+}
+
+if (!PG_URL && process.env.REFLEX_REQUIRE_SERVICES) {
+  describe('postgres store', () => {
+    it('runs when REFLEX_REQUIRE_SERVICES is set', () => {
+      requirePgUrl();
+    });
+  });
+}
