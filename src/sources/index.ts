@@ -2,10 +2,11 @@
 import { createHash } from 'node:crypto';
 import type { SourceConfig } from '../config/schema.js';
 import { createAlertmanagerSource } from './alertmanager/index.js';
-import { createHttpSource } from './http/index.js';
+import { createCommandSource } from './command/index.js';
+import { compileHttpSource, createHttpSource } from './http/index.js';
 import { createInventorySource } from './inventory/index.js';
 import { createPrometheusSource } from './prometheus/index.js';
-import { SourceError, type Source } from './types.js';
+import type { Source } from './types.js';
 
 export { collectAll, type CollectOptions, type CollectResult, type SourceCache, type SourceReport, type SourceStatus } from './collect.js';
 export { SourceError, type Source, type SourceContext, type SourceOutput, type DefaultFacts } from './types.js';
@@ -17,19 +18,8 @@ const factories: Factories = {
   prometheus: createPrometheusSource,
   alertmanager: createAlertmanagerSource,
   http: createHttpSource,
-  command: (c) => notYet(c),
+  command: createCommandSource,
 };
-
-function notYet(config: SourceConfig): Source {
-  return {
-    name: config.name,
-    kind: config.kind,
-    declaredFacts: () => null,
-    collect: async () => {
-      throw new SourceError(`source kind "${config.kind}" is not implemented yet`);
-    },
-  };
-}
 
 /** Build the source for one configuration entry. The result's fingerprint keys its cooldown cache to this configuration. */
 export function createSource(config: SourceConfig): Source {
@@ -42,4 +32,13 @@ export function createSource(config: SourceConfig): Source {
 /** Sources in configuration order. */
 export function createSources(configs: SourceConfig[]): Source[] {
   return configs.map(createSource);
+}
+
+/**
+ * Problems in a source's configuration that can be found without running it (for `reflex check`):
+ * CEL expressions of HTTP sources that do not compile or type-check. Messages start with the field.
+ */
+export function checkSource(config: SourceConfig): string[] {
+  if (config.kind === 'http') return compileHttpSource(config).errors;
+  return [];
 }
