@@ -12,6 +12,7 @@ export type { ActionPlan, Channel, EscalationMessage, ExecuteContext, PlanContex
 export { templateRefs, renderTemplate, parseTemplate } from './template.js';
 export { renderParams } from './params.js';
 export { runBounded } from './concurrency.js';
+export { createChannel } from './channels/index.js';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

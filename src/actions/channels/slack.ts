@@ -1,0 +1,70 @@
+// The Slack channel: an incoming-webhook message with a plain-text fallback and blocks for people.
+import type { z } from 'zod';
+import type { SlackChannel } from '../../config/schema.js';
+import type { Channel, EscalationMessage } from '../types.js';
+import { checkEndpoint, cleanMessage, describePost, postJson, type ChannelOptions, type SendContext } from './common.js';
+
+/** Slack's limits on block text (characters). */
+export const SLACK_LIMITS = { sectionText: 3000, fieldText: 2000, headerText: 150, contextText: 2000, buttonUrl: 3000 } as const;
+
+/**
+ * Escape text for Slack mrkdwn: `<`, `>` and `&` are control characters there,
+ * and a target id holding `<!channel>` would otherwise notify everyone.
+ */
+export function escapeMrkdwn(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+function httpLink(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    const u = new URL(url);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && url.length <= SLACK_LIMITS.buttonUrl ? u.toString() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The incoming-webhook payload: `text` (notifications, fallback) and `blocks` (summary, severity, rule, target, runbook link). */
+export function slackPayload(msg: EscalationMessage): { text: string; blocks: Record<string, unknown>[] } {
+  const resolved = msg.event === 'resolve';
+  const label = resolved ? 'RESOLVED' : msg.severity.toUpperCase();
+  const text = cut(`[${label}] ${escapeMrkdwn(msg.summary)}`, SLACK_LIMITS.sectionText);
+  const field = (title: string, value: string) => ({ type: 'mrkdwn', text: cut(`*${title}*\n${escapeMrkdwn(value)}`, SLACK_LIMITS.fieldText) });
+  const fields = [field('Severity', msg.severity)];
+  if (msg.rule) fields.push(field('Rule', msg.rule));
+  if (msg.target) fields.push(field('Target', msg.target));
+  fields.push(field('Source', msg.source));
+  const blocks: Record<string, unknown>[] = [
+    {
+      type: 'header',
+      text: { type: 'plain_text', text: cut(resolved ? 'Reflex: resolved' : `Reflex escalation: ${msg.severity}`, SLACK_LIMITS.headerText) },
+    },
+    { type: 'section', text: { type: 'mrkdwn', text: cut(escapeMrkdwn(msg.summary), SLACK_LIMITS.sectionText) } },
+    { type: 'section', fields },
+  ];
+  const runbook = httpLink(msg.runbook);
+  if (runbook) {
+    blocks.push({ type: 'actions', elements: [{ type: 'button', text: { type: 'plain_text', text: 'Runbook' }, url: runbook }] });
+  }
+  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: cut(`dedup key: ${escapeMrkdwn(msg.dedupKey)}`, SLACK_LIMITS.contextText) }] });
+  return { text, blocks };
+}
+
+export function slackChannel(name: string, config: z.output<typeof SlackChannel>, options: ChannelOptions = {}): Channel {
+  const endpoint = checkEndpoint(name, config.url);
+  const secrets = options.secrets ?? [];
+  // The whole webhook URL is the credential: show only where it goes.
+  const shown = `${endpoint.origin}/***`;
+  return {
+    name,
+    kind: 'slack',
+    describe: (msg) => describePost(shown, {}, slackPayload(cleanMessage(msg, secrets)), secrets),
+    send: (msg, ctx: SendContext) =>
+      postJson(config.url, {}, slackPayload(cleanMessage(msg, [...secrets, ...ctx.secrets])), ctx, [...secrets, config.url], options.resolver),
+  };
+}
