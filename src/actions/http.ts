@@ -106,10 +106,30 @@ function checkHeaderValue(header: string, value: string, what: string): void {
   if (/^\s|\s$/.test(value)) throw new PlanError(`header ${header}: ${what} begins or ends with a space: refused`);
 }
 
+/** Headers Reflex sets itself: a wrong length or encoding would let one request be read as two. */
+const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'upgrade', 'te', 'trailer']);
+
+/**
+ * Configuration problems in header names, found without a target: invalid
+ * names, framing headers, and a placeholder in Host (which would let a fact
+ * choose the virtual host, when the host must come from configuration).
+ */
+export function checkHeaderNames(headers: Readonly<Record<string, string>> | undefined): string[] {
+  const problems: string[] = [];
+  for (const [header, template] of Object.entries(headers ?? {})) {
+    const lower = header.toLowerCase();
+    if (!TOKEN_RE.test(header)) problems.push(`${quote(header)} is not a valid header name`);
+    else if (FRAMING_HEADERS.has(lower)) problems.push(`header ${header} is set by Reflex and may not be configured`);
+    else if (lower === 'host' && hasPlaceholder(template)) problems.push('header Host may not hold placeholders: the host comes from configuration, never from facts');
+  }
+  return problems;
+}
+
 export function renderHeaders(name: string, headers: Readonly<Record<string, string>> | undefined, scope: TemplateScope): Record<string, string> {
+  const problems = checkHeaderNames(headers);
+  if (problems.length) throw new PlanError(`action ${name}: ${problems[0]}`);
   const out: Record<string, string> = {};
   for (const [header, template] of Object.entries(headers ?? {})) {
-    if (!TOKEN_RE.test(header)) throw new PlanError(`action ${name}: ${quote(header)} is not a valid header name`);
     const value = renderTemplate(template, scope, (v, ref) => {
       checkHeaderValue(header, v, `the value of {{ ${ref} }}`);
       return v;

@@ -2,7 +2,7 @@
 import type { ActionConfig } from '../config/schema.js';
 import { makeRedactor } from '../redact.js';
 import { planExec } from './exec.js';
-import { checkUrlTemplate, planHttp, type HttpPlanOptions } from './http.js';
+import { checkHeaderNames, checkUrlTemplate, planHttp, type HttpPlanOptions } from './http.js';
 import { paramPattern, renderParams } from './params.js';
 import { hasPlaceholder, parseTemplate, templateRefs } from './template.js';
 import { PlanError, type ActionPlan, type PlanContext } from './types.js';
@@ -88,6 +88,7 @@ export function checkAction(name: string, config: ActionConfig): string[] {
     } catch (err) {
       problems.push(`action ${name}: ${(err as Error).message}`);
     }
+    for (const p of checkHeaderNames(config.headers)) problems.push(`action ${name}: ${p}`);
     const keys = (v: unknown, where: string): void => {
       if (Array.isArray(v)) v.forEach((x, i) => keys(x, `${where}[${i}]`));
       else if (v && typeof v === 'object') {

@@ -251,6 +251,8 @@ function sendOnce(spec: HttpRequestSpec, opts: HttpSendOptions, signal: AbortSig
         });
         res.on('end', done);
         res.on('error', (err) => (truncated ? undefined : reject(err)));
+        // A connection cut mid-body: after 'end' or a resolve this is a no-op.
+        res.on('close', () => reject(new Error('the connection closed before the response was complete')));
       },
     );
     req.on('error', reject);

@@ -67,6 +67,15 @@ describe('http: planning', () => {
     }
   });
 
+  it('refuses a templated Host header and framing headers Reflex sets itself', () => {
+    expect(() => planAction('x', http({ url: 'http://10.0.0.5/', headers: { Host: '{{ labels.service }}.example.com' } }), planCtx())).toThrow(/Host may not hold placeholders/);
+    expect(planAction('x', http({ url: 'http://10.0.0.5/', headers: { Host: 'api.example.com' } }), planCtx()).describe).toContain('Host: api.example.com');
+    for (const h of ['Content-Length', 'transfer-encoding', 'Connection']) {
+      expect(() => planAction('x', http({ url: 'http://a.example/', headers: { [h]: '5' } }), planCtx())).toThrow(/set by Reflex/);
+    }
+    expect(() => planAction('x', http({ url: 'http://a.example/', headers: { 'Bad Name': 'x' } }), planCtx())).toThrow(/not a valid header name/);
+  });
+
   it('refuses placeholders in body keys', () => {
     expect(() => planAction('x', http({ url: 'http://a.example/', body: { '{{ target.id }}': 'x' } }), planCtx())).toThrow(/values, not keys/);
   });
@@ -101,6 +110,17 @@ describe('http: running', () => {
     });
     const out = await planAction('x', http({ url: `${srv.base}/x` }), planCtx()).run(execCtx());
     expect(out).toMatchObject({ status: 'failed', httpStatus: 503, error: 'HTTP 503', output: 'busy' });
+  });
+
+  it('reports a connection cut in the middle of the body as failed', async () => {
+    const srv = await server((_req, res) => {
+      res.writeHead(200, { 'content-length': '1000' });
+      res.write('partial');
+      setTimeout(() => res.destroy(), 50);
+    });
+    const out = await planAction('x', http({ url: `${srv.base}/x` }), planCtx()).run(execCtx());
+    expect(out.status).toBe('failed');
+    expect(out.error).toMatch(/request failed/);
   });
 
   it('keeps a size-limited response body', async () => {
