@@ -1,6 +1,7 @@
 // Actions: plan (pure, may refuse with PlanError) and run; `reflex check` reuses the static checks.
 import type { ActionConfig } from '../config/schema.js';
 import { makeRedactor } from '../redact.js';
+import { parseDuration } from '../util/duration.js';
 import { planExec } from './exec.js';
 import { checkHeaderNames, checkUrlTemplate, planHttp, type HttpPlanOptions } from './http.js';
 import { paramPattern, renderParams } from './params.js';
@@ -14,18 +15,13 @@ export { renderParams } from './params.js';
 export { runBounded } from './concurrency.js';
 export { createChannel } from './channels/index.js';
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** Milliseconds of a duration the schema already accepted (`30s`, `1h30m`). */
+/** Milliseconds of a duration (`30s`, `1h30m`); a PlanError for anything else. */
 export function durationMs(text: string): number {
-  let total = 0;
-  let matched = '';
-  for (const m of text.trim().matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) {
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    matched += m[0];
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new PlanError((err as Error).message);
   }
-  if (!matched || matched !== text.trim()) throw new PlanError(`invalid duration "${text}"`);
-  return Math.round(total);
 }
 
 /**
