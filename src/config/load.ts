@@ -4,8 +4,15 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Node } from 'yaml';
 import { formatDiagnostic, SourceFile, type Diagnostic } from './diagnostics.js';
-import { Config, RuleFile, type AggregateConfig, type RuleConfig } from './schema.js';
-import { parseYamlFile, validate, walkStrings } from './yaml.js';
+import { z } from 'zod';
+import { Aggregate, Config, Rule, RuleFile, type AggregateConfig, type RuleConfig } from './schema.js';
+import { parseYamlFile, validate, validatePart, walkStrings, yaml11Pitfalls } from './yaml.js';
+
+/** A rule file's outer shape; its entries are validated one by one. */
+const RuleFileShape = RuleFile.extend({
+  aggregates: z.array(z.unknown()).default([]),
+  rules: z.array(z.unknown()).default([]),
+});
 
 /** Where something was declared, so later checks can point at it. */
 export interface Loc {
@@ -36,8 +43,22 @@ export interface Project {
   texts: Record<string, string>;
 }
 
+/** Names declared by rule-file entries that failed validation: references to them are not reported as unknown. */
+export interface Broken {
+  rules: Set<string>;
+  aggregates: Set<string>;
+  /** Facts that broken derive rules would set. */
+  facts: Set<string>;
+}
+
 export interface LoadResult {
+  /** The project, when everything loaded without an error. */
   project?: Project;
+  /**
+   * When reflex.yaml is valid but some rule files or entries are not: the project
+   * without them, so `reflex check` can go on and report every other problem too.
+   */
+  partial?: Project & { broken: Broken };
   diagnostics: Diagnostic[];
 }
 
@@ -146,23 +167,25 @@ export function loadProject(configPath: string, env: NodeJS.ProcessEnv = process
   }
   const parsed = parseYamlFile(rel(configPath), cfgText);
   diagnostics.push(...parsed.diagnostics);
-  if (parsed.diagnostics.some((d) => d.severity === 'error')) return { diagnostics };
+  if (parsed.fatal) return { diagnostics };
   const configFile = parsed.file;
   const secrets = new Set<string>();
   interpolateEnv(configFile, env, secrets, diagnostics);
   const cfgData = configFile.doc.toJS() ?? {};
   const cfg = validate(Config, cfgData, configFile, 'the configuration');
   diagnostics.push(...cfg.diagnostics);
-  if (!cfg.value) return { diagnostics: redact(diagnostics, secrets) };
-  const config = cfg.value;
 
   const rules: LoadedRule[] = [];
   const aggregates: LoadedAggregate[] = [];
   const ruleFiles: string[] = [];
-  config.rules.forEach((pattern, i) => {
+  const broken: Broken = { rules: new Set(), aggregates: new Set(), facts: new Set() };
+  // Rule files are read even when reflex.yaml is invalid, so their problems are reported in the same run.
+  const patterns: unknown = cfg.value?.rules ?? (cfgData as { rules?: unknown }).rules ?? ['rules/*.yaml'];
+  (Array.isArray(patterns) ? patterns : []).forEach((pattern: unknown, i) => {
+    if (typeof pattern !== 'string') return;
     const files = expandGlob(dir, pattern).filter((f) => !isTestFile(f));
-    if (files.length === 0) {
-      diagnostics.push(configFile.at(['rules', i], `no rule files match "${pattern}"`));
+    if (files.length === 0 && cfg.value) {
+      diagnostics.push(configFile.at(['rules', i], `no rule files match "${pattern}"${/[*?]/.test(pattern) ? '' : ' (the file does not exist)'}`));
     }
     for (const f of files) {
       if (ruleFiles.includes(f)) continue;
@@ -170,20 +193,35 @@ export function loadProject(configPath: string, env: NodeJS.ProcessEnv = process
       const text = readText(f);
       const pf = parseYamlFile(rel(f), text);
       diagnostics.push(...pf.diagnostics);
-      if (pf.diagnostics.some((d) => d.severity === 'error')) continue;
+      if (pf.fatal) continue;
       const data = pf.file.doc.toJS() ?? {};
-      const rv = validate(RuleFile, data, pf.file, 'the rule file');
-      diagnostics.push(...rv.diagnostics);
-      if (!rv.value) continue;
-      rv.value.rules.forEach((r, j) => rules.push({ ...r, loc: { file: pf.file, path: ['rules', j] } }));
-      rv.value.aggregates.forEach((a, j) => aggregates.push({ ...a, loc: { file: pf.file, path: ['aggregates', j] } }));
+      diagnostics.push(...yaml11Pitfalls(RuleFile, data, pf.file));
+      const shape = validatePart(RuleFileShape, data, pf.file, 'the rule file', []);
+      diagnostics.push(...shape.diagnostics);
+      if (!shape.value) continue;
+      shape.value.aggregates.forEach((item, j) => {
+        const v = validatePart(Aggregate, item, pf.file, `aggregate ${j + 1}`, ['aggregates', j]);
+        diagnostics.push(...v.diagnostics);
+        if (v.value) aggregates.push({ ...v.value, loc: { file: pf.file, path: ['aggregates', j] } });
+        else nameOf(item, 'name', broken.aggregates);
+      });
+      shape.value.rules.forEach((item, j) => {
+        const v = validatePart(Rule, item, pf.file, `rule ${j + 1}`, ['rules', j]);
+        diagnostics.push(...v.diagnostics);
+        if (v.value) rules.push({ ...v.value, loc: { file: pf.file, path: ['rules', j] } });
+        else {
+          nameOf(item, 'name', broken.rules);
+          nameOf(item, 'derive', broken.facts);
+        }
+      });
     }
   });
+  if (!cfg.value) return { diagnostics: redact(diagnostics, secrets) };
 
   const project: Project = {
     dir,
     configPath,
-    config,
+    config: cfg.value,
     configFile,
     rules,
     aggregates,
@@ -192,7 +230,15 @@ export function loadProject(configPath: string, env: NodeJS.ProcessEnv = process
     hash: hash.digest('hex').slice(0, 16),
     texts,
   };
-  return { project, diagnostics: redact(diagnostics, secrets) };
+  const clean = !diagnostics.some((d) => d.severity === 'error');
+  return clean
+    ? { project, diagnostics: redact(diagnostics, secrets) }
+    : { partial: { ...project, broken }, diagnostics: redact(diagnostics, secrets) };
+}
+
+function nameOf(item: unknown, field: string, into: Set<string>): void {
+  const v = item && typeof item === 'object' ? (item as Record<string, unknown>)[field] : undefined;
+  if (typeof v === 'string') into.add(v);
 }
 
 function redact(diags: Diagnostic[], secrets: Set<string>): Diagnostic[] {

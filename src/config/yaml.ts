@@ -3,11 +3,21 @@ import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Node } from 'yaml';
 import type { z } from 'zod';
 import { didYouMean, SourceFile, type Diagnostic } from './diagnostics.js';
+import { Duration, ForSpec } from './schema.js';
 
 const YAML11_BOOLEANS = /^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$/;
+const YAML11_TRUE = /^(y|Y|yes|Yes|YES|on|On|ON)$/;
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
-/** Parse a YAML file, reporting syntax errors, duplicate keys and pitfalls; returns null when unusable. */
-export function parseYamlFile(path: string, text?: string): { file: SourceFile; diagnostics: Diagnostic[] } {
+export interface ParsedYaml {
+  file: SourceFile;
+  diagnostics: Diagnostic[];
+  /** A syntax error: the document cannot be read further. Duplicate and forbidden keys are errors, but not fatal. */
+  fatal: boolean;
+}
+
+/** Parse a YAML file, reporting syntax errors, duplicate keys, forbidden keys and aliases, each with its position. */
+export function parseYamlFile(path: string, text?: string): ParsedYaml {
   const diagnostics: Diagnostic[] = [];
   let source: string;
   try {
@@ -16,30 +26,30 @@ export function parseYamlFile(path: string, text?: string): { file: SourceFile; 
     const e = err as NodeJS.ErrnoException;
     diagnostics.push({ file: path, line: 0, col: 0, message: e.code === 'ENOENT' ? 'file not found' : `cannot read: ${e.message}`, severity: 'error' });
     const lines = new LineCounter();
-    return { file: new SourceFile(path, parseDocument('', { lineCounter: lines }), lines), diagnostics };
+    return { file: new SourceFile(path, parseDocument('', { lineCounter: lines }), lines), diagnostics, fatal: true };
   }
   const lines = new LineCounter();
-  const doc = parseDocument(source, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, version: '1.2', merge: false });
-  const file = new SourceFile(path, doc, lines);
+  // Duplicate keys are found below (with both positions), so the parser is told to keep them.
+  const doc = parseDocument(source, { lineCounter: lines, uniqueKeys: false, prettyErrors: false, version: '1.2', merge: false });
+  const file = new SourceFile(path, doc, lines, source);
   for (const e of [...doc.errors, ...doc.warnings]) {
     const { line, col } = file.pos(e.pos[0]);
-    let msg = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    if (e.code === 'DUPLICATE_KEY') msg = 'duplicate key: ' + msg.replace(/^Map keys must be unique;?\s*/i, '').trim();
+    const msg = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
     diagnostics.push({ file: path, line, col, message: msg.trim() || 'YAML syntax error', severity: e.name === 'YAMLWarning' ? 'warning' : 'error' });
   }
-  if (doc.errors.length === 0) {
+  const fatal = doc.errors.length > 0;
+  if (!fatal) {
     visit(doc, {
-      Pair(_, pair) {
-        if (isScalar(pair.key) && (pair.key.value === '__proto__' || pair.key.value === 'constructor' || pair.key.value === 'prototype')) {
-          diagnostics.push(file.diagAt(pair.key as Node, `key "${String(pair.key.value)}" is not allowed`));
-        }
-        if (isScalar(pair.value) && pair.value.type === 'PLAIN' && typeof pair.value.value === 'string' && YAML11_BOOLEANS.test(pair.value.value)) {
-          diagnostics.push(
-            file.diagAt(
-              pair.value as Node,
-              `"${pair.value.value}" is ambiguous: YAML 1.1 tools read it as a boolean; write true/false, or quote it ("${pair.value.value}") if you mean text`,
-            ),
-          );
+      Map(_, map) {
+        const seen = new Map<string, Node>();
+        for (const pair of map.items) {
+          if (!isScalar(pair.key)) continue;
+          const key = String(pair.key.value);
+          const first = seen.get(key);
+          if (first) {
+            diagnostics.push(file.diagAt(pair.key as Node, `duplicate key "${key}" (first at line ${file.pos(first.range?.[0] ?? 0).line}); YAML keeps only one of them`));
+          } else seen.set(key, pair.key as Node);
+          if (FORBIDDEN_KEYS.has(key)) diagnostics.push(file.diagAt(pair.key as Node, `key "${key}" is not allowed`));
         }
       },
       Alias(_, node) {
@@ -47,7 +57,31 @@ export function parseYamlFile(path: string, text?: string): { file: SourceFile; 
       },
     });
   }
-  return { file, diagnostics };
+  return { file, diagnostics, fatal };
+}
+
+/**
+ * Plain words that YAML 1.1 tools (and many editors, linters and older
+ * libraries) read as booleans, where the schema wants something else: Reflex
+ * reads YAML 1.2, where `country: no` is the text "no", but the same file means
+ * `false` elsewhere. Where a boolean is wanted, zod's own issue says so.
+ */
+export function yaml11Pitfalls(schema: AnySchema, data: unknown, file: SourceFile): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const walk = (node: unknown, path: PropertyKey[]) => {
+    if (isMap(node)) {
+      for (const p of node.items) if (isScalar(p.key)) walk(p.value, [...path, String(p.key.value)]);
+    } else if (isSeq(node)) {
+      node.items.forEach((it, i) => walk(it, [...path, i]));
+    } else if (isScalar(node) && node.type === 'PLAIN' && typeof node.value === 'string' && YAML11_BOOLEANS.test(node.value)) {
+      const s = schemaAt(schema, path, data);
+      if (s && (s as any)._zod.def.type === 'boolean') return;
+      const word = node.value;
+      out.push(file.diagAt(node as Node, `${word} is read as the text "${word}", but YAML 1.1 tools read it as ${YAML11_TRUE.test(word) ? 'true' : 'false'}: quote it ("${word}") if you mean text, or write ${YAML11_TRUE.test(word) ? 'true' : 'false'}`));
+    }
+  };
+  walk(file.doc.contents, []);
+  return out;
 }
 
 type AnySchema = z.ZodType;
@@ -111,53 +145,119 @@ const TYPE_WORDS: Record<string, string> = {
   record: 'a map',
 };
 
-/** Validate data read from `file` against a schema; every issue becomes a diagnostic at its node. */
+/** A field's name for messages: the last key of its path ("cooldown"), or the list it is an item of ("argv" item 2). */
+function fieldName(path: readonly PropertyKey[], what: string, prefix: readonly PropertyKey[] = []): string {
+  const full = [...prefix, ...path];
+  const last = full[full.length - 1];
+  if (last === undefined) return what;
+  if (typeof last === 'number') {
+    const parent = full[full.length - 2];
+    return parent === undefined ? `item ${last + 1}` : `"${String(parent)}" item ${last + 1}`;
+  }
+  return `"${String(last)}"`;
+}
+
+/** Validate data read from `file` against a schema; every issue becomes a diagnostic at its node, with YAML 1.1 pitfalls. */
 export function validate<T extends AnySchema>(
   schema: T,
   data: unknown,
   file: SourceFile,
   what: string,
 ): { value?: z.output<T>; diagnostics: Diagnostic[] } {
-  const r = schema.safeParse(data);
-  if (r.success) return { value: r.data as z.output<T>, diagnostics: [] };
+  const pitfalls = yaml11Pitfalls(schema, data, file);
+  const r = validatePart(schema, data, file, what, []);
+  return { value: r.value, diagnostics: [...pitfalls, ...r.diagnostics] };
+}
+
+/**
+ * Validate one part of a file (the data found at `prefix`), so that one broken
+ * rule does not hide the others. YAML 1.1 pitfalls are left to `validate`.
+ */
+export function validatePart<T extends AnySchema>(
+  schema: T,
+  data: unknown,
+  file: SourceFile,
+  what: string,
+  prefix: readonly PropertyKey[],
+): { value?: z.output<T>; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
+  const r = schema.safeParse(data);
+  if (r.success) return { value: r.data as z.output<T>, diagnostics };
   for (const issue of r.error.issues) {
     const path = issue.path as PropertyKey[];
-    const at = (p: PropertyKey[], msg: string, key = false) => diagnostics.push(file.at(p, msg, { key }));
+    const at = (p: PropertyKey[], msg: string, key = false) => diagnostics.push(file.at([...prefix, ...p], msg, { key }));
     const value = getPath(data, path);
-    const field = path.length ? `"${String(path[path.length - 1])}"` : what;
+    const field = fieldName(path, what, prefix);
+    const here = schemaAt(schema, path, data);
     switch (issue.code) {
       case 'unrecognized_keys': {
-        const shape = (schemaAt(schema, path, data) as any)?._zod.def.shape as Record<string, unknown> | undefined;
-        const known = shape ? Object.keys(shape) : [];
+        const shape = (here as any)?._zod.def.shape as Record<string, unknown> | undefined;
+        const known = shape ? Object.keys(shape).filter((x) => x !== '$schema') : [];
         for (const k of issue.keys) {
-          at([...path, k], `unknown field "${k}"${didYouMean(k, known)}${known.length && !didYouMean(k, known) ? ` (known fields: ${known.filter((x) => x !== '$schema').join(', ')})` : ''}`, true);
+          const dym = didYouMean(k, known);
+          at([...path, k], `unknown field "${k}"${dym}${known.length && !dym ? ` (known fields: ${known.join(', ')})` : ''}`, true);
         }
         break;
       }
       case 'invalid_union': {
         const opts = (issue as any).options as string[] | undefined;
+        const disc = (issue as any).discriminator as string | undefined;
         if ((issue as any).note === 'No matching discriminator' && opts) {
-          const v = getPath(data, path);
-          if (v === undefined) at(path.slice(0, -1), `missing field "${String(path[path.length - 1])}" (one of: ${opts.join(', ')})`);
-          else at(path, `unknown ${String(path[path.length - 1])} "${String(v)}"${didYouMean(String(v), opts)}${didYouMean(String(v), opts) ? '' : ` (one of: ${opts.join(', ')})`}`);
+          const name = disc ?? String(path[path.length - 1]);
+          const base = disc ? path : path.slice(0, -1);
+          const v = getPath(data, [...base, name]);
+          if (v === undefined) at(base, `missing field "${name}" (one of: ${opts.join(', ')})`);
+          else {
+            const dym = didYouMean(String(v), opts);
+            at([...base, name], `unknown ${name} "${String(v)}"${dym || ` (one of: ${opts.join(', ')})`}`);
+          }
         } else {
           at(path, `${field}: ${issue.message}`);
         }
         break;
       }
       case 'invalid_type': {
+        const expected = (issue as any).expected as string;
         if (value === undefined) {
           at(path.slice(0, -1), `missing field ${field}`);
+        } else if (expected === 'string' && (here === Duration || here === ForSpec) && typeof value === 'number') {
+          at(path, `${field} must be a duration with a unit, such as ${value}s or ${value}m, not the number ${value}`);
+        } else if (expected === 'boolean' && typeof value === 'string' && YAML11_BOOLEANS.test(value)) {
+          const b = YAML11_TRUE.test(value);
+          at(path, `${field} must be true or false, not the text "${value}" (YAML 1.2 reads ${value} as text): write ${b}`);
         } else {
-          const exp = TYPE_WORDS[(issue as any).expected] ?? (issue as any).expected;
+          const exp = TYPE_WORDS[expected] ?? expected;
           at(path, `${field} must be ${exp}, not ${describeValue(value)}`);
         }
         break;
       }
       case 'invalid_value': {
         const vals = ((issue as any).values as unknown[]).map(String);
-        at(path, `${field} must be one of ${vals.join(', ')}, not ${describeValue(value)}${didYouMean(String(value), vals)}`);
+        at(path, `${field} must be ${vals.length === 1 ? `"${vals[0]}"` : `one of ${vals.join(', ')}`}, not ${describeValue(value)}${didYouMean(String(value), vals)}`);
+        break;
+      }
+      case 'invalid_format':
+        at(path, `${field}: ${issue.message}, not ${describeValue(value)}`);
+        break;
+      case 'too_small': {
+        const min = Number((issue as any).minimum);
+        const origin = (issue as any).origin as string;
+        if (origin === 'string' && min <= 1) at(path, `${field} may not be empty`);
+        else if (origin === 'array') at(path, `${field} needs at least ${min} item${min === 1 ? '' : 's'}`);
+        else if (origin === 'number') at(path, `${field} must be at least ${min}, not ${String(value)}`);
+        else at(path, `${field}: ${issue.message}`);
+        break;
+      }
+      case 'too_big': {
+        const max = Number((issue as any).maximum);
+        if ((issue as any).origin === 'number') at(path, `${field} must be at most ${max}, not ${String(value)}`);
+        else at(path, `${field}: ${issue.message}`);
+        break;
+      }
+      case 'invalid_key': {
+        // A record key that breaks its pattern: point at the key itself.
+        const inner = (issue as any).issues?.[0]?.message as string | undefined;
+        at(path, `${field} is not a valid name${inner ? `: ${inner}` : ''}`, true);
         break;
       }
       default:

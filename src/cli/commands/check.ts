@@ -1,0 +1,34 @@
+// `reflex check`: load everything, compile every expression, check every reference; report all problems at once.
+import { formatDiagnostic, type Diagnostic } from '../../config/diagnostics.js';
+import { loadProject, resolveConfigPath } from '../../config/load.js';
+import { EXIT } from '../../errors.js';
+import { checkProject, sortDiagnostics } from '../../config/check.js';
+
+export default async function check(opts: { config?: string; json?: boolean }): Promise<number> {
+  const path = resolveConfigPath(opts.config);
+  const { project, partial, diagnostics } = loadProject(path);
+  const all: Diagnostic[] = [...diagnostics];
+  let summary = '';
+  // A project with broken entries is still checked, so that one run reports every problem.
+  const loaded = project ?? partial;
+  if (loaded) {
+    const r = await checkProject(loaded, partial?.broken);
+    all.push(...r.diagnostics);
+    summary = `${r.rules} rules, ${r.aggregates} aggregates, ${r.sources} sources, ${r.actions} actions, ${r.channels} channels`;
+  }
+  const sorted = sortDiagnostics(all);
+  const errors = sorted.filter((d) => d.severity === 'error');
+  const warnings = sorted.length - errors.length;
+  if (opts.json) {
+    process.stdout.write(JSON.stringify({ ok: errors.length === 0, errors: errors.length, warnings, problems: sorted }, null, 2) + '\n');
+  } else {
+    if (sorted.length) process.stdout.write(sorted.map(formatDiagnostic).join('\n') + '\n');
+    if (errors.length) process.stdout.write(`${plural(errors.length, 'error')}${warnings ? `, ${plural(warnings, 'warning')}` : ''}\n`);
+    else process.stdout.write(`ok: ${summary}${warnings ? ` (${plural(warnings, 'warning')})` : ''}\n`);
+  }
+  return errors.length ? EXIT.CONFIG : EXIT.OK;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}

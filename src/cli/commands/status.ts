@@ -1,0 +1,67 @@
+// `reflex status`: is automation on, what is disabled or cooling down, what needs a human, what shadow rules would do.
+import { describeDisable, describeSwitch, switchOff } from '../../guards/switches.js';
+import { REASON } from '../../pipeline/reasons.js';
+import { formatDuration } from '../../util/duration.js';
+import { loadOrExit, openStoreOrExit } from '../project.js';
+
+export default async function status(opts: { config?: string; json?: boolean }): Promise<number> {
+  const { project } = loadOrExit(opts);
+  const store = await openStoreOrExit(project);
+  const now = Date.now();
+  try {
+    const sw = await store.getSwitch();
+    const disables = await store.listDisables({ activeAt: now });
+    const cooldowns = await store.listCooldowns(now);
+    const escalations = await store.listEscalations({ status: 'open', limit: 100 });
+    const leases = await store.listLeases();
+    const runs = await store.listRuns({ limit: 1 });
+    const lastRun = runs[0] ?? null;
+    const interrupted = (await store.listExecutions({ limit: 200 })).filter((e) => e.status === 'interrupted' && now - (e.finishedAt ?? e.createdAt) < 7 * 86_400_000);
+    // Shadow mode: what dry-run rules would have done in the latest enforcing run.
+    const lastEnforce = (await store.listRuns({ limit: 20 })).find((r) => r.mode === 'enforce' && r.finishedAt !== null);
+    const shadow = lastEnforce ? (await store.getDecisions(lastEnforce.id)).filter((d) => d.trace.some((v) => v.reason === REASON.SHADOW)) : [];
+    const doc = {
+      automation: switchOff(sw, now) ? 'off' : 'on',
+      switch: sw,
+      disables,
+      cooldowns,
+      escalations,
+      interrupted,
+      leases,
+      lastRun,
+      shadow: { run: lastEnforce?.id ?? null, decisions: shadow },
+    };
+    if (opts.json) {
+      process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+      return 0;
+    }
+    const out: string[] = [];
+    out.push(`automation: ${switchOff(sw, now) ? 'OFF — ' + describeSwitch(sw, now) : 'on'}`);
+    if (lastRun) {
+      const s = lastRun.summary as { targets?: number; problems?: unknown[] };
+      out.push(`last run: #${lastRun.id} ${lastRun.mode} at ${new Date(lastRun.startedAt).toISOString()} (${formatDuration(now - lastRun.startedAt)} ago), ${lastRun.status}, ${s.targets ?? '?'} targets${s.problems?.length ? `, ${s.problems.length} problem(s)` : ''}`);
+    } else out.push('last run: none yet');
+    out.push(`disables: ${disables.length ? '' : 'none'}`);
+    for (const d of disables) out.push(`  #${d.id} ${describeDisable(d, now)}`);
+    out.push(`cooldowns in force: ${cooldowns.length ? '' : 'none'}`);
+    for (const c of cooldowns) out.push(`  ${c.key}: ${formatDuration(c.until - now)} left (last at ${new Date(c.lastAt).toISOString()})`);
+    out.push(`open escalations: ${escalations.length ? '' : 'none'}`);
+    for (const e of escalations) out.push(`  ${e.dedupKey} on ${e.channel}: ${e.summary} (since ${new Date(e.firstAt).toISOString()}, seen ${e.count}x)`);
+    if (interrupted.length) {
+      out.push('interrupted executions (outcome unknown, not re-run; check by hand):');
+      for (const e of interrupted) out.push(`  #${e.id} ${e.action} on ${e.target} (rule ${e.rule}, run #${e.runId}): ${e.describe}`);
+    }
+    if (shadow.length) {
+      out.push(`shadow mode (dry-run rules) in run #${lastEnforce!.id} would have:`);
+      for (const d of shadow) out.push(`  ${d.rule} on ${d.target}: ${d.actions?.map((a) => a.describe).join('; ') ?? ''}`);
+    }
+    if (leases.length) {
+      out.push('leases:');
+      for (const l of leases) out.push(`  ${l.name}: ${l.holder}, token ${l.token}, ${l.expiresAt > now ? `expires in ${formatDuration(l.expiresAt - now)}` : 'expired'}`);
+    }
+    process.stdout.write(out.join('\n') + '\n');
+    return 0;
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,56 @@
+// What most commands do first: load and check the project, open its store. Errors become clear messages.
+import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
+import { loadProject, resolveConfigPath, type Project } from '../config/load.js';
+import { EXIT, ExitError, UserError } from '../errors.js';
+import { buildRuleSet, type RuleSet } from '../rules/ruleset.js';
+import { openStore } from '../store/index.js';
+import type { Store } from '../store/types.js';
+import { StoreError } from '../store/types.js';
+
+export interface Loaded {
+  project: Project;
+  ruleSet: RuleSet;
+  warnings: Diagnostic[];
+}
+
+/** Load everything; configuration errors end the command with all of them printed and exit code 2. */
+export function loadOrExit(opts: { config?: string }): Loaded {
+  const path = resolveConfigPath(opts.config);
+  const { project, diagnostics } = loadProject(path);
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  if (!project || errors.length) throw new ExitError(EXIT.CONFIG, diagnosticsText(diagnostics) + `\n${errors.length} configuration error(s); run \`reflex check\` after fixing them`);
+  const built = buildRuleSet(project);
+  const all = [...diagnostics, ...built.diagnostics];
+  if (!built.ruleSet) throw new ExitError(EXIT.CONFIG, diagnosticsText(all) + `\n${all.filter((d) => d.severity === 'error').length} configuration error(s)`);
+  return { project, ruleSet: built.ruleSet, warnings: all.filter((d) => d.severity === 'warning') };
+}
+
+export function diagnosticsText(diags: Diagnostic[]): string {
+  return diags.map(formatDiagnostic).join('\n');
+}
+
+export async function openStoreOrExit(project: Project): Promise<Store> {
+  try {
+    const store = await openStore(project.config.store, project.dir);
+    await store.migrate();
+    return store;
+  } catch (err) {
+    if (err instanceof StoreError) throw new UserError(err.message, EXIT.STORE, { cause: err });
+    throw new UserError(`cannot open the state store "${redactUrl(project.config.store)}": ${(err as Error).message}`, EXIT.STORE, { cause: err });
+  }
+}
+
+/** Hide a password in a connection URL. */
+export function redactUrl(spec: string): string {
+  return spec.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+}
+
+/** The signal main.ts aborts on SIGINT/SIGTERM. */
+export function processSignal(): AbortSignal | undefined {
+  return (globalThis as { reflexSignal?: AbortSignal }).reflexSignal;
+}
+
+/** Who is making a change: --by, then the environment. */
+export function who(by?: string): string {
+  return by || process.env.REFLEX_USER || process.env.SUDO_USER || process.env.USER || process.env.USERNAME || 'unknown';
+}

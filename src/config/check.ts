@@ -1,0 +1,265 @@
+// The semantic checks of `reflex check`, past the schema: expressions, references, facts, templates, selectors.
+import { checkAction } from '../actions/index.js';
+import { paramPattern } from '../actions/params.js';
+import { templateRefs } from '../actions/template.js';
+import { buildRuleSet } from '../rules/ruleset.js';
+import { didYouMean, type Diagnostic } from './diagnostics.js';
+import type { Broken, LoadedRule, Project } from './load.js';
+import { knownFacts } from './facts.js';
+import type { SourceFile } from './diagnostics.js';
+
+export interface CheckResult {
+  diagnostics: Diagnostic[];
+  rules: number;
+  aggregates: number;
+  sources: number;
+  actions: number;
+  channels: number;
+}
+
+/** Run every check on a loaded project. `broken` names entries that failed to load, so references to them are not reported twice. */
+export async function checkProject(project: Project, broken?: Broken): Promise<CheckResult> {
+  const diagnostics: Diagnostic[] = [];
+  const facts = await knownFacts(project, diagnostics);
+  if (facts && broken) broken.facts.forEach((f) => facts.add(f));
+  const built = buildRuleSet(project, { knownFacts: facts, broken });
+  diagnostics.push(...built.diagnostics);
+  diagnostics.push(...checkConfig(project));
+  diagnostics.push(...checkRules(project, facts));
+  return {
+    diagnostics: dedupe(diagnostics),
+    rules: project.rules.length,
+    aggregates: project.aggregates.length,
+    sources: project.config.sources.length,
+    actions: Object.keys(project.config.actions).length,
+    channels: Object.keys(project.config.channels).length,
+  };
+}
+
+/** Sort by file, line and column (the order people read in), dropping exact repeats. */
+export function sortDiagnostics(diags: Diagnostic[]): Diagnostic[] {
+  return dedupe(diags).sort((a, b) => (a.file === b.file ? a.line - b.line || a.col - b.col : a.file < b.file ? -1 : 1));
+}
+
+function dedupe(diags: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return diags.filter((d) => {
+    const k = `${d.file}:${d.line}:${d.col}:${d.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+// ---------------------------------------------------------------- templates
+
+const SCOPES = ['target', 'labels', 'facts', 'params', 'rule'];
+
+interface Placeholder {
+  /** Offset of `{{` in the value. */
+  at: number;
+  source: string;
+  ref?: string;
+  problem?: string;
+}
+
+/** The placeholders of a template, each with its offset and, when malformed, what is wrong (with a suggestion). */
+export function scanTemplate(text: string): Placeholder[] {
+  const out: Placeholder[] = [];
+  let i = 0;
+  while (i < text.length) {
+    if (text.startsWith('\\{{', i)) {
+      i += 3;
+      continue;
+    }
+    if (!text.startsWith('{{', i)) {
+      i++;
+      continue;
+    }
+    const end = text.indexOf('}}', i + 2);
+    if (end < 0) {
+      out.push({ at: i, source: text.slice(i), problem: 'unclosed placeholder "{{" (close it with "}}", or write \\{{ for a literal "{{")' });
+      break;
+    }
+    const source = text.slice(i, end + 2);
+    const ref = text.slice(i + 2, end).trim();
+    const root = ref.split('.')[0]!;
+    let problem: string | undefined;
+    if (/^[A-Za-z_][A-Za-z0-9_]*\./.test(ref) && !SCOPES.includes(root)) {
+      const dym = didYouMean(root, SCOPES);
+      problem = `${source}: unknown scope "${root}"${dym || ` (placeholders start with ${SCOPES.join('., ')}.)`}`;
+    } else {
+      try {
+        templateRefs(source);
+      } catch (err) {
+        problem = (err as Error).message;
+      }
+    }
+    out.push({ at: i, source, ref, problem });
+    i = end + 2;
+  }
+  return out;
+}
+
+type At = (path: PropertyKey[], message: string, valueOffset?: number) => void;
+
+function positioned(file: SourceFile, base: PropertyKey[], out: Diagnostic[]): At {
+  return (path, message, valueOffset) => out.push(file.at([...base, ...path], message, { valueOffset }));
+}
+
+// ---------------------------------------------------------------- reflex.yaml
+
+function checkConfig(project: Project): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const { config, configFile } = project;
+  const at = positioned(configFile, [], out);
+  const channels = Object.keys(config.channels);
+
+  const esc = config.defaults.escalate_to;
+  if (esc && !config.channels[esc]) at(['defaults', 'escalate_to'], `unknown channel "${esc}"${didYouMean(esc, channels)}${channels.length ? '' : ' (declare channels under "channels:")'}`);
+
+  const sourceNames = new Map<string, number>();
+  config.sources.forEach((s, i) => {
+    const first = sourceNames.get(s.name);
+    if (first !== undefined) {
+      at(['sources', i, 'name'], `duplicate source name "${s.name}" (first at line ${configFile.at(['sources', first, 'name'], '').line}): facts would not say where they came from`);
+    } else sourceNames.set(s.name, i);
+    if (s.timeout && /^0+(\.0+)?(ms|s|m|h|d)$/.test(s.timeout)) at(['sources', i, 'timeout'], `a timeout of ${s.timeout} would fail the source every run`);
+  });
+
+  for (const [name, action] of Object.entries(config.actions)) {
+    const base = ['actions', name];
+    const declared = Object.keys(action.params ?? {});
+    const flagged = new Set<string>();
+    const template = (path: PropertyKey[], text: string) => {
+      for (const p of scanTemplate(text)) {
+        let problem = p.problem;
+        if (!problem && p.ref?.startsWith('params.')) {
+          const param = p.ref.slice('params.'.length);
+          if (!declared.includes(param)) {
+            problem = `${p.source}: action "${name}" declares no param "${param}"${didYouMean(param, declared) || ' (declare it under "params:")'}`;
+          }
+        }
+        if (problem) {
+          at([...base, ...path], `action "${name}": ${problem}`, p.at);
+          flagged.add(path.join('.'));
+        }
+      }
+    };
+    if (action.timeout && /^0+(\.0+)?(ms|s|m|h|d)$/.test(action.timeout)) at([...base, 'timeout'], `action "${name}": a timeout of ${action.timeout} would stop it at once`);
+    if (action.kind === 'exec') action.argv.forEach((a, i) => template(['argv', i], a));
+    else {
+      template(['url'], action.url);
+      for (const [h, v] of Object.entries(action.headers ?? {})) template(['headers', h], v);
+      const walk = (v: unknown, path: PropertyKey[]): void => {
+        if (typeof v === 'string') template(path, v);
+        else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
+        else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
+      };
+      walk(action.body, ['body']);
+    }
+    // The actions' own static checks (patterns, the program and host written literally, a GET with a body);
+    // template problems were reported above with their column.
+    for (const msg of checkAction(name, action)) {
+      const w = whereInAction(msg, name);
+      if (w.path && flagged.has(w.path.join('.'))) continue;
+      at([...base, ...(w.path ?? [])], `action "${name}": ${w.message}`);
+    }
+  }
+  return out;
+}
+
+/** Turn checkAction's "action NAME, WHERE: message" into a path inside the action. */
+function whereInAction(msg: string, name: string): { path?: PropertyKey[]; message: string } {
+  const prefix = `action ${name}`;
+  if (!msg.startsWith(prefix)) return { message: msg };
+  const rest = msg.slice(prefix.length);
+  if (rest.startsWith(': ')) {
+    const m = rest.slice(2);
+    if (/^url\b/.test(m)) return { path: ['url'], message: m };
+    if (/body/.test(m)) return { path: ['body'], message: m };
+    if (/header/i.test(m)) return { path: ['headers'], message: m };
+    return { message: m };
+  }
+  const m = /^, ([^:]+): (.*)$/s.exec(rest);
+  if (!m) return { message: rest.replace(/^[,:]\s*/, '') };
+  const where = m[1]!;
+  let path: PropertyKey[] | undefined;
+  let x: RegExpExecArray | null;
+  if ((x = /^argv\[(\d+)\]$/.exec(where))) path = ['argv', Number(x[1])];
+  else if (where === 'url') path = ['url'];
+  else if ((x = /^header (.+)$/.exec(where))) path = ['headers', x[1]!];
+  else if ((x = /^param (.+)$/.exec(where))) path = ['params', x[1]!, 'pattern'];
+  else if (where.startsWith('body')) {
+    path = ['body'];
+    for (const seg of where.slice(4).matchAll(/\.([^.[]+)|\[(\d+)\]/g)) path.push(seg[1] ?? Number(seg[2]));
+  }
+  return { path, message: path ? m[2]! : `${where}: ${m[2]}` };
+}
+
+// ---------------------------------------------------------------- rules
+
+function checkRules(project: Project, facts: Set<string> | null): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const { config } = project;
+  for (const r of project.rules) {
+    const at = positioned(r.loc.file, r.loc.path, out);
+    checkSelector(r, at);
+    if (r.for) {
+      const m = /^(\d+) runs?$/.exec(r.for);
+      if (m && Number(m[1]) < 1) at(['for'], `rule "${r.name}": "for: ${r.for}" must be at least 1 run`);
+    }
+    const template = (path: PropertyKey[], text: string, what: string, allowParams: boolean) => {
+      for (const p of scanTemplate(text)) {
+        let problem = p.problem;
+        if (!problem && p.ref) {
+          const [root, name] = p.ref.split('.');
+          if (root === 'params' && !allowParams) problem = `${p.source}: ${what} may not refer to params (they are what it sets)`;
+          else if (root === 'facts' && facts && name && !facts.has(name) && !derivedBy(project, name)) {
+            problem = `${p.source}: unknown fact "${name}"${didYouMean(name, facts)} (no source provides it and no rule derives it)`;
+          }
+        }
+        if (problem) at(path, `rule "${r.name}", ${what}: ${problem}`, p.at);
+      }
+    };
+    (r.do ?? []).forEach((s, i) => {
+      const action = config.actions[s.action];
+      for (const [k, v] of Object.entries(s.with ?? {})) {
+        template(['do', i, 'with', k], v, `with.${k}`, false);
+        // A literal value can be checked against the param's pattern now rather than at run time.
+        const pattern = action?.params?.[k]?.pattern;
+        if (pattern !== undefined && !v.includes('{{')) {
+          let re: RegExp | undefined;
+          try {
+            re = paramPattern(pattern);
+          } catch {
+            /* reported with the action */
+          }
+          if (re && !re.test(v)) at(['do', i, 'with', k], `rule "${r.name}": with.${k} = "${v}" does not match the pattern /${pattern}/ of action "${s.action}"`);
+        }
+      }
+    });
+    if (r.escalate && typeof r.escalate === 'object' && r.escalate.summary) template(['escalate', 'summary'], r.escalate.summary, 'summary', false);
+  }
+  return out;
+}
+
+function derivedBy(project: Project, fact: string): boolean {
+  return project.rules.some((r) => r.derive === fact);
+}
+
+/** Label selectors: an empty value, a lone "!", or "!" inside a list are mistakes, not ways to match everything. */
+function checkSelector(r: LoadedRule, at: At): void {
+  for (const [label, want] of Object.entries(r.target.labels ?? {})) {
+    const path = ['target', 'labels', label];
+    if (label.trim() !== label) at(path, `rule "${r.name}": label "${label}" has spaces around it`, undefined);
+    const values = Array.isArray(want) ? want : [want];
+    values.forEach((v, i) => {
+      const p = Array.isArray(want) ? [...path, i] : path;
+      if (v === '') at(p, `rule "${r.name}": label selector "${label}" has an empty value (name the value to match, or "!value" to exclude one)`);
+      else if (v === '!') at(p, `rule "${r.name}": label selector "${label}": "!" excludes nothing (write "!value")`);
+      else if (Array.isArray(want) && v.startsWith('!')) at(p, `rule "${r.name}": label selector "${label}": a list means "any of" and cannot hold a negation ("${v}"); use a single "!value"`);
+      else if (v.trim() !== v) at(p, `rule "${r.name}": label selector "${label}": the value "${v}" has spaces around it`);
+    });
+  }
+}

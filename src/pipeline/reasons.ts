@@ -1,0 +1,43 @@
+// Every reason a stage can give, named once: used in traces, logs, the run summary, metrics and `reflex why`.
+export const REASON = {
+  // evaluate
+  NOT_MATCHED: 'not_matched',
+  UNKNOWN: 'unknown',
+  PENDING_FOR: 'pending:for',
+  CONTEXT: 'context',
+  DERIVED: 'derived',
+  // guards
+  SWITCH_OFF: 'switch:off',
+  SWITCH_UNREADABLE: 'switch:unreadable',
+  DISABLED_RULE: 'disabled:rule',
+  DISABLED_ACTION: 'disabled:action',
+  DISABLED_TARGET: 'disabled:target',
+  DISABLED_SELECTOR: 'disabled:selector',
+  SEVERITY: 'severity',
+  BREAKER_WIDESPREAD: 'breaker:widespread',
+  BREAKER_IMPLAUSIBLE: 'breaker:implausible',
+  BREAKER_FAILURES: 'breaker:failures',
+  BLAST_RULE: 'blast-radius:rule',
+  BLAST_ACTION: 'blast-radius:action',
+  BLAST_GROUP: 'blast-radius:group',
+  MIN_HEALTHY: 'blast-radius:min-healthy',
+  BUDGET: 'budget',
+  COOLDOWN: 'cooldown',
+  UNTESTED: 'untested',
+  // acting
+  DRY_RUN: 'dry-run',
+  SHADOW: 'shadow',
+  PLAN_INVALID: 'plan:invalid',
+  DUPLICATE: 'journal:duplicate',
+  LEASE_LOST: 'lease:lost',
+  STORE_ERROR: 'store:error',
+  EXECUTED: 'executed',
+  FAILED: 'failed',
+  TIMED_OUT: 'timed-out',
+  INTERRUPTED: 'interrupted',
+  ESCALATED: 'escalated',
+  ESCALATION_DEDUP: 'escalation:dedup',
+  ESCALATION_FAILED: 'escalation:failed',
+} as const;
+
+export type Reason = (typeof REASON)[keyof typeof REASON];

@@ -1,0 +1,136 @@
+// One run: lease -> recover -> collect -> evaluate -> plan -> guard -> cooldown -> dry-run -> act -> notify -> record.
+import { hostname } from 'node:os';
+import type { Project } from '../config/load.js';
+import { EXIT, UserError } from '../errors.js';
+import { makeRedactor } from '../redact.js';
+import type { Decision } from '../rules/evaluate.js';
+import type { RuleSet } from '../rules/ruleset.js';
+import type { Store } from '../store/types.js';
+import { parseDuration } from '../util/duration.js';
+import { silentLogger, type Logger } from '../util/log.js';
+import { actStage, dryRunStage } from './stages/act.js';
+import { collectStage } from './stages/collect.js';
+import { cooldownStage } from './stages/cooldown.js';
+import { evaluateStage } from './stages/evaluate.js';
+import { guardStage } from './stages/guard.js';
+import { notifyStage } from './stages/notify.js';
+import { planStage } from './stages/plan.js';
+import { recordStage } from './stages/record.js';
+import { recoverStage } from './stages/recover.js';
+import { summarize, type RunSummary } from './summary.js';
+import { runStages, type Executor, type RunContext, type Stage } from './types.js';
+
+/** The stages after the lease, in order. Exported so tests and docs name the same list. */
+export const STAGES: readonly Stage[] = [
+  recoverStage,
+  collectStage,
+  evaluateStage,
+  planStage,
+  guardStage,
+  cooldownStage,
+  dryRunStage,
+  actStage,
+  notifyStage,
+  recordStage,
+];
+
+export interface RunOptions {
+  project: Project;
+  ruleSet: RuleSet;
+  store: Store;
+  dryRun: boolean;
+  clock?: () => number;
+  env?: NodeJS.ProcessEnv;
+  log?: Logger;
+  holder?: string;
+  executor?: Executor;
+  signal?: AbortSignal;
+  /** The lease name (one runner at a time per name). */
+  lease?: string;
+}
+
+export interface RunResult {
+  runId: number;
+  summary: RunSummary;
+  decisions: Decision[];
+  ctx: RunContext;
+}
+
+export async function runOnce(o: RunOptions): Promise<RunResult> {
+  const clock = o.clock ?? Date.now;
+  const now = clock();
+  const holder = o.holder ?? `${hostname()}:${process.pid}`;
+  const leaseName = o.lease ?? 'run';
+  const ttl = parseDuration(o.project.config.shards.lease);
+  const redact = makeRedactor(o.project.secrets);
+
+  const lease = await o.store.acquireLease(leaseName, holder, ttl, now);
+  if (!lease.acquired) {
+    throw new UserError(
+      `another run holds the lease "${leaseName}" (${lease.holder}, until ${new Date(lease.expiresAt).toISOString()}): this run did nothing`,
+      EXIT.LEASE_HELD,
+    );
+  }
+  const fence = { name: leaseName, token: lease.token };
+  const abort = new AbortController();
+  const outer = o.signal;
+  const onOuter = () => abort.abort();
+  outer?.addEventListener('abort', onOuter, { once: true });
+  // Keep the lease while the run works; if it is lost, no further action starts.
+  const renew = setInterval(
+    () => {
+      o.store.renewLease(fence, ttl, clock()).then(
+        (ok) => {
+          if (!ok) abort.abort();
+        },
+        () => abort.abort(),
+      );
+    },
+    Math.max(1000, Math.floor(ttl / 3)),
+  );
+  renew.unref();
+
+  const ctx: RunContext = {
+    project: o.project,
+    ruleSet: o.ruleSet,
+    store: o.store,
+    clock,
+    now,
+    dryRun: o.dryRun,
+    holder,
+    fence,
+    runId: 0,
+    env: o.env ?? process.env,
+    log: o.log ?? silentLogger,
+    redact,
+    signal: abort.signal,
+    targets: [],
+    sourceReports: [],
+    factSources: {},
+    snapshot: null,
+    evaluation: null,
+    decisions: [],
+    problems: [],
+    interrupted: [],
+    executor: o.executor,
+    timings: {},
+  };
+  try {
+    await o.store.saveRuleSet(o.project.hash, o.project.texts);
+    ctx.runId = await o.store.beginRun({ startedAt: now, mode: o.dryRun ? 'dry-run' : 'enforce', holder, ruleSetHash: o.project.hash });
+    try {
+      await runStages([...STAGES], ctx);
+    } catch (err) {
+      // Record what we can: the run failed, and why. Never hides the original error.
+      await o.store
+        .finishRun(ctx.runId, { finishedAt: clock(), status: 'failed', summary: { ...summarize(ctx), error: redact((err as Error).message) }, snapshot: null, decisions: [] }, fence)
+        .catch(() => undefined);
+      throw err;
+    }
+    return { runId: ctx.runId, summary: summarize(ctx), decisions: ctx.decisions, ctx };
+  } finally {
+    clearInterval(renew);
+    outer?.removeEventListener('abort', onOuter);
+    await o.store.releaseLease(fence).catch(() => undefined);
+  }
+}

@@ -1,0 +1,144 @@
+// Journal and execute: commit the intent durably (re-checking guards in the same transaction), then run, then record the outcome.
+import { runBounded } from '../../actions/concurrency.js';
+import type { ActionPlan } from '../../actions/types.js';
+import { INTENT_CHECKS } from '../../guards/intent.js';
+import { SEVERITIES, type ExecutionOutcome } from '../../model.js';
+import type { Decision } from '../../rules/evaluate.js';
+import { LeaseLostError, type IntentInput } from '../../store/types.js';
+import { REASON } from '../reasons.js';
+import { live, stop, type RunContext, type Stage } from '../types.js';
+import { cooldownOf } from './cooldown.js';
+import { plans } from './plan.js';
+
+/** The order actions run in: highest severity first, then rule order, then target id. */
+export function actionOrder(a: Decision, b: Decision): number {
+  return (
+    SEVERITIES.indexOf(b.rule.severity) - SEVERITIES.indexOf(a.rule.severity) ||
+    a.rule.index - b.rule.index ||
+    (a.target.id < b.target.id ? -1 : a.target.id > b.target.id ? 1 : 0)
+  );
+}
+
+/** Group keys of a target for blast-radius counting (e.g. `service=checkout`). */
+export function groupsOf(ctx: Pick<RunContext, 'project'>, d: Decision): string[] {
+  const out: string[] = [];
+  for (const l of ctx.project.config.guardrails.blast_radius.group_by) {
+    const v = d.target.labels[l];
+    if (v !== undefined) out.push(`${l}=${v}`);
+  }
+  return out;
+}
+
+/** Dry-run: nothing runs; the trace says exactly what would have. */
+export const dryRunStage: Stage = {
+  name: 'dry-run',
+  async run(ctx) {
+    for (const d of live(ctx)) {
+      if (d.rule.steps.length === 0) continue;
+      const shadow = !ctx.dryRun && d.rule.mode === 'dry-run';
+      if (!ctx.dryRun && !shadow) continue;
+      const what = d.actions.map((a) => a.describe).join('; then ');
+      stop(d, 'act', shadow ? REASON.SHADOW : REASON.DRY_RUN, `${shadow ? 'rule is in dry-run (shadow) mode' : '--dry-run'}: would run ${what}`, 'dry_run');
+    }
+  },
+};
+
+async function runOne(ctx: RunContext, d: Decision, plan: ActionPlan, step: number): Promise<ExecutionOutcome> {
+  if (ctx.executor) return ctx.executor.execute(d, step, plan, ctx.signal);
+  const ac = new AbortController();
+  const onAbort = () => ac.abort();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await plan.run({ signal: ac.signal, env: ctx.env, projectDir: ctx.project.dir, secrets: ctx.project.secrets });
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+async function actOn(ctx: RunContext, d: Decision): Promise<void> {
+  const ps = plans.get(d) ?? [];
+  for (let i = 0; i < ps.length; i++) {
+    const plan = ps[i]!;
+    const step = d.rule.steps[i]!;
+    if (ctx.signal.aborted) {
+      stop(d, 'act', REASON.LEASE_LOST, 'the run was stopped before this action started (lease lost or interrupted)', 'blocked');
+      return;
+    }
+    const cd = cooldownOf(ctx, d, i);
+    const now = ctx.clock();
+    const intent: IntentInput = {
+      key: `${d.rule.name}|${i}|${step.action}|${d.target.id}|${Math.floor(now / Math.max(cd.ms, 1000))}`,
+      runId: ctx.runId,
+      rule: d.rule.name,
+      action: step.action,
+      step: i,
+      target: d.target.id,
+      kind: plan.kind,
+      describe: plan.describe,
+      detail: plan.detail,
+      cooldownKey: cd.key,
+      cooldownMs: cd.ms,
+      groups: groupsOf(ctx, d),
+      createdAt: now,
+    };
+    let res: { blocked: { reason: string; detail: string } } | { id: number } | { duplicate: number };
+    try {
+      res = await ctx.store.intentTransaction(ctx.fence, async (tx) => {
+        for (const c of INTENT_CHECKS) {
+          const hit = await c.check(tx, d, intent, ctx);
+          if (hit) return { blocked: hit };
+        }
+        const ins = await tx.insertIntent(intent);
+        return ins.inserted ? { id: ins.id } : { duplicate: ins.existingId };
+      });
+    } catch (err) {
+      if (err instanceof LeaseLostError) throw err;
+      // No intent, no action: a store that cannot record the intent stops the action.
+      stop(d, 'journal', REASON.STORE_ERROR, `the intent could not be recorded, so the action did not start: ${ctx.redact((err as Error).message)}`, 'failed');
+      ctx.problems.push({ stage: 'journal', reason: REASON.STORE_ERROR, detail: (err as Error).message });
+      return;
+    }
+    if ('blocked' in res) {
+      const outcome = res.blocked.reason === REASON.COOLDOWN ? 'cooled_down' : 'blocked';
+      stop(d, 'journal', res.blocked.reason, res.blocked.detail, outcome);
+      return;
+    }
+    if ('duplicate' in res) {
+      stop(d, 'journal', REASON.DUPLICATE, `execution #${res.duplicate} already holds this intent (${intent.key}): not run twice`, 'blocked');
+      return;
+    }
+    const id = res.id;
+    d.actions[i]!.executionId = id;
+    await ctx.store.markRunning(id, ctx.clock());
+    let outcome: ExecutionOutcome;
+    try {
+      outcome = await runOne(ctx, d, plan, i);
+    } catch (err) {
+      outcome = { status: 'failed', durationMs: 0, output: '', error: ctx.redact((err as Error).message) };
+    }
+    outcome = { ...outcome, output: ctx.redact(outcome.output ?? ''), error: outcome.error ? ctx.redact(outcome.error) : undefined };
+    await ctx.store.finishExecution(id, { ...outcome, finishedAt: ctx.clock() });
+    d.actions[i]!.status = outcome.status;
+    const code = outcome.exitCode !== undefined ? ` (exit ${outcome.exitCode})` : outcome.httpStatus !== undefined ? ` (HTTP ${outcome.httpStatus})` : '';
+    if (outcome.status !== 'succeeded') {
+      const reason = outcome.status === 'timed_out' ? REASON.TIMED_OUT : REASON.FAILED;
+      stop(d, 'act', reason, `execution #${id} ${step.action} ${outcome.status.replace('_', ' ')}${code}${outcome.error ? `: ${outcome.error}` : ''}`, 'failed');
+      return;
+    }
+    d.trace.push({ stage: 'act', reason: REASON.EXECUTED, detail: `execution #${id} ${step.action} succeeded${code} in ${outcome.durationMs} ms` });
+  }
+  if (d.outcome === 'matched') d.outcome = 'executed';
+}
+
+export const actStage: Stage = {
+  name: 'act',
+  async run(ctx) {
+    const todo = live(ctx)
+      .filter((d) => d.rule.steps.length > 0)
+      .sort(actionOrder);
+    await runBounded(
+      todo.map((d) => () => actOn(ctx, d)),
+      ctx.project.config.defaults.max_concurrency,
+    );
+  },
+};

@@ -1,0 +1,65 @@
+// Collect: every source concurrently within its timeout; a failed source makes its facts unknown, never fails the run.
+import { gzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import { collectAll } from '../../sources/collect.js';
+import { createSources } from '../../sources/index.js';
+import { parseDuration } from '../../util/duration.js';
+import type { RunContext, Stage } from '../types.js';
+
+const gzipAsync = promisify(gzip);
+
+/** The facts snapshot stored with each run, enough to explain and replay any decision of it. */
+export interface Snapshot {
+  v: 1;
+  now: number;
+  targets: RunContext['targets'];
+  factSources: Record<string, string>;
+  sources: RunContext['sourceReports'];
+}
+
+export const collectStage: Stage = {
+  name: 'collect',
+  async run(ctx) {
+    const { config, dir } = ctx.project;
+    const timeouts: Record<string, number> = {};
+    const cooldowns: Record<string, number> = {};
+    for (const s of config.sources) {
+      if (s.timeout) timeouts[s.name] = parseDuration(s.timeout);
+      if (s.cooldown) cooldowns[s.name] = parseDuration(s.cooldown);
+    }
+    const result = await collectAll(createSources(config.sources), {
+      now: ctx.now,
+      projectDir: dir,
+      env: ctx.env,
+      concurrency: config.defaults.max_concurrency,
+      defaultTimeoutMs: parseDuration(config.defaults.source_timeout),
+      timeouts,
+      cooldowns,
+      cache: ctx.store,
+      signal: ctx.signal,
+    });
+    ctx.targets = result.targets;
+    ctx.sourceReports = result.reports;
+    ctx.factSources = result.factSources;
+    for (const r of result.reports) {
+      if (r.status === 'failed' || r.status === 'timeout') {
+        ctx.problems.push({ stage: 'collect', reason: `source:${r.status}`, detail: `source "${r.name}" ${r.status === 'timeout' ? 'timed out' : 'failed'}: ${r.error ?? ''}`.trim() });
+      }
+      for (const w of r.warnings) ctx.log.warn(`source "${r.name}": ${w}`);
+    }
+    // Serialise before derive rules add facts; compress on the thread pool while rules are evaluated.
+    const snap: Snapshot = { v: 1, now: ctx.now, targets: ctx.targets, factSources: ctx.factSources, sources: ctx.sourceReports };
+    const json = ctx.redact(JSON.stringify(snap));
+    ctx.snapshot = gzipAsync(json, { level: 1 }).then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+  },
+};
+
+/** Problems of sources, as the explanation of unknown facts words them. */
+export function sourceProblems(reports: RunContext['sourceReports']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const r of reports) {
+    if (r.status === 'failed') out[r.name] = `failed: ${r.error ?? 'unknown error'}`;
+    else if (r.status === 'timeout') out[r.name] = `timed out${r.error ? `: ${r.error}` : ''}`;
+  }
+  return out;
+}

@@ -1,0 +1,23 @@
+// Derive & evaluate: the pure rule engine over this run's facts, with `for` streaks from the store.
+import { evaluate, forKey } from '../../rules/evaluate.js';
+import type { ForState } from '../../store/types.js';
+import type { Stage } from '../types.js';
+import { sourceProblems } from './collect.js';
+
+export const evaluateStage: Stage = {
+  name: 'evaluate',
+  async run(ctx) {
+    const states = await ctx.store.loadForState();
+    const forState = new Map<string, ForState>();
+    for (const s of states) forState.set(forKey(s.rule, s.target), s);
+    const r = evaluate(ctx.ruleSet, ctx.targets, {
+      now: ctx.now,
+      runId: ctx.runId,
+      forState,
+      factSources: ctx.factSources,
+      sourceProblems: sourceProblems(ctx.sourceReports),
+    });
+    ctx.evaluation = r;
+    ctx.decisions = r.decisions;
+  },
+};

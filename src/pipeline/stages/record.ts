@@ -1,0 +1,34 @@
+// Record: store the run's snapshot, its decisions and summary, and the `for` streaks, in one transaction each.
+import type { DecisionRecord } from '../../store/types.js';
+import type { RunContext, Stage } from '../types.js';
+import { summarize } from '../summary.js';
+
+export function toRecord(ctx: Pick<RunContext, 'runId' | 'now'>, d: RunContext['decisions'][number]): DecisionRecord {
+  return {
+    runId: ctx.runId,
+    target: d.target.id,
+    rule: d.rule.name,
+    outcome: d.outcome,
+    severity: d.rule.severity,
+    conditions: d.conditions,
+    trace: d.trace,
+    actions: d.actions.length ? d.actions.map((a) => ({ action: a.action, describe: a.describe, executionId: a.executionId })) : undefined,
+    at: ctx.now,
+  };
+}
+
+export const recordStage: Stage = {
+  name: 'record',
+  async run(ctx) {
+    const snapshot = ctx.snapshot ? await ctx.snapshot : null;
+    const records = ctx.decisions.map((d) => toRecord(ctx, d));
+    const ev = ctx.evaluation;
+    // --dry-run is a preview: it records the run for `why`, but moves no `for` streak.
+    if (ev && !ctx.dryRun) await ctx.store.saveForState(ev.forUpserts, ev.forDeletes, ctx.fence);
+    await ctx.store.finishRun(
+      ctx.runId,
+      { finishedAt: ctx.clock(), status: ctx.problems.length ? 'problems' : 'ok', summary: { ...summarize(ctx) }, snapshot, decisions: records },
+      ctx.fence,
+    );
+  },
+};

@@ -1,0 +1,84 @@
+// The stage interface and the state one run carries from stage to stage.
+import type { Project } from '../config/load.js';
+import type { Target } from '../model.js';
+import type { Decision, EvalResult } from '../rules/evaluate.js';
+import type { RuleSet } from '../rules/ruleset.js';
+import type { Fence, Store } from '../store/types.js';
+import type { Logger } from '../util/log.js';
+
+export type { SourceReport } from '../sources/collect.js';
+import type { SourceReport } from '../sources/collect.js';
+
+/** A problem of the run itself (not of one decision), shown in the summary and setting exit code 1. */
+export interface RunProblem {
+  stage: string;
+  reason: string;
+  detail: string;
+}
+
+export interface RunContext {
+  project: Project;
+  ruleSet: RuleSet;
+  store: Store;
+  /** The run's clock; `now` is the time the run started and the time its rules are evaluated at. */
+  clock: () => number;
+  now: number;
+  /** --dry-run: nothing is executed or sent, whatever the rules' modes. */
+  dryRun: boolean;
+  holder: string;
+  fence: Fence | null;
+  runId: number;
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  redact: (s: string) => string;
+  /** Aborted when the lease is lost or the process is asked to stop: no new action starts. */
+  signal: AbortSignal;
+
+  targets: Target[];
+  sourceReports: SourceReport[];
+  factSources: Record<string, string>;
+  /** The facts snapshot (JSON) as collected, before derive rules add to it. */
+  snapshot: Promise<Uint8Array | null> | null;
+  evaluation: EvalResult | null;
+  decisions: Decision[];
+  problems: RunProblem[];
+  /** Recovered (interrupted) executions found at the start of the run. */
+  interrupted: number[];
+  /** Options of test harnesses (reflex test): scripted action outcomes instead of real ones. */
+  executor?: Executor;
+  timings: Record<string, number>;
+}
+
+/** Runs a planned action; real by default, scripted in `reflex test`. */
+export interface Executor {
+  execute(d: Decision, step: number, plan: import('../actions/types.js').ActionPlan, signal: AbortSignal): Promise<import('../model.js').ExecutionOutcome>;
+}
+
+/** One small step of the run pipeline. */
+export interface Stage {
+  readonly name: string;
+  run(ctx: RunContext): Promise<void>;
+}
+
+/** Run stages in order, timing each. */
+export async function runStages(stages: Stage[], ctx: RunContext): Promise<void> {
+  for (const s of stages) {
+    const t0 = performance.now();
+    try {
+      await s.run(ctx);
+    } finally {
+      ctx.timings[s.name] = Math.round((performance.now() - t0) * 10) / 10;
+    }
+  }
+}
+
+/** Append a verdict that stops a decision, with the outcome it ends in. */
+export function stop(d: Decision, stage: string, reason: string, detail: string, outcome: Decision['outcome']): void {
+  d.trace.push({ stage, reason, detail, stops: true });
+  d.outcome = outcome;
+}
+
+/** Decisions still on their way to acting (matched, not yet stopped by a stage). */
+export function live(ctx: RunContext): Decision[] {
+  return ctx.decisions.filter((d) => d.outcome === 'matched');
+}

@@ -1,0 +1,270 @@
+// What a condition sees of the world: the target, its relations (computed lazily, once) and group aggregates.
+import type { FactValue, Target } from '../model.js';
+import { UNKNOWN } from './cel/index.js';
+import type { CompiledAggregate, RuleSet } from './ruleset.js';
+
+/** A dependency named by a target but not reported by any source: every fact of it is unknown. */
+function missingTarget(id: string): Target {
+  return { id, kind: 'unknown', labels: {}, depends_on: [], facts: {}, unknown: { '*': `target "${id}" is not known to any source` } };
+}
+
+interface AggState {
+  n: number;
+  unknown: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  known: number;
+}
+
+/**
+ * Per-run index of targets. Relations are resolved on first use and memoised, and each
+ * aggregate is computed once for all of its groups when first read, so a run costs
+ * O(targets x applicable rules), never O(targets^2).
+ */
+export class World {
+  readonly byId = new Map<string, Target>();
+  readonly nowDate: Date;
+  private dependentsIdx: Map<string, Target[]> | null = null;
+  private readonly rel = new Map<string, Map<string, Target[]>>();
+  private readonly aggValues = new Map<string, Map<string, number | typeof UNKNOWN>>();
+
+  constructor(
+    readonly targets: Target[],
+    readonly now: number,
+    readonly ruleSet: RuleSet,
+  ) {
+    for (const t of targets) this.byId.set(t.id, t);
+    this.nowDate = new Date(now);
+  }
+
+  private memo(name: string, t: Target, f: () => Target[]): Target[] {
+    let m = this.rel.get(name);
+    if (!m) this.rel.set(name, (m = new Map()));
+    let v = m.get(t.id);
+    if (!v) m.set(t.id, (v = f()));
+    return v;
+  }
+
+  dependsOn(t: Target): Target[] {
+    if (t.depends_on.length === 0) return EMPTY;
+    return this.memo('depends_on', t, () => t.depends_on.map((id) => this.byId.get(id) ?? missingTarget(id)));
+  }
+
+  dependents(t: Target): Target[] {
+    if (!this.dependentsIdx) {
+      const idx = new Map<string, Target[]>();
+      for (const x of this.targets) {
+        for (const d of x.depends_on) {
+          let l = idx.get(d);
+          if (!l) idx.set(d, (l = []));
+          l.push(x);
+        }
+      }
+      this.dependentsIdx = idx;
+    }
+    return this.dependentsIdx.get(t.id) ?? EMPTY;
+  }
+
+  /** All targets reachable through depends_on (transitively), nearest first. */
+  upstream(t: Target): Target[] {
+    return this.memo('upstream', t, () => this.closure(t, (x) => this.dependsOn(x)));
+  }
+
+  downstream(t: Target): Target[] {
+    return this.memo('downstream', t, () => this.closure(t, (x) => this.dependents(x)));
+  }
+
+  private closure(start: Target, next: (t: Target) => Target[]): Target[] {
+    const seen = new Set<string>([start.id]);
+    const out: Target[] = [];
+    let frontier = [start];
+    while (frontier.length) {
+      const nf: Target[] = [];
+      for (const t of frontier) {
+        for (const n of next(t)) {
+          if (seen.has(n.id)) continue;
+          seen.add(n.id);
+          out.push(n);
+          nf.push(n);
+        }
+      }
+      frontier = nf;
+    }
+    return out;
+  }
+
+  /** The group key(s) a member contributes to, and the key a target reads. */
+  private memberKeys(a: CompiledAggregate, t: Target): string[] {
+    if (a.groupBy === 'all') return [''];
+    if (a.groupBy === 'depends_on') return t.depends_on;
+    const k = groupKey(a.groupBy, t.labels);
+    return k === null ? [] : [k];
+  }
+
+  readerKey(a: CompiledAggregate, t: Target): string | null {
+    if (a.groupBy === 'all') return '';
+    if (a.groupBy === 'depends_on') return t.id;
+    return groupKey(a.groupBy, t.labels);
+  }
+
+  /** The aggregate's value for the group `t` belongs to; UNKNOWN when it cannot be known. */
+  aggregate(name: string, t: Target): number | typeof UNKNOWN {
+    const a = this.ruleSet.aggregates.get(name);
+    if (!a) return UNKNOWN;
+    let values = this.aggValues.get(name);
+    if (!values) this.aggValues.set(name, (values = this.computeAggregate(a)));
+    const key = this.readerKey(a, t);
+    if (key === null) return UNKNOWN;
+    const v = values.get(key);
+    if (v === undefined) return a.fn === 'count' || a.fn === 'sum' ? 0 : UNKNOWN;
+    return v;
+  }
+
+  /** The members of the group `t` belongs to for an aggregate (for explanations). */
+  groupMembers(name: string, t: Target): Target[] {
+    const a = this.ruleSet.aggregates.get(name);
+    if (!a) return [];
+    const key = this.readerKey(a, t);
+    if (key === null) return [];
+    return this.targets.filter((m) => m.kind === a.of && this.memberKeys(a, m).includes(key));
+  }
+
+  private computeAggregate(a: CompiledAggregate): Map<string, number | typeof UNKNOWN> {
+    const states = new Map<string, AggState>();
+    const act = new Activation(this);
+    for (const m of this.targets) {
+      if (m.kind !== a.of) continue;
+      const keys = this.memberKeys(a, m);
+      if (keys.length === 0) continue;
+      act.reset(m, EMPTY_AGG);
+      let include: boolean | 'unknown' = true;
+      if (a.where) {
+        const w = a.where.eval(act);
+        include = w === true ? true : w === false ? false : 'unknown';
+      }
+      let num: number | null = null;
+      let unknown = include === 'unknown';
+      if (!unknown && include && a.value) {
+        const v = a.value.eval(act);
+        if (typeof v === 'number' && Number.isFinite(v)) num = v;
+        else if (typeof v === 'bigint') num = Number(v);
+        else unknown = true;
+      }
+      for (const k of keys) {
+        let s = states.get(k);
+        if (!s) states.set(k, (s = { n: 0, unknown: 0, count: 0, sum: 0, min: Infinity, max: -Infinity, known: 0 }));
+        s.n++;
+        if (unknown) s.unknown++;
+        else if (include) {
+          s.count++;
+          if (num !== null) {
+            s.known++;
+            s.sum += num;
+            if (num < s.min) s.min = num;
+            if (num > s.max) s.max = num;
+          }
+        }
+      }
+    }
+    const out = new Map<string, number | typeof UNKNOWN>();
+    for (const [k, s] of states) {
+      if (s.n === 0 || s.unknown / s.n > a.maxUnknown) {
+        out.set(k, UNKNOWN);
+        continue;
+      }
+      const known = s.n - s.unknown;
+      let v: number | typeof UNKNOWN;
+      switch (a.fn) {
+        case 'count':
+          v = s.count;
+          break;
+        case 'fraction':
+          v = known === 0 ? UNKNOWN : s.count / known;
+          break;
+        case 'sum':
+          v = s.sum;
+          break;
+        case 'avg':
+          v = s.known === 0 ? UNKNOWN : s.sum / s.known;
+          break;
+        case 'min':
+          v = s.known === 0 ? UNKNOWN : s.min;
+          break;
+        case 'max':
+          v = s.known === 0 ? UNKNOWN : s.max;
+          break;
+      }
+      out.set(k, v);
+    }
+    return out;
+  }
+
+  /** The `agg` map a target's conditions see: the aggregates its rules read, unknown ones left out. */
+  aggFor(t: Target, names: readonly string[]): Record<string, FactValue> {
+    if (names.length === 0) return EMPTY_AGG;
+    const out: Record<string, FactValue> = {};
+    for (const n of names) {
+      const v = this.aggregate(n, t);
+      if (v !== UNKNOWN) out[n] = v;
+    }
+    return out;
+  }
+}
+
+export function groupKey(labels: readonly string[], l: Record<string, string>): string | null {
+  if (labels.length === 1) {
+    const v = l[labels[0]!];
+    return v === undefined ? null : `${labels[0]}=${v}`;
+  }
+  const parts: string[] = [];
+  for (const k of labels) {
+    const v = l[k];
+    if (v === undefined) return null;
+    parts.push(`${k}=${v}`);
+  }
+  return parts.join(',');
+}
+
+const EMPTY: Target[] = [];
+const EMPTY_AGG: Record<string, FactValue> = Object.freeze({}) as Record<string, FactValue>;
+
+/**
+ * The activation a CEL expression evaluates against. One object is reused across
+ * targets (reset per target); relation lists are resolved only when an expression reads them.
+ */
+export class Activation {
+  t!: Target;
+  agg: Record<string, FactValue> = EMPTY_AGG;
+  constructor(readonly world: World) {}
+  reset(t: Target, agg: Record<string, FactValue>): this {
+    this.t = t;
+    this.agg = agg;
+    return this;
+  }
+  get facts() {
+    return this.t.facts;
+  }
+  get labels() {
+    return this.t.labels;
+  }
+  get target() {
+    return this.t;
+  }
+  get depends_on() {
+    return this.world.dependsOn(this.t);
+  }
+  get dependents() {
+    return this.world.dependents(this.t);
+  }
+  get upstream() {
+    return this.world.upstream(this.t);
+  }
+  get downstream() {
+    return this.world.downstream(this.t);
+  }
+  get now() {
+    return this.world.nowDate;
+  }
+}

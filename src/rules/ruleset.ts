@@ -1,0 +1,349 @@
+// Turns loaded rule files into a compiled rule set: CEL compiled once, derive rules ordered, references checked.
+import type { Diagnostic } from '../config/diagnostics.js';
+import { didYouMean } from '../config/diagnostics.js';
+import type { Broken, Loc, LoadedAggregate, LoadedRule, Project } from '../config/load.js';
+import type { StepConfig } from '../config/schema.js';
+import type { Mode, Severity } from '../model.js';
+import { parseDuration } from '../util/duration.js';
+import { compile, type CelDiagnostic, type CompiledExpr } from './cel/index.js';
+import { compileSelector, type LabelPredicate } from './selector.js';
+
+/** Variables a rule condition can read (CEL types, for type checking). */
+export const RULE_VARIABLES: Record<string, string> = {
+  facts: 'map',
+  labels: 'map',
+  target: 'map',
+  agg: 'map',
+  depends_on: 'list',
+  dependents: 'list',
+  upstream: 'list',
+  downstream: 'list',
+  now: 'timestamp',
+};
+
+/** Variables an aggregate's `where`/`value` can read: one member at a time. */
+export const MEMBER_VARIABLES: Record<string, string> = {
+  facts: 'map',
+  labels: 'map',
+  target: 'map',
+  depends_on: 'list',
+  now: 'timestamp',
+};
+
+export interface CompiledCondition {
+  name: string;
+  source: string;
+  expr: CompiledExpr;
+}
+
+export type EscalateOn = 'matched' | 'context' | 'blocked' | 'failed' | 'unknown';
+
+export interface CompiledRule {
+  index: number;
+  name: string;
+  description?: string;
+  runbook?: string;
+  kind: string;
+  selector: LabelPredicate | null;
+  when: CompiledCondition[];
+  context: CompiledCondition[];
+  forMs: number | null;
+  forRuns: number | null;
+  severity: Severity;
+  mode: Mode;
+  steps: StepConfig[];
+  escalate: { to: string | null; on: Set<EscalateOn>; summary?: string } | null;
+  derive: string | null;
+  value: CompiledExpr | null;
+  /** Facts (own and related), aggregates and relations any of its expressions read. */
+  refs: { facts: Set<string>; agg: Set<string>; relations: Set<string> };
+  loc: Loc;
+}
+
+export interface CompiledAggregate {
+  name: string;
+  of: string;
+  groupBy: string[] | 'depends_on' | 'all';
+  fn: 'count' | 'fraction' | 'sum' | 'avg' | 'min' | 'max';
+  where: CompiledExpr | null;
+  value: CompiledExpr | null;
+  maxUnknown: number;
+  refs: { facts: Set<string>; relations: Set<string> };
+  loc: Loc;
+}
+
+export interface RuleSet {
+  /** Derive rules first, in dependency order; then the other rules in file order. */
+  rules: CompiledRule[];
+  byKind: Map<string, CompiledRule[]>;
+  aggregates: Map<string, CompiledAggregate>;
+  /** fact name -> the derive rule that sets it */
+  derived: Map<string, string>;
+  hash: string;
+}
+
+/** Where a CEL diagnostic points: the expression's YAML scalar, at the character inside it (quotes, escapes and block scalars allowed for). */
+function celDiag(loc: Loc, sub: PropertyKey[], d: CelDiagnostic, what: string, variables: Record<string, string>): Diagnostic {
+  return loc.file.at([...loc.path, ...sub], `${what}: ${d.message}${celSuggestion(d.message, variables)}`, { valueOffset: d.offset });
+}
+
+/** "did you mean" for an unknown variable (`fact.up` -> `facts`), when the compiler's message does not offer one. */
+function celSuggestion(message: string, variables: Record<string, string>): string {
+  if (/did you mean/i.test(message)) return '';
+  const m = /(?:unknown|undeclared|undefined|unbound)[^'"`]*(?:variable|identifier|reference)[^'"`]*['"`]([A-Za-z_][A-Za-z0-9_]*)['"`]/i.exec(message)
+    ?? /['"`]([A-Za-z_][A-Za-z0-9_]*)['"`][^'"`]*(?:is not (?:declared|defined)|unknown)/i.exec(message);
+  return m ? didYouMean(m[1]!, Object.keys(variables)) : '';
+}
+
+const TARGET_FIELDS = ['id', 'kind', 'labels', 'facts', 'depends_on'];
+/** Known fields of targets and related targets, so `target.idd` is caught by `reflex check`. */
+const FIELDS: Record<string, readonly string[]> = {
+  target: TARGET_FIELDS,
+  depends_on: TARGET_FIELDS,
+  dependents: TARGET_FIELDS,
+  upstream: TARGET_FIELDS,
+  downstream: TARGET_FIELDS,
+};
+
+function compileExpr(
+  source: string,
+  variables: Record<string, string>,
+  loc: Loc,
+  sub: PropertyKey[],
+  what: string,
+  diags: Diagnostic[],
+  expect?: 'bool',
+): CompiledExpr | null {
+  const r = compile(source, { variables, fields: FIELDS, expect });
+  for (const e of r.errors) diags.push(celDiag(loc, sub, e, what, variables));
+  return r.expr ?? null;
+}
+
+export interface BuildOptions {
+  /** Fact names the sources are known to provide; null when not all can be known in advance. */
+  knownFacts: Set<string> | null;
+  /** Names of entries that failed to load (reflex check goes on without them): not reported again as unknown. */
+  broken?: Broken;
+}
+
+export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts: null }): { ruleSet?: RuleSet; diagnostics: Diagnostic[] } {
+  const diags: Diagnostic[] = [];
+  const { config } = project;
+
+  // ---- aggregates
+  const aggregates = new Map<string, CompiledAggregate>();
+  const aggLocs = new Map<string, LoadedAggregate>();
+  for (const a of project.aggregates) {
+    if (aggregates.has(a.name)) {
+      const first = aggLocs.get(a.name)!;
+      diags.push(a.loc.file.at([...a.loc.path, 'name'], `duplicate aggregate "${a.name}" (first declared at ${first.loc.file.path}:${first.loc.file.pos(first.loc.file.nodeAt(first.loc.path)?.range?.[0] ?? 0).line})`));
+      continue;
+    }
+    aggLocs.set(a.name, a);
+    const where = a.where ? compileExpr(a.where, MEMBER_VARIABLES, a.loc, ['where'], `aggregate "${a.name}" where`, diags, 'bool') : null;
+    const value = a.value ? compileExpr(a.value, MEMBER_VARIABLES, a.loc, ['value'], `aggregate "${a.name}" value`, diags) : null;
+    if ((a.function === 'count' || a.function === 'fraction') && !a.where && a.value) {
+      diags.push(a.loc.file.at([...a.loc.path, 'value'], `aggregate "${a.name}": ${a.function} counts members with "where:", not "value:"`));
+    }
+    if (a.function !== 'count' && a.function !== 'fraction' && !a.value) {
+      diags.push(a.loc.file.at([...a.loc.path, 'function'], `aggregate "${a.name}": ${a.function} needs "value:" (the number to ${a.function === 'sum' ? 'add up' : a.function === 'avg' ? 'average' : `take the ${a.function} of`})`));
+    }
+    const facts = new Set<string>([...(where?.refs.facts ?? []), ...(value?.refs.facts ?? [])]);
+    const relations = new Set<string>([...(where?.refs.relations ?? []), ...(value?.refs.relations ?? [])]);
+    aggregates.set(a.name, {
+      name: a.name,
+      of: a.of,
+      groupBy: a.group_by,
+      fn: a.function,
+      where,
+      value,
+      maxUnknown: a.max_unknown,
+      refs: { facts, relations },
+      loc: a.loc,
+    });
+  }
+
+  // ---- rules
+  const compiled: CompiledRule[] = [];
+  const seen = new Map<string, LoadedRule>();
+  const derived = new Map<string, string>();
+  project.rules.forEach((r, index) => {
+    const at = (sub: PropertyKey[], msg: string, key = false) => diags.push(r.loc.file.at([...r.loc.path, ...sub], msg, { key }));
+    if (seen.has(r.name)) {
+      const first = seen.get(r.name)!;
+      const line = first.loc.file.pos(first.loc.file.nodeAt(first.loc.path)?.range?.[0] ?? 0).line;
+      at(['name'], `duplicate rule name "${r.name}" (first defined at ${first.loc.file.path}:${line})`);
+      return;
+    }
+    seen.set(r.name, r);
+    const conds = (group: 'when' | 'context'): CompiledCondition[] => {
+      const out: CompiledCondition[] = [];
+      for (const [name, src] of Object.entries(r[group] ?? {})) {
+        const expr = compileExpr(src, RULE_VARIABLES, r.loc, [group, name], `rule "${r.name}", ${group} "${name}"`, diags, 'bool');
+        if (expr) out.push({ name, source: src, expr });
+      }
+      return out;
+    };
+    const when = conds('when');
+    const context = conds('context');
+    if (Object.keys(r.when ?? {}).length === 0) at(['when'], `rule "${r.name}" has no conditions under "when:"`);
+
+    let forMs: number | null = null;
+    let forRuns: number | null = null;
+    if (r.for) {
+      const m = /^(\d+) runs?$/.exec(r.for);
+      if (m) forRuns = Number(m[1]);
+      else forMs = parseDuration(r.for);
+    }
+    const value = r.value ? compileExpr(r.value, RULE_VARIABLES, r.loc, ['value'], `rule "${r.name}", value`, diags) : null;
+
+    if (r.derive) {
+      if (r.do?.length) at(['do'], `rule "${r.name}" derives a fact; it cannot also have actions (make a second rule that reads facts.${r.derive})`);
+      if (r.escalate) at(['escalate'], `rule "${r.name}" derives a fact; it cannot escalate (make a second rule that reads facts.${r.derive})`);
+      if (r.for) at(['for'], `rule "${r.name}" derives a fact; "for:" applies to acting rules only`);
+      const other = derived.get(r.derive);
+      if (other) at(['derive'], `fact "${r.derive}" is already derived by rule "${other}"`);
+      else derived.set(r.derive, r.name);
+    } else {
+      if (r.value) at(['value'], `rule "${r.name}": "value:" is only for derive rules`);
+      if (!r.do?.length && !r.escalate) at([], `rule "${r.name}" neither acts ("do:") nor escalates ("escalate:") nor derives a fact ("derive:")`);
+    }
+
+    // actions and channels
+    (r.do ?? []).forEach((s, i) => {
+      const action = config.actions[s.action];
+      if (!action) {
+        at(['do', i, 'action'], `unknown action "${s.action}"${didYouMean(s.action, Object.keys(config.actions))}${Object.keys(config.actions).length ? '' : ' (declare actions under "actions:" in reflex.yaml)'}`);
+        return;
+      }
+      const declared = Object.keys(action.params ?? {});
+      for (const p of Object.keys(s.with ?? {})) {
+        if (!declared.includes(p)) {
+          at(['do', i, 'with', p], `action "${s.action}" has no parameter "${p}"${didYouMean(p, declared)}${declared.length ? '' : ' (declare it under the action\'s "params:")'}`, true);
+        }
+      }
+      for (const p of declared) if (!(s.with && p in s.with)) at(['do', i], `action "${s.action}" needs parameter "${p}" (under "with:")`);
+      for (const d of ['cooldown', 'timeout'] as const) if (s[d]) parseDuration(s[d]!);
+    });
+    let escalate: CompiledRule['escalate'] = null;
+    if (r.escalate) {
+      const e = typeof r.escalate === 'string' ? { to: r.escalate } : r.escalate;
+      const to = e.to ?? config.defaults.escalate_to ?? null;
+      const sub = typeof r.escalate === 'string' ? ['escalate'] : ['escalate', 'to'];
+      if (!to) at(['escalate'], `rule "${r.name}" escalates but names no channel, and defaults.escalate_to is not set`);
+      else if (!config.channels[to]) at(sub, `unknown channel "${to}"${didYouMean(to, Object.keys(config.channels))}${Object.keys(config.channels).length ? '' : ' (declare channels under "channels:" in reflex.yaml)'}`);
+      const on = new Set<EscalateOn>((e as { on?: EscalateOn[] }).on ?? (r.do?.length ? ['context', 'blocked', 'failed'] : ['matched']));
+      escalate = { to, on, summary: (e as { summary?: string }).summary };
+    }
+
+    const refs = { facts: new Set<string>(), agg: new Set<string>(), relations: new Set<string>() };
+    for (const c of [...when, ...context, ...(value ? [{ expr: value }] : [])]) {
+      c.expr.refs.facts.forEach((f) => refs.facts.add(f));
+      c.expr.refs.agg.forEach((f) => refs.agg.add(f));
+      c.expr.refs.relations.forEach((f) => refs.relations.add(f));
+    }
+    for (const a of refs.agg) {
+      if (!aggregates.has(a) && !aggLocs.has(a) && !opts.broken?.aggregates.has(a)) {
+        const where = findCondWith(r, `agg.${a}`);
+        at(where, `unknown aggregate "agg.${a}"${didYouMean(a, aggregates.keys())}${aggregates.size ? '' : ' (declare it under "aggregates:" in a rule file)'}`);
+      }
+    }
+    compiled.push({
+      index,
+      name: r.name,
+      description: r.description,
+      runbook: r.runbook,
+      kind: r.target.kind,
+      selector: compileSelector(r.target.labels),
+      when,
+      context,
+      forMs,
+      forRuns,
+      severity: r.severity ?? config.defaults.severity,
+      mode: r.mode ?? config.defaults.mode,
+      steps: r.do ?? [],
+      escalate,
+      derive: r.derive ?? null,
+      value,
+      refs,
+      loc: r.loc,
+    });
+  });
+
+  // ---- unknown facts: neither provided by a source nor derived
+  if (opts.knownFacts) {
+    const known = new Set([...opts.knownFacts, ...derived.keys(), ...(opts.broken?.facts ?? [])]);
+    for (const r of compiled) {
+      for (const f of r.refs.facts) {
+        if (!known.has(f)) {
+          diags.push(r.loc.file.at([...r.loc.path, ...findCondWith(project.rules[r.index]!, `facts.${f}`)], `rule "${r.name}": unknown fact "${f}"${didYouMean(f, known)} (no source provides it and no rule derives it)`, { severity: 'error' }));
+        }
+      }
+    }
+    for (const a of aggregates.values()) {
+      for (const f of a.refs.facts) {
+        if (!known.has(f)) diags.push(a.loc.file.at([...a.loc.path, a.where ? 'where' : 'value'], `aggregate "${a.name}": unknown fact "${f}"${didYouMean(f, known)}`));
+      }
+    }
+  }
+
+  // ---- order derive rules by what they read (facts and aggregates over facts); a cycle is an error
+  const order = orderDerives(compiled, aggregates, derived, diags);
+  if (diags.some((d) => d.severity === 'error')) return { diagnostics: diags };
+  const rules = [...order, ...compiled.filter((r) => !r.derive)];
+  const byKind = new Map<string, CompiledRule[]>();
+  for (const r of rules) {
+    if (r.derive) continue;
+    let list = byKind.get(r.kind);
+    if (!list) byKind.set(r.kind, (list = []));
+    list.push(r);
+  }
+  return { ruleSet: { rules, byKind, aggregates, derived, hash: project.hash }, diagnostics: diags };
+}
+
+/** The path (under the rule) of the first condition whose text mentions `needle`, for pointing at it. */
+function findCondWith(r: LoadedRule, needle: string): PropertyKey[] {
+  for (const g of ['when', 'context'] as const) {
+    for (const [name, src] of Object.entries(r[g] ?? {})) if (src.includes(needle)) return [g, name];
+  }
+  if (r.value?.includes(needle)) return ['value'];
+  return [];
+}
+
+function orderDerives(
+  rules: CompiledRule[],
+  aggregates: Map<string, CompiledAggregate>,
+  derived: Map<string, string>,
+  diags: Diagnostic[],
+): CompiledRule[] {
+  const derives = rules.filter((r) => r.derive);
+  const byName = new Map(derives.map((r) => [r.name, r]));
+  // rule -> derive rules it depends on (directly through facts, or through aggregates over facts)
+  const deps = new Map<string, string[]>();
+  for (const r of derives) {
+    const facts = new Set(r.refs.facts);
+    for (const a of r.refs.agg) aggregates.get(a)?.refs.facts.forEach((f) => facts.add(f));
+    deps.set(
+      r.name,
+      [...facts].map((f) => derived.get(f)).filter((x): x is string => !!x),
+    );
+  }
+  const out: CompiledRule[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (name: string, stack: string[]) => {
+    const s = state.get(name);
+    if (s === 'done') return;
+    if (s === 'visiting') {
+      const cycle = [...stack.slice(stack.indexOf(name)), name];
+      const r = byName.get(name)!;
+      diags.push(r.loc.file.at([...r.loc.path, 'derive'], `derived facts form a cycle: ${cycle.map((n) => `${n} (${byName.get(n)!.derive})`).join(' -> ')}`));
+      return;
+    }
+    state.set(name, 'visiting');
+    for (const d of deps.get(name) ?? []) visit(d, [...stack, name]);
+    state.set(name, 'done');
+    out.push(byName.get(name)!);
+  };
+  for (const r of derives) visit(r.name, []);
+  return out;
+}
