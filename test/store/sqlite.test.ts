@@ -91,13 +91,28 @@ describe('sqlite store on disk', () => {
       await expect(s.setCooldown('k', 1, 2)).rejects.toThrow(StoreError);
       await expect(s.setCooldown('k', 1, 2)).rejects.toThrow(/locked by another process \(waited 100 ms\)/);
       expect(Date.now() - t0).toBeGreaterThanOrEqual(180);
-      // a rollback-journal database locked exclusively cannot even be opened
     } finally {
       other.exec('ROLLBACK');
       other.close();
     }
     await s.setCooldown('k', 1, 2);
     await s.close();
+  });
+
+  it('a database another process locks exclusively beyond the busy timeout cannot be opened: StoreError', () => {
+    const path = join(tempDir(), 'state.db');
+    const other = new Database(path);
+    other.pragma('journal_mode = DELETE');
+    other.exec('CREATE TABLE t (x INTEGER)');
+    other.exec('BEGIN EXCLUSIVE');
+    try {
+      expect(() => openSqliteStore(path, { busyTimeoutMs: 100 })).toThrow(
+        `cannot open the SQLite store at ${path}: the database is locked by another process (waited 100 ms); is another reflex command writing to it?`,
+      );
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
   });
 
   it('upgrades a store created by an older version and refuses one from a newer version', async () => {

