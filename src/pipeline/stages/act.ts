@@ -136,9 +136,12 @@ export const actStage: Stage = {
     const todo = live(ctx)
       .filter((d) => d.rule.steps.length > 0)
       .sort(actionOrder);
-    await runBounded(
+    const results = await runBounded(
       todo.map((d) => () => actOn(ctx, d)),
       ctx.project.config.defaults.max_concurrency,
     );
+    // A lost lease (or a bug) ends the run after the actions already started have finished.
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   },
 };

@@ -50,7 +50,7 @@ export class Channels {
     if (!c) {
       const cfg = this.ctx.project.config.channels[name];
       if (!cfg) return null;
-      this.cache.set(name, (c = createChannel(name, cfg)));
+      this.cache.set(name, (c = createChannel(name, cfg, { secrets: this.ctx.project.secrets })));
     }
     return c;
   }
