@@ -16,8 +16,8 @@ export function decodeConditions(text: string): ConditionResult[] {
   const raw = JSON.parse(text) as (Omit<ConditionResult, 'inputs'> & { inputs?: ([string] | [string, FactValue])[] })[];
   return raw.map((c) => {
     if (c.inputs === undefined) return c as ConditionResult;
-    const inputs: Record<string, FactValue | undefined> = {};
-    for (const pair of c.inputs) inputs[pair[0]] = pair.length === 2 ? pair[1] : undefined;
+    // fromEntries defines own properties, so even a fact named "__proto__" comes back as a key.
+    const inputs: Record<string, FactValue | undefined> = Object.fromEntries(c.inputs.map((p) => [p[0], p.length === 2 ? p[1] : undefined]));
     return { ...c, inputs };
   });
 }

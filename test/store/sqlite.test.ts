@@ -191,6 +191,32 @@ describe('sqlite store on disk', () => {
   });
 });
 
+describe('sqlite store after a crash', () => {
+  it('an intent journaled by a process killed mid-action is found unfinished by the next one', async () => {
+    const path = join(tempDir(), 'crash.db');
+    const child = spawn(process.execPath, ['--import', 'tsx', resolve(import.meta.dirname, 'sqlite-crash-child.ts'), path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b) => (err += b));
+    const id = await new Promise<number>((ok, fail) => {
+      let out = '';
+      child.stdout.on('data', (b) => {
+        out += b;
+        const m = /running (\d+)\n/.exec(out);
+        if (m) ok(Number(m[1]));
+      });
+      child.on('close', (code) => fail(new Error(`child exited ${code} before journaling: ${err}`)));
+    });
+    const closed = new Promise((ok) => child.on('close', ok));
+    child.kill('SIGKILL');
+    await closed;
+    const s = openSqliteStore(path);
+    await s.migrate();
+    expect((await s.unfinishedExecutions()).map((e) => [e.id, e.key, e.status])).toEqual([[id, 'crash:1', 'running']]);
+    expect(await s.getCooldown('cd:crash:1')).not.toBeNull();
+    await s.close();
+  });
+});
+
 describe('sqlite finishRun throughput', () => {
   it('stores 50,000 decisions and a 5 MB snapshot in one transaction quickly', async () => {
     const path = join(tempDir(), 'bench.db');
