@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openPostgresStore, redactUrl } from '../../src/store/postgres/index.js';
 import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { openStore } from '../../src/store/index.js';
-import { StoreError, type Store } from '../../src/store/types.js';
+import { LeaseLostError, StoreError, type Store } from '../../src/store/types.js';
 import { decision, intent, storeContract } from './contract.js';
 import { PG_URL, pgSkipReason, requirePgUrl, schemaFactory } from './pg.js';
 
@@ -53,6 +53,39 @@ if (pgSkipReason !== null) {
         expect(new Set(all.map((e) => e.key)).size).toBe(all.length);
       } finally {
         await Promise.all(stores.map((s) => s.close()));
+      }
+    });
+
+    it('a takeover waits for a fenced write in flight, so the write lands before the new holder starts', async () => {
+      const schema = schemas.next();
+      const a = await openPostgresStore(requirePgUrl(), { schema });
+      await a.migrate();
+      const b = await openPostgresStore(requirePgUrl(), { schema });
+      try {
+        const lease = await a.acquireLease('run', 'a', 1000, 0);
+        if (!lease.acquired) throw new Error('not acquired');
+        const events: string[] = [];
+        let inside!: () => void;
+        const entered = new Promise<void>((r) => (inside = r));
+        const write = a.intentTransaction({ name: 'run', token: lease.token }, async (tx) => {
+          inside();
+          await new Promise((r) => setTimeout(r, 300));
+          await tx.insertIntent(intent({ key: 'k' }));
+          events.push('a wrote');
+        });
+        await entered;
+        // a's lease has expired by b's clock, but a's transaction holds the lease row
+        const takeover = b.acquireLease('run', 'b', 1000, 5000).then((r) => {
+          events.push('b acquired');
+          return r;
+        });
+        await write;
+        expect(await takeover).toMatchObject({ acquired: true, token: 2 });
+        expect(events).toEqual(['a wrote', 'b acquired']);
+        await expect(a.intentTransaction({ name: 'run', token: 1 }, async () => 1)).rejects.toBeInstanceOf(LeaseLostError);
+      } finally {
+        await a.close();
+        await b.close();
       }
     });
 
