@@ -187,7 +187,12 @@ export function suggest(word: string, candidates: Iterable<string>): string | un
   }
   if (best === undefined) return undefined;
   const limit = Math.max(1, Math.floor(Math.max(word.length, best.length) / 3));
-  return bestD <= limit ? best : undefined;
+  if (bestD <= limit) return best;
+  // An abbreviation ("warn" for "warning", "prom" for "prometheus"), when only one candidate fits.
+  if (word.length < 3) return undefined;
+  const w = word.toLowerCase();
+  const starts = [...candidates].filter((c) => c.toLowerCase().startsWith(w));
+  return starts.length === 1 ? starts[0] : undefined;
 }
 
 export function didYouMean(word: string, candidates: Iterable<string>): string {

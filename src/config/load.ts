@@ -2,8 +2,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import type { Node } from 'yaml';
-import { formatDiagnostic, SourceFile, type Diagnostic } from './diagnostics.js';
+import type { Node, Scalar } from 'yaml';
+import { formatDiagnostic, scalarValueOffset, SourceFile, type Diagnostic } from './diagnostics.js';
 import { z } from 'zod';
 import { Aggregate, Config, Rule, RuleFile, type AggregateConfig, type RuleConfig } from './schema.js';
 import { parseYamlFile, validate, validatePart, walkStrings, yaml11Pitfalls } from './yaml.js';
@@ -80,12 +80,13 @@ const ENV_RE = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 function interpolateEnv(file: SourceFile, env: NodeJS.ProcessEnv, secrets: Set<string>, diagnostics: Diagnostic[]): void {
   walkStrings(file.doc.contents, [], (value, _path, node: Node) => {
     if (!value.includes('${')) return undefined;
-    return value.replace(ENV_RE, (m, name: string | undefined, def: string | undefined) => {
+    return value.replace(ENV_RE, (m, name: string | undefined, def: string | undefined, at: number) => {
       if (m === '$${') return '${';
       const v = env[name!];
       if (v === undefined || v === '') {
         if (def !== undefined) return def;
-        diagnostics.push(file.diagAt(node, `environment variable ${name} is not set`));
+        const { line, col } = file.pos(scalarValueOffset(file.text, node as Scalar, at));
+        diagnostics.push({ file: file.path, line, col, severity: 'error', message: `environment variable ${name} is not set` });
         return '';
       }
       if (v.length >= 4) secrets.add(v);

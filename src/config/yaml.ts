@@ -183,87 +183,99 @@ export function validatePart<T extends AnySchema>(
   const diagnostics: Diagnostic[] = [];
   const r = schema.safeParse(data);
   if (r.success) return { value: r.data as z.output<T>, diagnostics };
-  for (const issue of r.error.issues) {
-    const path = issue.path as PropertyKey[];
-    const at = (p: PropertyKey[], msg: string, key = false) => diagnostics.push(file.at([...prefix, ...p], msg, { key }));
-    const value = getPath(data, path);
-    const field = fieldName(path, what, prefix);
-    const here = schemaAt(schema, path, data);
-    switch (issue.code) {
-      case 'unrecognized_keys': {
-        const shape = (here as any)?._zod.def.shape as Record<string, unknown> | undefined;
-        const known = shape ? Object.keys(shape).filter((x) => x !== '$schema') : [];
-        for (const k of issue.keys) {
-          const dym = didYouMean(k, known);
-          at([...path, k], `unknown field "${k}"${dym}${known.length && !dym ? ` (known fields: ${known.join(', ')})` : ''}`, true);
-        }
-        break;
-      }
-      case 'invalid_union': {
-        const opts = (issue as any).options as string[] | undefined;
-        const disc = (issue as any).discriminator as string | undefined;
-        if ((issue as any).note === 'No matching discriminator' && opts) {
-          const name = disc ?? String(path[path.length - 1]);
-          const base = disc ? path : path.slice(0, -1);
-          const v = getPath(data, [...base, name]);
-          if (v === undefined) at(base, `missing field "${name}" (one of: ${opts.join(', ')})`);
-          else {
-            const dym = didYouMean(String(v), opts);
-            at([...base, name], `unknown ${name} "${String(v)}"${dym || ` (one of: ${opts.join(', ')})`}`);
+  const report = (issues: readonly z.core.$ZodIssue[], under: PropertyKey[]): void => {
+    for (const issue of issues) {
+      const path = [...under, ...(issue.path as PropertyKey[])];
+      const at = (p: PropertyKey[], msg: string, key = false) => diagnostics.push(file.at([...prefix, ...p], msg, { key }));
+      const value = getPath(data, path);
+      const field = fieldName(path, what, prefix);
+      const here = schemaAt(schema, path, data);
+      switch (issue.code) {
+        case 'unrecognized_keys': {
+          const shape = (here as any)?._zod.def.shape as Record<string, unknown> | undefined;
+          const known = shape ? Object.keys(shape).filter((x) => x !== '$schema') : [];
+          for (const k of issue.keys) {
+            const dym = didYouMean(k, known);
+            at([...path, k], `unknown field "${k}"${dym}${known.length && !dym ? ` (known fields: ${known.join(', ')})` : ''}`, true);
           }
-        } else {
+          break;
+        }
+        case 'invalid_union': {
+          const opts = (issue as any).options as string[] | undefined;
+          const disc = (issue as any).discriminator as string | undefined;
+          if ((issue as any).note === 'No matching discriminator' && opts) {
+            const name = disc ?? String(path[path.length - 1]);
+            const base = path[path.length - 1] === name ? path.slice(0, -1) : path;
+            const v = getPath(data, [...base, name]);
+            if (v === undefined) at(base, `missing field "${name}" (one of: ${opts.join(', ')})`);
+            else {
+              const dym = didYouMean(String(v), opts);
+              at([...base, name], `unknown ${name} "${String(v)}"${dym || ` (one of: ${opts.join(', ')})`}`);
+            }
+          } else {
+            // A value that may take several forms (a channel name, or a map): report the problems
+            // of the form the value has, or say which forms are accepted.
+            const branches = ((issue as any).errors ?? []) as z.core.$ZodIssue[][];
+            const rootType = (b: z.core.$ZodIssue[]) => b.find((i) => i.path.length === 0 && i.code === 'invalid_type') as any;
+            const fitting = branches.filter((b) => !rootType(b));
+            if (fitting.length >= 1) report(fitting.sort((a, b) => a.length - b.length)[0]!, path);
+            else {
+              const forms = [...new Set(branches.map((b) => TYPE_WORDS[rootType(b)?.expected] ?? rootType(b)?.expected).filter(Boolean))];
+              at(path, forms.length ? `${field} must be ${forms.join(' or ')}, not ${describeValue(value)}` : `${field}: ${issue.message}`);
+            }
+          }
+          break;
+        }
+        case 'invalid_type': {
+          const expected = (issue as any).expected as string;
+          if (value === undefined) {
+            at(path.slice(0, -1), `missing field ${field}`);
+          } else if (expected === 'string' && (here === Duration || here === ForSpec) && typeof value === 'number') {
+            at(path, `${field} must be a duration with a unit, such as ${value}s or ${value}m, not the number ${value}`);
+          } else if (expected === 'boolean' && typeof value === 'string' && YAML11_BOOLEANS.test(value)) {
+            const b = YAML11_TRUE.test(value);
+            at(path, `${field} must be true or false, not the text "${value}" (YAML 1.2 reads ${value} as text): write ${b}`);
+          } else {
+            const exp = TYPE_WORDS[expected] ?? expected;
+            at(path, `${field} must be ${exp}, not ${describeValue(value)}`);
+          }
+          break;
+        }
+        case 'invalid_value': {
+          const vals = ((issue as any).values as unknown[]).map(String);
+          at(path, `${field} must be ${vals.length === 1 ? `"${vals[0]}"` : `one of ${vals.join(', ')}`}, not ${describeValue(value)}${didYouMean(String(value), vals)}`);
+          break;
+        }
+        case 'invalid_format':
+          at(path, `${field}: ${issue.message}, not ${describeValue(value)}`);
+          break;
+        case 'too_small': {
+          const min = Number((issue as any).minimum);
+          const origin = (issue as any).origin as string;
+          if (origin === 'string' && min <= 1) at(path, `${field} may not be empty`);
+          else if (origin === 'array') at(path, `${field} needs at least ${min} item${min === 1 ? '' : 's'}`);
+          else if (origin === 'number') at(path, `${field} must be at least ${min}, not ${String(value)}`);
+          else at(path, `${field}: ${issue.message}`);
+          break;
+        }
+        case 'too_big': {
+          const max = Number((issue as any).maximum);
+          if ((issue as any).origin === 'number') at(path, `${field} must be at most ${max}, not ${String(value)}`);
+          else at(path, `${field}: ${issue.message}`);
+          break;
+        }
+        case 'invalid_key': {
+          // A record key that breaks its pattern: point at the key itself.
+          const inner = (issue as any).issues?.[0]?.message as string | undefined;
+          at(path, `${field} is not a valid name${inner ? `: ${inner}` : ''}`, true);
+          break;
+        }
+        default:
           at(path, `${field}: ${issue.message}`);
-        }
-        break;
       }
-      case 'invalid_type': {
-        const expected = (issue as any).expected as string;
-        if (value === undefined) {
-          at(path.slice(0, -1), `missing field ${field}`);
-        } else if (expected === 'string' && (here === Duration || here === ForSpec) && typeof value === 'number') {
-          at(path, `${field} must be a duration with a unit, such as ${value}s or ${value}m, not the number ${value}`);
-        } else if (expected === 'boolean' && typeof value === 'string' && YAML11_BOOLEANS.test(value)) {
-          const b = YAML11_TRUE.test(value);
-          at(path, `${field} must be true or false, not the text "${value}" (YAML 1.2 reads ${value} as text): write ${b}`);
-        } else {
-          const exp = TYPE_WORDS[expected] ?? expected;
-          at(path, `${field} must be ${exp}, not ${describeValue(value)}`);
-        }
-        break;
-      }
-      case 'invalid_value': {
-        const vals = ((issue as any).values as unknown[]).map(String);
-        at(path, `${field} must be ${vals.length === 1 ? `"${vals[0]}"` : `one of ${vals.join(', ')}`}, not ${describeValue(value)}${didYouMean(String(value), vals)}`);
-        break;
-      }
-      case 'invalid_format':
-        at(path, `${field}: ${issue.message}, not ${describeValue(value)}`);
-        break;
-      case 'too_small': {
-        const min = Number((issue as any).minimum);
-        const origin = (issue as any).origin as string;
-        if (origin === 'string' && min <= 1) at(path, `${field} may not be empty`);
-        else if (origin === 'array') at(path, `${field} needs at least ${min} item${min === 1 ? '' : 's'}`);
-        else if (origin === 'number') at(path, `${field} must be at least ${min}, not ${String(value)}`);
-        else at(path, `${field}: ${issue.message}`);
-        break;
-      }
-      case 'too_big': {
-        const max = Number((issue as any).maximum);
-        if ((issue as any).origin === 'number') at(path, `${field} must be at most ${max}, not ${String(value)}`);
-        else at(path, `${field}: ${issue.message}`);
-        break;
-      }
-      case 'invalid_key': {
-        // A record key that breaks its pattern: point at the key itself.
-        const inner = (issue as any).issues?.[0]?.message as string | undefined;
-        at(path, `${field} is not a valid name${inner ? `: ${inner}` : ''}`, true);
-        break;
-      }
-      default:
-        at(path, `${field}: ${issue.message}`);
     }
-  }
+  };
+  report(r.error.issues, []);
   return { diagnostics };
 }
 
