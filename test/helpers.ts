@@ -26,6 +26,7 @@ export function reflex(args: string[], opts: { cwd?: string; env?: NodeJS.Proces
     encoding: 'utf8',
     input: opts.input,
     timeout: 120_000,
+    maxBuffer: 256 * 1024 * 1024,
   });
   return Object.assign(r, { out: (r.stdout ?? '') + (r.stderr ?? '') });
 }

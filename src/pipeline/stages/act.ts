@@ -4,11 +4,19 @@ import type { ActionPlan } from '../../actions/types.js';
 import { INTENT_CHECKS } from '../../guards/intent.js';
 import { SEVERITIES, type ExecutionOutcome } from '../../model.js';
 import type { Decision } from '../../rules/evaluate.js';
-import { LeaseLostError, type IntentInput } from '../../store/types.js';
+import { JournalConflictError, LeaseLostError, type IntentInput } from '../../store/types.js';
 import { REASON } from '../reasons.js';
 import { live, stop, type RunContext, type Stage } from '../types.js';
 import { cooldownOf } from './cooldown.js';
 import { plans } from './plan.js';
+
+// ---- test hook (docs/reliability.md): REFLEX_FAILPOINT=after-intent|after-running|before-outcome
+// makes this process kill itself with SIGKILL at that point of the first action it reaches, so
+// crash tests can stop a real run exactly there. Read once at load; unset, it costs a comparison.
+const FAILPOINT = process.env.REFLEX_FAILPOINT ?? '';
+function failpoint(at: 'after-intent' | 'after-running' | 'before-outcome'): void {
+  if (FAILPOINT === at) process.kill(process.pid, 'SIGKILL');
+}
 
 /** The order actions run in: highest severity first, then rule order, then target id. */
 export function actionOrder(a: Decision, b: Decision): number {
@@ -109,7 +117,16 @@ async function actOn(ctx: RunContext, d: Decision): Promise<void> {
     }
     const id = res.id;
     d.actions[i]!.executionId = id;
-    await ctx.store.markRunning(id, ctx.clock());
+    failpoint('after-intent');
+    try {
+      await ctx.store.markRunning(id, ctx.clock());
+    } catch (err) {
+      if (!(err instanceof JournalConflictError)) throw err;
+      // Someone else (a recovering run) has already settled this intent: never start it now.
+      stop(d, 'journal', REASON.DUPLICATE, `execution #${id} was settled by another run before it started: ${ctx.redact(err.message)}`, 'blocked');
+      return;
+    }
+    failpoint('after-running');
     let outcome: ExecutionOutcome;
     try {
       outcome = await runOne(ctx, d, plan, i);
@@ -117,6 +134,7 @@ async function actOn(ctx: RunContext, d: Decision): Promise<void> {
       outcome = { status: 'failed', durationMs: 0, output: '', error: ctx.redact((err as Error).message) };
     }
     outcome = { ...outcome, output: ctx.redact(outcome.output ?? ''), error: outcome.error ? ctx.redact(outcome.error) : undefined };
+    failpoint('before-outcome');
     await ctx.store.finishExecution(id, { ...outcome, finishedAt: ctx.clock() });
     d.actions[i]!.status = outcome.status;
     const code = outcome.exitCode !== undefined ? ` (exit ${outcome.exitCode})` : outcome.httpStatus !== undefined ? ` (HTTP ${outcome.httpStatus})` : '';
