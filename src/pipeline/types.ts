@@ -46,6 +46,10 @@ export interface RunContext {
   interrupted: number[];
   /** Options of test harnesses (reflex test): scripted action outcomes instead of real ones. */
   executor?: Executor;
+  /** reflex test: these sources instead of the configured ones (a scenario's facts, scripted outages). */
+  sources?: import('../sources/types.js').Source[];
+  /** reflex test: make the channel escalations go to (captured, not sent) instead of the configured one. */
+  channel?: (name: string, config: import('../config/schema.js').ChannelConfig) => import('../actions/types.js').Channel;
   timings: Record<string, number>;
 }
 
@@ -78,7 +82,10 @@ export function stop(d: Decision, stage: string, reason: string, detail: string,
   d.outcome = outcome;
 }
 
-/** Decisions still on their way to acting (matched, not yet stopped by a stage). */
+/**
+ * Decisions still on their way to acting: matched, with actions, not yet stopped by a stage.
+ * Escalate-only rules are not guarded: guardrails stop actions, never a message to a human.
+ */
 export function live(ctx: RunContext): Decision[] {
-  return ctx.decisions.filter((d) => d.outcome === 'matched');
+  return ctx.decisions.filter((d) => d.outcome === 'matched' && d.rule.steps.length > 0);
 }

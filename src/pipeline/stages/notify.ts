@@ -50,17 +50,18 @@ export class Channels {
     if (!c) {
       const cfg = this.ctx.project.config.channels[name];
       if (!cfg) return null;
-      this.cache.set(name, (c = createChannel(name, cfg, { secrets: this.ctx.project.secrets })));
+      this.cache.set(name, (c = this.ctx.channel?.(name, cfg) ?? createChannel(name, cfg, { secrets: this.ctx.project.secrets })));
     }
     return c;
   }
 
   /** Send (or in dry-run, describe) one message, deduplicated through the store. */
-  async send(channelName: string, msg: EscalationMessage): Promise<{ sent: boolean; note: string }> {
+  /** `shadow`: the message comes from a rule in dry-run mode, which never pages anyone. */
+  async send(channelName: string, msg: EscalationMessage, shadow = false): Promise<{ sent: boolean; note: string }> {
     const ctx = this.ctx;
     const channel = this.get(channelName);
     if (!channel) return { sent: false, note: `no channel "${channelName}"` };
-    if (ctx.dryRun) return { sent: false, note: `would ${msg.event} on ${channelName}: ${channel.describe(msg)}` };
+    if (ctx.dryRun || shadow) return { sent: false, note: `would ${msg.event} on ${channelName}${shadow ? ' (rule in dry-run mode)' : ''}: ${channel.describe(msg)}` };
     if (msg.event === 'trigger') {
       const { isNew } = await ctx.store.openEscalation({ dedupKey: msg.dedupKey, channel: channelName, summary: msg.summary, at: ctx.now });
       if (!isNew) return { sent: false, note: `already escalated to ${channelName} (open, dedup key ${msg.dedupKey}): not paging again` };
@@ -112,10 +113,11 @@ export const notifyStage: Stage = {
           conditions: d.conditions.map((c) => `${c.name}: ${c.result}`),
         },
       };
-      const r = await channels.send(esc.to, msg);
+      const shadow = d.rule.mode === 'dry-run';
+      const r = await channels.send(esc.to, msg, shadow);
       d.escalation = { channel: esc.to, dedupKey, summary, sent: r.sent };
       d.trace.push({ stage: 'notify', reason: r.sent ? REASON.ESCALATED : r.note.startsWith('already') ? REASON.ESCALATION_DEDUP : r.note.startsWith('would') ? REASON.DRY_RUN : REASON.ESCALATION_FAILED, detail: r.note });
-      if (d.rule.steps.length === 0 && (d.outcome === 'matched' || d.outcome === 'dry_run')) d.outcome = 'escalated';
+      if (d.rule.steps.length === 0 && d.outcome === 'matched') d.outcome = ctx.dryRun || shadow ? 'dry_run' : 'escalated';
     }
     // Problems that went away: resolve their open escalations (only for targets this run evaluated).
     if (ctx.dryRun) return;
