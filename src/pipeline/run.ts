@@ -44,6 +44,10 @@ export interface RunOptions {
   log?: Logger;
   holder?: string;
   executor?: Executor;
+  /** reflex test: collect from these sources instead of the configured ones. */
+  sources?: RunContext['sources'];
+  /** reflex test: capture escalations in these channels instead of sending them. */
+  channel?: RunContext['channel'];
   signal?: AbortSignal;
   /** The lease name (one runner at a time per name). */
   lease?: string;
@@ -113,6 +117,8 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     problems: [],
     interrupted: [],
     executor: o.executor,
+    sources: o.sources,
+    channel: o.channel,
     timings: {},
   };
   try {

@@ -27,7 +27,7 @@ export const collectStage: Stage = {
       if (s.timeout) timeouts[s.name] = parseDuration(s.timeout);
       if (s.cooldown) cooldowns[s.name] = parseDuration(s.cooldown);
     }
-    const result = await collectAll(createSources(config.sources), {
+    const result = await collectAll(ctx.sources ?? createSources(config.sources), {
       now: ctx.now,
       projectDir: dir,
       env: ctx.env,
