@@ -1,4 +1,5 @@
 // Which facts the sources will provide, known before anything runs: declared by sources, or read from inventory files.
+import { relative, resolve } from 'node:path';
 import { createSource } from '../sources/index.js';
 import { collectAll } from '../sources/collect.js';
 import type { Diagnostic } from './diagnostics.js';
@@ -25,7 +26,15 @@ export async function knownFacts(project: Project, diagnostics: Diagnostic[]): P
       { now: Date.now(), projectDir: project.dir, env: process.env, concurrency: 2, defaultTimeoutMs: 30_000 },
     );
     r.reports.forEach((rep, j) => {
-      if (rep.status !== 'ok') {
+      if (rep.status === 'ok') return;
+      // Its facts cannot be known, so no reference to a fact is reported as unknown (one problem, not a cascade).
+      complete = false;
+      // A mistake inside the inventory file is reported where it is; anything else at the source's path.
+      const m = /^(.+?):(\d+):(\d+): (.*)$/s.exec(rep.error ?? '');
+      if (m) {
+        const file = relative(process.cwd(), resolve(project.dir, m[1]!)) || m[1]!;
+        diagnostics.push({ file, line: Number(m[2]), col: Number(m[3]), message: `source "${rep.name}": ${m[4]}`, severity: 'error' });
+      } else {
         diagnostics.push(project.configFile.at(['sources', inventories[j]!.i, 'path'], `source "${rep.name}": ${rep.error ?? 'cannot be read'}`));
       }
     });
