@@ -103,6 +103,15 @@ describe('three-valued logic', () => {
     expect(ev('facts.up == 0', { facts: 'up' })).toBe(U);
     expect(ev('labels.env == "prod"', { labels: { env: 5 } })).toBe(U);
     expect(ev('facts.up == 0', { facts: null })).toBe(U);
+    // Field reads look first and check the receiver after: inherited and numeric names must not leak through.
+    expect(ev('facts.length', { facts: 'abc' })).toBe(U);
+    expect(ev('facts["0"]', { facts: 'abc' })).toBe(U);
+    expect(ev('facts.length', { facts: [1, 2] })).toBe(U);
+    expect(ev('facts.constructor', { facts: {} })).toBe(U);
+    expect(ev('size(facts)', { facts: [1, 2] })).toBe(U);
+    expect(ev('facts.x.length', { facts: { x: 'abc' } })).toBe(U);
+    expect(ev('facts.x.description', { facts: {} })).toBe(U);
+    expect(ev('has(facts.x.length)', { facts: { x: [1] } })).toBe(false);
   });
 
   it('maps values to truth', () => {

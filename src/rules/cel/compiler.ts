@@ -81,10 +81,17 @@ function conformsJs(x: string, t: number): string {
   return 'false';
 }
 
-/** Keys that a plain object may inherit: those need an own-property check. */
-function inheritedKey(k: string): boolean {
-  // Symbol.prototype too: the receiver may be UNKNOWN, and `UNKNOWN.description` is a string.
-  return k in Object.prototype || k in Symbol.prototype || k === '__proto__';
+/**
+ * A key no JSON-like value (nor UNKNOWN, a Date, a Map...) has unless it is an own
+ * property: then `v?.[key]` is undefined for every such value except a map holding
+ * the key, and compiled code may read first and check the receiver's type only when
+ * the read finds nothing. Numeric keys (`"0"` on a string) and inherited names
+ * (`constructor`, `length`, `description` on a symbol...) take the checked path.
+ */
+const SAMPLES: unknown[] = [{}, [], '', 0, false, Symbol('x'), () => 0, new Date(0), new Map(), new Set(), /x/];
+function safeKey(k: string): boolean {
+  if (k === '__proto__' || /^(\d|-\d|NaN$|Infinity$|-Infinity$)/.test(k)) return false;
+  return !SAMPLES.some((v) => k in Object(v));
 }
 
 const BANNED_MAP_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -155,7 +162,7 @@ class Gen {
       case 'id':
         return this.ident(n);
       case '.':
-        return this.field(n, this.gen(n.args[0]), n.args[1] as string);
+        return this.field(n, this.receiver(n.args[0]), n.args[1] as string);
       case '[]':
         return this.index(n);
       case '&&':
@@ -216,7 +223,7 @@ class Gen {
     return unsupported('a bytes or uint literal');
   }
 
-  ident(n: CelNode): Val {
+  ident(n: CelNode, asReceiver = false): Val {
     const name = n.args as string;
     const bound = this.scope.get(name);
     if (bound) return bound;
@@ -226,7 +233,7 @@ class Gen {
     const t = this.let(`a[${JSON.stringify(name)}]`);
     switch (k) {
       case 'map':
-        this.emit(`if (!isPlainMap(${t})) ${t} = badMap(${t});`);
+        if (!asReceiver) this.emit(`if (!isPlainMap(${t})) ${t} = badMap(${t});`);
         break;
       case 'list':
         this.emit(`if (!isArray(${t})) ${t} = badList(${t});`);
@@ -256,34 +263,27 @@ class Gen {
     const out = { trusted: r.trusted, taint: r.taint };
     const K = JSON.stringify(key);
     const t = this.tmp();
-    if (r.k === 'map') {
-      const code = this.readCode(r, r.type.valueType ?? DYN);
-      if (inheritedKey(key)) {
-        this.emit(`${t} = mapGet(${r.js}, ${K}, ${code});`);
-      } else {
-        const x = this.tmp();
-        const ok = code === R.T_DYN ? '' : ` && ${conformsJs(x, code)}`;
-        this.emit(`${t} = (${x} = ${r.js}[${K}]) !== undefined${ok} ? ${x} : mapGet(${r.js}, ${K}, ${code});`);
-      }
-      return this.val(t, type, out);
+    if (r.k !== 'map' && r.k !== 'dyn') return unsupported(`field access on ${r.type.name}`);
+    const code = r.k === 'map' ? this.readCode(r, r.type.valueType ?? DYN) : R.T_DYN;
+    const slow = r.k === 'map' ? `mapGet(${r.js}, ${K}, ${code})` : `dynGet(${r.js}, ${K})`;
+    if (safeKey(key)) {
+      const x = this.tmp();
+      const ok = code === R.T_DYN ? '' : ` && ${conformsJs(x, code)}`;
+      this.emit(`${t} = (${x} = ${r.js}?.[${K}]) !== undefined${ok} ? ${x} : ${slow};`);
+    } else {
+      this.emit(`${t} = ${slow};`);
     }
-    if (r.k === 'dyn') {
-      if (inheritedKey(key)) {
-        this.emit(`${t} = dynGet(${r.js}, ${K});`);
-      } else {
-        const x = this.tmp();
-        this.emit(
-          `${t} = typeof ${r.js} === "object" && ${r.js} !== null && ${r.js}.constructor === Object && (${x} = ${r.js}[${K}]) !== undefined ? ${x} : dynGet(${r.js}, ${K});`,
-        );
-      }
-      return this.val(t, type, out);
-    }
-    return unsupported(`field access on ${r.type.name}`);
+    return this.val(t, type, out);
+  }
+
+  /** A field's receiver: a map variable is not checked when read, the field read checks it. */
+  receiver(n: CelNode): Val {
+    return n.op === 'id' ? this.ident(n, true) : this.gen(n);
   }
 
   index(n: CelNode): Val {
-    const r = this.gen(n.args[0]);
     const keyNode = n.args[1] as CelNode;
+    const r = keyNode.op === 'value' && typeof keyNode.args === 'string' ? this.receiver(n.args[0]) : this.gen(n.args[0]);
     if (keyNode.op === 'value' && typeof keyNode.args === 'string' && (r.k === 'map' || r.k === 'dyn')) {
       return this.field(n, r, keyNode.args);
     }
@@ -515,13 +515,13 @@ class Gen {
       return this.val('U', type);
     }
     const dur = d as { seconds: bigint; nanos: number; valueOf(): number };
-    return this.val(`(${dur.valueOf()})`, type, { dur: { seconds: dur.seconds, nanos: dur.nanos } });
+    return this.val(`(${dur.valueOf()})`, type, { dur: { seconds: dur.seconds, nanos: dur.nanos }, lit: true });
   }
 
   size(x: Val, type: CelType): Val {
     if (x.k === 'string') return this.val(this.let(`${x.js} === U ? U : strSize(${x.js})`), type);
     if (x.k === 'list') return this.val(this.let(`${x.js} === U ? U : ${x.js}.length`), type);
-    if (x.k === 'map') return this.val(this.let(`${x.js} === U ? U : Object.keys(${x.js}).length`), type);
+    if (x.k === 'map') return this.val(this.let(`isPlainMap(${x.js}) ? Object.keys(${x.js}).length : size(${x.js})`), type);
     if (x.k === 'dyn') return this.val(this.let(`${x.js} === U ? U : isArray(${x.js}) ? ${x.js}.length : size(${x.js})`), type);
     return unsupported(`size(${x.type.name})`);
   }
@@ -537,7 +537,7 @@ class Gen {
   /** Inside has(), cel-js type-checks only the root: types of the inner selections follow from it. */
   hasReceiver(n: CelNode): Val {
     if (n.op === '.') return this.field(n, this.hasReceiver(n.args[0]), n.args[1] as string);
-    if (n.op === 'id') return this.ident(n);
+    if (n.op === 'id') return this.ident(n, true);
     return unsupported('has() of a non-field');
   }
 

@@ -46,7 +46,10 @@
 // agg (map of aggregates), depends_on / dependents / upstream / downstream (lists of
 // related targets {id, kind, labels, facts}) and now (timestamp). Declare numbers as
 // `double`: activations carry JS numbers. The activation is read lazily, property by
-// property, as the expression needs it (relation lists may be getters).
+// property, as the expression needs it (relation lists may be getters). Values in it
+// are expected to be JSON-like (plain objects, arrays, strings, numbers, booleans,
+// null) or Dates; the fast path hands Maps, Sets and BigInts to the interpreter, but it
+// reads a field of any other object (a class instance) as if the object were a map.
 //
 // # How it runs
 //

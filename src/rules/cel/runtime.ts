@@ -325,6 +325,8 @@ export function strSize(s: string): number {
 }
 
 export function size(x: unknown): unknown {
+  if (x === U) return U;
+  if (x instanceof Map || x instanceof Set) defer('size of a Map or Set');
   switch (kindOf(x)) {
     case K.Str:
       return strSize(x as string);
