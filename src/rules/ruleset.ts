@@ -83,16 +83,8 @@ export interface RuleSet {
 }
 
 /** Where a CEL diagnostic points: the expression's YAML scalar, at the character inside it (quotes, escapes and block scalars allowed for). */
-function celDiag(loc: Loc, sub: PropertyKey[], d: CelDiagnostic, what: string, variables: Record<string, string>): Diagnostic {
-  return loc.file.at([...loc.path, ...sub], `${what}: ${d.message}${celSuggestion(d.message, variables)}`, { valueOffset: d.offset });
-}
-
-/** "did you mean" for an unknown variable (`fact.up` -> `facts`), when the compiler's message does not offer one. */
-function celSuggestion(message: string, variables: Record<string, string>): string {
-  if (/did you mean/i.test(message)) return '';
-  const m = /(?:unknown|undeclared|undefined|unbound)[^'"`]*(?:variable|identifier|reference)[^'"`]*['"`]([A-Za-z_][A-Za-z0-9_]*)['"`]/i.exec(message)
-    ?? /['"`]([A-Za-z_][A-Za-z0-9_]*)['"`][^'"`]*(?:is not (?:declared|defined)|unknown)/i.exec(message);
-  return m ? didYouMean(m[1]!, Object.keys(variables)) : '';
+function celDiag(loc: Loc, sub: PropertyKey[], d: CelDiagnostic, what: string): Diagnostic {
+  return loc.file.at([...loc.path, ...sub], `${what}: ${d.message}`, { valueOffset: d.offset });
 }
 
 const TARGET_FIELDS = ['id', 'kind', 'labels', 'facts', 'depends_on'];
@@ -115,7 +107,7 @@ function compileExpr(
   expect?: 'bool',
 ): CompiledExpr | null {
   const r = compile(source, { variables, fields: FIELDS, expect });
-  for (const e of r.errors) diags.push(celDiag(loc, sub, e, what, variables));
+  for (const e of r.errors) diags.push(celDiag(loc, sub, e, what));
   return r.expr ?? null;
 }
 
@@ -244,8 +236,8 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
     }
     for (const a of refs.agg) {
       if (!aggregates.has(a) && !aggLocs.has(a) && !opts.broken?.aggregates.has(a)) {
-        const where = findCondWith(r, `agg.${a}`);
-        at(where, `unknown aggregate "agg.${a}"${didYouMean(a, aggregates.keys())}${aggregates.size ? '' : ' (declare it under "aggregates:" in a rule file)'}`);
+        const site = refSite(ruleExprs(when, context, value), 'agg', a) ?? { sub: findCondWith(r, `agg.${a}`) };
+        diags.push(r.loc.file.at([...r.loc.path, ...site.sub], `unknown aggregate "agg.${a}"${didYouMean(a, aggregates.keys())}${aggregates.size ? '' : ' (declare it under "aggregates:" in a rule file)'}`, { valueOffset: site.offset }));
       }
     }
     compiled.push({
@@ -276,13 +268,18 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
     for (const r of compiled) {
       for (const f of r.refs.facts) {
         if (!known.has(f)) {
-          diags.push(r.loc.file.at([...r.loc.path, ...findCondWith(project.rules[r.index]!, `facts.${f}`)], `rule "${r.name}": unknown fact "${f}"${didYouMean(f, known)} (no source provides it and no rule derives it)`, { severity: 'error' }));
+          const site = refSite(ruleExprs(r.when, r.context, r.value), 'facts', f) ?? { sub: findCondWith(project.rules[r.index]!, `facts.${f}`) };
+          diags.push(r.loc.file.at([...r.loc.path, ...site.sub], `rule "${r.name}": unknown fact "${f}"${didYouMean(f, known)} (no source provides it and no rule derives it)`, { valueOffset: site.offset }));
         }
       }
     }
     for (const a of aggregates.values()) {
       for (const f of a.refs.facts) {
-        if (!known.has(f)) diags.push(a.loc.file.at([...a.loc.path, a.where ? 'where' : 'value'], `aggregate "${a.name}": unknown fact "${f}"${didYouMean(f, known)}`));
+        if (!known.has(f)) {
+          const exprs: [PropertyKey[], CompiledExpr | null][] = [[['where'], a.where], [['value'], a.value]];
+          const site = refSite(exprs, 'facts', f) ?? { sub: [a.where ? 'where' : 'value'] };
+          diags.push(a.loc.file.at([...a.loc.path, ...site.sub], `aggregate "${a.name}": unknown fact "${f}"${didYouMean(f, known)}`, { valueOffset: site.offset }));
+        }
       }
     }
   }
@@ -299,6 +296,20 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
     list.push(r);
   }
   return { ruleSet: { rules, byKind, aggregates, derived, hash: project.hash }, diagnostics: diags };
+}
+
+/** A rule's expressions with their paths under the rule. */
+function ruleExprs(when: CompiledCondition[], context: CompiledCondition[], value: CompiledExpr | null): [PropertyKey[], CompiledExpr | null][] {
+  return [...when.map((c): [PropertyKey[], CompiledExpr] => [['when', c.name], c.expr]), ...context.map((c): [PropertyKey[], CompiledExpr] => [['context', c.name], c.expr]), [['value'], value]];
+}
+
+/** Where a reference first appears: the expression's path and the offset inside it (for file:line:col at the name itself). */
+function refSite(exprs: [PropertyKey[], CompiledExpr | null][], kind: 'facts' | 'agg', name: string): { sub: PropertyKey[]; offset?: number } | undefined {
+  for (const [sub, e] of exprs) {
+    const s = e?.refs.sites.find((x) => x.kind === kind && x.name === name);
+    if (s) return { sub, offset: s.offset };
+  }
+  return undefined;
 }
 
 /** The path (under the rule) of the first condition whose text mentions `needle`, for pointing at it. */
