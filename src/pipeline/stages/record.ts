@@ -2,6 +2,7 @@
 import type { DecisionRecord } from '../../store/types.js';
 import type { RunContext, Stage } from '../types.js';
 import { summarize } from '../summary.js';
+import { parseDuration } from '../../util/duration.js';
 
 export function toRecord(ctx: Pick<RunContext, 'runId' | 'now'>, d: RunContext['decisions'][number]): DecisionRecord {
   return {
@@ -30,5 +31,10 @@ export const recordStage: Stage = {
       { finishedAt: ctx.clock(), status: ctx.problems.length ? 'problems' : 'ok', summary: { ...summarize(ctx) }, snapshot, decisions: records },
       ctx.fence,
     );
+    // Retention: runs (with their snapshots and decisions) older than `retention.runs` go.
+    // The executions journal stays: cooldowns and limits read it.
+    const keepMs = parseDuration(ctx.project.config.retention.runs);
+    const pruned = await ctx.store.pruneRuns(ctx.now - keepMs);
+    if (pruned) ctx.log.debug(`pruned ${pruned} run(s) older than ${ctx.project.config.retention.runs}`);
   },
 };
