@@ -159,6 +159,8 @@ describe('numbers', () => {
     for (const src of ['1 / 0', '1 % 0', 'facts.one / 0', 'facts.one / facts.zero', '1.0 / 0.0', 'facts.one % facts.zero', 'facts.zero / 0.0', '2 / facts.zero']) {
       expect(ev(src, a), src).toBe(U);
     }
+    expect(ev('[1.0, 2.0].map(x, x / 0.0)', a)).toBe(U);
+    expect(ev('facts.l.exists(x, 1 / x > 0.5)', activation({ l: [0, 1] }))).toBe(true);
     expect(compiled('facts.one / facts.zero').explainUnknown(a)).toBe('division by zero in `facts.one / facts.zero` (facts.one = 1, facts.zero = 0)');
   });
 
@@ -466,8 +468,9 @@ describe('check errors', () => {
     expect(compile('facts.up == 0', { variables: VARS, expect: 'bool' }).errors).toEqual([]);
   });
 
-  it('rejects int variables: activations carry JS numbers', () => {
+  it('rejects int variables (activations carry JS numbers) and unknown types, as programming errors', () => {
     expect(() => compile('x > 1', { variables: { x: 'int' } })).toThrow(/declare numbers as double/);
+    expect(() => compile('x > 1', { variables: { x: 'mapp' } })).toThrow(/invalid CEL variable declarations/);
   });
 });
 

@@ -56,15 +56,24 @@ export function environment(variables: Record<string, string>): Environment {
   const key = JSON.stringify(Object.entries(variables).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   let env = environments.get(key);
   if (!env) {
-    env = createEnvironment(variables);
+    try {
+      env = createEnvironment(variables);
+    } catch (e) {
+      throw new Error(`invalid CEL variable declarations ${JSON.stringify(variables)}: ${(e as Error).message}`, { cause: e });
+    }
     environments.set(key, env);
   }
   return env;
 }
 
+const typesCache = new WeakMap<Environment, Map<string, CelType>>();
+
 /** The types cel-js resolved for the declared variables. */
 export function variableTypes(env: Environment, variables: Record<string, string>): Map<string, CelType> {
+  const cached = typesCache.get(env);
+  if (cached) return cached;
   const out = new Map<string, CelType>();
+  typesCache.set(env, out);
   for (const name of Object.keys(variables)) {
     const p = env.parse(name);
     p.check();

@@ -152,11 +152,6 @@ export function listAt(l: unknown, i: unknown, t: number): unknown {
   return U;
 }
 
-/** `m[k]` where the receiver's type is only known at run time. */
-export function index(x: unknown, k: unknown): unknown {
-  return dynGet(x, k);
-}
-
 /** `has(x.k)` once `x` is evaluated. */
 export function has(x: unknown, k: string, t: number): unknown {
   if (x === U) return U;
@@ -439,10 +434,6 @@ export function tsOfInt(x: unknown): unknown {
   if (x === U) return U;
   const ms = (x as number) * 1000;
   return ms <= 253402300799999 && ms >= -62135596800000 ? new Date(ms) : U;
-}
-
-export function tsOf(x: unknown): unknown {
-  return tsOfString(x);
 }
 
 /** Arguments of string methods must be strings (or the call has no overload). */
