@@ -52,6 +52,10 @@ const { bool, number, string, numbers, strings } = fc.letrec((tie) => ({
     fc.tuple(tie('number'), cmp, tie('number')).map(([a, op, b]) => `(${a} ${op} ${b})`),
     fc.tuple(tie('string'), cmp, tie('string')).map(([a, op, b]) => `(${a} ${op} ${b})`),
     fc.tuple(tie('bool'), fc.constantFrom('&&', '||'), tie('bool')).map(([a, op, b]) => `(${a} ${op} ${b})`),
+    fc.tuple(tie('bool'), cmp, tie('bool')).map(([a, op, b]) => `(${a} ${op} ${b})`),
+    fc.tuple(fc.constantFrom('true', 'false', '"a"', '1', '2.5', 'null'), cmp, fc.constantFrom('facts.n1', 'facts.b1', 'facts.s1', 'facts.nul', 'facts.l1', 'facts.m1')).map(
+      ([a, op, b]) => `(${a} ${op} ${b})`,
+    ),
     tie('bool').map((a) => `!${a}`),
     fc.tuple(tie('bool'), tie('bool'), tie('bool')).map(([c, a, b]) => `(${c} ? ${a} : ${b})`),
     factName.map((f) => `has(facts.${f})`),
@@ -213,7 +217,7 @@ describe('compiled and interpreted CEL agree', () => {
           if (!same(raw, want)) throw new Error(`fast path disagrees on ${src}\n  compiled: ${show(raw)}\n  reference: ${show(want)}\n  activation: ${show(act)}`);
         }
       }),
-      { numRuns: 2500, seed: Number(process.env.CEL_SEED ?? 20240501) },
+      { numRuns: 4000, seed: Number(process.env.CEL_SEED ?? 20240501) },
     );
     // The test means something only if most expressions type-check, compile and evaluate on the fast path.
     expect(stats.checkErrors / stats.cases).toBeLessThan(0.3);

@@ -91,6 +91,16 @@ describe('three-valued logic', () => {
     expect(ev(src, activation(f))).toBe(want);
   });
 
+  it('orders only values of the same type', () => {
+    const a = activation({ n: 5, b: true, s: 'b' });
+    expect(ev('true < facts.n', a)).toBe(U);
+    expect(ev('false < facts.b', a)).toBe(true);
+    expect(ev('"a" < facts.s', a)).toBe(true);
+    expect(ev('"a" < facts.n', a)).toBe(U);
+    expect(ev('1 < facts.s', a)).toBe(U);
+    expect(ev('null == facts.n', a)).toBe(false);
+  });
+
   it('makes every evaluation error unknown instead of throwing', () => {
     for (const src of ['facts.s < 1', 'facts.s + 1', '-facts.s', 'facts.up.x', 'facts.l[5]', 'int(facts.s)', 'timestamp(facts.s)', '!facts.up']) {
       expect(ev(src, activation({ ...f, l: [1, 2] })), src).toBe(U);
@@ -393,6 +403,22 @@ describe('the fast path refuses what it would get wrong', () => {
     expect(ev('facts.big + 1', odd, { fast: false })).toBe(11);
     expect(ev('facts.map.a', odd, { fast: false })).toBe(1);
     expect(compiled('facts.up == 0').eval(null as unknown as object)).toBe(U);
+  });
+});
+
+describe('other variable sets', () => {
+  it('compiles expressions over an HTTP response', () => {
+    const vars = { body: 'dyn', status: 'double', latency_ms: 'double', record: 'map' };
+    const r = compile('status == 200 && latency_ms < 500 && record.healthy', { variables: vars });
+    expect(r.errors).toEqual([]);
+    const e = r.expr!;
+    expect(e.fast).toBe(true);
+    expect(e.eval({ status: 200, latency_ms: 120, record: { healthy: true } })).toBe(true);
+    expect(e.eval({ status: 503, latency_ms: 120, record: {} })).toBe(false);
+    expect(e.eval({ status: '200', latency_ms: 120, record: { healthy: true } })).toBe(U);
+    expect(e.eval({ latency_ms: 120, record: { healthy: true } })).toBe(U);
+    expect(compile('body.items.map(i, i.name)', { variables: vars }).expr!.eval({ body: { items: [{ name: 'a' }, { name: 'b' }] } })).toEqual(['a', 'b']);
+    expect(compile('facts.up == 0', { variables: vars }).errors[0]!.message).toBe('unknown variable `facts`; known variables: body, status, latency_ms, record');
   });
 });
 

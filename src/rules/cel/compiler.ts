@@ -131,8 +131,10 @@ class Gen {
     return { js, type, k: kindOfType(type), trusted: true, taint: false, ...extra };
   }
 
-  /** `typeof x === "t"` for each side that is not a literal (a literal's JS type is known). */
-  guard(t: string, ...vals: Val[]): string {
+  /** `typeof x === "t"` for each side, except literals of that type (a literal of another type: never). */
+  guard(t: 'string' | 'number' | 'boolean', ...vals: Val[]): string {
+    const jsType = (k: Kind) => (k === 'string' ? 'string' : k === 'bool' ? 'boolean' : NUM.has(k) ? 'number' : null);
+    if (vals.some((v) => v.lit && jsType(v.k) !== t)) return 'false';
     const parts = vals.filter((v) => !v.lit).map((v) => `typeof ${v.js} === "${t}"`);
     return parts.length ? parts.join(' && ') : 'true';
   }
@@ -384,7 +386,8 @@ class Gen {
     if (l.k === 'dur' || r.k === 'dur') return unsupported('a duration compared with a dynamic value');
     const ok = (k: Kind) => NUM.has(k) || k === 'string' || k === 'bool' || k === 'time' || k === 'dyn';
     if (!ok(l.k) || !ok(r.k)) return unsupported(`comparison of ${l.type.name} and ${r.type.name}`);
-    const js = l.k === 'string' || r.k === 'string' ? 'string' : 'number';
+    // The fast case: both sides have the JS type of the statically typed side (numbers when both are dyn).
+    const js = l.k === 'string' || r.k === 'string' ? 'string' : l.k === 'bool' || r.k === 'bool' ? 'boolean' : 'number';
     return this.val(this.let(`${this.guard(js, l, r)} ? ${l.js} ${op} ${r.js} : ${fn}(${l.js}, ${r.js})`), type);
   }
 
