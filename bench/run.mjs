@@ -1,0 +1,265 @@
+// `npm run bench`: Reflex at 1,000 / 10,000 / 100,000 targets against the same rules written by
+// hand in JavaScript (the ceiling) and in json-rules-engine, with the three cross-checked; and the
+// cold start of `reflex run` on a small project and of `reflex --version`.
+//
+//   node bench/run.mjs [--sizes 1000,10000,100000] [--runs 5] [--jre-sample N] [--out bench/results/latest.json]
+//
+// Results print as a table and are written as JSON. Nothing here is part of `npm test`.
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeProject } from './fleet.mjs';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const BENCH = join(ROOT, 'bench');
+const WORK = join(BENCH, '.work');
+const CLI = join(ROOT, 'dist/cli/main.js');
+const PRELOAD = join(BENCH, 'rss-preload.cjs');
+
+// ---------------------------------------------------------------- arguments
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? dflt : args[i + 1];
+};
+const SIZES = opt('sizes', '1000,10000,100000').split(',').map(Number);
+const RUNS = Number(opt('runs', '5'));
+const JRE_SAMPLE = Number(opt('jre-sample', '1'));
+const OUT = resolve(opt('out', join(BENCH, 'results/latest.json')));
+const COLD_RUNS = Number(opt('cold-runs', '15'));
+
+// ---------------------------------------------------------------- helpers
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const ms = (x) => (x === null || x === undefined ? '-' : x >= 100 ? `${Math.round(x)}` : x.toFixed(1));
+const log = (s) => process.stderr.write(s + '\n');
+
+/** Run the CLI in a fresh process; wall time measured around the process, peak RSS reported by the preload. */
+function reflex(cliArgs, cwd) {
+  const rssFile = join(WORK, `rss-${process.pid}.txt`);
+  rmSync(rssFile, { force: true });
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, ['--require', PRELOAD, CLI, ...cliArgs], {
+    cwd,
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+    env: { ...process.env, REFLEX_BENCH_RSS_FILE: rssFile },
+  });
+  const wallMs = performance.now() - t0;
+  if (r.status !== 0 && r.status !== 1) throw new Error(`reflex ${cliArgs.join(' ')} exited ${r.status}:\n${r.stderr}`);
+  const rssMb = existsSync(rssFile) ? Number(readFileSync(rssFile, 'utf8')) / 1024 : null;
+  return { wallMs, rssMb, stdout: r.stdout, stderr: r.stderr, status: r.status };
+}
+
+/** One implementation evaluated in a fresh process (see eval-worker.mjs). */
+function worker(impl, dir, now, reps, sample = 1) {
+  const out = join(WORK, `${impl}-${process.pid}.json`);
+  const r = spawnSync(process.execPath, ['--expose-gc', '--max-old-space-size=4096', join(BENCH, 'eval-worker.mjs'), impl, dir, String(now), String(reps), out, String(sample)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
+  if (r.status !== 0) throw new Error(`${impl} evaluation failed:\n${r.stderr}`);
+  if (r.stderr.trim()) log(r.stderr.trim());
+  return { ...JSON.parse(r.stdout), ...JSON.parse(readFileSync(out, 'utf8')) };
+}
+
+function sameLines(a, b) {
+  const A = new Set(a);
+  const B = new Set(b);
+  const onlyA = a.filter((x) => !B.has(x));
+  const onlyB = b.filter((x) => !A.has(x));
+  return { equal: onlyA.length === 0 && onlyB.length === 0 && a.length === b.length, onlyA: onlyA.slice(0, 5), onlyB: onlyB.slice(0, 5) };
+}
+
+// ---------------------------------------------------------------- the fleets
+mkdirSync(WORK, { recursive: true });
+const results = [];
+for (const size of SIZES) {
+  const dir = join(WORK, `fleet-${size}`);
+  rmSync(dir, { recursive: true, force: true });
+  const genNow = Date.now();
+  const gen = writeProject(dir, size, genNow, join(BENCH, 'project'));
+  log(`\n== ${size} targets (inventory.json ${(gen.bytes / 1e6).toFixed(1)} MB)`);
+
+  // `reflex run --dry-run`: one run to create the store and warm the page cache, then RUNS measured runs.
+  reflex(['run', '--dry-run', '--json'], dir);
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) {
+    const r = reflex(['run', '--dry-run', '--json'], dir);
+    const doc = JSON.parse(r.stdout);
+    runs.push({ wallMs: r.wallMs, rssMb: r.rssMb, doc });
+    log(`  run ${i + 1}: ${Math.round(r.wallMs)} ms, ${Math.round(r.rssMb)} MB, timings ${JSON.stringify(doc.timingsMs)}`);
+  }
+  const last = runs[runs.length - 1].doc;
+  const now = Date.parse(last.startedAt);
+  const storeMs = (d) => (d.timingsMs.record ?? 0) + (d.timingsMs.snapshot ?? 0);
+  const cli = {
+    wallMs: median(runs.map((r) => r.wallMs)),
+    wallMinMs: Math.min(...runs.map((r) => r.wallMs)),
+    peakRssMb: Math.max(...runs.map((r) => r.rssMb)),
+    runMs: median(runs.map((r) => r.doc.durationMs)),
+    evaluateMs: median(runs.map((r) => r.doc.timingsMs.evaluate)),
+    collectMs: median(runs.map((r) => r.doc.timingsMs.collect)),
+    storeMs: median(runs.map((r) => storeMs(r.doc))),
+    storeShare: median(runs.map((r) => storeMs(r.doc) / r.doc.durationMs)),
+    timingsMs: Object.fromEntries(Object.keys(last.timingsMs).map((k) => [k, median(runs.map((r) => r.doc.timingsMs[k] ?? 0))])),
+    decisions: last.decisions.length,
+    outcomes: last.outcomes,
+  };
+
+  // The three implementations, each in its own process, on the same targets and clock.
+  const rx = worker('reflex', dir, now, 5);
+  const hw = worker('handwritten', dir, now, 5);
+  log(`  reflex evaluate in-process: cold ${ms(rx.coldMs)} ms, warm ${ms(rx.warmMs)} ms; hand-written: cold ${ms(hw.coldMs)} ms, warm ${ms(hw.warmMs)} ms`);
+  const sample = size >= 100_000 ? JRE_SAMPLE : 1;
+  const t0 = performance.now();
+  const jr = worker('jre', dir, now, 1, sample);
+  log(`  json-rules-engine: ${ms(jr.coldMs)} ms${sample > 1 ? ` on 1 in ${sample} targets` : ''} (${Math.round(performance.now() - t0)} ms with its process)`);
+
+  // Cross-check: decisions (rule, target, outcome, derived value) and aggregates, exactly.
+  const sampled = (lines) => {
+    if (sample === 1) return lines;
+    // JRE evaluated acting rules on every sample-th target of its kind; compare those only.
+    const keep = new Set(jr.lines.map((l) => l.split('\t')[1]));
+    return lines.filter((l) => keep.has(l.split('\t')[1]));
+  };
+  const checks = {
+    handwritten: sameLines(rx.lines, hw.lines),
+    jre: sample === 1 ? sameLines(rx.lines, jr.lines) : { equal: null, note: 'sampled: see jreSampled' },
+    aggregatesHandwritten: JSON.stringify(rx.aggregates) === JSON.stringify(hw.aggregates),
+    aggregatesJre: JSON.stringify(rx.aggregates) === JSON.stringify(jr.aggregates),
+  };
+  if (sample > 1) checks.jreSampled = sameLines(sampled(rx.lines), sampled(jr.lines));
+  // The CLI's decisions are the same (rule, target) pairs as the in-process evaluation's; later stages only add verdicts.
+  const cliKeys = last.decisions.map((d) => `${d.rule}\t${d.target}`).sort();
+  const rxKeys = rx.lines.map((l) => l.split('\t').slice(0, 2).join('\t')).sort();
+  checks.cli = sameLines(cliKeys, rxKeys);
+  const ok = checks.handwritten.equal && (checks.jre.equal ?? checks.jreSampled.equal) && checks.aggregatesHandwritten && checks.aggregatesJre && checks.cli.equal;
+  log(`  cross-check: ${ok ? 'identical decisions and aggregates' : 'MISMATCH ' + JSON.stringify(checks)}`);
+
+  results.push({
+    targets: size,
+    inventoryBytes: gen.bytes,
+    cli,
+    evaluation: {
+      reflexColdMs: rx.coldMs,
+      reflexWarmMs: rx.warmMs,
+      handwrittenColdMs: hw.coldMs,
+      handwrittenWarmMs: hw.warmMs,
+      jreMs: jr.coldMs,
+      jreSampleEvery: sample,
+      jreFullMs: jr.coldMs * sample,
+    },
+    decisions: rx.lines.length,
+    crossCheck: { ok, ...checks },
+  });
+}
+
+// ---------------------------------------------------------------- cold start
+const small = join(WORK, 'small');
+rmSync(small, { recursive: true, force: true });
+cpSync(join(BENCH, 'small'), small, { recursive: true });
+reflex(['run'], small);
+const coldRun = [];
+const coldVersion = [];
+for (let i = 0; i < COLD_RUNS; i++) coldRun.push(reflex(['run'], small).wallMs);
+for (let i = 0; i < COLD_RUNS; i++) coldVersion.push(reflex(['--version'], small).wallMs);
+const nodeEmpty = [];
+for (let i = 0; i < COLD_RUNS; i++) {
+  const t0 = performance.now();
+  spawnSync(process.execPath, ['-e', '']);
+  nodeEmpty.push(performance.now() - t0);
+}
+const cold = { runMs: median(coldRun), versionMs: median(coldVersion), nodeEmptyMs: median(nodeEmpty) };
+
+// ---------------------------------------------------------------- report
+const machine = {
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  cores: os.cpus().length,
+  memoryGb: Math.round(os.totalmem() / 2 ** 30),
+  os: `${os.type()} ${os.release()}`,
+  node: process.version,
+  date: new Date().toISOString(),
+};
+
+const rows = results.map((r) => {
+  const e = r.evaluation;
+  return [
+    r.targets.toLocaleString('en-US'),
+    r.cli.decisions.toLocaleString('en-US'),
+    ms(r.cli.wallMs),
+    Math.round(r.cli.peakRssMb),
+    ms(r.cli.evaluateMs),
+    `${ms(e.reflexColdMs)} / ${ms(e.reflexWarmMs)}`,
+    `${ms(e.handwrittenColdMs)} / ${ms(e.handwrittenWarmMs)}`,
+    `${(e.reflexColdMs / e.handwrittenColdMs).toFixed(1)}x / ${(e.reflexWarmMs / e.handwrittenWarmMs).toFixed(1)}x`,
+    `${ms(e.jreFullMs)}${e.jreSampleEvery > 1 ? ` (extrapolated from 1 in ${e.jreSampleEvery})` : ''}`,
+    `${(e.jreFullMs / r.cli.wallMs).toFixed(0)}x`,
+    `${ms(r.cli.storeMs)} (${Math.round(r.cli.storeShare * 100)}%)`,
+    r.crossCheck.ok ? 'identical' : 'MISMATCH',
+  ];
+});
+const header = [
+  'targets',
+  'decisions',
+  'run --dry-run wall ms',
+  'peak RSS MB',
+  'evaluate stage ms',
+  'Reflex eval cold / warm ms',
+  'hand-written JS cold / warm ms',
+  'Reflex / hand-written',
+  'json-rules-engine ms',
+  'JRE / run wall',
+  'store ms (share of run)',
+  'cross-check',
+];
+const table = [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+
+const growth = [];
+for (let i = 1; i < results.length; i++) {
+  const a = results[i - 1];
+  const b = results[i];
+  growth.push({
+    from: a.targets,
+    to: b.targets,
+    targetsX: b.targets / a.targets,
+    evaluateStageX: b.cli.evaluateMs / a.cli.evaluateMs,
+    evaluateWarmX: b.evaluation.reflexWarmMs / a.evaluation.reflexWarmMs,
+  });
+}
+
+const big = results.find((r) => r.targets === 100_000);
+const targetChecks = [];
+if (big) {
+  const e = big.evaluation;
+  targetChecks.push(['evaluation within 3x of hand-written JS (cold, as in one run)', `${(e.reflexColdMs / e.handwrittenColdMs).toFixed(2)}x`, e.reflexColdMs <= 3 * e.handwrittenColdMs]);
+  targetChecks.push(['evaluation within 3x of hand-written JS (warm)', `${(e.reflexWarmMs / e.handwrittenWarmMs).toFixed(2)}x`, e.reflexWarmMs <= 3 * e.handwrittenWarmMs]);
+  targetChecks.push(['run --dry-run whole process <= 1.5 s', `${ms(big.cli.wallMs)} ms`, big.cli.wallMs <= 1500]);
+  targetChecks.push(['>= 15x faster than json-rules-engine', `${(e.jreFullMs / big.cli.wallMs).toFixed(1)}x`, e.jreFullMs >= 15 * big.cli.wallMs]);
+  targetChecks.push(['peak memory <= 400 MB', `${Math.round(big.cli.peakRssMb)} MB`, big.cli.peakRssMb <= 400]);
+  targetChecks.push(['storing the run <= 30% of the run', `${Math.round(big.cli.storeShare * 100)}%`, big.cli.storeShare <= 0.3]);
+}
+targetChecks.push(['small project: reflex run median <= 200 ms', `${ms(cold.runMs)} ms`, cold.runMs <= 200]);
+targetChecks.push(['reflex --version <= 100 ms', `${ms(cold.versionMs)} ms`, cold.versionMs <= 100]);
+for (const g of growth) targetChecks.push([`evaluation ${g.from} -> ${g.to}: at most ~${g.targetsX}x`, `${g.evaluateStageX.toFixed(1)}x (stage), ${g.evaluateWarmX.toFixed(1)}x (warm)`, g.evaluateWarmX <= g.targetsX * 1.2]);
+
+const report = [
+  `Reflex benchmark, ${machine.date}`,
+  `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, ${machine.os}, Node ${machine.node}`,
+  '',
+  table,
+  '',
+  `cold start (median of ${COLD_RUNS}): reflex run on a small project ${ms(cold.runMs)} ms, reflex --version ${ms(cold.versionMs)} ms (node -e '' ${ms(cold.nodeEmptyMs)} ms)`,
+  '',
+  ...targetChecks.map(([what, got, pass]) => `${pass ? 'MET    ' : 'NOT MET'}  ${what}: ${got}`),
+].join('\n');
+
+console.log(report);
+mkdirSync(resolve(OUT, '..'), { recursive: true });
+writeFileSync(OUT, JSON.stringify({ machine, runs: RUNS, results, growth, cold, targets: targetChecks.map(([what, got, met]) => ({ what, got, met })), table }, null, 2) + '\n');
+log(`\nwritten to ${OUT}`);
+if (results.some((r) => !r.crossCheck.ok)) process.exitCode = 1;
