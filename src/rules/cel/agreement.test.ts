@@ -45,6 +45,13 @@ const { bool, number, string, numbers, strings } = fc.letrec((tie) => ({
     tie('string').map((s) => `int(${s})`),
     tie('string').map((s) => `${s}.indexOf("a")`),
     fc.constantFrom('depends_on.size()', 'facts.m1["a"]', 'depends_on[0].facts.lag'),
+    tie('number').map((a) => `dyn(${a})`),
+    tie('number').map((a) => `{"k": ${a}}.k`),
+    fc.tuple(tie('number'), tie('string')).map(([a, b]) => `{"k": ${a}, "j": ${b}}.k`),
+    fc.tuple(tie('numbers'), tie('number')).map(([l, i]) => `${l}[${i}]`),
+    tie('string').map((s) => `facts.m1[${s}]`),
+    tie('string').map((s) => `${s}.lastIndexOf("a")`),
+    tie('strings').map((l) => `${l}.size()`),
   ),
   bool: fc.oneof(
     depth,
@@ -53,6 +60,13 @@ const { bool, number, string, numbers, strings } = fc.letrec((tie) => ({
     fc.tuple(tie('string'), cmp, tie('string')).map(([a, op, b]) => `(${a} ${op} ${b})`),
     fc.tuple(tie('bool'), fc.constantFrom('&&', '||'), tie('bool')).map(([a, op, b]) => `(${a} ${op} ${b})`),
     fc.tuple(tie('bool'), cmp, tie('bool')).map(([a, op, b]) => `(${a} ${op} ${b})`),
+    fc.tuple(fc.constantFrom('facts.n1', 'facts.s1', 'facts.b1', 'facts.l1', 'facts.m1', 'facts.nul'), fc.constantFrom('==', '!='), fc.oneof(tie('number'), tie('string'), tie('bool'))).map(
+      ([a, op, b]) => `(${a} ${op} ${b})`,
+    ),
+    tie('string').map((s) => `bool(${s})`),
+    tie('bool').map((b) => `dyn(${b})`),
+    fc.tuple(tie('string'), tie('number')).map(([k, v]) => `(${k} in {"a": ${v}, "b": 1})`),
+    fc.constantFrom('depends_on.all(d, has(d.facts.lag))', 'depends_on.exists(d, !has(d.facts.healthy))', 'facts.l1.map(facts, facts + 1).all(x, x > 0)'),
     fc.tuple(fc.constantFrom('true', 'false', '"a"', '1', '2.5', 'null'), cmp, fc.constantFrom('facts.n1', 'facts.b1', 'facts.s1', 'facts.nul', 'facts.l1', 'facts.m1')).map(
       ([a, op, b]) => `(${a} ${op} ${b})`,
     ),
