@@ -165,3 +165,25 @@ describe('a generated fleet of 10,000 targets and 20 rules', () => {
     expect(w7.stdout).toContain('depends_on[db-7].facts.slow = true');
   });
 });
+
+describe('retention', () => {
+  it('prunes runs older than retention.runs, keeping the executions journal', () => {
+    const dir = fixture({
+      'reflex.yaml': `
+rules: [rules.yaml]
+retention: { runs: 1ms }
+sources: [{ name: inv, kind: inventory, path: inv.yaml }]
+actions:
+  touch: { kind: exec, argv: [node, -e, "1"] }
+`,
+      'inv.yaml': 'targets: [{ id: a, kind: instance, facts: { up: 0 } }]\n',
+      'rules.yaml': 'rules:\n  - { name: r, target: { kind: instance }, when: { down: facts.up == 0.0 }, mode: enforce, do: [{ action: touch }] }\n',
+    });
+    expect(reflex(['run'], { cwd: dir }).status).toBe(0);
+    expect(reflex(['run'], { cwd: dir }).status).toBe(0);
+    const runs = JSON.parse(reflex(['history', '--runs', '--json'], { cwd: dir }).stdout) as { id: number }[];
+    expect(runs.map((r) => r.id)).toEqual([2]);
+    const h = JSON.parse(reflex(['history', '--json'], { cwd: dir }).stdout);
+    expect(h.executions).toHaveLength(1);
+  });
+});
