@@ -4,7 +4,7 @@ import { compile, UNKNOWN, type CompiledExpr } from './index.js';
 
 const U = UNKNOWN;
 const N = Number(process.argv[2] ?? 100_000);
-const ROUNDS = 9;
+const ROUNDS = 15;
 
 const VARS = {
   facts: 'map<string, dyn>',
