@@ -1,11 +1,11 @@
-// One run: lease -> recover -> collect -> evaluate -> plan -> guard -> cooldown -> dry-run -> act -> notify -> record.
+// One run: lease -> recover -> collect -> evaluate -> plan -> guard -> cooldown -> dry-run -> act -> fence -> notify -> record.
 import { hostname } from 'node:os';
 import type { Project } from '../config/load.js';
 import { EXIT, UserError } from '../errors.js';
 import { makeRedactor } from '../redact.js';
 import type { Decision } from '../rules/evaluate.js';
 import type { RuleSet } from '../rules/ruleset.js';
-import type { Store } from '../store/types.js';
+import { LeaseLostError, type Store } from '../store/types.js';
 import { parseDuration } from '../util/duration.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { actStage, dryRunStage } from './stages/act.js';
@@ -20,6 +20,23 @@ import { recoverStage } from './stages/recover.js';
 import { summarize, type RunSummary } from './summary.js';
 import { runStages, type Executor, type RunContext, type Stage } from './types.js';
 
+/**
+ * Before telling humans anything, prove the lease is still this run's (renewing it checks the token).
+ * A runner that froze past its lease (a paused VM, a stopped process) wakes up with old facts: it
+ * must not page, re-page or resolve over the run that took over (docs/reliability.md). The renewal
+ * timer may not have noticed yet, so this asks the store. What remains is the time notify itself takes.
+ */
+export const fenceStage: Stage = {
+  name: 'fence',
+  async run(ctx) {
+    if (!ctx.fence) return;
+    const ttl = parseDuration(ctx.project.config.shards.lease);
+    if (!(await ctx.store.renewLease(ctx.fence, ttl, ctx.clock()))) {
+      throw new LeaseLostError(`the lease "${ctx.fence.name}" (token ${ctx.fence.token}) was taken over by another run before this one notified anyone; nothing more is sent or recorded by this run`);
+    }
+  },
+};
+
 /** The stages after the lease, in order. Exported so tests and docs name the same list. */
 export const STAGES: readonly Stage[] = [
   recoverStage,
@@ -30,6 +47,7 @@ export const STAGES: readonly Stage[] = [
   cooldownStage,
   dryRunStage,
   actStage,
+  fenceStage,
   notifyStage,
   recordStage,
 ];
@@ -80,7 +98,9 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   const outer = o.signal;
   const onOuter = () => abort.abort();
   outer?.addEventListener('abort', onOuter, { once: true });
-  // Keep the lease while the run works; if it is lost, no further action starts.
+  // Keep the lease while the run works; if it is lost, no further action starts. Renewing at a third
+  // of the TTL leaves two chances before it expires, whatever the TTL (a floor above it would let a
+  // short lease lapse under a live run, and another runner take it).
   const renew = setInterval(
     () => {
       o.store.renewLease(fence, ttl, clock()).then(
@@ -90,7 +110,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
         () => abort.abort(),
       );
     },
-    Math.max(1000, Math.floor(ttl / 3)),
+    Math.max(10, Math.floor(ttl / 3)),
   );
   renew.unref();
 

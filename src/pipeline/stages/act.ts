@@ -12,10 +12,15 @@ import { plans } from './plan.js';
 
 // ---- test hook (docs/reliability.md): REFLEX_FAILPOINT=after-intent|after-running|before-outcome
 // makes this process kill itself with SIGKILL at that point of the first action it reaches, so
-// crash tests can stop a real run exactly there. Read once at load; unset, it costs a comparison.
-const FAILPOINT = process.env.REFLEX_FAILPOINT ?? '';
+// crash tests can stop a real run exactly there; with `:stop` (after-intent:stop) it stops itself
+// with SIGSTOP instead, once, and goes on when the test sends SIGCONT (a runner that froze and wakes
+// up late). Read once at load; unset, it costs a comparison per action.
+const [FAILPOINT = '', FAILPOINT_HOW] = (process.env.REFLEX_FAILPOINT ?? '').split(':');
+let failpointHit = false;
 function failpoint(at: 'after-intent' | 'after-running' | 'before-outcome'): void {
-  if (FAILPOINT === at) process.kill(process.pid, 'SIGKILL');
+  if (FAILPOINT !== at || failpointHit) return;
+  failpointHit = true;
+  process.kill(process.pid, FAILPOINT_HOW === 'stop' ? 'SIGSTOP' : 'SIGKILL');
 }
 
 /** The order actions run in: highest severity first, then rule order, then target id. */

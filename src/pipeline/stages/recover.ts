@@ -16,7 +16,7 @@ export const recoverStage: Stage = {
     const channels = new Channels(ctx);
     const to = ctx.project.config.defaults.escalate_to;
     for (const e of left) {
-      const detail = `execution #${e.id} (${e.action} on ${e.target}, rule ${e.rule}, run #${e.runId}) was ${e.status === 'intent' ? 'about to start' : 'running'} when its run stopped; its outcome is unknown and it will not be re-run automatically`;
+      const detail = `interrupted: execution #${e.id} (${e.action} on ${e.target}, rule ${e.rule}, run #${e.runId}) was ${e.status === 'intent' ? 'about to start' : 'running'} when its run stopped; its outcome is unknown and it will not be re-run automatically`;
       ctx.problems.push({ stage: 'recover', reason: REASON.INTERRUPTED, detail });
       ctx.log.warn(detail);
       if (!to) continue;
