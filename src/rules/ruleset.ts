@@ -205,7 +205,7 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
     (r.do ?? []).forEach((s, i) => {
       const action = config.actions[s.action];
       if (!action) {
-        at(['do', i, 'action'], `unknown action "${s.action}"${didYouMean(s.action, Object.keys(config.actions))}${Object.keys(config.actions).length ? '' : ' (declare actions under "actions:" in reflex.yaml)'}`);
+        at(['do', i, 'action'], `unknown action "${s.action}"${orKnown(s.action, Object.keys(config.actions), 'actions', 'declare actions under "actions:" in reflex.yaml')}`);
         return;
       }
       const declared = Object.keys(action.params ?? {});
@@ -223,7 +223,7 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
       const to = e.to ?? config.defaults.escalate_to ?? null;
       const sub = typeof r.escalate === 'string' ? ['escalate'] : ['escalate', 'to'];
       if (!to) at(['escalate'], `rule "${r.name}" escalates but names no channel, and defaults.escalate_to is not set`);
-      else if (!config.channels[to]) at(sub, `unknown channel "${to}"${didYouMean(to, Object.keys(config.channels))}${Object.keys(config.channels).length ? '' : ' (declare channels under "channels:" in reflex.yaml)'}`);
+      else if (!config.channels[to]) at(sub, `unknown channel "${to}"${orKnown(to, Object.keys(config.channels), 'channels', 'declare channels under "channels:" in reflex.yaml')}`);
       const on = new Set<EscalateOn>((e as { on?: EscalateOn[] }).on ?? (r.do?.length ? ['context', 'blocked', 'failed'] : ['matched']));
       escalate = { to, on, summary: (e as { summary?: string }).summary };
     }
@@ -237,7 +237,7 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
     for (const a of refs.agg) {
       if (!aggregates.has(a) && !aggLocs.has(a) && !opts.broken?.aggregates.has(a)) {
         const site = refSite(ruleExprs(when, context, value), 'agg', a) ?? { sub: findCondWith(r, `agg.${a}`) };
-        diags.push(r.loc.file.at([...r.loc.path, ...site.sub], `unknown aggregate "agg.${a}"${didYouMean(a, aggregates.keys())}${aggregates.size ? '' : ' (declare it under "aggregates:" in a rule file)'}`, { valueOffset: site.offset }));
+        diags.push(r.loc.file.at([...r.loc.path, ...site.sub], `unknown aggregate "agg.${a}"${orKnown(a, [...aggregates.keys()], 'aggregates', 'declare it under "aggregates:" in a rule file')}`, { valueOffset: site.offset }));
       }
     }
     compiled.push({
@@ -296,6 +296,14 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
     list.push(r);
   }
   return { ruleSet: { rules, byKind, aggregates, derived, hash: project.hash }, diagnostics: diags };
+}
+
+/** ", did you mean X?" when one name is close; otherwise the names there are (a few), or how to declare one. */
+function orKnown(word: string, known: string[], what: string, howToDeclare: string): string {
+  const dym = didYouMean(word, known);
+  if (dym) return dym;
+  if (known.length === 0) return ` (${howToDeclare})`;
+  return ` (${what}: ${known.slice(0, 8).join(', ')}${known.length > 8 ? ', ...' : ''})`;
 }
 
 /** A rule's expressions with their paths under the rule. */

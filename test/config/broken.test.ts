@@ -96,11 +96,11 @@ const EXPECTED: Record<string, string[]> = {
   ],
   'unknown-aggregate': [
     'rules/app.yaml:13:27: unknown aggregate "agg.unhealthy_frac", did you mean "unhealthy_fraction"?',
-    'rules/app.yaml:14:18: unknown aggregate "agg.error_rate"',
+    'rules/app.yaml:14:18: unknown aggregate "agg.error_rate" (aggregates: unhealthy_fraction)',
   ],
   'unknown-channel': [
     'reflex.yaml:13:16: unknown channel "on-call", did you mean "oncall"?',
-    'rules/app.yaml:13:21: unknown channel "pagerduty"',
+    'rules/app.yaml:13:21: unknown channel "pagerduty" (channels: oncall)',
   ],
   'unknown-fact': [
     'rules/app.yaml:6:27: rule "restart-down": unknown fact "restart", did you mean "restarts"? (no source provides it and no rule derives it)',
