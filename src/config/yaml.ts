@@ -232,6 +232,8 @@ export function validatePart<T extends AnySchema>(
             at(path.slice(0, -1), `missing field ${field}`);
           } else if (expected === 'string' && (here === Duration || here === ForSpec) && typeof value === 'number') {
             at(path, `${field} must be a duration with a unit, such as ${value}s or ${value}m, not the number ${value}`);
+          } else if (expected === 'string' && (here as { description?: string } | undefined)?.description === 'A CEL expression.' && (typeof value === 'boolean' || typeof value === 'number')) {
+            at(path, `${field} must be a CEL expression, which YAML reads as text only when quoted: write "${String(value)}"`);
           } else if (expected === 'boolean' && typeof value === 'string' && YAML11_BOOLEANS.test(value)) {
             const b = YAML11_TRUE.test(value);
             at(path, `${field} must be true or false, not the text "${value}" (YAML 1.2 reads ${value} as text): write ${b}`);

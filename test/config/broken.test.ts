@@ -117,7 +117,7 @@ const EXPECTED: Record<string, string[]> = {
     'reflex.yaml:2:19: "budget_per_run" must be a number, not the text "five"',
     'reflex.yaml:3:27: "fraction" must be at most 1, not 30',
     'rules/app.yaml:3:13: "target" must be a map, not the text "instance"',
-    'rules/app.yaml:5:13: "down" must be text, not boolean true',
+    'rules/app.yaml:5:13: "down" must be a CEL expression, which YAML reads as text only when quoted: write "true"',
   ],
   'yaml-syntax': [
     'rules/app.yaml:4:5: Flow map in block collection must be sufficiently indented and end with a }',
