@@ -5,7 +5,7 @@ import { templateRefs } from '../actions/template.js';
 import { buildRuleSet } from '../rules/ruleset.js';
 import { didYouMean, type Diagnostic } from './diagnostics.js';
 import type { Broken, LoadedRule, Project } from './load.js';
-import { knownFacts } from './facts.js';
+import { knownWorld } from './facts.js';
 import type { SourceFile } from './diagnostics.js';
 
 export interface CheckResult {
@@ -20,12 +20,15 @@ export interface CheckResult {
 /** Run every check on a loaded project. `broken` names entries that failed to load, so references to them are not reported twice. */
 export async function checkProject(project: Project, broken?: Broken): Promise<CheckResult> {
   const diagnostics: Diagnostic[] = [];
-  const facts = await knownFacts(project, diagnostics);
+  const { facts, kinds } = await knownWorld(project, diagnostics);
   if (facts && broken) broken.facts.forEach((f) => facts.add(f));
+  if (kinds) diagnostics.push(...checkKinds(project, kinds));
   const built = buildRuleSet(project, { knownFacts: facts, broken });
   diagnostics.push(...built.diagnostics);
   diagnostics.push(...checkConfig(project));
   diagnostics.push(...checkRules(project, facts));
+  // guardrails.require_tests: only rules with a passing scenario may be enforced (reflex test's module runs them).
+  if (project.config.guardrails.require_tests && !broken) diagnostics.push(...(await (await import('../testing/coverage.js')).requiredTests(project)));
   return {
     diagnostics: dedupe(diagnostics),
     rules: project.rules.length,
@@ -240,6 +243,21 @@ function checkRules(project: Project, facts: Set<string> | null): Diagnostic[] {
       }
     });
     if (r.escalate && typeof r.escalate === 'object' && r.escalate.summary) template(['escalate', 'summary'], r.escalate.summary, 'summary', false);
+  }
+  return out;
+}
+
+/** A rule or aggregate for a kind that no source reports can never match: a typo, most often. */
+function checkKinds(project: Project, kinds: Set<string>): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const known = [...kinds].sort();
+  const say = (kind: string) =>
+    `no source reports targets of kind "${kind}"${didYouMean(kind, known) || ` (kinds: ${known.join(', ') || 'none'})`}`;
+  for (const r of project.rules) {
+    if (!kinds.has(r.target.kind)) out.push(r.loc.file.at([...r.loc.path, 'target', 'kind'], `rule "${r.name}" can never match: ${say(r.target.kind)}`, { severity: 'warning' }));
+  }
+  for (const a of project.aggregates) {
+    if (!kinds.has(a.of)) out.push(a.loc.file.at([...a.loc.path, 'of'], `aggregate "${a.name}" has no members: ${say(a.of)}`, { severity: 'warning' }));
   }
   return out;
 }

@@ -105,12 +105,44 @@ describe('loading and checking a project with some broken entries', () => {
     expect(r.project).toBeUndefined();
     expect(r.partial?.rules.map((x) => x.name)).toEqual(['fine-but-wrong']);
     const checked = await checkProject(r.partial!, r.partial!.broken);
-    const msgs = sortDiagnostics([...r.diagnostics, ...checked.diagnostics]).map((d) => formatDiagnostic({ ...d, file: 'a.yaml' }));
+    const errors = [...r.diagnostics, ...checked.diagnostics].filter((d) => d.severity === 'error');
+    const msgs = sortDiagnostics(errors).map((d) => formatDiagnostic({ ...d, file: 'a.yaml' }));
     expect(msgs).toEqual([
       'a.yaml:2:70: "function" must be one of count, fraction, sum, avg, min, max, not the text "fractoin", did you mean "fraction"?',
       'a.yaml:8:5: unknown field "sevrity", did you mean "severity"?',
       expect.stringMatching(/^a\.yaml:11:\d+: rule "fine-but-wrong", when "typo": /),
       'a.yaml:12:15: unknown channel "oncal", did you mean "oncall"?',
     ]);
+  });
+});
+
+describe('target kinds', () => {
+  it('warns when no source reports the kind a rule or aggregate is for, when every source can say', async () => {
+    const files = {
+      'reflex.yaml': 'rules: [r.yaml]\nsources: [{ name: inv, kind: inventory, path: inv.yaml }]\nchannels: { oncall: { kind: log } }\n',
+      'inv.yaml': 'targets:\n  - { id: a, kind: instance, facts: { up: 1 } }\n',
+      'r.yaml': [
+        'aggregates:',
+        '  - { name: down_count, of: instances, group_by: all, function: count, where: "facts.up == 0" }',
+        'rules:',
+        '  - { name: r, target: { kind: instnace }, when: { down: "facts.up == 0" }, escalate: oncall }',
+        '',
+      ].join('\n'),
+    };
+    const r = loadProject(join(fixture(files), 'reflex.yaml'), {});
+    const checked = await checkProject(r.project!);
+    expect(sortDiagnostics(checked.diagnostics).map((d) => formatDiagnostic({ ...d, file: 'r.yaml' }))).toEqual([
+      'r.yaml:2:29: warning: aggregate "down_count" has no members: no source reports targets of kind "instances", did you mean "instance"?',
+      'r.yaml:4:32: warning: rule "r" can never match: no source reports targets of kind "instnace", did you mean "instance"?',
+    ]);
+  });
+
+  it('says nothing when a source cannot tell its kinds in advance (a command)', async () => {
+    const files = {
+      'reflex.yaml': 'rules: [r.yaml]\nsources: [{ name: c, kind: command, argv: [x], facts: [up] }]\nchannels: { oncall: { kind: log } }\n',
+      'r.yaml': 'rules:\n  - { name: r, target: { kind: instnace }, when: { down: "facts.up == 0" }, escalate: oncall }\n',
+    };
+    const r = loadProject(join(fixture(files), 'reflex.yaml'), {});
+    expect((await checkProject(r.project!)).diagnostics).toEqual([]);
   });
 });
