@@ -217,8 +217,8 @@ describe('sqlite store after a crash', () => {
   });
 });
 
-describe('sqlite finishRun throughput', () => {
-  it('stores 50,000 decisions and a 5 MB snapshot in one transaction quickly', async () => {
+describe('sqlite finishRun at scale', () => {
+  it('stores 50,000 decisions and a 5 MB snapshot in one transaction (speed: npm run bench)', async () => {
     const path = join(tempDir(), 'bench.db');
     const s = openSqliteStore(path);
     await s.migrate();
@@ -227,15 +227,9 @@ describe('sqlite finishRun throughput', () => {
       decision({ target: `instance-${i}`, rule: `rule-${i % 20}`, outcome: i % 3 === 0 ? 'blocked' : 'unknown', at: i }),
     );
     const snapshot = new Uint8Array(5 * 1024 * 1024).map((_, i) => (i * 31) % 251);
-    const t0 = performance.now();
     await s.finishRun(id, { finishedAt: 2, status: 'ok', summary: { decisions: decisions.length }, snapshot, decisions }, null);
-    const ms = performance.now() - t0;
-    const rate = Math.round(50_000 / (ms / 1000));
-    console.log(`sqlite finishRun: 50,000 decisions + 5 MB snapshot in ${ms.toFixed(0)} ms (${rate} rows/s)`);
     expect(await s.getDecisions(id, { target: 'instance-49999' })).toHaveLength(1);
     expect((await s.getSnapshot(id))!.byteLength).toBe(5 * 1024 * 1024);
     await s.close();
-    // generous bound for a loaded CI machine; the measured rate is printed above
-    expect(ms).toBeLessThan(10_000);
   });
 });
