@@ -1,0 +1,62 @@
+// `reflex test [files...]`: run scenario tests of rules on a synthetic clock; exit 0 all pass, 1 a scenario failed, 2 a file is invalid.
+import { writeFileSync } from 'node:fs';
+import { formatDiagnostic } from '../../config/diagnostics.js';
+import { resolveConfigPath } from '../../config/load.js';
+import { sortDiagnostics } from '../../config/check.js';
+import { EXIT, ExitError, UserError } from '../../errors.js';
+import { coverageOf } from '../../testing/coverage.js';
+import { loadEntry, loadTests, testFilesOf, type ProjectEntry } from '../../testing/load.js';
+import { jsonReport, junitReport, textReport, type Report } from '../../testing/report.js';
+import { runAll } from '../../testing/runner.js';
+
+export default async function test(opts: { config?: string; run?: string; junit?: string; json?: boolean }, args: string[]): Promise<number> {
+  let filter: RegExp | undefined;
+  if (opts.run !== undefined) {
+    try {
+      filter = new RegExp(opts.run);
+    } catch (err) {
+      throw new UserError(`--run: not a regular expression: ${(err as Error).message}`, EXIT.CONFIG);
+    }
+  }
+
+  const projects = new Map<string, ProjectEntry>();
+  let files = args;
+  const pre: ReturnType<typeof testFilesOf>['diagnostics'] = [];
+  if (files.length === 0) {
+    // No files named: the scenario files of the configuration (its `tests:`, or *_test.yaml beside its rules).
+    const entry = loadEntry(resolveConfigPath(opts.config), projects);
+    if (!entry.project || !entry.ruleSet) {
+      const errors = entry.diagnostics.filter((d) => d.severity === 'error').length;
+      throw new ExitError(EXIT.CONFIG, sortDiagnostics(entry.diagnostics).map(formatDiagnostic).join('\n') + `\n${errors} configuration error(s); run \`reflex check\` after fixing them`);
+    }
+    const found = testFilesOf(entry.project);
+    pre.push(...found.diagnostics);
+    files = found.files;
+    if (files.length === 0) {
+      throw new ExitError(EXIT.CONFIG, 'reflex test: no scenario files found: write rules/NAME_test.yaml beside your rules (see docs/testing-rules.md), or name files: reflex test FILE...');
+    }
+  }
+
+  const loaded = loadTests(files, { projects });
+  const results = await runAll(loaded.files, filter);
+  if (filter && results.length === 0 && loaded.invalid.length === 0) {
+    throw new ExitError(EXIT.CONFIG, `reflex test: no scenario matches --run ${JSON.stringify(opts.run)}`);
+  }
+  const report: Report = {
+    results,
+    diagnostics: sortDiagnostics([...pre, ...loaded.diagnostics]),
+    invalid: loaded.invalid,
+    // Coverage speaks of all scenarios; with --run only some ran.
+    coverage: filter ? undefined : coverageOf(loaded.files, results),
+  };
+  if (opts.junit) {
+    try {
+      writeFileSync(opts.junit, junitReport(report));
+    } catch (err) {
+      throw new UserError(`--junit: cannot write ${opts.junit}: ${(err as Error).message}`, EXIT.CONFIG);
+    }
+  }
+  process.stdout.write(opts.json ? jsonReport(report) : textReport(report));
+  if (loaded.invalid.length || report.diagnostics.some((d) => d.severity === 'error')) return EXIT.CONFIG;
+  return results.every((r) => r.passed) ? EXIT.OK : EXIT.PROBLEMS;
+}
