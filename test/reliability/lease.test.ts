@@ -65,7 +65,8 @@ describe('two runs at once', () => {
 
 describe('a killed holder', () => {
   it("holds the lease until it expires: a run meanwhile exits 4 naming the expiry; the next run after it proceeds and reports the interrupted action", async () => {
-    const dir = project({ lease: '1s' });
+    // Long enough that the run started right after the kill finds it held even on a loaded machine.
+    const dir = project({ lease: '5s' });
     setAction(dir, { gate: true });
     setBroken(dir, ['box-1']);
     const a = start(dir, ['run']);
