@@ -6,6 +6,7 @@ export function starterFiles(): Record<string, string> {
     'reflex.yaml': CONFIG,
     'rules/starter.yaml': RULES,
     'inventory.yaml': INVENTORY,
+    'rules/starter_test.yaml': SCENARIOS,
     '.gitignore': '# Reflex state: the SQLite store and escalations written by the log channel.\n.reflex/\n',
   };
 }
@@ -17,6 +18,7 @@ const CONFIG = `# yaml-language-server: $schema=schema/config.schema.json
 # After upgrading Reflex, refresh the schemas:
 #   reflex schema --kind config > schema/config.schema.json
 #   reflex schema --kind rules  > schema/rules.schema.json
+#   reflex schema --kind tests  > schema/tests.schema.json
 #
 # Check everything:   reflex check
 # See what it would do: reflex run --dry-run
@@ -132,4 +134,55 @@ targets:
     kind: datastore
     labels: { service: shop-db, env: prod }
     facts: { p99_latency_ms: 35 }
+`;
+
+const SCENARIOS = `# yaml-language-server: $schema=../schema/tests.schema.json
+#
+# Scenario tests for the starter rules: run them with \`reflex test\` (in CI too).
+# Each scenario is a situation the SOP must handle. Each step is one run of the
+# real engine and guardrails at a time on a synthetic clock, with the facts you
+# give; nothing is executed and nobody is paged. A step's "expect:" lists the
+# decisions that run must make, and any action it does not list fails the step.
+# Docs: docs/testing-rules.md
+
+targets:                         # like inventory.yaml, with the live facts too
+  - { id: shop, kind: service, labels: { service: shop, env: prod }, depends_on: [db-main] }
+  - { id: web-1, kind: instance, labels: { service: shop, env: prod }, depends_on: [db-main], facts: { healthy: true, restarts_1h: 0 } }
+  - { id: web-2, kind: instance, labels: { service: shop, env: prod }, depends_on: [db-main], facts: { healthy: true, restarts_1h: 0 } }
+  - { id: web-3, kind: instance, labels: { service: shop, env: prod }, depends_on: [db-main], facts: { healthy: true, restarts_1h: 0 } }
+  - { id: db-main, kind: datastore, labels: { service: shop-db, env: prod }, facts: { p99_latency_ms: 35 } }
+
+scenarios:
+  - name: an unhealthy instance would be restarted
+    # The rule is still in dry-run mode: it only says what it would do.
+    steps:
+      - at: 0m
+        facts:
+          web-2: { healthy: false, restarts_1h: 1 }
+        expect:
+          - { rule: restart-unhealthy-instance, target: web-2, outcome: dry_run, action: restart-instance }
+
+  - name: once promoted, it restarts, and not again within the cooldown
+    mode: enforce                # every rule as if it had mode: enforce
+    steps:
+      - at: 0m
+        facts:
+          web-2: { healthy: false }
+        expect:
+          - { rule: restart-unhealthy-instance, target: web-2, outcome: executed }
+      - at: 10m                  # still unhealthy 10 minutes later: the 30m cooldown holds
+        expect:
+          - { rule: restart-unhealthy-instance, target: web-2, outcome: cooled_down, reason: cooldown }
+
+  - name: a slow database goes to a human, and no instance is restarted
+    mode: enforce
+    steps:
+      - at: 0m
+        facts:
+          db-main: { p99_latency_ms: 450 }
+          web-2: { healthy: false }
+        expect:
+          - { rule: db-slow, target: db-main, outcome: derived, value: true }
+          - { rule: restart-unhealthy-instance, target: web-2, outcome: blocked, reason: context }
+          - { rule: page-on-slow-database, target: db-main, outcome: escalated }
 `;

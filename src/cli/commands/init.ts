@@ -12,6 +12,7 @@ export default async function init(opts: { force?: boolean }, args: string[]): P
     ...starterFiles(),
     'schema/config.schema.json': JSON.stringify(await jsonSchema('config'), null, 2) + '\n',
     'schema/rules.schema.json': JSON.stringify(await jsonSchema('rules'), null, 2) + '\n',
+    'schema/tests.schema.json': JSON.stringify(await jsonSchema('tests'), null, 2) + '\n',
   };
   const shown = args[0] ?? '.';
   if (!opts.force) {
@@ -34,6 +35,7 @@ export default async function init(opts: { force?: boolean }, args: string[]): P
     `${written.map((f) => `wrote ${f}`).join('\n')}\n\n` +
       `Next:\n${cd}  reflex check            # find mistakes, with file:line:col\n` +
       `  reflex run --dry-run    # see what the rules would do (new rules never act until you set mode: enforce)\n` +
+      `  reflex test             # run the scenario tests in rules/starter_test.yaml\n` +
       `  reflex why web-2        # and why\n` +
       `The rule language is described in docs/rules.md.\n`,
   );
