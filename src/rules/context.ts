@@ -25,6 +25,8 @@ interface AggState {
  */
 export class World {
   readonly byId = new Map<string, Target>();
+  /** Targets of each kind, in input order (derive rules and aggregates only walk their own kind). */
+  readonly byKind = new Map<string, Target[]>();
   readonly nowDate: Date;
   private dependentsIdx: Map<string, Target[]> | null = null;
   private readonly rel = new Map<string, Map<string, Target[]>>();
@@ -35,7 +37,12 @@ export class World {
     readonly now: number,
     readonly ruleSet: RuleSet,
   ) {
-    for (const t of targets) this.byId.set(t.id, t);
+    for (const t of targets) {
+      this.byId.set(t.id, t);
+      let l = this.byKind.get(t.kind);
+      if (!l) this.byKind.set(t.kind, (l = []));
+      l.push(t);
+    }
     this.nowDate = new Date(now);
   }
 
@@ -95,7 +102,7 @@ export class World {
     return out;
   }
 
-  /** The group key(s) a member contributes to, and the key a target reads. */
+  /** The group key(s) a member contributes to (for explanations; computeAggregate inlines this). */
   private memberKeys(a: CompiledAggregate, t: Target): string[] {
     if (a.groupBy === 'all') return [''];
     if (a.groupBy === 'depends_on') return t.depends_on;
@@ -128,17 +135,46 @@ export class World {
     if (!a) return [];
     const key = this.readerKey(a, t);
     if (key === null) return [];
-    return this.targets.filter((m) => m.kind === a.of && this.memberKeys(a, m).includes(key));
+    return (this.byKind.get(a.of) ?? EMPTY).filter((m) => this.memberKeys(a, m).includes(key));
   }
 
   private computeAggregate(a: CompiledAggregate): Map<string, number | typeof UNKNOWN> {
     const states = new Map<string, AggState>();
     const act = new Activation(this);
-    for (const m of this.targets) {
-      if (m.kind !== a.of) continue;
-      const keys = this.memberKeys(a, m);
-      if (keys.length === 0) continue;
-      act.reset(m, EMPTY_AGG);
+    const members = this.byKind.get(a.of) ?? EMPTY;
+    const single = Array.isArray(a.groupBy) && a.groupBy.length === 1 ? a.groupBy[0]! : null;
+    const add = (k: string, unknown: boolean, include: boolean, num: number | null) => {
+      let s = states.get(k);
+      if (!s) states.set(k, (s = { n: 0, unknown: 0, count: 0, sum: 0, min: Infinity, max: -Infinity, known: 0 }));
+      s.n++;
+      if (unknown) s.unknown++;
+      else if (include) {
+        s.count++;
+        if (num !== null) {
+          s.known++;
+          s.sum += num;
+          if (num < s.min) s.min = num;
+          if (num > s.max) s.max = num;
+        }
+      }
+    };
+    for (let i = 0; i < members.length; i++) {
+      const m = members[i]!;
+      // The member's group key(s), without allocating for the common one-label case.
+      let key: string | null = null;
+      let keys: readonly string[] | null = null;
+      if (single !== null) {
+        key = m.labels[single] ?? null;
+        if (key === null) continue;
+      } else if (a.groupBy === 'all') key = '';
+      else if (a.groupBy === 'depends_on') {
+        keys = m.depends_on;
+        if (keys.length === 0) continue;
+      } else {
+        key = groupKey(a.groupBy, m.labels);
+        if (key === null) continue;
+      }
+      act.reset(m, NO_AGG);
       let include: boolean | 'unknown' = true;
       if (a.where) {
         const w = a.where.eval(act);
@@ -152,21 +188,8 @@ export class World {
         else if (typeof v === 'bigint') num = Number(v);
         else unknown = true;
       }
-      for (const k of keys) {
-        let s = states.get(k);
-        if (!s) states.set(k, (s = { n: 0, unknown: 0, count: 0, sum: 0, min: Infinity, max: -Infinity, known: 0 }));
-        s.n++;
-        if (unknown) s.unknown++;
-        else if (include) {
-          s.count++;
-          if (num !== null) {
-            s.known++;
-            s.sum += num;
-            if (num < s.min) s.min = num;
-            if (num > s.max) s.max = num;
-          }
-        }
-      }
+      if (keys === null) add(key!, unknown, include === true, num);
+      else for (const k of keys) add(k, unknown, include === true, num);
     }
     const out = new Map<string, number | typeof UNKNOWN>();
     for (const [k, s] of states) {
@@ -213,35 +236,50 @@ export class World {
   }
 }
 
+/**
+ * The key of the group a target belongs to for aggregates grouped by these labels: the label's
+ * value itself for one label (no string is built per target), the values joined by NUL for several.
+ * Keys only meet keys of the same aggregate, so they need not name the labels.
+ */
 export function groupKey(labels: readonly string[], l: Record<string, string>): string | null {
   if (labels.length === 1) {
     const v = l[labels[0]!];
-    return v === undefined ? null : `${labels[0]}=${v}`;
+    return v === undefined ? null : v;
   }
-  const parts: string[] = [];
-  for (const k of labels) {
-    const v = l[k];
+  let key = '';
+  for (let i = 0; i < labels.length; i++) {
+    const v = l[labels[i]!];
     if (v === undefined) return null;
-    parts.push(`${k}=${v}`);
+    key = i === 0 ? v : `${key}\u0000${v}`;
   }
-  return parts.join(',');
+  return key;
 }
 
 const EMPTY: Target[] = [];
 const EMPTY_AGG: Record<string, FactValue> = Object.freeze({}) as Record<string, FactValue>;
+const NO_AGG: readonly string[] = Object.freeze([]) as readonly string[];
 
 /**
  * The activation a CEL expression evaluates against. One object is reused across
- * targets (reset per target); relation lists are resolved only when an expression reads them.
+ * targets (reset per target). Relation lists and the `agg` map are resolved only when an
+ * expression reads them: most targets fail a rule's `when` before its context (where
+ * aggregates are usually read) is looked at.
  */
 export class Activation {
   t!: Target;
-  agg: Record<string, FactValue> = EMPTY_AGG;
+  private aggNames: readonly string[] = NO_AGG;
+  private aggMap: Record<string, FactValue> | null = EMPTY_AGG;
   constructor(readonly world: World) {}
-  reset(t: Target, agg: Record<string, FactValue>): this {
+  /** Evaluate for `t`, whose conditions may read the aggregates named (computed on first read). */
+  reset(t: Target, aggNames: readonly string[]): this {
     this.t = t;
-    this.agg = agg;
+    this.aggNames = aggNames;
+    this.aggMap = aggNames.length === 0 ? EMPTY_AGG : null;
     return this;
+  }
+  /** The aggregates of `t`'s groups that its rules read; unknown ones are left out. */
+  get agg(): Record<string, FactValue> {
+    return (this.aggMap ??= this.world.aggFor(this.t, this.aggNames));
   }
   get facts() {
     return this.t.facts;

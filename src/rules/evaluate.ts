@@ -58,16 +58,21 @@ export const forKey = (rule: string, target: string) => `${rule}\u0000${target}`
 
 const emptyCounts = (): RuleCounts => ({ evaluated: 0, not_matched: 0, unknown: 0, pending: 0, matched: 0, blocked: 0, derived: 0 });
 
-/** Evaluate conditions in order: false wins (definitely not), else unknown, else true. Returns the index of the first false. */
-function checkAll(conds: CompiledCondition[], act: Activation): { truth: Truth; failed: number } {
+// checkAll's answer as one number (no object per rule per target): every condition holds,
+// none fails but one is unknown, or the index (>= 0) of the first that fails.
+const HOLDS = -1;
+const UNDECIDED = -2;
+
+/** Evaluate conditions in order: false wins (definitely not), else unknown, else true. */
+function checkAll(conds: CompiledCondition[], act: Activation): number {
   let sawUnknown = false;
   for (let i = 0; i < conds.length; i++) {
     const v = conds[i]!.expr.eval(act);
     if (v === true) continue;
-    if (v === false) return { truth: false, failed: i };
+    if (v === false) return i;
     sawUnknown = true; // UNKNOWN, or a non-boolean value: neither holds nor fails
   }
-  return { truth: sawUnknown ? 'unknown' : true, failed: -1 };
+  return sawUnknown ? UNDECIDED : HOLDS;
 }
 
 export function evaluate(ruleSet: RuleSet, targets: Target[], opts: EvalOptions): EvalResult {
@@ -96,12 +101,12 @@ export function evaluate(ruleSet: RuleSet, targets: Target[], opts: EvalOptions)
     const c = counts[r.name]!;
     const names = [...r.refs.agg];
     const fact = r.derive;
-    for (const t of targets) {
-      if (t.kind !== r.kind || (r.selector && !r.selector(t.labels))) continue;
+    for (const t of world.byKind.get(r.kind) ?? []) {
+      if (r.selector && !r.selector(t.labels)) continue;
       c.evaluated++;
-      act.reset(t, world.aggFor(t, names));
-      const { truth } = checkAll(r.when, act);
-      if (truth === true) {
+      act.reset(t, names);
+      const w = checkAll(r.when, act);
+      if (w === HOLDS) {
         const v = r.value ? r.value.eval(act) : true;
         if (v === UNKNOWN || v === undefined) {
           c.unknown++;
@@ -111,7 +116,7 @@ export function evaluate(ruleSet: RuleSet, targets: Target[], opts: EvalOptions)
           c.derived++;
           if (opts.keepNotMatched || v !== false) decisions.push(explainer.decision(r, t, act, 'derived', true));
         }
-      } else if (truth === false) {
+      } else if (w >= 0) {
         if (!r.value) t.facts[fact] = false;
         c.not_matched++;
         if (opts.keepNotMatched) decisions.push(explainer.decision(r, t, act, 'not_matched', false));
@@ -126,22 +131,32 @@ export function evaluate(ruleSet: RuleSet, targets: Target[], opts: EvalOptions)
   // ---- acting rules, per target: only the rules of its kind
   const forUpserts: ForState[] = [];
   const seenFor = new Set<string>();
+  // Per kind, once: its rules, the aggregates they read, their counters. Targets stay in input
+  // order, so decisions come out in the same order as ever (later stages and the store see it).
+  const perKind = new Map<string, { rules: CompiledRule[]; names: string[]; counts: RuleCounts[] } | null>();
   for (const t of targets) {
-    const rules = ruleSet.byKind.get(t.kind);
-    if (!rules) continue;
+    let k = perKind.get(t.kind);
+    if (k === undefined) {
+      const rules = ruleSet.byKind.get(t.kind);
+      k = rules ? { rules, names: aggNames(t.kind, rules), counts: rules.map((r) => counts[r.name]!) } : null;
+      perKind.set(t.kind, k);
+    }
+    if (k === null) continue;
     if (opts.only && !opts.only.has(t.id)) continue;
-    act.reset(t, world.aggFor(t, aggNames(t.kind, rules)));
-    for (const r of rules) {
+    const { rules, counts: ruleCounts } = k;
+    act.reset(t, k.names);
+    for (let ri = 0; ri < rules.length; ri++) {
+      const r = rules[ri]!;
       if (r.selector && !r.selector(t.labels)) continue;
-      const c = counts[r.name]!;
+      const c = ruleCounts[ri]!;
       c.evaluated++;
       const w = checkAll(r.when, act);
-      if (w.truth === false) {
+      if (w >= 0) {
         c.not_matched++;
         if (opts.keepNotMatched) decisions.push(explainer.decision(r, t, act, 'not_matched', false));
         continue;
       }
-      if (w.truth === 'unknown') {
+      if (w === UNDECIDED) {
         c.unknown++;
         decisions.push(explainer.decision(r, t, act, 'unknown', false));
         continue;
@@ -172,17 +187,17 @@ export function evaluate(ruleSet: RuleSet, targets: Target[], opts: EvalOptions)
           };
         }
       }
-      const ctx = r.context.length ? checkAll(r.context, act) : { truth: true as Truth, failed: -1 };
+      const ctx = r.context.length ? checkAll(r.context, act) : HOLDS;
       const d = explainer.decision(r, t, act, outcome, true);
       if (pendingNote) {
         d.trace.push(pendingNote);
         c.pending++;
-      } else if (ctx.truth === false) {
+      } else if (ctx >= 0) {
         d.outcome = 'blocked';
-        const failed = r.context[ctx.failed]!;
+        const failed = r.context[ctx]!;
         d.trace.push({ stage: 'evaluate', reason: 'context', detail: `context "${failed.name}" does not hold: ${failed.source}`, stops: true });
         c.blocked++;
-      } else if (ctx.truth === 'unknown') {
+      } else if (ctx === UNDECIDED) {
         d.outcome = 'unknown';
         const u = d.conditions.find((x) => x.result === 'unknown');
         d.trace.push({ stage: 'evaluate', reason: 'unknown', detail: `context "${u?.name}" is unknown: ${u?.unknown ?? 'unknown'}`, stops: true });
@@ -295,8 +310,17 @@ export class Explainer {
   }
 }
 
+const relationOnlyMemo = new WeakMap<CompiledCondition, Map<string, boolean>>();
+
 /** True when a fact is only read on related targets (d.facts.x inside depends_on.all(...)), not on the target itself. */
 function relationOnly(c: CompiledCondition, f: string): boolean {
   if (c.expr.refs.relations.length === 0) return false;
-  return !new RegExp(`(^|[^.\\w])facts\\s*(\\.\\s*${f}\\b|\\[\\s*["']${f}["']\\s*\\])`).test(c.source);
+  let m = relationOnlyMemo.get(c);
+  if (!m) relationOnlyMemo.set(c, (m = new Map()));
+  let v = m.get(f);
+  if (v === undefined) {
+    v = !new RegExp(`(^|[^.\\w])facts\\s*(\\.\\s*${f}\\b|\\[\\s*["']${f}["']\\s*\\])`).test(c.source);
+    m.set(f, v);
+  }
+  return v;
 }

@@ -207,6 +207,35 @@ function cloneValue(v: FactValue): FactValue {
   return typeof v === 'object' && v !== null ? structuredClone(v) : v;
 }
 
+/** Keys that `in` finds on every object: the copying merge never takes a fact of these names. */
+const inherited = (k: string): boolean => k in Object.prototype;
+
+/**
+ * The first report of a target, taken as the target itself instead of copied (the source said its
+ * output is owned by the collector: new objects, used by no one else). Only when taking it gives
+ * exactly what copying would: no duplicate dependencies, no fact or unknown reason that copying
+ * would skip. Otherwise null, and the report is copied.
+ */
+function adopt(r: TargetReport): Target | null {
+  const deps = r.depends_on;
+  if (deps && deps.length > 1) {
+    if (deps.length === 2 ? deps[0] === deps[1] : new Set(deps).size !== deps.length) return null;
+  }
+  const facts = r.facts ?? {};
+  for (const k in facts) if (inherited(k) || k === '__proto__') return null;
+  let unknown: Record<string, string> | undefined;
+  if (r.unknown) {
+    for (const k in r.unknown) {
+      if (k === '__proto__' || k in facts) continue;
+      unknown ??= {};
+      if (!(k in unknown)) unknown[k] = r.unknown[k]!;
+    }
+  }
+  const t: Target = { id: r.id, kind: r.kind ?? '', labels: r.labels ?? {}, depends_on: deps ?? [], facts };
+  if (unknown) t.unknown = unknown;
+  return t;
+}
+
 /**
  * Merge the sources' reports by target id, sources in configuration order. The first source to
  * set a label, a fact or the kind of a target wins; later conflicting values are reported as
@@ -222,9 +251,17 @@ function mergeOutcomes(outcomes: Outcome[]): CollectResult {
     let kindConflicts = 0;
     let labelConflicts = 0;
     const factConflicts = new Map<string, { count: number; example: string }>();
+    const owned = output.owned === true;
     for (const r of output.targets as TargetReport[]) {
       let t = byId.get(r.id);
       if (!t) {
+        if (owned) {
+          const adopted = adopt(r);
+          if (adopted) {
+            byId.set(r.id, adopted);
+            continue;
+          }
+        }
         t = {
           id: r.id,
           kind: r.kind ?? '',

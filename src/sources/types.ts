@@ -28,6 +28,13 @@ export interface SourceOutput {
    * the source succeeded (or its result was reused from its cooldown cache).
    */
   defaults?: DefaultFacts[];
+  /**
+   * The target reports (and their labels, depends_on and facts objects) are new objects that the
+   * source keeps no reference to, so the collector may take them as targets instead of copying
+   * them (a run then adds derived facts to them). Sources that return the same objects twice
+   * must leave this unset.
+   */
+  owned?: boolean;
 }
 
 export interface DefaultFacts {

@@ -30,7 +30,9 @@ async function collectInventory(config: Config, ctx: SourceContext): Promise<Sou
   }
   const data = parseInventoryText(text, shown);
   try {
-    return readTargetsDocument(data);
+    // JSON.parse makes new objects and never shares one between two places (YAML aliases can):
+    // the collector may then take the reports as targets instead of copying 100,000 of them.
+    return { ...readTargetsDocument(data), owned: isJsonText(text, shown) };
   } catch (err) {
     if (!(err instanceof ShapeError)) throw err;
     const { line, col } = locate(text, err.path);
@@ -41,9 +43,7 @@ async function collectInventory(config: Config, ctx: SourceContext): Promise<Sou
 
 /** JSON files go through JSON.parse (large inventories must load fast); everything else is YAML 1.2. */
 export function parseInventoryText(text: string, shown: string): unknown {
-  const ext = extname(shown).toLowerCase();
-  const isJson = ext === '.json' || (ext !== '.yaml' && ext !== '.yml' && /^\s*\{/.test(text));
-  if (isJson) {
+  if (isJsonText(text, shown)) {
     try {
       return JSON.parse(text);
     } catch (err) {
@@ -63,6 +63,11 @@ export function parseInventoryText(text: string, shown: string): unknown {
     throw new SourceError(`${shown}:${p.line}:${p.col}: invalid YAML: ${msg}`, { cause: first });
   }
   return doc.toJS({ maxAliasCount: 1000 }) ?? [];
+}
+
+function isJsonText(text: string, shown: string): boolean {
+  const ext = extname(shown).toLowerCase();
+  return ext === '.json' || (ext !== '.yaml' && ext !== '.yml' && /^\s*\{/.test(text));
 }
 
 function lineCol(text: string, pos: number): { line: number; col: number } {
