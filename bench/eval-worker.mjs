@@ -10,6 +10,11 @@ const now = Number(nowArg);
 const reps = Number(repsArg);
 const sampleEvery = Number(sampleArg ?? 1);
 const times = [];
+const cpuTimes = [];
+const cpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 let lines;
 let aggregates = null;
 
@@ -20,9 +25,11 @@ if (impl === 'reflex') {
   for (let i = 0; i < reps; i++) {
     const collected = await collectTargets(project);
     globalThis.gc?.();
+    const c0 = cpu();
     const t0 = performance.now();
     const res = evaluateReflex(ruleSet, collected, now);
     times.push(performance.now() - t0);
+    cpuTimes.push(cpu() - c0);
     if (i === 0) {
       lines = reflexLines(res);
       aggregates = {};
@@ -54,9 +61,11 @@ if (impl === 'reflex') {
   for (let i = 0; i < reps; i++) {
     const targets = fresh();
     globalThis.gc?.();
+    const c0 = cpu();
     const t0 = performance.now();
     const res = await run(targets, now, { sampleEvery });
     times.push(performance.now() - t0);
+    cpuTimes.push(cpu() - c0);
     if (i === 0) {
       lines = res.lines;
       aggregates = {};
@@ -69,7 +78,21 @@ if (impl === 'reflex') {
 }
 
 writeFileSync(outFile, JSON.stringify({ lines: lines.sort(), aggregates }));
-const sorted = [...times].sort((a, b) => a - b);
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
 process.stdout.write(
-  JSON.stringify({ impl, coldMs: times[0], warmMs: times.length > 1 ? sorted[Math.floor((sorted.length - 1) / 2)] : times[0], times, decisions: lines.length, maxRssMb: process.resourceUsage().maxRSS / 1024 }) + '\n',
+  JSON.stringify({
+    impl,
+    coldMs: times[0],
+    warmMs: times.length > 1 ? median(times.slice(1)) : times[0],
+    coldCpuMs: cpuTimes[0],
+    warmCpuMs: cpuTimes.length > 1 ? median(cpuTimes.slice(1)) : cpuTimes[0],
+    times,
+    cpuTimes,
+    decisions: lines.length,
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+  }) + '\n',
 );

@@ -10,13 +10,14 @@ const ZONES = ['a', 'b', 'c'];
  * What goes wrong in every generated fleet, whatever its size:
  * - a service-wide outage: 75% of the instances of service 2 are unhealthy (restarts are
  *   then blocked by `not_widespread`, and `service-outage` escalates once);
- * - a regional incident: ap-south has an open incident and a quarter of its instances down;
+ * - a regional incident: ap-south has an open incident and over a fifth of its instances down
+ *   (restarts there are blocked by `region_ok`; `region-incident` escalates once);
  * - a slow datastore: the primary of service 4 answers in 850 ms (storage_slow), so restarts
  *   of its instances are blocked by `database_ok` and its gold customers are told;
  * - a lagging primary (service 5), a datastore whose metrics are missing (service 6: its
  *   storage_slow is unknown, and so are decisions that read it);
  * - a hot service (1) and an idle one (7); a paused service (3);
- * - background noise: ~2.5% unhealthy instances, full disks, leaky memory, OOM alerts,
+ * - background noise: ~1% unhealthy instances, full disks, leaky memory, OOM alerts,
  *   degraded instances (some freshly deployed), and ~0.5% of instances with unknown facts.
  */
 export const SCENARIOS = {
@@ -126,9 +127,9 @@ export function generateFleet(size, now, seed = 42) {
     const base = s === SCENARIOS.hotService ? 0.86 : s === SCENARIOS.idleService ? 0.07 : 0.25 + r() * 0.4;
     for (let k = 0; k < counts[s]; k++) {
       const region = REGIONS[Math.floor(r() * REGIONS.length)];
-      let healthy = r() >= 0.025;
+      let healthy = r() >= 0.01;
       if (s === SCENARIOS.outageService && r() < 0.75) healthy = false;
-      if (region === SCENARIOS.incidentRegion && r() < 0.23) healthy = false;
+      if (region === SCENARIOS.incidentRegion && r() < 0.22) healthy = false;
       const recent = r() < 0.08;
       const facts = {
         healthy,

@@ -51,8 +51,8 @@ function reflex(cliArgs, cwd) {
   });
   const wallMs = performance.now() - t0;
   if (r.status !== 0 && r.status !== 1) throw new Error(`reflex ${cliArgs.join(' ')} exited ${r.status}:\n${r.stderr}`);
-  const rssMb = existsSync(rssFile) ? Number(readFileSync(rssFile, 'utf8')) / 1024 : null;
-  return { wallMs, rssMb, stdout: r.stdout, stderr: r.stderr, status: r.status };
+  const usage = existsSync(rssFile) ? JSON.parse(readFileSync(rssFile, 'utf8')) : null;
+  return { wallMs, rssMb: usage ? usage.maxRssKb / 1024 : null, cpuMs: usage?.cpuMs ?? null, stdout: r.stdout, stderr: r.stderr, status: r.status };
 }
 
 /** One implementation evaluated in a fresh process (see eval-worker.mjs). */
@@ -91,8 +91,8 @@ for (const size of SIZES) {
   for (let i = 0; i < RUNS; i++) {
     const r = reflex(['run', '--dry-run', '--json'], dir);
     const doc = JSON.parse(r.stdout);
-    runs.push({ wallMs: r.wallMs, rssMb: r.rssMb, doc });
-    log(`  run ${i + 1}: ${Math.round(r.wallMs)} ms, ${Math.round(r.rssMb)} MB, timings ${JSON.stringify(doc.timingsMs)}`);
+    runs.push({ wallMs: r.wallMs, rssMb: r.rssMb, cpuMs: r.cpuMs, doc });
+    log(`  run ${i + 1}: ${Math.round(r.wallMs)} ms (cpu ${Math.round(r.cpuMs)} ms), ${Math.round(r.rssMb)} MB, timings ${JSON.stringify(doc.timingsMs)}`);
   }
   const last = runs[runs.length - 1].doc;
   const now = Date.parse(last.startedAt);
@@ -100,6 +100,7 @@ for (const size of SIZES) {
   const cli = {
     wallMs: median(runs.map((r) => r.wallMs)),
     wallMinMs: Math.min(...runs.map((r) => r.wallMs)),
+    cpuMs: median(runs.map((r) => r.cpuMs)),
     peakRssMb: Math.max(...runs.map((r) => r.rssMb)),
     runMs: median(runs.map((r) => r.doc.durationMs)),
     evaluateMs: median(runs.map((r) => r.doc.timingsMs.evaluate)),
@@ -192,6 +193,7 @@ const rows = results.map((r) => {
     r.targets.toLocaleString('en-US'),
     r.cli.decisions.toLocaleString('en-US'),
     ms(r.cli.wallMs),
+    ms(r.cli.cpuMs),
     Math.round(r.cli.peakRssMb),
     ms(r.cli.evaluateMs),
     `${ms(e.reflexColdMs)} / ${ms(e.reflexWarmMs)}`,
@@ -207,6 +209,7 @@ const header = [
   'targets',
   'decisions',
   'run --dry-run wall ms',
+  'process CPU ms',
   'peak RSS MB',
   'evaluate stage ms',
   'Reflex eval cold / warm ms',

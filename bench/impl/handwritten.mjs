@@ -1,6 +1,6 @@
 // The bench rules (rules/sop.yaml) written by hand in plain JavaScript: the ceiling for Reflex's evaluation.
 // Same three-valued semantics; no explanations, no compilation, no generic machinery.
-import { U, all, and, computeAggregates, eqStr, exists, fact, field, ge, gt, is, line, lt, not, or, readAgg, recentTs, Relations } from './common.mjs';
+import { U, all, and, computeAggregatesFast, eqStr, exists, fact, field, ge, gt, is, line, lt, not, or, readAgg, recentTs, Relations } from './common.mjs';
 
 /** Acting rule outcome from its `when` and `context` conditions (each true / false / U). */
 function outcome(when, context, forPending) {
@@ -55,7 +55,7 @@ export function evaluateHandwritten(targets, now) {
     }
   }
 
-  const aggs = computeAggregates(targets);
+  const aggs = computeAggregatesFast(targets);
   const notSlow = (d) => not(fact(d, 'storage_slow'));
 
   // ---- acting rules
