@@ -67,7 +67,7 @@ export async function requiredTests(project: Project): Promise<Diagnostic[]> {
   if (!built.ruleSet) return [];
   const entry: ProjectEntry = { configPath: project.configPath, project, ruleSet: built.ruleSet, diagnostics: [] };
   const found = testFilesOf(project);
-  const loaded = loadTests(found.files, { projects: new Map([[project.configPath, entry]]) });
+  const loaded = loadTests(found.files, { projects: new Map([[project.configPath, entry]]), defaultConfig: project.configPath });
   const mine = loaded.files.filter((f) => f.entry.configPath === project.configPath);
   const results = await runAll(mine);
   const out: Diagnostic[] = [...found.diagnostics, ...loaded.diagnostics];

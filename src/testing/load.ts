@@ -138,7 +138,10 @@ export function enforced(rs: RuleSet): RuleSet {
 }
 
 /** Load scenario files; every problem is a diagnostic with file:line:col, and the valid files still run. */
-export function loadTests(paths: string[], opts: { cwd?: string; projects?: Map<string, ProjectEntry> } = {}): LoadedTests {
+export function loadTests(
+  paths: string[],
+  opts: { cwd?: string; projects?: Map<string, ProjectEntry>; /** For files without `config:` (default: the nearest reflex.yaml). */ defaultConfig?: string } = {},
+): LoadedTests {
   const cwd = opts.cwd ?? process.cwd();
   const projects = opts.projects ?? new Map<string, ProjectEntry>();
   const out: LoadedTests = { files: [], invalid: [], diagnostics: [], projects };
@@ -147,7 +150,7 @@ export function loadTests(paths: string[], opts: { cwd?: string; projects?: Map<
     const abs = resolve(cwd, p);
     const shown = shownPath(abs, cwd);
     const diags: Diagnostic[] = [];
-    const loaded = loadOne(abs, shown, cwd, projects, diags, reported);
+    const loaded = loadOne(abs, shown, cwd, projects, diags, reported, opts.defaultConfig);
     out.diagnostics.push(...diags);
     if (loaded && !diags.some((d) => d.severity === 'error')) out.files.push(loaded);
     else out.invalid.push({ shown, diagnostics: diags });
@@ -162,6 +165,7 @@ function loadOne(
   projects: Map<string, ProjectEntry>,
   diags: Diagnostic[],
   reported: Set<string>,
+  defaultConfig: string | undefined,
 ): LoadedTestFile | null {
   if (existsSync(abs) && statSync(abs).isDirectory()) {
     diags.push({ file: shown, line: 0, col: 0, severity: 'error', message: 'is a folder: name scenario files (rules/*_test.yaml)' });
@@ -188,7 +192,7 @@ function loadOne(
       return null;
     }
   } else {
-    configPath = nearestConfig(dir);
+    configPath = defaultConfig ?? nearestConfig(dir);
     if (!configPath) {
       diags.push(file.at([], 'no reflex.yaml in this folder or above it: name the configuration under test with "config:"'));
       return null;

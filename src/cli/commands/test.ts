@@ -21,10 +21,12 @@ export default async function test(opts: { config?: string; run?: string; junit?
 
   const projects = new Map<string, ProjectEntry>();
   let files = args;
+  let defaultConfig: string | undefined;
   const pre: ReturnType<typeof testFilesOf>['diagnostics'] = [];
   if (files.length === 0) {
     // No files named: the scenario files of the configuration (its `tests:`, or *_test.yaml beside its rules).
-    const entry = loadEntry(resolveConfigPath(opts.config), projects);
+    defaultConfig = resolveConfigPath(opts.config);
+    const entry = loadEntry(defaultConfig, projects);
     if (!entry.project || !entry.ruleSet) {
       const errors = entry.diagnostics.filter((d) => d.severity === 'error').length;
       throw new ExitError(EXIT.CONFIG, sortDiagnostics(entry.diagnostics).map(formatDiagnostic).join('\n') + `\n${errors} configuration error(s); run \`reflex check\` after fixing them`);
@@ -37,7 +39,8 @@ export default async function test(opts: { config?: string; run?: string; junit?
     }
   }
 
-  const loaded = loadTests(files, { projects });
+  // Files named on the command line test the configuration they name (or the nearest one), unless -c says which.
+  const loaded = loadTests(files, { projects, defaultConfig: defaultConfig ?? (opts.config ? resolveConfigPath(opts.config) : undefined) });
   const results = await runAll(loaded.files, filter);
   if (filter && results.length === 0 && loaded.invalid.length === 0) {
     throw new ExitError(EXIT.CONFIG, `reflex test: no scenario matches --run ${JSON.stringify(opts.run)}`);
