@@ -139,7 +139,8 @@ describe('a generated fleet of 10,000 targets and 20 rules', () => {
       );
     }
     const dir = fixture({
-      'reflex.yaml': `rules: [rules.yaml]\nsources: [{ name: inv, kind: inventory, path: inv.json }]\nactions: { noop: { kind: exec, argv: ["true"] } }\nchannels: { oncall: { kind: log, path: esc.log } }\n`,
+      // The guardrails' limits and breakers (on by default) would rightly stop most of this preview; opened wide, it shows every decision.
+      'reflex.yaml': `rules: [rules.yaml]\nsources: [{ name: inv, kind: inventory, path: inv.json }]\nactions: { noop: { kind: exec, argv: ["true"] } }\nchannels: { oncall: { kind: log, path: esc.log } }\nguardrails: { budget_per_run: 1000000, widespread: { min_targets: 1000000 }, blast_radius: { per_rule: "1000000 per 10m", group_fraction: 1 } }\n`,
       'inv.json': JSON.stringify({ targets }),
       'rules.yaml': `aggregates:\n  - { name: down, of: instance, group_by: [service], function: fraction, where: facts.up == 0.0 }\nrules:\n${rules.join('\n')}\n`,
     });

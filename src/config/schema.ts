@@ -215,7 +215,9 @@ export const Guardrails = z
       .strictObject({
         fraction: z.number().min(0).max(1).default(0.3),
         min_targets: z.number().int().min(1).default(3),
+        max_targets: z.number().int().min(0).optional().describe('Also trip when more than this many targets of a group have a problem, whatever the fraction.'),
         group_by: z.array(z.string()).default(['service']),
+        implausible: z.boolean().default(true).describe('Stop everything when every target (at least min_targets) has a problem or unknown facts at once, as in a monitoring outage.'),
       })
       .prefault({})
       .describe('When more than this fraction of a group matches problem rules, escalate once instead of acting.'),
@@ -224,6 +226,7 @@ export const Guardrails = z
         per_rule: Limit.default('10 per 10m'),
         per_action: Limit.optional(),
         group_fraction: z.number().min(0).max(1).default(0.2).describe('At most this fraction of a group acted on within the window.'),
+        group_max: z.number().int().min(0).optional().describe('At most this many targets of a group acted on within the window.'),
         group_by: z.array(z.string()).default(['service']),
         window: Duration.default('10m'),
         min_healthy: z.number().min(0).max(1).optional().describe('Keep at least this fraction of a group healthy.'),

@@ -1,6 +1,34 @@
 // The guardrails in their fixed, documented order (docs/guardrails.md). The first guard that stops a decision wins.
+import { actionLimit, groupLimit, ruleLimit } from './blast.js';
+import { budgetLimit } from './budget.js';
+import { cooldownGuard } from './cooldown.js';
+import { failureBreakerGuard } from './failures.js';
+import { minHealthyLimit } from './healthy.js';
+import { limitsGuard, type Limit } from './limits.js';
 import { severityGuard } from './severity.js';
 import { disableGuard, switchGuard } from './switches.js';
 import type { Guard } from './types.js';
+import { implausibleGuard, widespreadGuard } from './widespread.js';
 
-export const GUARDS: readonly Guard[] = [switchGuard, disableGuard, severityGuard];
+/**
+ * The counting limits, applied together to each decision in the order actions run (limits.ts): a
+ * decision is counted only when it fits all of them.
+ */
+export const LIMITS: readonly Limit[] = [ruleLimit, actionLimit, groupLimit, minHealthyLimit, budgetLimit];
+
+/**
+ * 1-2 people's switches first (nothing else matters when automation is off); 3 what must go to a human
+ * anyway; 4-6 breakers, which stop whole rules, groups or runs; 7 cooldown, before anything that counts, so
+ * a decision that waits never uses up a limit; 8 the limits, the budget last (a deferred decision is one that
+ * every other guardrail allowed).
+ */
+export const GUARDS: readonly Guard[] = [
+  switchGuard,
+  disableGuard,
+  severityGuard,
+  failureBreakerGuard,
+  implausibleGuard,
+  widespreadGuard,
+  cooldownGuard,
+  limitsGuard(LIMITS),
+];

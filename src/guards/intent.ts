@@ -1,9 +1,11 @@
 // Checks made again inside the transaction that records an intent, so no limit can be passed between check and act.
 import type { Decision } from '../rules/evaluate.js';
 import type { IntentInput, IntentTx } from '../store/types.js';
-import { formatDuration } from '../util/duration.js';
 import { REASON } from '../pipeline/reasons.js';
 import type { RunContext } from '../pipeline/types.js';
+import { actionLimitDetail, countedIn, groupAllowed, groupLimitDetail, groupSize, groupWindow, ruleLimitDetail } from './blast.js';
+import { cooldownVerdict } from './cooldown.js';
+import { parseLimit, windowStart } from './numbers.js';
 import { describeSwitch, disabledBy, switchOff } from './switches.js';
 
 export interface IntentCheck {
@@ -29,14 +31,57 @@ export const disableIntentCheck: IntentCheck = {
 export const cooldownIntentCheck: IntentCheck = {
   name: 'cooldown',
   async check(tx, _d, intent) {
-    const c = await tx.cooldown(intent.cooldownKey);
-    if (!c || c.until <= tx.now) return null;
-    return {
-      reason: REASON.COOLDOWN,
-      detail: `cooling down: last ${intent.action} on ${intent.target} ${formatDuration(tx.now - c.lastAt)} ago; cooldown ${formatDuration(c.until - c.lastAt)}, ${formatDuration(c.until - tx.now)} left`,
-    };
+    const v = cooldownVerdict(intent.action, intent.target, await tx.cooldown(intent.cooldownKey), tx.now);
+    return v ? { reason: REASON.COOLDOWN, detail: v } : null;
   },
 };
 
-/** In order. Guards added later (blast radius, budgets) append theirs here. */
-export const INTENT_CHECKS: IntentCheck[] = [switchIntentCheck, disableIntentCheck, cooldownIntentCheck];
+/** Executions of the rule in the window ending now, this runner's and every other's. */
+export const ruleLimitIntentCheck: IntentCheck = {
+  name: 'blast radius (per rule)',
+  async check(tx, _d, intent, ctx) {
+    const lim = parseLimit(ctx.project.config.guardrails.blast_radius.per_rule);
+    const used = await tx.countExecutions({ since: windowStart(tx.now, lim.windowMs), rule: intent.rule });
+    return used + 1 > lim.max ? { reason: REASON.BLAST_RULE, detail: ruleLimitDetail(intent.rule, used, lim) } : null;
+  },
+};
+
+export const actionLimitIntentCheck: IntentCheck = {
+  name: 'blast radius (per action)',
+  async check(tx, _d, intent, ctx) {
+    const text = ctx.project.config.guardrails.blast_radius.per_action;
+    if (!text) return null;
+    const lim = parseLimit(text);
+    const used = await tx.countExecutions({ since: windowStart(tx.now, lim.windowMs), action: intent.action });
+    return used + 1 > lim.max ? { reason: REASON.BLAST_ACTION, detail: actionLimitDetail(intent.action, used, lim) } : null;
+  },
+};
+
+/**
+ * Distinct targets of each of the intent's groups acted on in the group window (which is at least the longest
+ * action timeout, so every action still running is in it). The window starts where the guard stage's did (or
+ * earlier), so a target it saw counted is counted here too and takes no new place; any other needs a free one.
+ */
+export const groupLimitIntentCheck: IntentCheck = {
+  name: 'blast radius (per group)',
+  async check(tx, d, intent, ctx) {
+    if (intent.step > 0) return null; // the decision's target took its place with its first step
+    const since = windowStart(Math.min(ctx.now, tx.now), groupWindow(ctx).ms);
+    const counted = countedIn.get(d);
+    for (const g of intent.groups) {
+      const by = counted?.get(g);
+      if (by === 'store') continue;
+      if (by) {
+        const c = await tx.cooldown(by.cooldownKey); // journaled with an earlier decision of this run?
+        if (c && c.lastAt >= since) continue;
+      }
+      const used = await tx.countTargetsInGroup(g, since);
+      const size = groupSize(ctx, g);
+      if (used + 1 > groupAllowed(ctx, size)) return { reason: REASON.BLAST_GROUP, detail: groupLimitDetail(ctx, g, used, size) };
+    }
+    return null;
+  },
+};
+
+/** In order. The per-run budget and the min-healthy floor are this run's own counts, settled by the guard stage. */
+export const INTENT_CHECKS: IntentCheck[] = [switchIntentCheck, disableIntentCheck, cooldownIntentCheck, ruleLimitIntentCheck, actionLimitIntentCheck, groupLimitIntentCheck];

@@ -1,6 +1,6 @@
 // The global off switch and scoped disables (rule, action, target, label selector), read from the store.
 import { REASON } from '../pipeline/reasons.js';
-import { stop } from '../pipeline/types.js';
+import { stop, type RunContext } from '../pipeline/types.js';
 import type { Decision } from '../rules/evaluate.js';
 import type { DisableRecord, SwitchState } from '../store/types.js';
 import { formatDuration } from '../util/duration.js';
@@ -49,6 +49,12 @@ export function describeSwitch(s: SwitchState, now: number): string {
   return `automation is switched off by ${s.by ?? 'someone'}: "${s.reason ?? ''}"${until}`;
 }
 
+function unreadable(ctx: RunContext, live: Decision[], detail: string): void {
+  for (const d of live) stop(d, 'guard', REASON.SWITCH_UNREADABLE, detail, 'blocked');
+  ctx.problems.push({ stage: 'guard', reason: REASON.SWITCH_UNREADABLE, detail });
+  ctx.log.warn(detail);
+}
+
 export const switchGuard: Guard = {
   name: 'switch',
   async check(ctx, live) {
@@ -57,7 +63,7 @@ export const switchGuard: Guard = {
       state = await ctx.store.getSwitch();
     } catch (err) {
       // Fail closed: if we cannot tell whether automation is allowed, it is not.
-      for (const d of live) stop(d, 'guard', REASON.SWITCH_UNREADABLE, `the off switch cannot be read (${(err as Error).message}): automation is off for this run`, 'blocked');
+      unreadable(ctx, live, `the off switch cannot be read (${ctx.redact((err as Error).message)}): automation is off for this run`);
       return;
     }
     if (!switchOff(state, ctx.now)) return;
@@ -73,7 +79,7 @@ export const disableGuard: Guard = {
     try {
       disables = await ctx.store.listDisables({ activeAt: ctx.now });
     } catch (err) {
-      for (const d of live) stop(d, 'guard', REASON.SWITCH_UNREADABLE, `disables cannot be read (${(err as Error).message}): automation is off for this run`, 'blocked');
+      unreadable(ctx, live, `disables cannot be read (${ctx.redact((err as Error).message)}): automation is off for this run`);
       return;
     }
     if (disables.length === 0) return;

@@ -9,6 +9,8 @@ export const REASON = {
   // guards
   SWITCH_OFF: 'switch:off',
   SWITCH_UNREADABLE: 'switch:unreadable',
+  /** A guardrail could not read its own state (store error): it fails closed. */
+  GUARD_UNREADABLE: 'guard:unreadable',
   DISABLED_RULE: 'disabled:rule',
   DISABLED_ACTION: 'disabled:action',
   DISABLED_TARGET: 'disabled:target',

@@ -7,7 +7,7 @@ export const guardStage: Stage = {
   async run(ctx) {
     for (const g of GUARDS) {
       const l = live(ctx);
-      if (l.length === 0) return;
+      if (l.length === 0 && !g.always) continue;
       await g.check(ctx, l);
     }
   },

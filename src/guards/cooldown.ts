@@ -1,0 +1,48 @@
+// Cooldown: an action that ran on a target too recently (in any earlier run, crashed or not) waits. Counted from the intent.
+import type { Decision } from '../rules/evaluate.js';
+import { formatDuration, parseDuration } from '../util/duration.js';
+import { REASON } from '../pipeline/reasons.js';
+import { stop, type RunContext } from '../pipeline/types.js';
+import { failClosed, type Guard } from './types.js';
+
+/**
+ * One cooldown per rule, action and target. Its length comes from the step (`do: [{cooldown}]`), else the
+ * action (`actions.NAME.cooldown`), else `defaults.cooldown`. The journal sets it when the intent is
+ * recorded, before the action starts, so a failed or interrupted action cools down too.
+ */
+export function cooldownOf(ctx: Pick<RunContext, 'project'>, d: Decision, step: number): { key: string; ms: number } {
+  const s = d.rule.steps[step]!;
+  const cfg = ctx.project.config.actions[s.action];
+  const ms = parseDuration(s.cooldown ?? cfg?.cooldown ?? ctx.project.config.defaults.cooldown);
+  return { key: `action:${d.rule.name}:${s.action}:${d.target.id}`, ms };
+}
+
+/** The verdict for a cooldown still in force (`until` after now), or null. A cooldown whose end equals now has ended. */
+export function cooldownVerdict(action: string, target: string, c: { lastAt: number; until: number } | null, now: number): string | null {
+  if (!c || c.until <= now) return null;
+  return `cooling down: ${action} ran on ${target} ${formatDuration(now - c.lastAt)} ago; cooldown ${formatDuration(c.until - c.lastAt)}, ${formatDuration(c.until - now)} left`;
+}
+
+export const cooldownGuard: Guard = {
+  name: 'cooldown',
+  async check(ctx, live) {
+    for (const d of live) {
+      if (d.outcome !== 'matched') continue; // stopped already (the cooldown stage re-applies this guard)
+      for (let i = 0; i < d.rule.steps.length; i++) {
+        const { key } = cooldownOf(ctx, d, i);
+        let c: { lastAt: number; until: number } | null;
+        try {
+          c = await ctx.store.getCooldown(key);
+        } catch (err) {
+          failClosed(ctx, [d], 'cooldown', err);
+          break;
+        }
+        const v = cooldownVerdict(d.rule.steps[i]!.action, d.target.id, c, ctx.now);
+        if (v) {
+          stop(d, 'cooldown', REASON.COOLDOWN, v, 'cooled_down');
+          break;
+        }
+      }
+    }
+  },
+};
