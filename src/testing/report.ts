@@ -149,7 +149,7 @@ export function junitReport(rep: Report): string {
     const first = inv.diagnostics.find((d) => d.severity === 'error');
     lines.push(
       `  <testsuite name="${xml(inv.shown)}" tests="1" failures="0" errors="1" skipped="0" time="0.000">`,
-      `    <testcase classname="${xml(inv.shown)}" name="the scenario file is valid" file="${xml(inv.shown)}" time="0.000">`,
+      `    <testcase classname="${xml(inv.shown)}" name="loads without errors" file="${xml(inv.shown)}" time="0.000">`,
       `      <error message="${xml(first ? formatDiagnostic(first) : 'invalid')}" type="InvalidFile">${xml(text)}</error>`,
       '    </testcase>',
       '  </testsuite>',

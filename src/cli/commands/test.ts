@@ -1,5 +1,6 @@
 // `reflex test [files...]`: run scenario tests of rules on a synthetic clock; exit 0 all pass, 1 a scenario failed, 2 a file is invalid.
 import { writeFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { formatDiagnostic } from '../../config/diagnostics.js';
 import { resolveConfigPath } from '../../config/load.js';
 import { sortDiagnostics } from '../../config/check.js';
@@ -29,6 +30,8 @@ export default async function test(opts: { config?: string; run?: string; junit?
     const entry = loadEntry(defaultConfig, projects);
     if (!entry.project || !entry.ruleSet) {
       const errors = entry.diagnostics.filter((d) => d.severity === 'error').length;
+      // CI still gets a report that says why nothing ran.
+      if (opts.junit) writeJunit(opts.junit, { results: [], diagnostics: entry.diagnostics, invalid: [{ shown: relative(process.cwd(), defaultConfig) || defaultConfig, diagnostics: entry.diagnostics }] });
       throw new ExitError(EXIT.CONFIG, sortDiagnostics(entry.diagnostics).map(formatDiagnostic).join('\n') + `\n${errors} configuration error(s); run \`reflex check\` after fixing them`);
     }
     const found = testFilesOf(entry.project);
@@ -52,14 +55,16 @@ export default async function test(opts: { config?: string; run?: string; junit?
     // Coverage speaks of all scenarios; with --run only some ran.
     coverage: filter ? undefined : coverageOf(loaded.files, results),
   };
-  if (opts.junit) {
-    try {
-      writeFileSync(opts.junit, junitReport(report));
-    } catch (err) {
-      throw new UserError(`--junit: cannot write ${opts.junit}: ${(err as Error).message}`, EXIT.CONFIG);
-    }
-  }
+  if (opts.junit) writeJunit(opts.junit, report);
   process.stdout.write(opts.json ? jsonReport(report) : textReport(report));
   if (loaded.invalid.length || report.diagnostics.some((d) => d.severity === 'error')) return EXIT.CONFIG;
   return results.every((r) => r.passed) ? EXIT.OK : EXIT.PROBLEMS;
+}
+
+function writeJunit(file: string, report: Report): void {
+  try {
+    writeFileSync(file, junitReport(report));
+  } catch (err) {
+    throw new UserError(`--junit: cannot write ${file}: ${(err as Error).message}`, EXIT.CONFIG);
+  }
 }
