@@ -25,10 +25,15 @@ import { runStages, type Executor, type RunContext, type Stage } from './types.j
  * A runner that froze past its lease (a paused VM, a stopped process) wakes up with old facts: it
  * must not page, re-page or resolve over the run that took over (docs/reliability.md). The renewal
  * timer may not have noticed yet, so this asks the store. What remains is the time notify itself takes.
+ * After a stop (SIGTERM, SIGINT) the run is still the holder: it goes on to tell humans what happened.
  */
 export const fenceStage: Stage = {
   name: 'fence',
   async run(ctx) {
+    // A stop cancels actions, not what humans must hear about them (an action cancelled mid-way is
+    // escalated as failed): notify gets a signal of its own. Each send is still bounded by its
+    // channel's timeout, and a second signal ends the process.
+    if (ctx.signal.aborted) ctx.signal = new AbortController().signal;
     if (!ctx.fence) return;
     const ttl = parseDuration(ctx.project.config.shards.lease);
     if (!(await ctx.store.renewLease(ctx.fence, ttl, ctx.clock()))) {
