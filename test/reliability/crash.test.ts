@@ -21,6 +21,8 @@ import {
 
 /** Iterations per kill point. CI's default keeps the file well under a minute; raise it locally (REFLEX_CRASH_ITERATIONS=40). */
 const N = Math.max(1, Math.min(Number(process.env.REFLEX_CRASH_ITERATIONS) || 8, 200));
+/** A bound against hanging, generous for a loaded machine: each iteration is two or three short runs. */
+const LOOP_TIMEOUT = 60_000 + N * 10_000;
 
 const dirs: string[] = [];
 function project(...a: Parameters<typeof crashProject>): string {
@@ -114,7 +116,7 @@ describe.concurrent.each(['after-intent', 'after-running', 'before-outcome'] as 
     }
     checkInvariants(dir, targets);
     expect(actionLines(dir)).toHaveLength(point === 'before-outcome' ? N : 0);
-  });
+  }, LOOP_TIMEOUT);
 });
 
 describe.concurrent('crash from outside', () => {
@@ -146,7 +148,7 @@ describe.concurrent('crash from outside', () => {
     }
     checkInvariants(dir, targets);
     expect(actionLines(dir)).toHaveLength(N);
-  });
+  }, LOOP_TIMEOUT);
 
   it.skipIf(!HAS_PROC)(`SIGKILLed at a random moment anywhere in the run, ${N} times: at most one action per target, each journaled first`, async () => {
     const dir = project();
@@ -176,5 +178,29 @@ describe.concurrent('crash from outside', () => {
     checkInvariants(dir, targets);
     // how the kills landed (for the record; random by design)
     console.log(`crash anywhere: states found after the kill: ${[...seen].sort().join(', ')}`);
+  }, LOOP_TIMEOUT);
+});
+
+describe('an orderly stop', () => {
+  it('SIGTERM while an action runs: no further action starts, the one in flight is cancelled and recorded, and nothing is left to recover', async () => {
+    const dir = project({ lease: '5s' });
+    setAction(dir, { gate: true });
+    setBroken(dir, ['box-1', 'box-2']);
+    const run = start(dir, ['run']);
+    await until(() => actionLines(dir).length === 1, 'the first action to start');
+    run.child.kill('SIGTERM');
+    const stopped = await run.exited;
+    expect(stopped.code, stopped.out).toBe(1);
+    expect(stopped.stderr).toContain('SIGTERM: stopping; no new action will start');
+    expect(stopped.stdout).toMatch(/FAILED\s+repair\s+box-1\s+execution #1 append failed: cancelled; process group killed/);
+    expect(executions(dir).map((e) => [e.target, e.status])).toEqual([['box-1', 'failed']]);
+    expect(actionLines(dir).map((l) => l.target)).toEqual(['box-1']);
+    // The run released its lease and recorded itself: the next run starts at once, finds nothing unfinished, and does not repeat box-1.
+    setAction(dir, {});
+    const next = await reflexAsync(dir, ['run']);
+    expect(next.code, next.out).toBe(0);
+    expect(next.stdout).not.toContain('interrupted');
+    expect(decisionsOf(dir, runIdOf(next))).toEqual({ 'box-1': 'cooled_down', 'box-2': 'executed' });
+    expect(actionLines(dir).map((l) => l.target)).toEqual(['box-1', 'box-2']);
   });
 });

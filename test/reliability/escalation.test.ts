@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fixture } from '../helpers.js';
 import { receiver, type Receiver, type Recorded } from '../actions/helpers.js';
-import { crashProject, reflexAsync, setBroken, waitLeaseExpiry } from './harness.js';
+import { actionLines, crashProject, reflexAsync, setAction, setBroken, start, until, waitLeaseExpiry } from './harness.js';
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -270,5 +270,26 @@ describe('escalation to PagerDuty and Slack across real runs', () => {
       ['trigger', 'reflex/interrupted/1'],
     ]);
     expect(invalid.pagerduty).toEqual([]);
+  });
+
+  it('an action cancelled by SIGTERM is still escalated as failed before the run ends', async () => {
+    const hook = await receiver();
+    try {
+      const dir = crashProject({ lease: '5s', channels: `  hook: { kind: webhook, url: "${hook.base}/hook" }` });
+      dirs.push(dir);
+      writeFileSync(join(dir, 'rules.yaml'), readFileSync(join(dir, 'rules.yaml'), 'utf8').replace('do: [{ action: append }]', 'do: [{ action: append }]\n    escalate: { to: hook, on: [failed] }'));
+      setAction(dir, { gate: true });
+      setBroken(dir, ['box-1']);
+      const run = start(dir, ['run']);
+      await until(() => actionLines(dir).length === 1, 'the action to start');
+      run.child.kill('SIGTERM');
+      const stopped = await run.exited;
+      expect(stopped.code, stopped.out).toBe(1);
+      expect(stopped.stdout).not.toContain('escalation to hook failed');
+      const sent = hook.requests.map((r) => JSON.parse(r.body) as { dedupKey: string; event: string; details: { outcome: string } });
+      expect(sent.map((m) => [m.dedupKey, m.event, m.details.outcome])).toEqual([['reflex/repair/box-1', 'trigger', 'failed']]);
+    } finally {
+      await hook.close();
+    }
   });
 });

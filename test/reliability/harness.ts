@@ -12,7 +12,7 @@ export { sleep };
  * The action of the crash tests. It records, in one appended line, which target it ran for and what
  * the journal said about that target at the moment it started (read from the store file by another
  * connection): an action that runs without a committed intent would show `journal=none`.
- * Then it holds for `holdMs` (action.json), or until a file named `gate` exists.
+ * Then it holds for `holdMs` (action.json), or until a file named `gate` exists (or the project is gone).
  */
 const ACTION = `import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,7 +26,8 @@ db.close();
 appendFileSync(here + 'actions.log', target + ' pid=' + process.pid + ' execution=' + (row ? row.id : '-') + ' journal=' + (row ? row.status : 'none') + '\\n');
 const cfg = existsSync(here + 'action.json') ? JSON.parse(readFileSync(here + 'action.json', 'utf8')) : {};
 if (cfg.holdMs) await sleep(cfg.holdMs);
-if (cfg.gate) while (!existsSync(here + 'gate')) await sleep(10);
+// (a test that failed and removed its folder must not leave this waiting forever)
+if (cfg.gate) while (!existsSync(here + 'gate') && existsSync(here + 'action.mjs')) await sleep(10);
 `;
 
 export interface ProjectOptions {
