@@ -118,8 +118,9 @@ function notEvaluated(rule: CompiledRule, target: Decision['target']): Decision 
   };
 }
 
+/** The channel this decision paged in this run (itself, or through a breaker's one message for many), or null. */
 function sentTo(d: Decision): string | null {
-  return d.escalation && d.trace.some((v) => v.stage === 'notify' && v.reason === REASON.ESCALATED) ? d.escalation.channel : null;
+  return d.escalation && d.trace.some((v) => v.reason === REASON.ESCALATED) ? d.escalation.channel : null;
 }
 
 /** The first way a decision differs from an expectation, or null. */
