@@ -56,8 +56,8 @@ export async function recentExecutions(ctx: RunContext): Promise<ExecutionRecord
 /**
  * Applies every limit to each decision in the order actions run (highest severity first, then rule order,
  * then target id): a decision acts only if it fits every limit, and only then is it counted by all of them.
- * Enforced decisions go first; decisions of rules in dry-run (shadow) mode are then checked against what is
- * left, and never use any of it up (a shadow rule cannot starve a real one).
+ * Enforced decisions go first; decisions of rules in dry-run (shadow) mode then share what is left, as they
+ * would if promoted, and can never take anything from a real one.
  */
 export function limitsGuard(limits: readonly Limit[]): Guard {
   return {
@@ -80,7 +80,7 @@ export function limitsGuard(limits: readonly Limit[]): Guard {
           let hit: LimitVerdict | null = null;
           for (const s of states) if ((hit = s.check(d))) break;
           if (hit) stop(d, 'guard', hit.reason, hit.detail, hit.outcome);
-          else if (!shadow) for (const s of states) s.admit(d);
+          else for (const s of states) s.admit(d); // shadow ones too: they come after every enforced one
         }
       }
     },

@@ -268,12 +268,14 @@ describe('the budget per run', () => {
 });
 
 describe('rules in dry-run (shadow) mode and the limits', () => {
-  it('are checked against what is left but never use it up: a shadow rule cannot starve an enforced one', async () => {
+  it('share what the enforced ones leave, as they would if promoted: a shadow rule cannot starve an enforced one', async () => {
     const rules = [{ ...REPAIR, name: 'shadow', mode: 'dry-run', severity: 'critical' }, REPAIR];
     const h = await harness({ rules, guardrails: { budget_per_run: 2 }, targets: boxes(3, () => ({ broken: true })) });
     const r = await h.run();
     expect(outcomes(r, 'repair')).toEqual({ 'b-1': 'executed', 'b-2': 'executed', 'b-3': 'deferred' });
     expect(outcomes(r, 'shadow')).toEqual({ 'b-1': 'deferred', 'b-2': 'deferred', 'b-3': 'deferred' });
+    const some = await harness({ rules, guardrails: { budget_per_run: 4 }, targets: boxes(3, () => ({ broken: true })) });
+    expect(outcomes(await some.run(), 'shadow')).toEqual({ 'b-1': 'dry_run', 'b-2': 'deferred', 'b-3': 'deferred' });
     const lots = await harness({ rules, guardrails: { budget_per_run: 10 }, targets: boxes(3, () => ({ broken: true })) });
     const r2 = await lots.run();
     expect(outcomes(r2, 'shadow')).toEqual({ 'b-1': 'dry_run', 'b-2': 'dry_run', 'b-3': 'dry_run' });

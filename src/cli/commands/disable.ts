@@ -1,8 +1,14 @@
 // `reflex disable` / `reflex enable`: the global off switch and scoped disables, each with who, why and an expiry, audited.
+import type { Project } from '../../config/load.js';
+import { didYouMean } from '../../config/diagnostics.js';
 import { EXIT, UserError } from '../../errors.js';
+import { readSnapshot } from '../../explain/recorded.js';
+import type { Target } from '../../model.js';
 import { parseSelectorText, selectorText } from '../../rules/selector.js';
-import type { DisableScope } from '../../store/types.js';
-import { formatDuration, parseUntil } from '../../util/duration.js';
+import { collectAll } from '../../sources/collect.js';
+import { createSources } from '../../sources/index.js';
+import type { DisableScope, Store } from '../../store/types.js';
+import { formatDuration, parseDuration, parseUntil } from '../../util/duration.js';
 import { loadOrExit, openStoreOrExit, who } from '../project.js';
 
 export interface SwitchOpts {
@@ -62,6 +68,7 @@ export default async function disable(opts: SwitchOpts): Promise<number> {
   const by = who(opts.by);
   const store = await openStoreOrExit(project);
   try {
+    if (s.scope === 'target' || s.scope === 'selector') await refuseIfNothingMatches(store, project, s);
     if (s.scope === 'all') {
       await store.setSwitch({ off: true, by, reason, at: now, until });
       await store.appendAudit({ at: now, by, action: 'disable:all', detail: { reason, until } });
@@ -77,4 +84,67 @@ export default async function disable(opts: SwitchOpts): Promise<number> {
   } finally {
     await store.close();
   }
+}
+
+/**
+ * The targets Reflex knows: those of the latest recorded run with a facts snapshot (of each shard, when runs
+ * are sharded), or, before any run, what the sources report now.
+ */
+export async function knownTargets(store: Store, project: Project): Promise<{ targets: Target[]; from: string }> {
+  const runs = (await store.listRuns({ limit: 50 })).filter((r) => r.finishedAt !== null && r.status !== 'failed');
+  const seenShards = new Set<string>();
+  const byId = new Map<string, Target>();
+  const used: number[] = [];
+  for (const r of runs) {
+    const shard = r.shard ?? '';
+    if (seenShards.has(shard)) continue;
+    let targets: Target[];
+    try {
+      targets = (await readSnapshot(store, r)).targets;
+    } catch {
+      continue; // pruned or recorded without a snapshot: an older run may have one
+    }
+    seenShards.add(shard);
+    used.push(r.id);
+    for (const t of targets) byId.set(t.id, t);
+    if (!r.shard) break;
+  }
+  if (used.length) return { targets: [...byId.values()], from: `the latest run (#${used.join(', #')})` };
+  const { config, dir } = project;
+  const timeouts: Record<string, number> = {};
+  for (const src of config.sources) if (src.timeout) timeouts[src.name] = parseDuration(src.timeout);
+  const res = await collectAll(createSources(config.sources), {
+    now: Date.now(),
+    projectDir: dir,
+    env: process.env,
+    concurrency: config.defaults.max_concurrency,
+    defaultTimeoutMs: parseDuration(config.defaults.source_timeout),
+    timeouts,
+  });
+  return { targets: res.targets, from: 'the sources (no run recorded yet)' };
+}
+
+/** A disable that matches no known target protects nothing (a typo, a stale id): refuse it with what there is. */
+async function refuseIfNothingMatches(store: Store, project: Project, s: { scope: string; value: string; selector: Record<string, string> | null }): Promise<void> {
+  const { targets, from } = await knownTargets(store, project);
+  const n = `${targets.length} target${targets.length === 1 ? '' : 's'}`;
+  const nothing = 'a disable that matches nothing protects nothing';
+  if (s.scope === 'target') {
+    if (targets.some((t) => t.id === s.value)) return;
+    throw new UserError(`no target "${s.value}" in ${from}, ${n}${didYouMean(s.value, targets.map((t) => t.id))}; ${nothing}`);
+  }
+  const sel = s.selector!;
+  if (targets.some((t) => Object.entries(sel).every(([k, v]) => t.labels[k] === v))) return;
+  const hints: string[] = [];
+  for (const [k, v] of Object.entries(sel)) {
+    const values = [...new Set(targets.map((t) => t.labels[k]).filter((x): x is string => x !== undefined))].sort();
+    if (values.length === 0) {
+      const labels = [...new Set(targets.flatMap((t) => Object.keys(t.labels)))].sort();
+      hints.push(`no target has a label "${k}"${didYouMean(k, labels)}${labels.length ? ` (labels: ${labels.slice(0, 20).join(', ')})` : ''}`);
+    } else if (!values.includes(v)) {
+      hints.push(`${k}=${v} matches no target${didYouMean(v, values)} (${k}: ${values.slice(0, 20).join(', ')}${values.length > 20 ? ', ...' : ''})`);
+    }
+  }
+  if (hints.length === 0) hints.push('no target has all of these labels together');
+  throw new UserError(`no target of ${from}, ${n}, has ${s.value}: ${hints.join('; ')}; ${nothing}`);
 }

@@ -1,6 +1,7 @@
 // `reflex status`: is automation on, what is disabled or cooling down, what needs a human, what shadow rules would do.
 import { describeDisable, describeSwitch, switchOff } from '../../guards/switches.js';
 import { REASON } from '../../pipeline/reasons.js';
+import type { DecisionRecord } from '../../store/types.js';
 import { formatDuration } from '../../util/duration.js';
 import { loadOrExit, openStoreOrExit } from '../project.js';
 
@@ -20,6 +21,10 @@ export default async function status(opts: { config?: string; json?: boolean }):
     // Shadow mode: what dry-run rules would have done in the latest enforcing run.
     const lastEnforce = (await store.listRuns({ limit: 20 })).find((r) => r.mode === 'enforce' && r.finishedAt !== null);
     const shadow = lastEnforce ? (await store.getDecisions(lastEnforce.id)).filter((d) => d.trace.some((v) => v.reason === REASON.SHADOW)) : [];
+    // Guardrails: what breakers and limits stopped in the latest finished run, and who changed switches lately.
+    const lastFinished = (await store.listRuns({ limit: 20 })).find((r) => r.finishedAt !== null) ?? null;
+    const stopped = lastFinished ? guardrailsStopped(await store.getDecisions(lastFinished.id)) : [];
+    const audit = await store.listAudit(10);
     const doc = {
       automation: switchOff(sw, now) ? 'off' : 'on',
       switch: sw,
@@ -30,6 +35,8 @@ export default async function status(opts: { config?: string; json?: boolean }):
       leases,
       lastRun,
       shadow: { run: lastEnforce?.id ?? null, decisions: shadow },
+      guardrails: { run: lastFinished?.id ?? null, stopped },
+      audit,
     };
     if (opts.json) {
       process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
@@ -45,6 +52,8 @@ export default async function status(opts: { config?: string; json?: boolean }):
     for (const d of disables) out.push(`  #${d.id} ${describeDisable(d, now)}`);
     out.push(`cooldowns in force: ${cooldowns.length ? '' : 'none'}`);
     for (const c of cooldowns) out.push(`  ${c.key}: ${formatDuration(c.until - now)} left (last at ${new Date(c.lastAt).toISOString()})`);
+    if (lastFinished) out.push(`breakers and limits in run #${lastFinished.id}: ${stopped.length ? '' : 'none tripped'}`);
+    for (const g of stopped) out.push(`  ${g.reason} stopped ${g.count} decision${g.count === 1 ? '' : 's'} (${g.examples.join(', ')}${g.count > g.examples.length ? ', ...' : ''}): ${g.detail}`);
     out.push(`open escalations: ${escalations.length ? '' : 'none'}`);
     for (const e of escalations) out.push(`  ${e.dedupKey} on ${e.channel}: ${e.summary} (since ${new Date(e.firstAt).toISOString()}, seen ${e.count}x)`);
     if (interrupted.length) {
@@ -55,6 +64,10 @@ export default async function status(opts: { config?: string; json?: boolean }):
       out.push(`shadow mode (dry-run rules) in run #${lastEnforce!.id} would have:`);
       for (const d of shadow) out.push(`  ${d.rule} on ${d.target}: ${d.actions?.map((a) => a.describe).join('; ') ?? ''}`);
     }
+    if (audit.length) {
+      out.push('recent changes (audit log):');
+      for (const a of audit) out.push(`  ${new Date(a.at).toISOString()} ${a.by}: ${a.action} ${auditText(a.detail)}`);
+    }
     if (leases.length) {
       out.push('leases:');
       for (const l of leases) out.push(`  ${l.name}: ${l.holder}, token ${l.token}, ${l.expiresAt > now ? `expires in ${formatDuration(l.expiresAt - now)}` : 'expired'}`);
@@ -64,4 +77,41 @@ export default async function status(opts: { config?: string; json?: boolean }):
   } finally {
     await store.close();
   }
+}
+
+/** Reasons of guardrails that stop decisions as a group (breakers) or by counting (limits): `reflex status` lists them. */
+const GUARDRAIL_REASONS = new Set<string>([
+  REASON.BREAKER_WIDESPREAD,
+  REASON.BREAKER_IMPLAUSIBLE,
+  REASON.BREAKER_FAILURES,
+  REASON.BLAST_RULE,
+  REASON.BLAST_ACTION,
+  REASON.BLAST_GROUP,
+  REASON.MIN_HEALTHY,
+  REASON.BUDGET,
+  REASON.GUARD_UNREADABLE,
+  REASON.SWITCH_UNREADABLE,
+]);
+
+/** Decisions of a run stopped by a breaker or a limit, grouped by reason and detail (the numbers). */
+export function guardrailsStopped(decisions: DecisionRecord[]): { reason: string; detail: string; count: number; examples: string[] }[] {
+  const out = new Map<string, { reason: string; detail: string; count: number; examples: string[] }>();
+  for (const d of decisions) {
+    const v = d.trace.filter((x) => x.stops).pop();
+    if (!v || !GUARDRAIL_REASONS.has(v.reason)) continue;
+    const key = `${v.reason}\u0000${v.detail}`;
+    let g = out.get(key);
+    if (!g) out.set(key, (g = { reason: v.reason, detail: v.detail, count: 0, examples: [] }));
+    g.count++;
+    if (g.examples.length < 3) g.examples.push(`${d.rule} on ${d.target}`);
+  }
+  return [...out.values()];
+}
+
+function auditText(detail: Record<string, unknown>): string {
+  const parts: string[] = [];
+  if (detail.value !== undefined) parts.push(String(detail.value));
+  if (detail.reason) parts.push(`"${String(detail.reason)}"`);
+  if (typeof detail.until === 'number') parts.push(`until ${new Date(detail.until).toISOString()}`);
+  return parts.join(' ');
 }
