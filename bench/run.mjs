@@ -14,8 +14,18 @@ import { writeProject } from './fleet.mjs';
 const ROOT = resolve(import.meta.dirname, '..');
 const BENCH = join(ROOT, 'bench');
 const WORK = join(BENCH, '.work');
-const CLI = join(ROOT, 'dist/cli/main.js');
 const PRELOAD = join(BENCH, 'rss-preload.cjs');
+
+// The bench runs a copy of the build it was started with: dist/ is rebuilt by anyone who runs the
+// tests, and a run must not meet a half-written dist/. `reflex` is the package's bin (the bundled CLI).
+mkdirSync(WORK, { recursive: true });
+const BUILD = join(WORK, 'build');
+rmSync(BUILD, { recursive: true, force: true });
+mkdirSync(BUILD, { recursive: true });
+cpSync(join(ROOT, 'dist'), join(BUILD, 'dist'), { recursive: true });
+cpSync(join(ROOT, 'package.json'), join(BUILD, 'package.json'));
+const CLI = join(BUILD, JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).bin.reflex);
+process.env.REFLEX_BENCH_DIST = join(BUILD, 'dist');
 
 // ---------------------------------------------------------------- arguments
 const args = process.argv.slice(2);
@@ -55,6 +65,19 @@ function reflex(cliArgs, cwd) {
   return { wallMs, rssMb: usage ? usage.maxRssKb / 1024 : null, cpuMs: usage?.cpuMs ?? null, stdout: r.stdout, stderr: r.stderr, status: r.status };
 }
 
+/** The CLI with --json; a run whose output is not a whole JSON document is reported and run again (twice at most). */
+function reflexJson(cliArgs, cwd) {
+  for (let attempt = 1; ; attempt++) {
+    const r = reflex(cliArgs, cwd);
+    try {
+      return { ...r, doc: JSON.parse(r.stdout) };
+    } catch (err) {
+      log(`  (run ${attempt}: exit ${r.status}, ${r.stdout.length} bytes of output that is not JSON: ${err.message}; stderr: ${r.stderr.slice(0, 300)})`);
+      if (attempt >= 3) throw err;
+    }
+  }
+}
+
 /** One implementation evaluated in a fresh process (see eval-worker.mjs). */
 function worker(impl, dir, now, reps, sample = 1) {
   const out = join(WORK, `${impl}-${process.pid}.json`);
@@ -76,7 +99,6 @@ function sameLines(a, b) {
 }
 
 // ---------------------------------------------------------------- the fleets
-mkdirSync(WORK, { recursive: true });
 const results = [];
 for (const size of SIZES) {
   const dir = join(WORK, `fleet-${size}`);
@@ -89,8 +111,8 @@ for (const size of SIZES) {
   reflex(['run', '--dry-run', '--json'], dir);
   const runs = [];
   for (let i = 0; i < RUNS; i++) {
-    const r = reflex(['run', '--dry-run', '--json'], dir);
-    const doc = JSON.parse(r.stdout);
+    const r = reflexJson(['run', '--dry-run', '--json'], dir);
+    const doc = r.doc;
     runs.push({ wallMs: r.wallMs, rssMb: r.rssMb, cpuMs: r.cpuMs, doc });
     log(`  run ${i + 1}: ${Math.round(r.wallMs)} ms (cpu ${Math.round(r.cpuMs)} ms), ${Math.round(r.rssMb)} MB, timings ${JSON.stringify(doc.timingsMs)}`);
   }

@@ -2,7 +2,8 @@
 // targets collected from the inventory source, then the pure evaluation (derive rules, then every rule).
 import { resolve } from 'node:path';
 
-const dist = resolve(import.meta.dirname, '../../dist');
+// The build to measure: the bench's own copy (REFLEX_BENCH_DIST), or the repository's dist/.
+const dist = process.env.REFLEX_BENCH_DIST ?? resolve(import.meta.dirname, '../../dist');
 const { loadProject } = await import(`${dist}/config/load.js`);
 const { buildRuleSet } = await import(`${dist}/rules/ruleset.js`);
 const { collectAll } = await import(`${dist}/sources/collect.js`);
