@@ -35,6 +35,8 @@ export const decisionFromRow = (r: Row): DecisionRecord => {
 };
 
 export const executionFromRow = (r: Row): ExecutionRecord => ({
+  // Only sharded runs record a shard; other executions read back exactly as they were written.
+  ...(r.shard !== null && r.shard !== undefined ? { shard: r.shard as string } : {}),
   id: r.id,
   key: r.key,
   runId: r.run_id,

@@ -7,6 +7,18 @@ export interface Fence {
   token: number;
 }
 
+/**
+ * What a fenced write carries: one lease, several (a sharded run holds one lease per shard; the
+ * write happens only if every one of them is still current), or none (tools outside a run).
+ */
+export type Fences = Fence | readonly Fence[] | null;
+
+/** The leases behind a `Fences` value, as a list. */
+export function fenceList(f: Fences): readonly Fence[] {
+  if (f === null) return [];
+  return Array.isArray(f) ? (f as readonly Fence[]) : [f as Fence];
+}
+
 export type LeaseResult =
   | { acquired: true; token: number; expiresAt: number }
   | { acquired: false; holder: string; expiresAt: number };
@@ -75,6 +87,11 @@ export interface IntentInput {
   /** Group keys this target belongs to (for blast-radius counting), e.g. ["service=checkout"]. */
   groups: string[];
   createdAt: number;
+  /**
+   * The shard lease the intent was journaled under (sharded runs, e.g. `shard:3/16`), so that an
+   * execution left unfinished is recovered by whoever holds that shard next. Absent otherwise.
+   */
+  shard?: string | null;
 }
 
 export interface ExecutionRecord extends Omit<IntentInput, 'detail'> {
@@ -165,7 +182,7 @@ export interface Store {
   migrate(): Promise<void>;
   close(): Promise<void>;
 
-  // ---- leases (one runner per name; the name is "run" or "shard:N")
+  // ---- leases (one runner per name; the name is "run" or "shard:I/N")
   /**
    * Take the lease if it is free, released or expired (`expiresAt <= now`); otherwise report its holder.
    * A live lease is never shared, not even with its own holder (renew it instead). Tokens grow by one
@@ -174,8 +191,11 @@ export interface Store {
   acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<LeaseResult>;
   /**
    * Take up to `max` of the named leases that are free, released or expired, in one transaction
-   * (shards: each runner claims some of `shard:0..N-1`). PostgreSQL skips rows another runner is
-   * claiming at that moment (SKIP LOCKED) instead of waiting. Shuffle `names` to spread runners.
+   * (shards: each runner claims some of `shard:0/N..shard:N-1/N`). The leases acquired longest ago
+   * come first (never-used ones first of all), then the order of `names`: a runner that starts late
+   * takes the shards nobody has worked on lately, not the ones a runner just released. PostgreSQL
+   * skips rows another runner is claiming at that moment (SKIP LOCKED) instead of waiting.
+   * Shuffle `names` to spread runners over shards of equal age.
    */
   acquireAnyLeases?(names: string[], holder: string, ttlMs: number, now: number, max: number): Promise<(Fence & { expiresAt: number })[]>;
   /** False when the lease was lost (taken by someone else, or released). An expired lease nobody took renews. */
@@ -191,12 +211,12 @@ export interface Store {
   getRuleSet(hash: string): Promise<Record<string, string> | null>;
   /**
    * Record the run's results in one transaction: its facts snapshot (compressed bytes),
-   * its decisions and its summary. Throws LeaseLostError if `fence` is no longer current.
+   * its decisions and its summary. Throws LeaseLostError if `fence` (any of them) is no longer current.
    */
   finishRun(
     runId: number,
     result: { finishedAt: number; status: string; summary: Record<string, unknown>; snapshot: Uint8Array | null; decisions: DecisionRecord[] },
-    fence: Fence | null,
+    fence: Fences,
   ): Promise<void>;
   getRun(id: number): Promise<RunRecord | null>;
   /** Newest first. */
@@ -214,15 +234,15 @@ export interface Store {
   // ---- `for` state
   loadForState(): Promise<ForState[]>;
   /** Upsert the streaks that continue or start; delete the ones that ended. */
-  saveForState(upserts: ForState[], deletes: { rule: string; target: string }[], fence: Fence | null): Promise<void>;
+  saveForState(upserts: ForState[], deletes: { rule: string; target: string }[], fence: Fences): Promise<void>;
 
   // ---- executions (the journal)
   /**
    * Run `fn` in the intent transaction (see IntentTx). If `fn` throws, nothing it wrote is kept.
-   * Throws LeaseLostError (before calling fn) when `fence` is no longer current.
+   * Throws LeaseLostError (before calling fn) when `fence` (any of them) is no longer current.
    * Inside `fn`, use only `tx`: calling the store itself there throws (it would wait for this transaction).
    */
-  intentTransaction<T>(fence: Fence | null, fn: (tx: IntentTx) => Promise<T>): Promise<T>;
+  intentTransaction<T>(fence: Fences, fn: (tx: IntentTx) => Promise<T>): Promise<T>;
   /** Throws JournalConflictError when the execution is no longer an intent (e.g. a recovering run marked it interrupted): do not start it. */
   markRunning(id: number, startedAt: number): Promise<void>;
   /**

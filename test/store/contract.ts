@@ -134,6 +134,44 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         expect((await s.listLeases()).map((l) => `${l.name}=${l.holder}`)).toEqual(['shard:0=other', 'shard:1=me', 'shard:2=me', 'shard:3=you']);
       });
 
+      it('acquireAnyLeases takes the leases acquired longest ago first, so a late runner does not redo a shard just released', async () => {
+        const s = await fresh();
+        const names = ['shard:0/4', 'shard:1/4', 'shard:2/4', 'shard:3/4'];
+        // A round: two runners take two shards each, at different times, and release them.
+        for (const [n, at] of [[0, 100], [1, 100], [2, 200], [3, 300]] as const) {
+          const r = await s.acquireLease(names[n]!, 'r', 1000, at);
+          if (!r.acquired) throw new Error('not acquired');
+          await s.releaseLease({ name: names[n]!, token: r.token });
+        }
+        // Whatever the order asked for, the oldest come first; results come back in the order of `names`.
+        const got = await s.acquireAnyLeases!([...names].reverse(), 'late', 1000, 400, 2);
+        expect(got.map((l) => l.name)).toEqual(['shard:1/4', 'shard:0/4']);
+        // Never-used leases come before any used one.
+        const fresh2 = await s.acquireAnyLeases!(['shard:3/4', 'shard:9/4', 'shard:2/4'], 'late2', 1000, 500, 1);
+        expect(fresh2.map((l) => l.name)).toEqual(['shard:9/4']);
+      });
+
+      it('a write fenced by several leases happens only while every one of them is current', async () => {
+        const s = await fresh();
+        const a = await s.acquireLease('shard:0/2', 'me', 1000, 0);
+        const b = await s.acquireLease('shard:1/2', 'me', 1000, 0);
+        if (!a.acquired || !b.acquired) throw new Error('not acquired');
+        const both = [{ name: 'shard:0/2', token: a.token }, { name: 'shard:1/2', token: b.token }];
+        await s.saveForState([{ rule: 'r', target: 't1', since: 1, runs: 1, lastRunId: 1 }], [], both);
+        const id = await s.intentTransaction(both, (tx) => tx.insertIntent(intent({ key: 'k-both' })));
+        expect(id.inserted).toBe(true);
+        // Another runner takes one of them over after it expired: every write fenced by both is refused.
+        await s.acquireLease('shard:1/2', 'other', 1000, 5000);
+        await expect(s.saveForState([{ rule: 'r', target: 't2', since: 1, runs: 1, lastRunId: 1 }], [], both)).rejects.toBeInstanceOf(LeaseLostError);
+        await expect(s.intentTransaction(both, (tx) => tx.insertIntent(intent({ key: 'k-late' })))).rejects.toBeInstanceOf(LeaseLostError);
+        expect((await s.loadForState()).map((f) => f.target)).toEqual(['t1']);
+        // The lease still held fences alone.
+        await s.intentTransaction(both[0]!, (tx) => tx.insertIntent(intent({ key: 'k-one' })));
+        expect((await s.listExecutions({ limit: 10 })).map((e) => e.key).sort()).toEqual(['k-both', 'k-one']);
+        // An empty list fences nothing, like null.
+        await s.saveForState([], [], []);
+      });
+
       it('refuses writes with a stale fence with LeaseLostError and writes nothing', async () => {
         const s = await fresh();
         await s.acquireLease('run', 'a', 1000, 0);
@@ -310,6 +348,16 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
     });
 
     describe('journal', () => {
+      it('keeps the shard an intent was journaled under, and nothing for unsharded intents', async () => {
+        const s = await fresh();
+        const a = await s.intentTransaction(null, (tx) => tx.insertIntent(intent({ key: 'sharded', shard: 'shard:3/8' })));
+        const b = await s.intentTransaction(null, (tx) => tx.insertIntent(intent({ key: 'plain' })));
+        if (!a.inserted || !b.inserted) throw new Error('not inserted');
+        expect((await s.getExecution(a.id))?.shard).toBe('shard:3/8');
+        expect(await s.getExecution(b.id)).not.toHaveProperty('shard');
+        expect((await s.unfinishedExecutions()).map((e) => e.shard ?? null)).toEqual(['shard:3/8', null]);
+      });
+
       it('refuses a second intent with the same key and returns the existing id', async () => {
         const s = await fresh();
         const first = await s.intentTransaction(null, (tx) => tx.insertIntent(intent({ key: 'r/restart/web-1/w1' })));

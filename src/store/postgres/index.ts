@@ -16,6 +16,7 @@ import {
   type Row,
 } from '../rows.js';
 import {
+  fenceList,
   JournalConflictError,
   LeaseLostError,
   StoreError,
@@ -26,6 +27,7 @@ import {
   type EscalationRecord,
   type ExecutionRecord,
   type Fence,
+  type Fences,
   type ForState,
   type IntentInput,
   type IntentTx,
@@ -49,6 +51,9 @@ export interface PostgresStoreOptions {
   /** The migrations to apply (tests use a prefix to build an older store). */
   migrations?: readonly PgMigration[];
 }
+
+/** A query with no answer for this long fails (the connection is dropped); the URL's `query_timeout` overrides it. */
+const DEFAULT_QUERY_TIMEOUT_MS = 60_000;
 
 /** Decisions per INSERT … SELECT json_to_recordset(…) statement in finishRun. */
 const DECISION_CHUNK = 2500;
@@ -77,7 +82,7 @@ function unusable(err: unknown): boolean {
   const e = err as PgErr;
   const code = e?.code ?? e?.errors?.[0]?.code ?? '';
   if (/^(08|28|53|57P|3D000|55P03|57014|EAI_|E(CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|NOTFOUND|HOSTUNREACH|NETUNREACH|ADDRNOTAVAIL))/.test(code)) return true;
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(e?.message ?? '');
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout|Client was closed and is not queryable/i.test(e?.message ?? '');
 }
 
 function humanCause(err: unknown, timeoutMs: number): string {
@@ -85,6 +90,7 @@ function humanCause(err: unknown, timeoutMs: number): string {
   const code = e?.code ?? e?.errors?.[0]?.code ?? '';
   if (code === 'ECONNREFUSED') return 'connection refused (is PostgreSQL running and listening there?)';
   if (code === 'ENOTFOUND' || code.startsWith('EAI_')) return 'the host name does not resolve';
+  if (/Query read timeout/.test(e?.message ?? '')) return 'the server stopped answering (query_timeout)';
   if (code === 'ETIMEDOUT' || /timeout/i.test(e?.message ?? '')) return `no answer within ${timeoutMs} ms`;
   if (code === '28P01' || code === '28000') return `authentication failed (${e.message}); set the password in the URL or PGPASSWORD`;
   if (code === '3D000') return `${e.message} (create it, or fix the URL)`;
@@ -120,8 +126,12 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
       connectionTimeoutMillis: timeoutMs,
       idleTimeoutMillis: 10_000,
       application_name: 'reflex',
+      // A server that stops answering (a network partition, not a refused connection) must fail the
+      // run rather than hang it: no answer to a query within this is an error (URL: ?query_timeout=ms).
+      query_timeout: DEFAULT_QUERY_TIMEOUT_MS,
+      keepAlive: true,
       types: types as never,
-    });
+    } as import('pg').PoolConfig);
   } catch (err) {
     throw new StoreError(`cannot use the PostgreSQL store at ${where}: ${humanCause(err, timeoutMs)}`, { cause: err });
   }
@@ -215,15 +225,26 @@ class PostgresStore implements Store {
     }
   }
 
-  /** Inside a transaction: refuse if the lease behind `fence` was taken over. FOR SHARE makes a takeover wait for this transaction. */
-  private async checkFence(c: PoolClient, fence: Fence | null): Promise<void> {
-    if (fence === null) return;
-    const { rows } = await this.query('SELECT token FROM {s}.leases WHERE name = $1 FOR SHARE', [fence.name], c);
-    const row = rows[0];
-    if (row === undefined || row.token !== fence.token) {
-      throw new LeaseLostError(
-        `the lease "${fence.name}" (token ${fence.token}) was taken over${row ? ` (token ${row.token} now)` : ''}; nothing more is recorded by this run`,
-      );
+  /**
+   * Inside a transaction: refuse if any lease behind `fences` was taken over. FOR SHARE makes a
+   * takeover wait for this transaction (one statement for all of a sharded run's leases).
+   */
+  private async checkFence(c: PoolClient, fences: Fences): Promise<void> {
+    const list = fenceList(fences);
+    if (list.length === 0) return;
+    const { rows } = await this.query(
+      'SELECT name, token FROM {s}.leases WHERE name = ANY($1::text[]) ORDER BY name FOR SHARE',
+      [list.map((f) => f.name)],
+      c,
+    );
+    const tokens = new Map(rows.map((r) => [r.name as string, r.token as number]));
+    for (const fence of list) {
+      const token = tokens.get(fence.name);
+      if (token !== fence.token) {
+        throw new LeaseLostError(
+          `the lease "${fence.name}" (token ${fence.token}) was taken over${token !== undefined ? ` (token ${token} now)` : ''}; nothing more is recorded by this run`,
+        );
+      }
     }
   }
 
@@ -291,8 +312,8 @@ class PostgresStore implements Store {
   }
 
   /**
-   * Take up to `max` free, released or expired leases among `names`, skipping rows another
-   * runner is claiming right now (SKIP LOCKED) instead of waiting for it.
+   * Take up to `max` free, released or expired leases among `names`, the ones acquired longest
+   * ago first, skipping rows another runner is claiming right now (SKIP LOCKED) instead of waiting.
    */
   acquireAnyLeases(names: string[], holder: string, ttlMs: number, now: number, max: number): Promise<(Fence & { expiresAt: number })[]> {
     return this.op(() =>
@@ -305,7 +326,7 @@ class PostgresStore implements Store {
         );
         const { rows } = await this.query(
           `SELECT name FROM {s}.leases WHERE name = ANY($1::text[]) AND (holder = '' OR expires_at <= $2)
-           ORDER BY array_position($1::text[], name) LIMIT $3 FOR UPDATE SKIP LOCKED`,
+           ORDER BY acquired_at, array_position($1::text[], name) LIMIT $3 FOR UPDATE SKIP LOCKED`,
           [names, now, max],
           c,
         );
@@ -371,7 +392,7 @@ class PostgresStore implements Store {
   finishRun(
     runId: number,
     result: { finishedAt: number; status: string; summary: Record<string, unknown>; snapshot: Uint8Array | null; decisions: DecisionRecord[] },
-    fence: Fence | null,
+    fence: Fences,
   ): Promise<void> {
     return this.op(() =>
       this.tx(async (c) => {
@@ -478,7 +499,7 @@ class PostgresStore implements Store {
     return this.op(async () => (await this.query('SELECT * FROM {s}.for_state ORDER BY rule, target')).rows.map(forStateFromRow));
   }
 
-  saveForState(upserts: ForState[], deletes: { rule: string; target: string }[], fence: Fence | null): Promise<void> {
+  saveForState(upserts: ForState[], deletes: { rule: string; target: string }[], fence: Fences): Promise<void> {
     return this.op(() =>
       this.tx(async (c) => {
         await this.checkFence(c, fence);
@@ -504,7 +525,7 @@ class PostgresStore implements Store {
 
   // ---- executions (the journal)
 
-  intentTransaction<T>(fence: Fence | null, fn: (tx: IntentTx) => Promise<T>): Promise<T> {
+  intentTransaction<T>(fence: Fences, fn: (tx: IntentTx) => Promise<T>): Promise<T> {
     return this.op(() =>
       this.intentMutex.run(() =>
         this.tx(async (c) => {
@@ -562,9 +583,9 @@ class PostgresStore implements Store {
   private async insertIntent(i: IntentInput, c: PoolClient): Promise<{ inserted: true; id: number } | { inserted: false; existingId: number }> {
     const r = (
       await this.query(
-        `INSERT INTO {s}.executions (key, run_id, rule, action, step, target, kind, describe, detail, cooldown_key, cooldown_ms, groups, created_at, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'intent') ON CONFLICT (key) DO NOTHING RETURNING id`,
-        [i.key, i.runId, i.rule, i.action, i.step, i.target, i.kind, text(i.describe), toJson(i.detail), i.cooldownKey, i.cooldownMs, toJson(i.groups), i.createdAt],
+        `INSERT INTO {s}.executions (key, run_id, rule, action, step, target, kind, describe, detail, cooldown_key, cooldown_ms, groups, created_at, shard, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'intent') ON CONFLICT (key) DO NOTHING RETURNING id`,
+        [i.key, i.runId, i.rule, i.action, i.step, i.target, i.kind, text(i.describe), toJson(i.detail), i.cooldownKey, i.cooldownMs, toJson(i.groups), i.createdAt, i.shard ?? null],
         c,
       )
     ).rows[0];

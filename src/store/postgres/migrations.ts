@@ -172,4 +172,11 @@ CREATE UNIQUE INDEX escalations_open ON {s}.escalations (dedup_key) WHERE status
 CREATE INDEX escalations_last ON {s}.escalations (last_at);
 `,
   },
+  {
+    version: 2,
+    name: 'executions remember their shard',
+    // The shard lease an intent was journaled under: recovery of a crashed runner's executions falls
+    // to whoever holds that shard next (docs/scale-out.md). NULL for runs that were not sharded.
+    sql: `ALTER TABLE {s}.executions ADD COLUMN shard text;`,
+  },
 ];

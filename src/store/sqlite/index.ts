@@ -7,6 +7,7 @@ import { bytes, encodeConditions, toJson } from '../codec.js';
 import { Mutex } from '../mutex.js';
 import { auditFromRow, decisionFromRow, disableFromRow, escalationFromRow, executionFromRow, forStateFromRow, leaseFromRow, runFromRow, type Row } from '../rows.js';
 import {
+  fenceList,
   JournalConflictError,
   LeaseLostError,
   StoreError,
@@ -17,6 +18,7 @@ import {
   type EscalationRecord,
   type ExecutionRecord,
   type Fence,
+  type Fences,
   type ForState,
   type IntentInput,
   type IntentTx,
@@ -146,14 +148,15 @@ class SqliteStore implements Store {
     return this.db.transaction(fn).immediate();
   }
 
-  /** Inside a write transaction: refuse if the lease behind `fence` was taken over. */
-  private checkFence(fence: Fence | null): void {
-    if (fence === null) return;
-    const row = this.stmt('SELECT token FROM leases WHERE name = ?').get(fence.name) as Row | undefined;
-    if (row === undefined || row.token !== fence.token) {
-      throw new LeaseLostError(
-        `the lease "${fence.name}" (token ${fence.token}) was taken over${row ? ` (token ${row.token} now)` : ''}; nothing more is recorded by this run`,
-      );
+  /** Inside a write transaction: refuse if any lease behind `fences` was taken over. */
+  private checkFence(fences: Fences): void {
+    for (const fence of fenceList(fences)) {
+      const row = this.stmt('SELECT token FROM leases WHERE name = ?').get(fence.name) as Row | undefined;
+      if (row === undefined || row.token !== fence.token) {
+        throw new LeaseLostError(
+          `the lease "${fence.name}" (token ${fence.token}) was taken over${row ? ` (token ${row.token} now)` : ''}; nothing more is recorded by this run`,
+        );
+      }
     }
   }
 
@@ -220,19 +223,24 @@ class SqliteStore implements Store {
   }
 
   /**
-   * Take up to `max` of the named leases that are free or expired (for shards): one
-   * transaction, in the order given (shuffle `names` to spread runners over shards).
+   * Take up to `max` of the named leases that are free or expired (for shards): one transaction,
+   * the ones acquired longest ago first (never-used ones first of all), then in the order given
+   * (shuffle `names` to spread runners over shards of equal age).
    */
   acquireAnyLeases(names: string[], holder: string, ttlMs: number, now: number, max: number): Promise<(Fence & { expiresAt: number })[]> {
     return this.op(() =>
       this.writeTx(() => {
         const got: (Fence & { expiresAt: number })[] = [];
-        for (const name of names) {
+        const age = this.stmt('SELECT acquired_at FROM leases WHERE name = ?');
+        const order = names.map((name, i) => ({ name, i, at: ((age.get(name) as Row | undefined)?.acquired_at as number | undefined) ?? 0 }));
+        order.sort((a, b) => a.at - b.at || a.i - b.i);
+        for (const { name } of order) {
           if (got.length >= max) break;
           const r = this.takeLease(name, holder, ttlMs, now);
           if (r.acquired) got.push({ name, token: r.token, expiresAt: r.expiresAt });
         }
-        return got;
+        const index = new Map(names.map((n, i) => [n, i]));
+        return got.sort((a, b) => index.get(a.name)! - index.get(b.name)!);
       }),
     );
   }
@@ -288,7 +296,7 @@ class SqliteStore implements Store {
   finishRun(
     runId: number,
     result: { finishedAt: number; status: string; summary: Record<string, unknown>; snapshot: Uint8Array | null; decisions: DecisionRecord[] },
-    fence: Fence | null,
+    fence: Fences,
   ): Promise<void> {
     return this.op(() => {
       this.writeTx(() => {
@@ -385,7 +393,7 @@ class SqliteStore implements Store {
     );
   }
 
-  saveForState(upserts: ForState[], deletes: { rule: string; target: string }[], fence: Fence | null): Promise<void> {
+  saveForState(upserts: ForState[], deletes: { rule: string; target: string }[], fence: Fences): Promise<void> {
     return this.op(() => {
       this.writeTx(() => {
         this.checkFence(fence);
@@ -400,7 +408,7 @@ class SqliteStore implements Store {
 
   // ---- executions (the journal)
 
-  intentTransaction<T>(fence: Fence | null, fn: (tx: IntentTx) => Promise<T>): Promise<T> {
+  intentTransaction<T>(fence: Fences, fn: (tx: IntentTx) => Promise<T>): Promise<T> {
     return this.op(async () => {
       this.db.exec('BEGIN IMMEDIATE');
       const state = { open: true };
@@ -454,8 +462,8 @@ class SqliteStore implements Store {
   }
 
   private insertIntent(i: IntentInput): { inserted: true; id: number } | { inserted: false; existingId: number } {
-    const r = this.stmt(`INSERT INTO executions (key, run_id, rule, action, step, target, kind, describe, detail, cooldown_key, cooldown_ms, groups, created_at, status)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'intent') ON CONFLICT (key) DO NOTHING RETURNING id`).get(
+    const r = this.stmt(`INSERT INTO executions (key, run_id, rule, action, step, target, kind, describe, detail, cooldown_key, cooldown_ms, groups, created_at, shard, status)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'intent') ON CONFLICT (key) DO NOTHING RETURNING id`).get(
       i.key,
       i.runId,
       i.rule,
@@ -469,6 +477,7 @@ class SqliteStore implements Store {
       i.cooldownMs,
       toJson(i.groups),
       i.createdAt,
+      i.shard ?? null,
     ) as Row | undefined;
     if (r === undefined) {
       const existing = this.stmt('SELECT id FROM executions WHERE key = ?').get(i.key) as Row;

@@ -171,4 +171,11 @@ CREATE UNIQUE INDEX escalations_open ON escalations (dedup_key) WHERE status = '
 CREATE INDEX escalations_last ON escalations (last_at);
 `,
   },
+  {
+    version: 2,
+    name: 'executions remember their shard',
+    // The shard lease an intent was journaled under: recovery of a crashed runner's executions falls
+    // to whoever holds that shard next (docs/scale-out.md). NULL for runs that were not sharded.
+    sql: `ALTER TABLE executions ADD COLUMN shard TEXT;`,
+  },
 ];
