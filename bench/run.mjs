@@ -38,6 +38,12 @@ const RUNS = Number(opt('runs', '5'));
 const JRE_SAMPLE = Number(opt('jre-sample', '1'));
 const OUT = resolve(opt('out', join(BENCH, 'results/latest.json')));
 const COLD_RUNS = Number(opt('cold-runs', '15'));
+// On a machine shared with other jobs, `--nice -20` (as root) runs every measured process at a
+// higher scheduling priority, so wall times come closer to those of an idle machine. CPU times
+// are reported either way.
+const NICE = opt('nice', null);
+/** [command, args] for running node, at the requested priority. */
+const node = (nodeArgs) => (NICE === null ? [process.execPath, nodeArgs] : ['nice', ['-n', NICE, process.execPath, ...nodeArgs]]);
 
 // ---------------------------------------------------------------- helpers
 const median = (xs) => {
@@ -53,7 +59,8 @@ function reflex(cliArgs, cwd) {
   const rssFile = join(WORK, `rss-${process.pid}.txt`);
   rmSync(rssFile, { force: true });
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ['--require', PRELOAD, CLI, ...cliArgs], {
+  const [cmd, argv] = node(['--require', PRELOAD, CLI, ...cliArgs]);
+  const r = spawnSync(cmd, argv, {
     cwd,
     encoding: 'utf8',
     maxBuffer: 1 << 30,
@@ -81,7 +88,8 @@ function reflexJson(cliArgs, cwd) {
 /** One implementation evaluated in a fresh process (see eval-worker.mjs). */
 function worker(impl, dir, now, reps, sample = 1) {
   const out = join(WORK, `${impl}-${process.pid}.json`);
-  const r = spawnSync(process.execPath, ['--expose-gc', '--max-old-space-size=4096', join(BENCH, 'eval-worker.mjs'), impl, dir, String(now), String(reps), out, String(sample)], {
+  const [cmd, argv] = node(['--expose-gc', '--max-old-space-size=4096', join(BENCH, 'eval-worker.mjs'), impl, dir, String(now), String(reps), out, String(sample)]);
+  const r = spawnSync(cmd, argv, {
     encoding: 'utf8',
     maxBuffer: 1 << 28,
   });
@@ -171,11 +179,17 @@ for (const size of SIZES) {
     evaluation: {
       reflexColdMs: rx.coldMs,
       reflexWarmMs: rx.warmMs,
+      reflexColdCpuMs: rx.coldCpuMs,
+      reflexWarmCpuMs: rx.warmCpuMs,
       handwrittenColdMs: hw.coldMs,
       handwrittenWarmMs: hw.warmMs,
+      handwrittenColdCpuMs: hw.coldCpuMs,
+      handwrittenWarmCpuMs: hw.warmCpuMs,
       jreMs: jr.coldMs,
+      jreCpuMs: jr.coldCpuMs,
       jreSampleEvery: sample,
       jreFullMs: jr.coldMs * sample,
+      jreFullCpuMs: jr.coldCpuMs * sample,
     },
     decisions: rx.lines.length,
     crossCheck: { ok, ...checks },
@@ -189,18 +203,27 @@ cpSync(join(BENCH, 'small'), small, { recursive: true });
 reflex(['run'], small);
 const coldRun = [];
 const coldVersion = [];
-for (let i = 0; i < COLD_RUNS; i++) coldRun.push(reflex(['run'], small).wallMs);
-for (let i = 0; i < COLD_RUNS; i++) coldVersion.push(reflex(['--version'], small).wallMs);
+for (let i = 0; i < COLD_RUNS; i++) coldRun.push(reflex(['run'], small));
+for (let i = 0; i < COLD_RUNS; i++) coldVersion.push(reflex(['--version'], small));
 const nodeEmpty = [];
 for (let i = 0; i < COLD_RUNS; i++) {
+  const [cmd, argv] = node(['-e', '']);
   const t0 = performance.now();
-  spawnSync(process.execPath, ['-e', '']);
+  spawnSync(cmd, argv);
   nodeEmpty.push(performance.now() - t0);
 }
-const cold = { runMs: median(coldRun), versionMs: median(coldVersion), nodeEmptyMs: median(nodeEmpty) };
+const cold = {
+  runMs: median(coldRun.map((r) => r.wallMs)),
+  runCpuMs: median(coldRun.map((r) => r.cpuMs)),
+  versionMs: median(coldVersion.map((r) => r.wallMs)),
+  versionCpuMs: median(coldVersion.map((r) => r.cpuMs)),
+  nodeEmptyMs: median(nodeEmpty),
+};
 
 // ---------------------------------------------------------------- report
 const machine = {
+  load: os.loadavg().map((x) => Math.round(x * 10) / 10),
+  nice: NICE,
   cpu: os.cpus()[0]?.model ?? 'unknown',
   cores: os.cpus().length,
   memoryGb: Math.round(os.totalmem() / 2 ** 30),
@@ -209,6 +232,8 @@ const machine = {
   date: new Date().toISOString(),
 };
 
+// In-process evaluations are compared by CPU time (user + system of the process while it
+// evaluates): on a shared machine wall time measures the other jobs as much as the code.
 const rows = results.map((r) => {
   const e = r.evaluation;
   return [
@@ -218,11 +243,11 @@ const rows = results.map((r) => {
     ms(r.cli.cpuMs),
     Math.round(r.cli.peakRssMb),
     ms(r.cli.evaluateMs),
-    `${ms(e.reflexColdMs)} / ${ms(e.reflexWarmMs)}`,
-    `${ms(e.handwrittenColdMs)} / ${ms(e.handwrittenWarmMs)}`,
-    `${(e.reflexColdMs / e.handwrittenColdMs).toFixed(1)}x / ${(e.reflexWarmMs / e.handwrittenWarmMs).toFixed(1)}x`,
-    `${ms(e.jreFullMs)}${e.jreSampleEvery > 1 ? ` (extrapolated from 1 in ${e.jreSampleEvery})` : ''}`,
-    `${(e.jreFullMs / r.cli.wallMs).toFixed(0)}x`,
+    `${ms(e.reflexColdCpuMs)} / ${ms(e.reflexWarmCpuMs)}`,
+    `${ms(e.handwrittenColdCpuMs)} / ${ms(e.handwrittenWarmCpuMs)}`,
+    `${(e.reflexColdCpuMs / e.handwrittenColdCpuMs).toFixed(1)}x / ${(e.reflexWarmCpuMs / e.handwrittenWarmCpuMs).toFixed(1)}x`,
+    `${ms(e.jreFullCpuMs)}${e.jreSampleEvery > 1 ? ` (extrapolated from 1 in ${e.jreSampleEvery})` : ''}`,
+    `${(e.jreFullCpuMs / r.cli.cpuMs).toFixed(0)}x / ${(e.jreFullMs / r.cli.wallMs).toFixed(0)}x`,
     `${ms(r.cli.storeMs)} (${Math.round(r.cli.storeShare * 100)}%)`,
     r.crossCheck.ok ? 'identical' : 'MISMATCH',
   ];
@@ -231,14 +256,14 @@ const header = [
   'targets',
   'decisions',
   'run --dry-run wall ms',
-  'process CPU ms',
+  'its CPU ms',
   'peak RSS MB',
   'evaluate stage ms',
-  'Reflex eval cold / warm ms',
-  'hand-written JS cold / warm ms',
+  'Reflex eval CPU ms cold / warm',
+  'hand-written JS CPU ms cold / warm',
   'Reflex / hand-written',
-  'json-rules-engine ms',
-  'JRE / run wall',
+  'json-rules-engine CPU ms',
+  'JRE / run (CPU / wall)',
   'store ms (share of run)',
   'cross-check',
 ];
@@ -253,7 +278,8 @@ for (let i = 1; i < results.length; i++) {
     to: b.targets,
     targetsX: b.targets / a.targets,
     evaluateStageX: b.cli.evaluateMs / a.cli.evaluateMs,
-    evaluateWarmX: b.evaluation.reflexWarmMs / a.evaluation.reflexWarmMs,
+    evaluateWarmCpuX: b.evaluation.reflexWarmCpuMs / a.evaluation.reflexWarmCpuMs,
+    evaluateColdCpuX: b.evaluation.reflexColdCpuMs / a.evaluation.reflexColdCpuMs,
   });
 }
 
@@ -261,24 +287,26 @@ const big = results.find((r) => r.targets === 100_000);
 const targetChecks = [];
 if (big) {
   const e = big.evaluation;
-  targetChecks.push(['evaluation within 3x of hand-written JS (cold, as in one run)', `${(e.reflexColdMs / e.handwrittenColdMs).toFixed(2)}x`, e.reflexColdMs <= 3 * e.handwrittenColdMs]);
-  targetChecks.push(['evaluation within 3x of hand-written JS (warm)', `${(e.reflexWarmMs / e.handwrittenWarmMs).toFixed(2)}x`, e.reflexWarmMs <= 3 * e.handwrittenWarmMs]);
-  targetChecks.push(['run --dry-run whole process <= 1.5 s', `${ms(big.cli.wallMs)} ms`, big.cli.wallMs <= 1500]);
-  targetChecks.push(['>= 15x faster than json-rules-engine', `${(e.jreFullMs / big.cli.wallMs).toFixed(1)}x`, e.jreFullMs >= 15 * big.cli.wallMs]);
+  targetChecks.push(['evaluation within 3x of hand-written JS (CPU, cold: as in one run)', `${(e.reflexColdCpuMs / e.handwrittenColdCpuMs).toFixed(2)}x`, e.reflexColdCpuMs <= 3 * e.handwrittenColdCpuMs]);
+  targetChecks.push(['evaluation within 3x of hand-written JS (CPU, warm)', `${(e.reflexWarmCpuMs / e.handwrittenWarmCpuMs).toFixed(2)}x`, e.reflexWarmCpuMs <= 3 * e.handwrittenWarmCpuMs]);
+  targetChecks.push(['run --dry-run whole process <= 1.5 s (wall)', `${ms(big.cli.wallMs)} ms wall, ${ms(big.cli.cpuMs)} ms CPU`, big.cli.wallMs <= 1500]);
+  targetChecks.push(['>= 15x faster than json-rules-engine (CPU; wall)', `${(e.jreFullCpuMs / big.cli.cpuMs).toFixed(1)}x; ${(e.jreFullMs / big.cli.wallMs).toFixed(1)}x`, e.jreFullCpuMs >= 15 * big.cli.cpuMs]);
   targetChecks.push(['peak memory <= 400 MB', `${Math.round(big.cli.peakRssMb)} MB`, big.cli.peakRssMb <= 400]);
   targetChecks.push(['storing the run <= 30% of the run', `${Math.round(big.cli.storeShare * 100)}%`, big.cli.storeShare <= 0.3]);
 }
-targetChecks.push(['small project: reflex run median <= 200 ms', `${ms(cold.runMs)} ms`, cold.runMs <= 200]);
+targetChecks.push(['small project: reflex run median <= 200 ms', `${ms(cold.runMs)} ms (node -e '' alone: ${ms(cold.nodeEmptyMs)} ms)`, cold.runMs <= 200]);
 targetChecks.push(['reflex --version <= 100 ms', `${ms(cold.versionMs)} ms`, cold.versionMs <= 100]);
-for (const g of growth) targetChecks.push([`evaluation ${g.from} -> ${g.to}: at most ~${g.targetsX}x`, `${g.evaluateStageX.toFixed(1)}x (stage), ${g.evaluateWarmX.toFixed(1)}x (warm)`, g.evaluateWarmX <= g.targetsX * 1.2]);
+for (const g of growth) {
+  targetChecks.push([`evaluation ${g.from} -> ${g.to} targets: at most ~${g.targetsX}x`, `${g.evaluateWarmCpuX.toFixed(1)}x warm, ${g.evaluateColdCpuX.toFixed(1)}x cold (CPU); ${g.evaluateStageX.toFixed(1)}x stage (wall)`, g.evaluateWarmCpuX <= g.targetsX * 1.2]);
+}
 
 const report = [
   `Reflex benchmark, ${machine.date}`,
-  `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, ${machine.os}, Node ${machine.node}`,
+  `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, ${machine.os}, Node ${machine.node}; load average at the end ${machine.load.join(' ')}${NICE === null ? '' : `; measured processes at nice ${NICE}`}`,
   '',
   table,
   '',
-  `cold start (median of ${COLD_RUNS}): reflex run on a small project ${ms(cold.runMs)} ms, reflex --version ${ms(cold.versionMs)} ms (node -e '' ${ms(cold.nodeEmptyMs)} ms)`,
+  `cold start (median of ${COLD_RUNS}): reflex run on a small project ${ms(cold.runMs)} ms (CPU ${ms(cold.runCpuMs)} ms), reflex --version ${ms(cold.versionMs)} ms (CPU ${ms(cold.versionCpuMs)} ms); node -e '' ${ms(cold.nodeEmptyMs)} ms`,
   '',
   ...targetChecks.map(([what, got, pass]) => `${pass ? 'MET    ' : 'NOT MET'}  ${what}: ${got}`),
 ].join('\n');
