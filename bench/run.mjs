@@ -69,7 +69,15 @@ function reflex(cliArgs, cwd) {
   const wallMs = performance.now() - t0;
   if (r.status !== 0 && r.status !== 1) throw new Error(`reflex ${cliArgs.join(' ')} exited ${r.status}:\n${r.stderr}`);
   const usage = existsSync(rssFile) ? JSON.parse(readFileSync(rssFile, 'utf8')) : null;
-  return { wallMs, rssMb: usage ? usage.maxRssKb / 1024 : null, cpuMs: usage?.cpuMs ?? null, stdout: r.stdout, stderr: r.stderr, status: r.status };
+  return {
+    wallMs,
+    rssMb: usage ? usage.maxRssKb / 1024 : null,
+    cpuMs: usage?.cpuMs ?? null,
+    mainCpuMs: usage?.mainThreadCpuMs ?? null,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    status: r.status,
+  };
 }
 
 /** The CLI with --json; a run whose output is not a whole JSON document is reported and run again (twice at most). */
@@ -121,8 +129,8 @@ for (const size of SIZES) {
   for (let i = 0; i < RUNS; i++) {
     const r = reflexJson(['run', '--dry-run', '--json'], dir);
     const doc = r.doc;
-    runs.push({ wallMs: r.wallMs, rssMb: r.rssMb, cpuMs: r.cpuMs, doc });
-    log(`  run ${i + 1}: ${Math.round(r.wallMs)} ms (cpu ${Math.round(r.cpuMs)} ms), ${Math.round(r.rssMb)} MB, timings ${JSON.stringify(doc.timingsMs)}`);
+    runs.push({ wallMs: r.wallMs, rssMb: r.rssMb, cpuMs: r.cpuMs, mainCpuMs: r.mainCpuMs, doc });
+    log(`  run ${i + 1}: ${Math.round(r.wallMs)} ms (CPU ${Math.round(r.cpuMs)} ms, main thread ${r.mainCpuMs} ms), ${Math.round(r.rssMb)} MB, timings ${JSON.stringify(doc.timingsMs)}`);
   }
   const last = runs[runs.length - 1].doc;
   const now = Date.parse(last.startedAt);
@@ -131,6 +139,7 @@ for (const size of SIZES) {
     wallMs: median(runs.map((r) => r.wallMs)),
     wallMinMs: Math.min(...runs.map((r) => r.wallMs)),
     cpuMs: median(runs.map((r) => r.cpuMs)),
+    mainCpuMs: runs[0].mainCpuMs === null ? null : median(runs.map((r) => r.mainCpuMs)),
     peakRssMb: Math.max(...runs.map((r) => r.rssMb)),
     runMs: median(runs.map((r) => r.doc.durationMs)),
     evaluateMs: median(runs.map((r) => r.doc.timingsMs.evaluate)),
@@ -215,6 +224,7 @@ for (let i = 0; i < COLD_RUNS; i++) {
 const cold = {
   runMs: median(coldRun.map((r) => r.wallMs)),
   runCpuMs: median(coldRun.map((r) => r.cpuMs)),
+  runMainCpuMs: coldRun[0].mainCpuMs === null ? null : median(coldRun.map((r) => r.mainCpuMs)),
   versionMs: median(coldVersion.map((r) => r.wallMs)),
   versionCpuMs: median(coldVersion.map((r) => r.cpuMs)),
   nodeEmptyMs: median(nodeEmpty),
@@ -240,14 +250,14 @@ const rows = results.map((r) => {
     r.targets.toLocaleString('en-US'),
     r.cli.decisions.toLocaleString('en-US'),
     ms(r.cli.wallMs),
-    ms(r.cli.cpuMs),
+    `${ms(r.cli.cpuMs)} / ${ms(r.cli.mainCpuMs)}`,
     Math.round(r.cli.peakRssMb),
     ms(r.cli.evaluateMs),
     `${ms(e.reflexColdCpuMs)} / ${ms(e.reflexWarmCpuMs)}`,
     `${ms(e.handwrittenColdCpuMs)} / ${ms(e.handwrittenWarmCpuMs)}`,
     `${(e.reflexColdCpuMs / e.handwrittenColdCpuMs).toFixed(1)}x / ${(e.reflexWarmCpuMs / e.handwrittenWarmCpuMs).toFixed(1)}x`,
     `${ms(e.jreFullCpuMs)}${e.jreSampleEvery > 1 ? ` (extrapolated from 1 in ${e.jreSampleEvery})` : ''}`,
-    `${(e.jreFullCpuMs / r.cli.cpuMs).toFixed(0)}x / ${(e.jreFullMs / r.cli.wallMs).toFixed(0)}x`,
+    `${(e.jreFullCpuMs / r.cli.cpuMs).toFixed(0)}x / ${r.cli.mainCpuMs ? (e.jreFullCpuMs / r.cli.mainCpuMs).toFixed(0) : '-'}x / ${(e.jreFullMs / r.cli.wallMs).toFixed(0)}x`,
     `${ms(r.cli.storeMs)} (${Math.round(r.cli.storeShare * 100)}%)`,
     r.crossCheck.ok ? 'identical' : 'MISMATCH',
   ];
@@ -256,14 +266,14 @@ const header = [
   'targets',
   'decisions',
   'run --dry-run wall ms',
-  'its CPU ms',
+  'its CPU ms: all threads / main thread',
   'peak RSS MB',
   'evaluate stage ms',
   'Reflex eval CPU ms cold / warm',
   'hand-written JS CPU ms cold / warm',
   'Reflex / hand-written',
   'json-rules-engine CPU ms',
-  'JRE / run (CPU / wall)',
+  'JRE / run (CPU: all, main thread; wall)',
   'store ms (share of run)',
   'cross-check',
 ];
@@ -289,8 +299,16 @@ if (big) {
   const e = big.evaluation;
   targetChecks.push(['evaluation within 3x of hand-written JS (CPU, cold: as in one run)', `${(e.reflexColdCpuMs / e.handwrittenColdCpuMs).toFixed(2)}x`, e.reflexColdCpuMs <= 3 * e.handwrittenColdCpuMs]);
   targetChecks.push(['evaluation within 3x of hand-written JS (CPU, warm)', `${(e.reflexWarmCpuMs / e.handwrittenWarmCpuMs).toFixed(2)}x`, e.reflexWarmCpuMs <= 3 * e.handwrittenWarmCpuMs]);
-  targetChecks.push(['run --dry-run whole process <= 1.5 s (wall)', `${ms(big.cli.wallMs)} ms wall, ${ms(big.cli.cpuMs)} ms CPU`, big.cli.wallMs <= 1500]);
-  targetChecks.push(['>= 15x faster than json-rules-engine (CPU; wall)', `${(e.jreFullCpuMs / big.cli.cpuMs).toFixed(1)}x; ${(e.jreFullMs / big.cli.wallMs).toFixed(1)}x`, e.jreFullCpuMs >= 15 * big.cli.cpuMs]);
+  targetChecks.push([
+    'run --dry-run whole process <= 1.5 s (wall)',
+    `${ms(big.cli.wallMs)} ms wall; CPU ${ms(big.cli.cpuMs)} ms, of which the main thread (about the wall time of an idle machine) ${ms(big.cli.mainCpuMs)} ms`,
+    big.cli.wallMs <= 1500,
+  ]);
+  targetChecks.push([
+    '>= 15x faster than json-rules-engine (JRE CPU over the run\'s CPU: all threads, main thread; wall)',
+    `${(e.jreFullCpuMs / big.cli.cpuMs).toFixed(1)}x, ${big.cli.mainCpuMs ? (e.jreFullCpuMs / big.cli.mainCpuMs).toFixed(1) : '-'}x; ${(e.jreFullMs / big.cli.wallMs).toFixed(1)}x`,
+    e.jreFullCpuMs >= 15 * big.cli.cpuMs,
+  ]);
   targetChecks.push(['peak memory <= 400 MB', `${Math.round(big.cli.peakRssMb)} MB`, big.cli.peakRssMb <= 400]);
   targetChecks.push(['storing the run <= 30% of the run', `${Math.round(big.cli.storeShare * 100)}%`, big.cli.storeShare <= 0.3]);
 }
@@ -306,7 +324,7 @@ const report = [
   '',
   table,
   '',
-  `cold start (median of ${COLD_RUNS}): reflex run on a small project ${ms(cold.runMs)} ms (CPU ${ms(cold.runCpuMs)} ms), reflex --version ${ms(cold.versionMs)} ms (CPU ${ms(cold.versionCpuMs)} ms); node -e '' ${ms(cold.nodeEmptyMs)} ms`,
+  `cold start (median of ${COLD_RUNS}): reflex run on a small project ${ms(cold.runMs)} ms (CPU ${ms(cold.runCpuMs)} ms, main thread ${ms(cold.runMainCpuMs)} ms), reflex --version ${ms(cold.versionMs)} ms (CPU ${ms(cold.versionCpuMs)} ms); node -e '' ${ms(cold.nodeEmptyMs)} ms`,
   '',
   ...targetChecks.map(([what, got, pass]) => `${pass ? 'MET    ' : 'NOT MET'}  ${what}: ${got}`),
 ].join('\n');
