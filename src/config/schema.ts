@@ -272,11 +272,24 @@ export const Config = z.strictObject({
     .prefault({}),
   shards: z
     .strictObject({
-      count: z.number().int().min(1).max(4096).default(1),
-      by: z.string().optional().describe('A label to shard by (default: a stable hash of the target id).'),
-      lease: Duration.default('5m'),
+      count: z
+        .number()
+        .int()
+        .min(1)
+        .max(4096)
+        .default(1)
+        .describe('Shards the targets are split into; above 1, several runners share the work through a PostgreSQL store (docs/scale-out.md).'),
+      by: z.string().optional().describe('A label to shard by (targets with the same value share a shard; default: a stable hash of the target id).'),
+      lease: Duration.default('5m').describe('How long a runner keeps its lease (renewed every third of it while it works); a dead runner\'s shards are taken over after it.'),
+      max_per_runner: z
+        .number()
+        .int()
+        .min(1)
+        .optional()
+        .describe('At most this many shards claimed by one run (default: every free shard). Size it as count / (runners - runners allowed to fail), rounded up.'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('Scale-out: targets split into shards, each claimed by one runner at a time with a lease.'),
 });
 
 // ---------------------------------------------------------------- rule files

@@ -1,6 +1,7 @@
 // Breakers on the state of the world: a widespread problem in a group, or facts that look implausible (a monitoring outage).
 import type { Target } from '../model.js';
 import { REASON } from '../pipeline/reasons.js';
+import { fleetDecisions } from '../pipeline/shards.js';
 import { stop, type RunContext } from '../pipeline/types.js';
 import type { Decision } from '../rules/evaluate.js';
 import { BREAKER_KEY_PREFIX, resolveBreakers, sendBreakerEscalation } from './escalate.js';
@@ -82,7 +83,8 @@ export const widespreadGuard: Guard = {
   name: 'breaker:widespread',
   always: true,
   async check(ctx, live) {
-    const groups = problemGroups(ctx);
+    // Over the whole fleet: a sharded run also counts the problems of other shards' targets (docs/scale-out.md).
+    const groups = problemGroups({ ...ctx, decisions: fleetDecisions(ctx) });
     const trippedKeys = new Set<string>();
     for (const g of groups.values()) if (tripped(ctx, g)) trippedKeys.add(g.key);
     // Each stopped decision belongs to one message: its most specific tripped group.
@@ -145,7 +147,7 @@ export const implausibleGuard: Guard = {
   name: 'breaker:implausible',
   always: true,
   async check(ctx, live) {
-    const hit = implausible(ctx);
+    const hit = implausible({ ...ctx, decisions: fleetDecisions(ctx) });
     if (!hit) {
       await resolveBreakers(ctx, IMPLAUSIBLE_KEY, () => ctx.targets.length > 0);
       return;

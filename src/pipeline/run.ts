@@ -1,11 +1,10 @@
 // One run: lease -> recover -> collect -> evaluate -> plan -> guard -> cooldown -> dry-run -> act -> fence -> notify -> record.
 import { hostname } from 'node:os';
 import type { Project } from '../config/load.js';
-import { EXIT, UserError } from '../errors.js';
 import { makeRedactor } from '../redact.js';
 import type { Decision } from '../rules/evaluate.js';
 import type { RuleSet } from '../rules/ruleset.js';
-import { LeaseLostError, type Store } from '../store/types.js';
+import { fenceList, LeaseLostError, type Store } from '../store/types.js';
 import { parseDuration } from '../util/duration.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { actStage, dryRunStage } from './stages/act.js';
@@ -17,6 +16,7 @@ import { notifyStage } from './stages/notify.js';
 import { planStage } from './stages/plan.js';
 import { recordStage } from './stages/record.js';
 import { recoverStage } from './stages/recover.js';
+import { acquireRunLeases } from './shards.js';
 import { summarize, type RunSummary } from './summary.js';
 import { runStages, type Executor, type RunContext, type Stage } from './types.js';
 
@@ -34,10 +34,12 @@ export const fenceStage: Stage = {
     // escalated as failed): notify gets a signal of its own. Each send is still bounded by its
     // channel's timeout, and a second signal ends the process.
     if (ctx.signal.aborted) ctx.signal = new AbortController().signal;
-    if (!ctx.fence) return;
     const ttl = parseDuration(ctx.project.config.shards.lease);
-    if (!(await ctx.store.renewLease(ctx.fence, ttl, ctx.clock()))) {
-      throw new LeaseLostError(`the lease "${ctx.fence.name}" (token ${ctx.fence.token}) was taken over by another run before this one notified anyone; nothing more is sent or recorded by this run`);
+    // A sharded run holds one lease per shard: every one must still be its own.
+    for (const f of fenceList(ctx.fence)) {
+      if (!(await ctx.store.renewLease(f, ttl, ctx.clock()))) {
+        throw new LeaseLostError(`the lease "${f.name}" (token ${f.token}) was taken over by another run before this one notified anyone; nothing more is sent or recorded by this run`);
+      }
     }
   },
 };
@@ -72,8 +74,10 @@ export interface RunOptions {
   /** reflex test: capture escalations in these channels instead of sending them. */
   channel?: RunContext['channel'];
   signal?: AbortSignal;
-  /** The lease name (one runner at a time per name). */
+  /** The lease name (one runner at a time per name) of an unsharded run. */
   lease?: string;
+  /** `reflex run --shard N`: claim exactly these shards instead of any free ones (docs/scale-out.md). */
+  shards?: number[];
 }
 
 export interface RunResult {
@@ -87,18 +91,22 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   const clock = o.clock ?? Date.now;
   const now = clock();
   const holder = o.holder ?? `${hostname()}:${process.pid}`;
-  const leaseName = o.lease ?? 'run';
   const ttl = parseDuration(o.project.config.shards.lease);
   const redact = makeRedactor(o.project.secrets);
 
-  const lease = await o.store.acquireLease(leaseName, holder, ttl, now);
-  if (!lease.acquired) {
-    throw new UserError(
-      `another run holds the lease "${leaseName}" (${lease.holder}, until ${new Date(lease.expiresAt).toISOString()}): this run did nothing`,
-      EXIT.LEASE_HELD,
-    );
-  }
-  const fence = { name: leaseName, token: lease.token };
+  // One lease ("run"), or in a sharded layout one per shard this run claims (pipeline/shards.ts).
+  const sh = o.project.config.shards;
+  const leases = await acquireRunLeases({
+    store: o.store,
+    holder,
+    layout: { count: sh.count, by: sh.by },
+    maxPerRunner: sh.max_per_runner,
+    only: o.shards,
+    lease: o.lease,
+    ttlMs: ttl,
+    now,
+  });
+  const fence = leases.fence;
   const abort = new AbortController();
   const outer = o.signal;
   const onOuter = () => abort.abort();
@@ -108,7 +116,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   // short lease lapse under a live run, and another runner take it).
   const renew = setInterval(
     () => {
-      o.store.renewLease(fence, ttl, clock()).then(
+      leases.renew(ttl, clock()).then(
         (ok) => {
           if (!ok) abort.abort();
         },
@@ -128,6 +136,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     dryRun: o.dryRun,
     holder,
     fence,
+    shards: leases.scope,
     runId: 0,
     env: o.env ?? process.env,
     log: o.log ?? silentLogger,
@@ -148,7 +157,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   };
   try {
     await o.store.saveRuleSet(o.project.hash, o.project.texts);
-    ctx.runId = await o.store.beginRun({ startedAt: now, mode: o.dryRun ? 'dry-run' : 'enforce', holder, ruleSetHash: o.project.hash });
+    ctx.runId = await o.store.beginRun({ startedAt: now, mode: o.dryRun ? 'dry-run' : 'enforce', holder, ruleSetHash: o.project.hash, shard: leases.scope?.describe() ?? null });
     try {
       await runStages([...STAGES], ctx);
     } catch (err) {
@@ -162,6 +171,6 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   } finally {
     clearInterval(renew);
     outer?.removeEventListener('abort', onOuter);
-    await o.store.releaseLease(fence).catch(() => undefined);
+    await leases.release().catch(() => undefined);
   }
 }

@@ -3,7 +3,8 @@ import type { Project } from '../config/load.js';
 import type { Target } from '../model.js';
 import type { Decision, EvalResult } from '../rules/evaluate.js';
 import type { RuleSet } from '../rules/ruleset.js';
-import type { Fence, Store } from '../store/types.js';
+import type { Fences, Store } from '../store/types.js';
+import type { ShardScope } from './shards.js';
 import type { Logger } from '../util/log.js';
 
 export type { SourceReport } from '../sources/collect.js';
@@ -26,7 +27,10 @@ export interface RunContext {
   /** --dry-run: nothing is executed or sent, whatever the rules' modes. */
   dryRun: boolean;
   holder: string;
-  fence: Fence | null;
+  /** The run's lease(s): one, or one per shard in a sharded run; fenced writes carry them. */
+  fence: Fences;
+  /** A sharded run: the shards it holds, and so the targets it acts for (docs/scale-out.md). Unset otherwise. */
+  shards?: ShardScope | null;
   runId: number;
   env: NodeJS.ProcessEnv;
   log: Logger;

@@ -1,25 +1,27 @@
 // `reflex run`: one pass of the pipeline; a summary for people or a stable JSON document for machines.
-import { EXIT } from '../../errors.js';
+import { EXIT, UserError } from '../../errors.js';
 import { runOnce } from '../../pipeline/run.js';
 import { makeLogger } from '../../util/log.js';
 import { makeRedactor } from '../../redact.js';
 import { loadOrExit, openStoreOrExit, processSignal } from '../project.js';
 import { decisionLine, OUTCOME_ORDER } from '../../explain/text.js';
 
-export default async function run(opts: { config?: string; dryRun?: boolean; json?: boolean; quiet?: boolean }): Promise<number> {
+export default async function run(opts: { config?: string; dryRun?: boolean; json?: boolean; quiet?: boolean; shard?: string[] }): Promise<number> {
   const t0 = performance.now();
+  const shards = parseShards(opts.shard);
   const { project, ruleSet, warnings } = loadOrExit(opts);
   const redact = makeRedactor(project.secrets);
   const log = makeLogger({ redact, level: opts.quiet ? 'warn' : 'info', write: (l) => process.stderr.write(l + '\n') });
   for (const w of warnings) log.warn(`${w.file}:${w.line}:${w.col}: ${w.message}`);
   const store = await openStoreOrExit(project);
   try {
-    const res = await runOnce({ project, ruleSet, store, dryRun: !!opts.dryRun, log, signal: processSignal() });
+    const res = await runOnce({ project, ruleSet, store, dryRun: !!opts.dryRun, log, signal: processSignal(), shards });
     const s = res.summary;
     const ms = Math.round(performance.now() - t0);
     if (opts.json) {
       const doc = {
         ...s,
+        shards: res.ctx.shards?.describe() ?? null,
         durationMs: ms,
         decisions: res.decisions
           .filter((d) => d.outcome !== 'not_matched')
@@ -40,6 +42,8 @@ export default async function run(opts: { config?: string; dryRun?: boolean; jso
       const mode = opts.dryRun ? 'dry-run' : 'enforce';
       if (!opts.quiet) {
         out.push(`run #${res.runId} (${mode}) at ${s.startedAt}: ${s.targets} targets, ${ruleSet.rules.length} rules, ${ms} ms`);
+        const sc = res.ctx.shards;
+        if (sc) out.push(`  shards ${sc.shards.join(', ')} of ${sc.layout.count}: acted for ${sc.targetsIn(res.ctx.targets).size} of the ${s.targets} targets`);
         for (const r of s.sources) {
           const status = r.status === 'ok' ? 'ok' : r.status === 'cached' ? `cached (from ${new Date(r.cachedAt ?? 0).toISOString()})` : r.status.toUpperCase();
           out.push(`  source ${r.name} (${r.kind}): ${status}, ${r.targets} targets${r.error ? `: ${r.error}` : ''}`);
@@ -63,4 +67,16 @@ export default async function run(opts: { config?: string; dryRun?: boolean; jso
   } finally {
     await store.close();
   }
+}
+
+/** `--shard 3 --shard 5` or `--shard 3,5`: shard numbers (checked against shards.count when the run claims them). */
+function parseShards(values: string[] | undefined): number[] | undefined {
+  if (!values || values.length === 0) return undefined;
+  const out: number[] = [];
+  for (const part of values.flatMap((v) => v.split(','))) {
+    const t = part.trim();
+    if (!/^\d+$/.test(t)) throw new UserError(`--shard ${part}: expected a shard number (0, 1, ...) or a comma-separated list`);
+    out.push(Number(t));
+  }
+  return out;
 }

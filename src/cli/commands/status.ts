@@ -1,6 +1,7 @@
 // `reflex status`: is automation on, what is disabled or cooling down, what needs a human, what shadow rules would do.
 import { describeDisable, describeSwitch, switchOff } from '../../guards/switches.js';
 import { REASON } from '../../pipeline/reasons.js';
+import { scaleOutStatus } from '../../pipeline/shards.js';
 import type { DecisionRecord } from '../../store/types.js';
 import { formatDuration } from '../../util/duration.js';
 import { loadOrExit, openStoreOrExit } from '../project.js';
@@ -15,6 +16,8 @@ export default async function status(opts: { config?: string; json?: boolean }):
     const cooldowns = await store.listCooldowns(now);
     const escalations = await store.listEscalations({ status: 'open', limit: 100 });
     const leases = await store.listLeases();
+    const sh = project.config.shards;
+    const scaleOut = await scaleOutStatus(store, { count: sh.count, by: sh.by }, now);
     const runs = await store.listRuns({ limit: 1 });
     const lastRun = runs[0] ?? null;
     const interrupted = (await store.listExecutions({ limit: 200 })).filter((e) => e.status === 'interrupted' && now - (e.finishedAt ?? e.createdAt) < 7 * 86_400_000);
@@ -33,6 +36,8 @@ export default async function status(opts: { config?: string; json?: boolean }):
       escalations,
       interrupted,
       leases,
+      runners: scaleOut.runners,
+      shards: { count: sh.count, by: sh.by ?? null, maxPerRunner: sh.max_per_runner ?? null, lease: sh.lease, list: scaleOut.shards },
       lastRun,
       shadow: { run: lastEnforce?.id ?? null, decisions: shadow },
       guardrails: { run: lastFinished?.id ?? null, stopped },
@@ -63,6 +68,27 @@ export default async function status(opts: { config?: string; json?: boolean }):
     if (shadow.length) {
       out.push(`shadow mode (dry-run rules) in run #${lastEnforce!.id} would have:`);
       for (const d of shadow) out.push(`  ${d.rule} on ${d.target}: ${d.actions?.map((a) => a.describe).join('; ') ?? ''}`);
+    }
+    const ago = (t: number) => `${formatDuration(Math.max(0, now - t))} ago`;
+    out.push(`runners (last 24h): ${scaleOut.runners.length || 'none'}`);
+    for (const r of scaleOut.runners.slice(0, 50)) {
+      const last = r.lastRun.id ? `last run #${r.lastRun.id} ${ago(r.lastRun.startedAt)}, ${r.lastRun.status}${r.lastRun.shards ? ` (${r.lastRun.shards})` : ''}, ${r.runs} run(s)` : 'no run recorded yet';
+      out.push(`  ${r.holder}: ${last}${r.holds.length ? `; holds ${r.holds.join(', ')}` : ''}`);
+    }
+    if (sh.count > 1) {
+      const list = scaleOut.shards;
+      const held = list.filter((x) => x.holder && !x.holder.expired).length;
+      out.push(`shards: ${sh.count} by ${sh.by ? `label ${sh.by}` : 'target id'}, at most ${sh.max_per_runner ?? sh.count} per run, lease ${sh.lease}; ${held} held now`);
+      const never = list.filter((x) => !x.lastRun);
+      const stalest = list.filter((x) => x.lastRun).sort((a, b) => a.lastRun!.startedAt - b.lastRun!.startedAt)[0];
+      if (never.length) out.push(`  not worked on in the last 24h: ${never.map((x) => x.shard).join(', ')} (too few runners for max_per_runner?)`);
+      if (stalest) out.push(`  least recently worked on: shard ${stalest.shard}, ${ago(stalest.lastRun!.startedAt)} by ${stalest.lastRun!.holder} (run #${stalest.lastRun!.id})`);
+      if (sh.count <= 32) {
+        for (const x of list) {
+          const h = x.holder ? `${x.holder.expired ? 'expired lease of' : 'held by'} ${x.holder.holder} (token ${x.holder.token}${x.holder.expired ? '' : `, expires in ${formatDuration(x.holder.expiresAt - now)}`})` : 'free';
+          out.push(`  shard ${x.shard}: ${h}${x.lastRun ? `; last run #${x.lastRun.id} ${ago(x.lastRun.startedAt)} by ${x.lastRun.holder}, ${x.lastRun.status}` : ''}`);
+        }
+      }
     }
     if (audit.length) {
       out.push('recent changes (audit log):');

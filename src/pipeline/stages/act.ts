@@ -4,7 +4,7 @@ import type { ActionPlan } from '../../actions/types.js';
 import { INTENT_CHECKS } from '../../guards/intent.js';
 import { SEVERITIES, type ExecutionOutcome } from '../../model.js';
 import type { Decision } from '../../rules/evaluate.js';
-import { JournalConflictError, LeaseLostError, type IntentInput } from '../../store/types.js';
+import { JournalConflictError, LeaseLostError, StoreError, type IntentInput } from '../../store/types.js';
 import { REASON } from '../reasons.js';
 import { live, stop, type RunContext, type Stage } from '../types.js';
 import { cooldownOf } from './cooldown.js';
@@ -93,10 +93,15 @@ async function actOn(ctx: RunContext, d: Decision): Promise<void> {
       cooldownMs: cd.ms,
       groups: groupsOf(ctx, d),
       createdAt: now,
+      // Sharded: the intent is fenced by its target's shard lease, and says which (recovery goes by it).
+      shard: ctx.shards?.leaseOf(d.target),
     };
     let res: { blocked: { reason: string; detail: string } } | { id: number } | { duplicate: number };
     try {
-      res = await ctx.store.intentTransaction(ctx.fence, async (tx) => {
+      res = await ctx.store.intentTransaction(ctx.shards ? ctx.shards.fenceFor(d.target) : ctx.fence, async (tx) => {
+        // The time of the serialized transaction, not of the wait for it: with several runners, windows
+        // and cooldowns are then counted in the order intents were committed.
+        intent.createdAt = tx.now;
         for (const c of INTENT_CHECKS) {
           const hit = await c.check(tx, d, intent, ctx);
           if (hit) return { blocked: hit };
@@ -109,6 +114,8 @@ async function actOn(ctx: RunContext, d: Decision): Promise<void> {
       // No intent, no action: a store that cannot record the intent stops the action.
       stop(d, 'journal', REASON.STORE_ERROR, `the intent could not be recorded, so the action did not start: ${ctx.redact((err as Error).message)}`, 'failed');
       ctx.problems.push({ stage: 'journal', reason: REASON.STORE_ERROR, detail: (err as Error).message });
+      // The store cannot be used (PostgreSQL unreachable...): no further action starts in this run (docs/scale-out.md).
+      if (err instanceof StoreError) throw err;
       return;
     }
     if ('blocked' in res) {
@@ -159,8 +166,22 @@ export const actStage: Stage = {
     const todo = live(ctx)
       .filter((d) => d.rule.steps.length > 0)
       .sort(actionOrder);
+    // Once the store fails, nothing more starts: every action needs its intent committed first, and
+    // trying each one against a store that is gone only delays the run's failure (exit code 3).
+    let storeDown: StoreError | null = null;
     const results = await runBounded(
-      todo.map((d) => () => actOn(ctx, d)),
+      todo.map((d) => async () => {
+        if (storeDown) {
+          stop(d, 'journal', REASON.STORE_ERROR, `not started: the store failed earlier in this run (${ctx.redact(storeDown.message)})`, 'blocked');
+          return;
+        }
+        try {
+          await actOn(ctx, d);
+        } catch (err) {
+          if (err instanceof StoreError) storeDown ??= err;
+          throw err;
+        }
+      }),
       ctx.project.config.defaults.max_concurrency,
     );
     // A lost lease (or a bug) ends the run after the actions already started have finished.

@@ -10,14 +10,19 @@ export const evaluateStage: Stage = {
     const states = await ctx.store.loadForState();
     const forState = new Map<string, ForState>();
     for (const s of states) forState.set(forKey(s.rule, s.target), s);
+    // A sharded run (docs/scale-out.md) evaluates acting rules for its own shards' targets only;
+    // aggregates, relations and derived facts still see every collected target.
+    const only = ctx.shards?.targetsIn(ctx.targets);
     const r = evaluate(ctx.ruleSet, ctx.targets, {
       now: ctx.now,
       runId: ctx.runId,
       forState,
       factSources: ctx.factSources,
       sourceProblems: sourceProblems(ctx.sourceReports),
+      only,
     });
     ctx.evaluation = r;
-    ctx.decisions = r.decisions;
+    // Derive rules run over the whole fleet; their decisions about other shards' targets are those shards' to record.
+    ctx.decisions = only ? r.decisions.filter((d) => only.has(d.target.id)) : r.decisions;
   },
 };

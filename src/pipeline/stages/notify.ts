@@ -122,7 +122,8 @@ export const notifyStage: Stage = {
     // Problems that went away: resolve their open escalations (only for targets this run evaluated).
     if (ctx.dryRun) return;
     const open = await ctx.store.listEscalations({ status: 'open', limit: 10_000 });
-    const present = new Set(ctx.targets.map((t) => t.id));
+    // A sharded run resolves only its own shards' escalations: it has no decisions about the others.
+    const present = ctx.shards?.targetsIn(ctx.targets) ?? new Set(ctx.targets.map((t) => t.id));
     for (const e of open) {
       if (escalating.has(e.dedupKey) || !e.dedupKey.startsWith('reflex/')) continue;
       const [, rule, ...rest] = e.dedupKey.split('/');
