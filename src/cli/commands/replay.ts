@@ -1,6 +1,7 @@
 // `reflex replay RUN`: evaluate a recorded run's facts with today's rules and show which decisions would differ.
 import { UserError } from '../../errors.js';
 import { readSnapshot, reevaluate } from '../../explain/recorded.js';
+import { runTargets } from '../../pipeline/shards.js';
 import { outcomeLabel } from '../../explain/text.js';
 import type { DecisionOutcome } from '../../model.js';
 import { loadOrExit, openStoreOrExit } from '../project.js';
@@ -26,7 +27,9 @@ export default async function replay(opts: { config?: string; json?: boolean }, 
     const then = new Map<string, string>();
     for (const d of stored) then.set(`${d.rule}\u0000${d.target}`, evaluated(d.outcome, d.trace.filter((v) => v.stops)[0]?.reason));
     // Now: today's rules over the same facts, at the run's own time. `for` streaks are not replayed.
-    const now = reevaluate(snap, ruleSet, id);
+    // A sharded run decided only about its own shards' targets: compare those (docs/scale-out.md).
+    const only = runTargets(run, snap.targets, project.config.shards.by);
+    const now = reevaluate(snap, ruleSet, id, only).filter((d) => !only || only.has(d.target.id));
     const diffs: { rule: string; target: string; then: string; now: string; why: string }[] = [];
     const seen = new Set<string>();
     for (const d of now) {

@@ -4,7 +4,8 @@ import { UserError } from '../../errors.js';
 import { readSnapshot, reevaluate, ruleSetOf } from '../../explain/recorded.js';
 import { explainDecision, formatValue } from '../../explain/text.js';
 import { toRecord } from '../../pipeline/stages/record.js';
-import type { DecisionRecord, ExecutionRecord } from '../../store/types.js';
+import { runCovers } from '../../pipeline/shards.js';
+import type { DecisionRecord, ExecutionRecord, RunRecord, Store } from '../../store/types.js';
 import { loadOrExit, openStoreOrExit } from '../project.js';
 
 export default async function why(opts: { config?: string; rule?: string; run?: string; json?: boolean }, args: string[]): Promise<number> {
@@ -12,7 +13,7 @@ export default async function why(opts: { config?: string; rule?: string; run?: 
   const loaded = loadOrExit(opts);
   const store = await openStoreOrExit(loaded.project);
   try {
-    const run = opts.run ? await store.getRun(Number(opts.run)) : (await store.listRuns({ limit: 5 })).find((r) => r.finishedAt !== null && r.status !== 'failed') ?? null;
+    const run = opts.run ? await store.getRun(Number(opts.run)) : await latestRunOf(store, targetId, loaded.project.config.shards.by);
     if (!run) throw new UserError(opts.run ? `no run #${opts.run} in the store` : 'no finished run recorded yet: run `reflex run --dry-run` first');
     const snap = await readSnapshot(store, run);
     const target = snap.targets.find((t) => t.id === targetId);
@@ -74,4 +75,21 @@ export default async function why(opts: { config?: string; rule?: string; run?: 
 /** The target's facts with derived facts included (re-evaluated from the snapshot). */
 function recomputedTargetFacts(snap: Awaited<ReturnType<typeof readSnapshot>>, id: string) {
   return snap.targets.find((t) => t.id === id)?.facts ?? {};
+}
+
+/**
+ * The newest finished run that decided about the target. With shards, runs of several runners
+ * interleave and each decided only about its own shards' targets: take the newest that held the
+ * target's shard (docs/scale-out.md), or else the newest run (its answer is then recomputed).
+ */
+async function latestRunOf(store: Store, targetId: string, by: string | undefined): Promise<RunRecord | null> {
+  const runs = (await store.listRuns({ limit: 200 })).filter((r) => r.finishedAt !== null && r.status !== 'failed');
+  let labels: Record<string, string> | undefined;
+  for (const r of runs) {
+    if (!r.shard) return r;
+    // Sharded by a label: its value comes from a snapshot (every runner collects every target).
+    if (by !== undefined && labels === undefined) labels = (await readSnapshot(store, r)).targets.find((t) => t.id === targetId)?.labels ?? {};
+    if (runCovers(r, { id: targetId, labels: labels ?? {} }, by)) return r;
+  }
+  return runs[0] ?? null;
 }
