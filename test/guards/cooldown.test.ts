@@ -1,6 +1,7 @@
 // Guardrail 9: cooldowns per rule, action and target, counted from the intent, kept across runs and crashes, with exact boundaries.
 import { describe, expect, it } from 'vitest';
 import { REASON } from '../../src/pipeline/reasons.js';
+import { cooldownStage } from '../../src/pipeline/stages/cooldown.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { join } from 'node:path';
 import { faulty, harness, MIN, outcomes, REPAIR, verdicts } from './harness.js';
@@ -84,6 +85,21 @@ describe('cooldowns', () => {
     expect(outcomes(r)).toEqual({ a: 'executed', b: 'cooled_down' });
     expect(r.decisions.find((d) => d.target.id === 'b')!.trace.pop()).toMatchObject({ stage: 'journal', reason: REASON.COOLDOWN, detail: 'cooling down: fix ran on b 0ms ago; cooldown 1h, 1h left' });
     await other.close();
+  });
+
+  it('are applied by the cooldown stage on its own too (a pipeline composed without the guard stage)', async () => {
+    const h = await harness({ actions: cool('10m'), targets: [{ id: 'a', broken: true }] });
+    await h.run();
+    h.advance(MIN);
+    const { ctx } = await h.run({ dryRun: true });
+    const d = ctx.decisions.find((x) => x.target.id === 'a')!;
+    expect(d.outcome).toBe('cooled_down');
+    // The same decision, as if nothing had guarded it yet.
+    d.outcome = 'matched';
+    d.trace = d.trace.filter((v) => v.stage === 'evaluate');
+    await cooldownStage.run(ctx);
+    expect(d.outcome).toBe('cooled_down');
+    expect(d.trace.pop()).toMatchObject({ stage: 'cooldown', reason: REASON.COOLDOWN, detail: 'cooling down: fix ran on a 1m ago; cooldown 10m, 9m left' });
   });
 
   it('when a cooldown cannot be read, the decision does not act (fail closed)', async () => {

@@ -178,12 +178,20 @@ export function boxes(n: number, f: (i: number) => Partial<TargetSpec> = () => (
 }
 
 /** Outcome and the stopping verdict of each decision of one rule, by target. */
-export function verdicts(r: RunResult, rule = 'repair'): Record<string, { outcome: string; reason: string | null; detail: string | null }> {
-  const out: Record<string, { outcome: string; reason: string | null; detail: string | null }> = {};
+export interface StopVerdict {
+  outcome: string;
+  /** The stage that stopped it: `guard` (before acting) or `journal` (re-checked in the intent transaction). */
+  stage: string | null;
+  reason: string | null;
+  detail: string | null;
+}
+
+export function verdicts(r: RunResult, rule = 'repair'): Record<string, StopVerdict> {
+  const out: Record<string, StopVerdict> = {};
   for (const d of r.decisions) {
     if (d.rule.name !== rule) continue;
     const v = d.trace.filter((x) => x.stops).pop();
-    out[d.target.id] = { outcome: d.outcome, reason: v?.reason ?? null, detail: v?.detail ?? null };
+    out[d.target.id] = { outcome: d.outcome, stage: v?.stage ?? null, reason: v?.reason ?? null, detail: v?.detail ?? null };
   }
   return out;
 }

@@ -20,7 +20,9 @@ describe('blast radius per rule', () => {
     const h = await harness({ guardrails: G, targets: boxes(5, () => ({ broken: true })) });
     const r = await h.run();
     expect(outcomes(r)).toEqual({ 'b-1': 'executed', 'b-2': 'executed', 'b-3': 'executed', 'b-4': 'blocked', 'b-5': 'blocked' });
-    expect(verdicts(r)['b-4']).toMatchObject({ reason: REASON.BLAST_RULE, detail: 'blast radius: 3 of a limit of 3 executions of rule "repair" per 10m used' });
+    expect(verdicts(r)['b-4']).toMatchObject({ stage: 'guard', reason: REASON.BLAST_RULE, detail: 'blast radius: 3 of a limit of 3 executions of rule "repair" per 10m used' });
+    const dry = await harness({ guardrails: G, targets: boxes(5, () => ({ broken: true })) });
+    expect(outcomes(await dry.run({ dryRun: true }))).toEqual({ 'b-1': 'dry_run', 'b-2': 'dry_run', 'b-3': 'dry_run', 'b-4': 'blocked', 'b-5': 'blocked' });
   });
 
   it('counts earlier runs in the window, which ends exactly one window after an execution', async () => {
@@ -44,7 +46,7 @@ describe('blast radius per rule', () => {
     };
     const r = await h.run();
     expect(outcomes(r)).toEqual({ 'b-1': 'executed', 'b-2': 'executed', 'b-3': 'blocked' });
-    expect(verdicts(r)['b-3']).toMatchObject({ reason: REASON.BLAST_RULE, detail: 'blast radius: 3 of a limit of 3 executions of rule "repair" per 10m used' });
+    expect(verdicts(r)['b-3']).toMatchObject({ stage: 'journal', reason: REASON.BLAST_RULE, detail: 'blast radius: 3 of a limit of 3 executions of rule "repair" per 10m used' });
     await other.close();
   });
 
@@ -69,7 +71,10 @@ describe('blast radius per action', () => {
     const h = await harness({ rules, guardrails: { blast_radius: { per_action: '3 per 5m' } }, targets: boxes(2, () => ({ broken: true })) });
     const r = await h.run();
     expect(h.calls.map((c) => `${c.rule}:${c.target}`)).toEqual(['repair:b-1', 'repair:b-2', 'again:b-1']);
-    expect(verdicts(r, 'again')['b-2']).toMatchObject({ reason: REASON.BLAST_ACTION, detail: 'blast radius: 3 of a limit of 3 fix actions per 5m used' });
+    expect(verdicts(r, 'again')['b-2']).toMatchObject({ stage: 'guard', reason: REASON.BLAST_ACTION, detail: 'blast radius: 3 of a limit of 3 fix actions per 5m used' });
+    // A preview applies it too (nothing is journaled in --dry-run).
+    const dry = await harness({ rules, guardrails: { blast_radius: { per_action: '3 per 5m' } }, targets: boxes(2, () => ({ broken: true })) });
+    expect(outcomes(await dry.run({ dryRun: true }), 'again')).toEqual({ 'b-1': 'dry_run', 'b-2': 'blocked' });
   });
 
   it('is re-checked in the intent transaction', async () => {
@@ -78,7 +83,7 @@ describe('blast radius per action', () => {
     h.onExecute = async () => void (await journal(other, { target: 'x', rule: 'other-rule', createdAt: h.now }));
     const r = await h.run();
     expect(outcomes(r)).toEqual({ 'b-1': 'executed', 'b-2': 'blocked' });
-    expect(verdicts(r)['b-2']!.reason).toBe(REASON.BLAST_ACTION);
+    expect(verdicts(r)['b-2']).toMatchObject({ stage: 'journal', reason: REASON.BLAST_ACTION });
     await other.close();
   });
 });
@@ -92,6 +97,7 @@ describe('blast radius per group', () => {
     const r = await h.run();
     expect(h.calls).toHaveLength(1);
     expect(verdicts(r)['b-2']).toMatchObject({
+      stage: 'guard',
       reason: REASON.BLAST_GROUP,
       detail: 'blast radius: 1 of a limit of 1 targets with service=checkout acted on per 10m used (20% of 7 targets; running actions count)',
     });
@@ -163,6 +169,7 @@ describe('blast radius per group', () => {
     };
     const r = await h.run();
     expect(outcomes(r)).toEqual({ 'b-1': 'executed', 'b-2': 'blocked', 'b-3': 'blocked' });
+    expect(verdicts(r)['b-2']).toMatchObject({ stage: 'journal', reason: REASON.BLAST_GROUP });
     expect(verdicts(r)['b-2']!.detail).toContain('2 of a limit of 2 targets with service=checkout');
     await other.close();
   });
