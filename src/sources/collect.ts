@@ -244,6 +244,10 @@ function adopt(r: TargetReport): Target | null {
 function mergeOutcomes(outcomes: Outcome[]): CollectResult {
   const byId = new Map<string, Target>();
   const factSources: Record<string, string> = {};
+  // One source whose ids are distinct: every report is a new target, so no index by id is needed
+  // (at 100,000 targets that index costs more than the merge itself).
+  const reporting = outcomes.filter((o) => o.output);
+  const alone = reporting.length === 1 && reporting[0]!.output!.distinct === true ? ([] as Target[]) : null;
 
   outcomes.forEach(({ output, report }) => {
     if (!output) return;
@@ -253,12 +257,13 @@ function mergeOutcomes(outcomes: Outcome[]): CollectResult {
     const factConflicts = new Map<string, { count: number; example: string }>();
     const owned = output.owned === true;
     for (const r of output.targets as TargetReport[]) {
-      let t = byId.get(r.id);
+      let t = alone ? undefined : byId.get(r.id);
       if (!t) {
         if (owned) {
           const adopted = adopt(r);
           if (adopted) {
-            byId.set(r.id, adopted);
+            if (alone) alone.push(adopted);
+            else byId.set(r.id, adopted);
             continue;
           }
         }
@@ -269,7 +274,8 @@ function mergeOutcomes(outcomes: Outcome[]): CollectResult {
           depends_on: r.depends_on ? [...new Set(r.depends_on)] : [],
           facts: {},
         };
-        byId.set(r.id, t);
+        if (alone) alone.push(t);
+        else byId.set(r.id, t);
       } else {
         if (r.kind) {
           if (t.kind === '') t.kind = r.kind;
@@ -311,7 +317,7 @@ function mergeOutcomes(outcomes: Outcome[]): CollectResult {
     }
   });
 
-  const targets = [...byId.values()];
+  const targets = alone ?? [...byId.values()];
   for (const t of targets) {
     if (t.kind === '') t.kind = 'unknown';
     if (t.unknown) {

@@ -47,11 +47,28 @@ export class WarningList {
 }
 
 /**
+ * True when two entries may share an id (always when an entry or its id is not what it should be:
+ * the caller's checks then name the problem). Sorting puts equal ids side by side.
+ */
+function hasRepeats(list: unknown[]): boolean {
+  const ids: unknown[] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i];
+    const id = typeof e === 'object' && e !== null ? (e as { id?: unknown }).id : undefined;
+    if (typeof id !== 'string') return true;
+    ids[i] = id;
+  }
+  ids.sort();
+  for (let i = 1; i < ids.length; i++) if (ids[i] === ids[i - 1]) return true;
+  return false;
+}
+
+/**
  * Read a targets document: `{targets: [...]}` or a top-level list of
  * `{id, kind?, labels?, depends_on?, facts?, unknown?}`. Throws ShapeError at the first
  * entry that cannot be used (a half-read inventory would silently drop targets).
  */
-export function readTargetsDocument(data: unknown): { targets: TargetReport[]; facts: string[]; warnings: string[] } {
+export function readTargetsDocument(data: unknown): { targets: TargetReport[]; facts: string[]; warnings: string[]; distinct: boolean } {
   const warnings = new WarningList();
   let list: unknown;
   let base: DocPath;
@@ -74,7 +91,10 @@ export function readTargetsDocument(data: unknown): { targets: TargetReport[]; f
   // Fact names of the previous entry, by position: entries mostly list the same facts in the
   // same order, so most names are already known without a Set lookup (every name kept here is in factNames).
   const prevFacts: string[] = [];
-  const seen = new Map<string, number>();
+  // Repeated ids are rare: a sorted copy of the ids (far cheaper than a map of 100,000 entries)
+  // shows whether there are any; only then does the loop keep a map to name each repeat's first entry.
+  const distinct = !hasRepeats(list);
+  const seen = distinct ? null : new Map<string, number>();
   for (let i = 0; i < list.length; i++) {
     const e: unknown = list[i];
     if (!isPlainObject(e)) throw new ShapeError('a target must be a map with at least an `id`', pathOf(base, i));
@@ -134,10 +154,12 @@ export function readTargetsDocument(data: unknown): { targets: TargetReport[]; f
       t.unknown = u;
     }
     for (const k in e) if (!isEntryField(k)) warnings.add(`${pathText(pathOf(base, i))}: unknown field \`${k}\` ignored (a target has ${ENTRY_FIELDS.join(', ')})`);
-    const prev = seen.get(id);
-    if (prev !== undefined) warnings.add(`${pathText(pathOf(base, i))}: target "${id}" is listed again (first at entry ${prev}); the entries are merged`);
-    else seen.set(id, i);
+    if (seen) {
+      const prev = seen.get(id);
+      if (prev !== undefined) warnings.add(`${pathText(pathOf(base, i))}: target "${id}" is listed again (first at entry ${prev}); the entries are merged`);
+      else seen.set(id, i);
+    }
     targets[i] = t;
   }
-  return { targets, facts: [...factNames].sort(), warnings: warnings.done() };
+  return { targets, facts: [...factNames].sort(), warnings: warnings.done(), distinct };
 }

@@ -35,6 +35,8 @@ export interface SourceOutput {
    * must leave this unset.
    */
   owned?: boolean;
+  /** No two target reports share an id (the collector then needs no index to merge this source alone). */
+  distinct?: boolean;
 }
 
 export interface DefaultFacts {

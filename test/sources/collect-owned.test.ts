@@ -32,6 +32,25 @@ describe('collectAll with an owned source', () => {
     expect(JSON.stringify(owned.targets)).toBe(JSON.stringify(copied.targets));
   });
 
+  it('a lone source with distinct ids (no index by id) builds the same targets; repeated ids still merge', async () => {
+    const distinct = reports().filter((r, i, all) => all.findIndex((x) => x.id === r.id) === i);
+    const lone = (extra: object) => fakeSource('inv', async () => ({ targets: structuredClone(distinct), facts: ['up'], warnings: [], ...extra }) as never);
+    const indexed = await collectAll([lone({})], baseOpts);
+    for (const extra of [{ distinct: true }, { distinct: true, owned: true }]) {
+      const res = await collectAll([lone(extra)], baseOpts);
+      expect(res.targets).toStrictEqual(indexed.targets);
+      expect(res.factSources).toStrictEqual(indexed.factSources);
+    }
+    const dir = fixture({});
+    writeFileSync(join(dir, 'inv.json'), JSON.stringify({ targets: [{ id: 'b', facts: { up: 1 } }, { id: 'a', labels: { x: '1' } }, { id: 'b', facts: { cpu: 2 }, depends_on: ['a'] }] }));
+    const res = await collectAll([createSource({ name: 'inv', kind: 'inventory', path: 'inv.json' })], { ...baseOpts, projectDir: dir });
+    expect(res.targets).toStrictEqual([
+      { id: 'b', kind: 'unknown', labels: {}, depends_on: ['a'], facts: { up: 1, cpu: 2 } },
+      { id: 'a', kind: 'unknown', labels: { x: '1' }, depends_on: [], facts: {} },
+    ]);
+    expect(res.reports[0]!.warnings).toEqual(['targets[2]: target "b" is listed again (first at entry 0); the entries are merged']);
+  });
+
   it('a JSON inventory is owned; a YAML one is not, so targets sharing an alias never share facts', async () => {
     const dir = fixture({
       'inv.yaml': 'targets:\n  - { id: a, facts: &f { up: 1 } }\n  - { id: b, facts: *f }\n',
