@@ -50,7 +50,9 @@ describe('the webshop example, end to end', () => {
     expect(r.stdout).toContain('healthy = false  (health)');
     expect(r.stdout).toContain('holds   unhealthy: !facts.healthy');
     expect(r.stdout).toContain('depends_on[db-main].facts.storage_slow = false');
-    expect(r.stdout).toContain('agg.unhealthy_fraction = 0.25');
+    const svc = reflex(['why', 'webshop', '--run', '3'], { cwd: dir });
+    expect(svc.stdout).toContain('holds   context.healthy_enough: agg.unhealthy_fraction < 0.5');
+    expect(svc.stdout).toContain('agg.unhealthy_fraction = 0.25');
     expect(r.stdout).toMatch(/execution #1: succeeded; intent .*, started .*, finished .*, exit 0/);
     expect(r.stdout).toContain('rule clean-full-disk (severity warning): NOT MATCHED');
     expect(r.stdout).toContain('facts.disk_used_pct = 41 (from health)');

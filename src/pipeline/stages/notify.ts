@@ -91,7 +91,8 @@ export const notifyStage: Stage = {
     const escalating = new Set<string>();
     for (const d of ctx.decisions) {
       const esc = d.rule.escalate;
-      if (!esc || !esc.to) continue;
+      // Already part of a message (a breaker escalates once for a whole group): not again per decision.
+      if (!esc || !esc.to || d.escalation) continue;
       const trig = escalationTrigger(d);
       if (!trig || !esc.on.has(trig)) continue;
       const dedupKey = dedupKeyOf(d.rule.name, d.target.id);
