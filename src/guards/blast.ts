@@ -99,7 +99,14 @@ export function groupSize(ctx: Pick<RunContext, 'project' | 'targets'>, group: s
  * The group window: `blast_radius.window`, or the longest action timeout when that is longer, so that every
  * action still running was journaled inside the window and is counted (an action cannot run past its timeout).
  */
+const windows = new WeakMap<object, { ms: number; text: string }>();
 export function groupWindow(ctx: Pick<RunContext, 'project' | 'ruleSet'>): { ms: number; text: string } {
+  let w = windows.get(ctx.ruleSet);
+  if (!w) windows.set(ctx.ruleSet, (w = computeGroupWindow(ctx)));
+  return w;
+}
+
+function computeGroupWindow(ctx: Pick<RunContext, 'project' | 'ruleSet'>): { ms: number; text: string } {
   const { config } = ctx.project;
   const window = config.guardrails.blast_radius.window;
   let ms = parseDuration(window);

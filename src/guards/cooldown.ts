@@ -23,16 +23,28 @@ export function cooldownVerdict(action: string, target: string, c: { lastAt: num
   return `cooling down: ${action} ran on ${target} ${formatDuration(now - c.lastAt)} ago; cooldown ${formatDuration(c.until - c.lastAt)}, ${formatDuration(c.until - now)} left`;
 }
 
+/** Above this many decisions, the cooldowns in force are read at once instead of one by one. */
+const BATCH = 64;
+
 export const cooldownGuard: Guard = {
   name: 'cooldown',
   async check(ctx, live) {
+    let inForce: Map<string, { lastAt: number; until: number }> | null = null;
+    if (live.length > BATCH) {
+      try {
+        inForce = new Map((await ctx.store.listCooldowns(ctx.now)).map((c) => [c.key, c]));
+      } catch (err) {
+        failClosed(ctx, live, 'cooldown', err);
+        return;
+      }
+    }
     for (const d of live) {
       if (d.outcome !== 'matched') continue; // stopped already (the cooldown stage re-applies this guard)
       for (let i = 0; i < d.rule.steps.length; i++) {
         const { key } = cooldownOf(ctx, d, i);
         let c: { lastAt: number; until: number } | null;
         try {
-          c = await ctx.store.getCooldown(key);
+          c = inForce ? (inForce.get(key) ?? null) : await ctx.store.getCooldown(key);
         } catch (err) {
           failClosed(ctx, [d], 'cooldown', err);
           break;

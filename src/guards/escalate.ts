@@ -48,16 +48,33 @@ export async function sendBreakerEscalation(ctx: RunContext, m: BreakerMessage):
     details: { run: ctx.runId, ...m.details, decisions: m.decisions.slice(0, 50).map((d) => `${d.rule.name} on ${d.target.id}`), count: m.decisions.length },
   };
   const shadow = m.decisions.every((d) => isShadow(ctx, d));
-  const r = await new Channels(ctx).send(channel, msg, shadow);
+  let r: { sent: boolean; note: string };
+  try {
+    r = await new Channels(ctx).send(channel, msg, shadow);
+  } catch (err) {
+    // The decisions stay stopped; the notify stage escalates them as their rules say.
+    r = { sent: false, note: `escalation to ${channel} failed: ${ctx.redact((err as Error).message)}` };
+    ctx.problems.push({ stage: 'guard', reason: REASON.ESCALATION_FAILED, detail: r.note });
+  }
   const dedup = !r.sent && r.note.startsWith('already');
-  const reason = r.sent ? REASON.ESCALATED : dedup ? REASON.ESCALATION_DEDUP : r.note.startsWith('would') ? REASON.DRY_RUN : REASON.ESCALATION_FAILED;
-  for (const d of m.decisions) {
-    d.trace.push({ stage: 'guard', reason, detail: `one escalation for all ${m.decisions.length}: ${r.note}` });
+  const dry = !r.sent && r.note.startsWith('would');
+  const reason = r.sent ? REASON.ESCALATED : dedup ? REASON.ESCALATION_DEDUP : dry ? REASON.DRY_RUN : REASON.ESCALATION_FAILED;
+  // One short line per decision (a breaker may stand for thousands); the message itself is described once.
+  const all = `one escalation for all ${m.decisions.length} (dedup key ${m.dedupKey})`;
+  const note = r.sent
+    ? `${all}: sent on ${channel}`
+    : dedup
+      ? `${all}: already open on ${channel}, not paging again`
+      : dry
+        ? `${all}: would trigger on ${channel}${shadow ? ' (rules in dry-run mode)' : ''}`
+        : `${all}: ${r.note}`;
+  m.decisions.forEach((d, i) => {
+    d.trace.push({ stage: 'guard', reason, detail: i === 0 && dry ? r.note : note });
     if (r.sent || dedup) {
       d.outcome = 'escalated';
       d.escalation = { channel, dedupKey: m.dedupKey, summary: m.summary, sent: r.sent };
     }
-  }
+  });
 }
 
 /**

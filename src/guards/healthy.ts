@@ -1,5 +1,6 @@
 // Min-healthy floor: no action that would leave fewer than a fraction of a group's targets healthy while it runs.
 import { REASON } from '../pipeline/reasons.js';
+import { fleetDecisions } from '../pipeline/shards.js';
 import { groupsOf } from '../pipeline/stages/act.js';
 import type { Decision } from '../rules/evaluate.js';
 import { groupSize, targetGroups } from './blast.js';
@@ -24,7 +25,8 @@ export const minHealthyLimit: Limit = {
     const b = ctx.project.config.guardrails.blast_radius;
     if (b.min_healthy === undefined || b.group_by.length === 0) return null;
     const floor = b.min_healthy;
-    const troubled = unavailableTargets(ctx.decisions);
+    // Over the whole fleet: in a sharded run, other shards' targets of the group count too.
+    const troubled = unavailableTargets(fleetDecisions(ctx));
     // group -> its targets out of service: troubled in this run, or being acted on
     const busy = new Map<string, Set<string>>();
     const mark = (g: string, target: string) => {

@@ -89,11 +89,14 @@ export const widespreadGuard: Guard = {
     for (const g of groups.values()) if (tripped(ctx, g)) trippedKeys.add(g.key);
     // Each stopped decision belongs to one message: its most specific tripped group.
     const byGroup = new Map<string, Decision[]>();
+    const details = new Map<string, string>();
     if (trippedKeys.size) {
       for (const d of live) {
         const key = problemGroupKeys(ctx, d.target).find((k) => trippedKeys.has(k));
         if (!key) continue;
-        stop(d, 'guard', REASON.BREAKER_WIDESPREAD, widespreadDetail(ctx, groups.get(key)!), 'blocked');
+        let detail = details.get(key);
+        if (detail === undefined) details.set(key, (detail = widespreadDetail(ctx, groups.get(key)!)));
+        stop(d, 'guard', REASON.BREAKER_WIDESPREAD, detail, 'blocked');
         let list = byGroup.get(key);
         if (!list) byGroup.set(key, (list = []));
         list.push(d);

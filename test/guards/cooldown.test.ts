@@ -4,7 +4,7 @@ import { REASON } from '../../src/pipeline/reasons.js';
 import { cooldownStage } from '../../src/pipeline/stages/cooldown.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { join } from 'node:path';
-import { faulty, harness, MIN, outcomes, REPAIR, verdicts } from './harness.js';
+import { boxes, faulty, harness, MIN, outcomes, REPAIR, verdicts } from './harness.js';
 
 const cool = (cooldown: string) => ({ fix: { kind: 'exec', argv: ['true'], cooldown } });
 
@@ -100,6 +100,22 @@ describe('cooldowns', () => {
     await cooldownStage.run(ctx);
     expect(d.outcome).toBe('cooled_down');
     expect(d.trace.pop()).toMatchObject({ stage: 'cooldown', reason: REASON.COOLDOWN, detail: 'cooling down: fix ran on a 1m ago; cooldown 10m, 9m left' });
+  });
+
+  it('read all at once for many decisions, hold to the same boundary and fail closed the same way', async () => {
+    const many = boxes(70, () => ({ broken: true }));
+    const h = await harness({ actions: cool('10m'), targets: many });
+    await h.run();
+    expect(h.calls).toHaveLength(70);
+    h.advance(10 * MIN - 1);
+    const held = await h.run();
+    expect(new Set(Object.values(outcomes(held)))).toEqual(new Set(['cooled_down']));
+    expect(verdicts(held)['b-70']!.detail).toBe('cooling down: fix ran on b-70 9m59s ago; cooldown 10m, 1ms left');
+    const r = await h.run({ store: faulty(h.store, new Set(['listCooldowns'])) });
+    expect(new Set(Object.values(verdicts(r)).map((v) => v.reason))).toEqual(new Set([REASON.GUARD_UNREADABLE]));
+    h.advance(1);
+    await h.run();
+    expect(h.calls).toHaveLength(140);
   });
 
   it('when a cooldown cannot be read, the decision does not act (fail closed)', async () => {
