@@ -27,9 +27,9 @@ export function breakerChannel(ctx: RunContext, decisions: Decision[]): string |
 
 /**
  * Send one message for a breaker. Decisions it stands for end `escalated` (the message is their
- * escalation: the notify stage will not page once per decision) when it was sent or is open already;
- * otherwise they stay `blocked` and the notify stage escalates them as their rules say.
- * Rules in dry-run (shadow) mode and --dry-run only describe the message.
+ * escalation: the notify stage will not page once per decision) when it was sent or is open already.
+ * Rules in dry-run (shadow) mode and --dry-run only describe the message (the decisions stay `blocked`).
+ * When it could not be sent, they stay `blocked` and the notify stage escalates them as their rules say.
  */
 export async function sendBreakerEscalation(ctx: RunContext, m: BreakerMessage): Promise<void> {
   const channel = breakerChannel(ctx, m.decisions);
@@ -70,10 +70,9 @@ export async function sendBreakerEscalation(ctx: RunContext, m: BreakerMessage):
         : `${all}: ${r.note}`;
   m.decisions.forEach((d, i) => {
     d.trace.push({ stage: 'guard', reason, detail: i === 0 && dry ? r.note : note });
-    if (r.sent || dedup) {
-      d.outcome = 'escalated';
-      d.escalation = { channel, dedupKey: m.dedupKey, summary: m.summary, sent: r.sent };
-    }
+    if (r.sent || dedup) d.outcome = 'escalated';
+    // The message stands for the decision (a preview too, so it shows what a real run would send): notify skips it.
+    if (r.sent || dedup || dry) d.escalation = { channel, dedupKey: m.dedupKey, summary: m.summary, sent: r.sent };
   });
 }
 

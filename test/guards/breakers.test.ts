@@ -1,7 +1,7 @@
 // Guardrail 4: the widespread-problem breaker (one escalation per group instead of individual actions) and the implausible-facts breaker.
 import { describe, expect, it } from 'vitest';
 import { REASON } from '../../src/pipeline/reasons.js';
-import { boxes, harness, outcomes, verdicts, type TargetSpec } from './harness.js';
+import { boxes, harness, outcomes, REPAIR, verdicts, type TargetSpec } from './harness.js';
 
 const svc = (service: string, n: number, broken: number, prefix = service): TargetSpec[] =>
   boxes(n, (i) => ({ labels: { service }, broken: i <= broken }), prefix);
@@ -56,6 +56,18 @@ describe('the widespread-problem breaker', () => {
     expect(h.calls.map((c) => c.target)).toEqual(['checkout-1']);
   });
 
+  it('when the group message cannot be sent, the decisions stay blocked, the run reports it, and each is escalated as its rule says', async () => {
+    const rules = [{ ...REPAIR, escalate: { on: ['blocked'] } }];
+    const h = await harness({ rules, guardrails: WIDESPREAD, targets: svc('checkout', 10, 4) });
+    h.channelDown = true;
+    const r = await h.run();
+    expect(h.calls).toEqual([]);
+    expect(outcomes(r)['checkout-1']).toBe('blocked');
+    expect(r.summary.problems.map((p) => p.reason)).toContain(REASON.ESCALATION_FAILED);
+    const notes = r.decisions[0]!.trace.filter((v) => v.stage === 'notify').map((v) => v.reason);
+    expect(notes).toEqual([REASON.ESCALATION_FAILED]); // tried on its own too: a human must hear of it
+  });
+
   it('sends one message per tripped group, never one per decision', async () => {
     const h = await harness({ guardrails: WIDESPREAD, targets: [...svc('checkout', 10, 6), ...svc('search', 4, 3), ...svc('cart', 10, 0)] });
     await h.run();
@@ -87,12 +99,17 @@ describe('the widespread-problem breaker', () => {
     expect(verdicts(r)['a-1']!.detail).toContain('4 of 10 box targets in total (40%)');
   });
 
-  it('in --dry-run says what it would send and sends nothing', async () => {
-    const h = await harness({ guardrails: WIDESPREAD, targets: svc('checkout', 10, 4) });
+  it('in --dry-run says what it would send and sends nothing, and no decision would page on its own', async () => {
+    const rules = [{ ...REPAIR, escalate: { on: ['blocked'] } }];
+    const h = await harness({ rules, guardrails: WIDESPREAD, targets: svc('checkout', 10, 4) });
     const r = await h.run({ dryRun: true });
     expect(h.messages).toEqual([]);
     expect(outcomes(r)['checkout-1']).toBe('blocked');
     expect(r.decisions[0]!.trace.find((v) => v.reason === REASON.DRY_RUN)?.detail).toContain('would trigger on humans');
+    expect(r.decisions.flatMap((d) => d.trace).filter((v) => v.stage === 'notify')).toEqual([]);
+    // The real run: one message, no page per decision.
+    await h.run();
+    expect(h.takeTriggers().map((m) => m.dedupKey)).toEqual(['reflex-breaker/widespread/box/service=checkout']);
   });
 });
 

@@ -103,11 +103,15 @@ export class Harness {
     },
   };
 
+  /** Whether the channel refuses messages (as a receiver that is down does). */
+  channelDown = false;
+
   channel = (name: string): Channel => ({
     name,
     kind: 'capture',
     describe: (m) => `capture ${m.event}: ${m.summary}`,
     send: async (m) => {
+      if (this.channelDown) return { status: 'failed', durationMs: 0, output: '', error: 'receiver down' };
       this.messages.push({ ...m, channel: name });
       return { status: 'succeeded', durationMs: 0, output: '' };
     },
