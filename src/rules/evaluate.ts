@@ -267,9 +267,16 @@ export class Explainer {
   private inputs(c: CompiledCondition, t: Target, act: Activation): Record<string, FactValue | undefined> {
     const inputs: Record<string, FactValue | undefined> = {};
     const rels = c.expr.refs.relations;
-    for (const f of c.expr.refs.facts) if (rels.length === 0 || f in t.facts || !relationOnly(c, f)) inputs[`facts.${f}`] = t.facts[f];
-    for (const a of c.expr.refs.agg) inputs[`agg.${a}`] = a in act.agg ? act.agg[a] : undefined;
-    for (const l of c.expr.refs.labels) inputs[`labels.${l}`] = t.labels[l];
+    const k = inputKeys(c);
+    const facts = c.expr.refs.facts;
+    for (let i = 0; i < facts.length; i++) {
+      const f = facts[i]!;
+      if (rels.length === 0 || f in t.facts || !k.relationOnly[i]) inputs[k.facts[i]!] = t.facts[f];
+    }
+    const aggs = c.expr.refs.agg;
+    for (let i = 0; i < aggs.length; i++) inputs[k.agg[i]!] = aggs[i]! in act.agg ? act.agg[aggs[i]!] : undefined;
+    const labels = c.expr.refs.labels;
+    for (let i = 0; i < labels.length; i++) inputs[k.labels[i]!] = t.labels[labels[i]!];
     for (const rel of rels) {
       const list = (act as unknown as Record<string, Target[]>)[rel] ?? [];
       for (const x of list.slice(0, 20)) {
@@ -308,6 +315,30 @@ export class Explainer {
     if (src) return `source "${src}" reported no value for this target`;
     return 'no source reported it';
   }
+}
+
+/** The input names of a condition's own facts, aggregates and labels, built once per condition (not per decision). */
+interface InputKeys {
+  facts: string[];
+  relationOnly: boolean[];
+  agg: string[];
+  labels: string[];
+}
+const inputKeysMemo = new WeakMap<CompiledCondition, InputKeys>();
+
+function inputKeys(c: CompiledCondition): InputKeys {
+  let k = inputKeysMemo.get(c);
+  if (!k) {
+    const r = c.expr.refs;
+    k = {
+      facts: r.facts.map((f) => `facts.${f}`),
+      relationOnly: r.facts.map((f) => relationOnly(c, f)),
+      agg: r.agg.map((a) => `agg.${a}`),
+      labels: r.labels.map((l) => `labels.${l}`),
+    };
+    inputKeysMemo.set(c, k);
+  }
+  return k;
 }
 
 const relationOnlyMemo = new WeakMap<CompiledCondition, Map<string, boolean>>();
