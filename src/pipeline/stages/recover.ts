@@ -38,6 +38,13 @@ export const recoverStage: Stage = {
     const ids = left.map((e) => e.id);
     if (ids.length && !ctx.dryRun) await ctx.store.markInterrupted(ids, `found unfinished by run #${ctx.runId}: its runner stopped before recording an outcome; not re-run`, ctx.now);
     ctx.interrupted = ids;
+    // Runs whose runner died never finished: with the one run lease held, none of them is still at work.
+    if (!shards && !ctx.dryRun) {
+      const stale = (await ctx.store.listRuns({ limit: 50 })).filter((r) => r.finishedAt === null && r.id !== ctx.runId);
+      for (const r of stale) {
+        await ctx.store.finishRun(r.id, { finishedAt: ctx.now, status: 'interrupted', summary: { ...r.summary, interruptedBy: ctx.runId }, snapshot: null, decisions: [] }, null);
+      }
+    }
     for (const e of left) {
       const detail = `interrupted: execution #${e.id} (${e.action} on ${e.target}, rule ${e.rule}, run #${e.runId}) was ${e.status === 'intent' ? 'about to start' : 'running'} when its run stopped; its outcome is unknown and it will not be re-run automatically`;
       ctx.problems.push({ stage: 'recover', reason: REASON.INTERRUPTED, detail });
