@@ -128,9 +128,9 @@ describe.skipIf(!HAS_PROC)('a stale holder', () => {
     expect(ex.filter((e) => e.target === 'box-2').map((e) => [e.run_id, e.status])).toEqual([[newer.id, 'succeeded']]);
     expect(ex.filter((e) => e.run_id === stale!.id)).toHaveLength(1);
     expect(actionLines(dir).map((l) => l.target).sort()).toEqual(['box-1', 'box-2']);
-    // Its run was never recorded as finished, and the newer run's record is untouched.
+    // The newer run closed the stale run as interrupted; the stale runner could not record over that, nor over the newer run.
     const after = runs(dir);
-    expect(after.find((r) => r.id === stale!.id)!.status).toBe('running');
+    expect(after.find((r) => r.id === stale!.id)!.status).toBe('interrupted');
     expect(after.find((r) => r.id === newer.id)!.status).toBe('problems');
     expect(escalations(dir).filter((e) => e.dedupKey === 'reflex/interrupted/1')).toHaveLength(1);
   });
