@@ -4,7 +4,7 @@ import { parseLimit } from '../../src/guards/numbers.js';
 import { shardOf } from '../../src/pipeline/shards.js';
 import { reflex } from '../helpers.js';
 import { pgSkipReason, requirePgUrl, schemaFactory } from '../store/pg.js';
-import { actionLines, boxes, decisionsByRun, executions, journal, run, runs, scaleProject, type Exit } from './harness.js';
+import { actionLines, boxes, decisionsByRun, decisionsOf, executions, journal, run, runs, scaleProject, type Exit } from './harness.js';
 
 const schemas = schemaFactory('scaleout_conc');
 afterAll(() => schemas.dropAll());
@@ -100,6 +100,8 @@ describe.skipIf(pgSkipReason)('scale-out: many runners, one set of guarantees', 
       expect(new Set(ex.map((e) => e.key)).size).toBe(ex.length);
       // Each intent was fenced by, and records, its target's shard.
       for (const e of ex) expect(e.shard).toBe(`shard:${shardOf({ id: e.target, labels: {} }, { count: SHARDS })}/${SHARDS}`);
+      const ran = rounds.flatMap((r) => r.exits).filter((e) => e.code !== 4).length;
+      console.log(`scale-out: ${ROUNDS} rounds x ${PROCESSES} processes: ${ran} runs held shards, ${ROUNDS * PROCESSES - ran} found none free; ${ex.length} executions, ${lines.length} side effects`);
     } finally {
       await c.end();
     }
@@ -150,14 +152,20 @@ describe.skipIf(pgSkipReason)('scale-out: many runners, one set of guarantees', 
       const ex = await executions(c);
       const runsOf = (round: number) => {
         const pids = new Set(rounds[round]!.exits.map((e) => e.pid));
-        return new Set(all.filter((r) => pids.has(Number(r.holder.split(':').pop()))).map((r) => r.id));
+        return all.filter((r) => pids.has(Number(r.holder.split(':').pop()))).map((r) => r.id);
       };
+      // Switched off: nothing acts in that round, and every runner says why for every broken target.
       const off = runsOf(SWITCHED_OFF);
-      expect(off.size).toBeGreaterThan(0);
-      expect(ex.filter((e) => off.has(e.run_id))).toEqual([]);
+      expect(off.length).toBeGreaterThan(0);
+      expect(ex.filter((e) => off.includes(e.run_id))).toEqual([]);
+      const offDecisions = await decisionsOf(c, off);
+      expect(new Set(offDecisions.map((d) => `${d.rule} ${d.target}`))).toEqual(new Set(TARGETS.filter((t) => t.broken).flatMap((t) => [`repair ${t.id}`, `poke ${t.id}`])));
+      expect(new Set(offDecisions.map((d) => `${d.outcome} ${d.reason}`))).toEqual(new Set(['blocked switch:off']));
+      // One target disabled: whichever runner holds its shard blocks it, for both rules.
       const disabled = runsOf(DISABLED.round);
-      expect(ex.filter((e) => disabled.has(e.run_id) && e.target === DISABLED.target)).toEqual([]);
-      expect(ex.some((e) => disabled.has(e.run_id))).toBe(true);
+      expect(ex.filter((e) => disabled.includes(e.run_id) && e.target === DISABLED.target)).toEqual([]);
+      const its = (await decisionsOf(c, disabled)).filter((d) => d.target === DISABLED.target);
+      expect(its.map((d) => `${d.rule} ${d.outcome} ${d.reason}`).sort()).toEqual(['poke blocked disabled:target', 'repair blocked disabled:target']);
     } finally {
       await c.end();
     }

@@ -247,6 +247,15 @@ export async function decisionsByRun(c: pg.Client): Promise<Map<number, Map<stri
   return out;
 }
 
+/** Stored decisions of some runs, with the reason of the verdict that stopped each (if any). */
+export async function decisionsOf(c: pg.Client, runIds: number[]): Promise<{ runId: number; rule: string; target: string; outcome: string; reason: string | null }[]> {
+  const r = await c.query('SELECT run_id, rule, target, outcome, trace FROM decisions WHERE run_id = ANY($1::bigint[]) ORDER BY id', [runIds]);
+  return r.rows.map((x) => {
+    const stops = (JSON.parse(x.trace) as { reason: string; stops?: boolean }[]).filter((v) => v.stops);
+    return { runId: Number(x.run_id), rule: x.rule, target: x.target, outcome: x.outcome, reason: stops[0]?.reason ?? null };
+  });
+}
+
 export async function leases(c: pg.Client): Promise<{ name: string; holder: string; token: number; expires_at: number }[]> {
   const r = await c.query('SELECT name, holder, token, expires_at FROM leases ORDER BY name');
   return r.rows.map((x) => ({ ...x, token: Number(x.token), expires_at: Number(x.expires_at) }));
