@@ -282,33 +282,38 @@ export interface ShardStatus {
 }
 
 export interface RunnerStatus {
-  holder: string;
+  /** The host part of the holder names (`host:pid`): one entry per machine or pod. */
+  host: string;
+  /** Its runs in the period looked at. */
   runs: number;
-  lastRun: { id: number; startedAt: number; status: string; shards: string | null };
-  /** Leases it holds right now. */
+  lastRun: { id: number; holder: string; startedAt: number; status: string; shards: string | null } | null;
+  /** Leases its processes hold right now. */
   holds: string[];
 }
 
+/** `web-1:4242` -> `web-1`: a runner's process id changes with every run, its host does not. */
+export const hostOf = (holder: string): string => holder.replace(/:\d+$/, '');
+
 /**
- * Runners (by the holder names of recent runs and live leases), and in a sharded layout every
- * shard with its holder and the last run that worked on it: a shard nobody worked on lately
+ * Runners (the hosts of recent runs and of live leases, newest first), and in a sharded layout
+ * every shard with its holder and the last run that worked on it: a shard nobody worked on lately
  * means too few runners for `max_per_runner` (docs/scale-out.md).
  */
 export async function scaleOutStatus(store: Store, layout: ShardLayout, now: number, sinceMs = 86_400_000): Promise<{ runners: RunnerStatus[]; shards: ShardStatus[] }> {
   const leases = await store.listLeases();
   const runs = await store.listRuns({ limit: 1000, since: now - sinceMs });
   const runners = new Map<string, RunnerStatus>();
+  const runner = (host: string) => {
+    let x = runners.get(host);
+    if (!x) runners.set(host, (x = { host, runs: 0, lastRun: null, holds: [] }));
+    return x;
+  };
   for (const r of runs) {
-    let x = runners.get(r.holder);
-    if (!x) runners.set(r.holder, (x = { holder: r.holder, runs: 0, lastRun: { id: r.id, startedAt: r.startedAt, status: r.status, shards: r.shard ?? null }, holds: [] }));
+    const x = runner(hostOf(r.holder));
     x.runs++;
+    x.lastRun ??= { id: r.id, holder: r.holder, startedAt: r.startedAt, status: r.status, shards: r.shard ?? null };
   }
-  for (const l of leases) {
-    if (l.expiresAt <= now) continue;
-    let x = runners.get(l.holder);
-    if (!x) runners.set(l.holder, (x = { holder: l.holder, runs: 0, lastRun: { id: 0, startedAt: l.acquiredAt, status: 'unknown', shards: null }, holds: [] }));
-    x.holds.push(l.name);
-  }
+  for (const l of leases) if (l.expiresAt > now) runner(hostOf(l.holder)).holds.push(l.name);
   const shards: ShardStatus[] = [];
   if (layout.count > 1) {
     const lastRun = new Map<string, ShardStatus['lastRun']>();
@@ -329,5 +334,6 @@ export async function scaleOutStatus(store: Store, layout: ShardLayout, now: num
       });
     }
   }
-  return { runners: [...runners.values()].sort((a, b) => b.lastRun.startedAt - a.lastRun.startedAt), shards };
+  const latest = (x: RunnerStatus) => x.lastRun?.startedAt ?? now;
+  return { runners: [...runners.values()].sort((a, b) => latest(b) - latest(a)), shards };
 }

@@ -77,6 +77,7 @@ describe.skipIf(pgSkipReason)('scale-out: a runner that dies or freezes mid-run'
       expect(st.status, st.out).toBe(0);
       expect(st.stdout).toContain(`#${left!.id} act-repair on ${left!.target} (rule repair`);
       expect(st.stdout).toMatch(/shards: 4 by target id, at most 4 per run, lease 8s; 0 held now/);
+      expect(st.stdout).toMatch(/runners \(hosts with runs in the last 24h\): 1\n  .+: last run #\d+ .* ago, (ok|problems) \(shard:0\/4,shard:1\/4,shard:2\/4,shard:3\/4\); \d+ run\(s\)/);
       expect(st.stdout).toMatch(/shard 1: free; last run #\d+ .* ago by .*:\d+, (ok|problems)/);
     } finally {
       await c.end();

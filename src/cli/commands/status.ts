@@ -70,10 +70,15 @@ export default async function status(opts: { config?: string; json?: boolean }):
       for (const d of shadow) out.push(`  ${d.rule} on ${d.target}: ${d.actions?.map((a) => a.describe).join('; ') ?? ''}`);
     }
     const ago = (t: number) => `${formatDuration(Math.max(0, now - t))} ago`;
-    out.push(`runners (last 24h): ${scaleOut.runners.length || 'none'}`);
-    for (const r of scaleOut.runners.slice(0, 50)) {
-      const last = r.lastRun.id ? `last run #${r.lastRun.id} ${ago(r.lastRun.startedAt)}, ${r.lastRun.status}${r.lastRun.shards ? ` (${r.lastRun.shards})` : ''}, ${r.runs} run(s)` : 'no run recorded yet';
-      out.push(`  ${r.holder}: ${last}${r.holds.length ? `; holds ${r.holds.join(', ')}` : ''}`);
+    // Runners matter when several share the work: several hosts lately, or a sharded layout.
+    if (sh.count > 1 || scaleOut.runners.length > 1) {
+      out.push(`runners (hosts with runs in the last 24h): ${scaleOut.runners.length || 'none'}`);
+      for (const r of scaleOut.runners.slice(0, 20)) {
+        const l = r.lastRun;
+        const last = l ? `last run #${l.id} ${ago(l.startedAt)}, ${l.status}${l.shards ? ` (${l.shards})` : ''}; ${r.runs} run(s)` : 'no run recorded';
+        out.push(`  ${r.host}: ${last}${r.holds.length ? `; holds ${r.holds.join(', ')} now` : ''}`);
+      }
+      if (scaleOut.runners.length > 20) out.push(`  ... and ${scaleOut.runners.length - 20} more (reflex status --json)`);
     }
     if (sh.count > 1) {
       const list = scaleOut.shards;
@@ -81,7 +86,7 @@ export default async function status(opts: { config?: string; json?: boolean }):
       out.push(`shards: ${sh.count} by ${sh.by ? `label ${sh.by}` : 'target id'}, at most ${sh.max_per_runner ?? sh.count} per run, lease ${sh.lease}; ${held} held now`);
       const never = list.filter((x) => !x.lastRun);
       const stalest = list.filter((x) => x.lastRun).sort((a, b) => a.lastRun!.startedAt - b.lastRun!.startedAt)[0];
-      if (never.length) out.push(`  not worked on in the last 24h: ${never.map((x) => x.shard).join(', ')} (too few runners for max_per_runner?)`);
+      if (never.length) out.push(`  not worked on lately (no run of the last 24h, or of the latest 1000 runs): ${never.map((x) => x.shard).join(', ')} (too few runners for max_per_runner?)`);
       if (stalest) out.push(`  least recently worked on: shard ${stalest.shard}, ${ago(stalest.lastRun!.startedAt)} by ${stalest.lastRun!.holder} (run #${stalest.lastRun!.id})`);
       if (sh.count <= 32) {
         for (const x of list) {
