@@ -92,7 +92,7 @@ function humanCause(err: unknown, timeoutMs: number): string {
   if (code === 'ENOTFOUND' || code.startsWith('EAI_')) return 'the host name does not resolve';
   if (/Query read timeout/.test(e?.message ?? '')) return 'the server stopped answering (query_timeout)';
   if (code === 'ETIMEDOUT' || /timeout/i.test(e?.message ?? '')) return `no answer within ${timeoutMs} ms`;
-  if (code === '28P01' || code === '28000') return `authentication failed (${e.message}); set the password in the URL or PGPASSWORD`;
+  if (code === '28P01' || code === '28000') return `authentication failed (${e.message}); give the password from the environment: \${REFLEX_PG_PASSWORD} (any variable) in the store URL, or PGPASSWORD, or ~/.pgpass`;
   if (code === '3D000') return `${e.message} (create it, or fix the URL)`;
   if (code === '55P03') return `another runner held a lock for more than ${timeoutMs} ms`;
   if (code === '57014') return 'a statement was cancelled (statement timeout)';
