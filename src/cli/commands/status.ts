@@ -1,7 +1,7 @@
 // `reflex status`: is automation on, what is disabled or cooling down, what needs a human, what shadow rules would do.
 import { describeDisable, describeSwitch, switchOff } from '../../guards/switches.js';
 import { REASON } from '../../pipeline/reasons.js';
-import { scaleOutStatus } from '../../pipeline/shards.js';
+import { latestRound, roundDecisions, scaleOutStatus } from '../../pipeline/shards.js';
 import type { DecisionRecord } from '../../store/types.js';
 import { formatDuration } from '../../util/duration.js';
 import { loadOrExit, openStoreOrExit } from '../project.js';
@@ -22,11 +22,21 @@ export default async function status(opts: { config?: string; json?: boolean }):
     const lastRun = runs[0] ?? null;
     const interrupted = (await store.listExecutions({ limit: 200 })).filter((e) => e.status === 'interrupted' && now - (e.finishedAt ?? e.createdAt) < 7 * 86_400_000);
     // Shadow mode: what dry-run rules would have done in the latest enforcing run.
-    const lastEnforce = (await store.listRuns({ limit: 20 })).find((r) => r.mode === 'enforce' && r.finishedAt !== null);
-    const shadow = lastEnforce ? (await store.getDecisions(lastEnforce.id)).filter((d) => d.trace.some((v) => v.reason === REASON.SHADOW)) : [];
+    // With shards, "the latest run" is the latest of each shard (docs/scale-out.md): each run decided about its own shards.
+    const recent = await store.listRuns({ limit: sh.count > 1 ? 200 : 20 });
+    const layout = { count: sh.count, by: sh.by };
+    const decisionsOf = async (round: ReturnType<typeof latestRound<(typeof recent)[number]>>) =>
+      roundDecisions(await Promise.all(round.map(async (x) => ({ owns: x.owns, decisions: await store.getDecisions(x.run.id) }))), layout);
+    const enforceRound = latestRound(recent.filter((r) => r.mode === 'enforce' && r.finishedAt !== null), sh.count);
+    const enforceRuns = enforceRound.map((x) => x.run);
+    const lastEnforce = enforceRuns[0];
+    const shadow = (await decisionsOf(enforceRound)).filter((d) => d.trace.some((v) => v.reason === REASON.SHADOW));
     // Guardrails: what breakers and limits stopped in the latest finished run, and who changed switches lately.
-    const lastFinished = (await store.listRuns({ limit: 20 })).find((r) => r.finishedAt !== null) ?? null;
-    const stopped = lastFinished ? guardrailsStopped(await store.getDecisions(lastFinished.id)) : [];
+    const finishedRound = latestRound(recent.filter((r) => r.finishedAt !== null), sh.count);
+    const finishedRuns = finishedRound.map((x) => x.run);
+    const lastFinished = finishedRuns[0] ?? null;
+    const stopped = lastFinished ? guardrailsStopped(await decisionsOf(finishedRound)) : [];
+    const runIds = (rs: { id: number }[]) => `run${rs.length > 1 ? 's' : ''} ${rs.map((r) => `#${r.id}`).join(', ')}`;
     const audit = await store.listAudit(10);
     const doc = {
       automation: switchOff(sw, now) ? 'off' : 'on',
@@ -39,8 +49,8 @@ export default async function status(opts: { config?: string; json?: boolean }):
       runners: scaleOut.runners,
       shards: { count: sh.count, by: sh.by ?? null, maxPerRunner: sh.max_per_runner ?? null, lease: sh.lease, list: scaleOut.shards },
       lastRun,
-      shadow: { run: lastEnforce?.id ?? null, decisions: shadow },
-      guardrails: { run: lastFinished?.id ?? null, stopped },
+      shadow: { run: lastEnforce?.id ?? null, runs: enforceRuns.map((r) => r.id), decisions: shadow },
+      guardrails: { run: lastFinished?.id ?? null, runs: finishedRuns.map((r) => r.id), stopped },
       audit,
     };
     if (opts.json) {
@@ -57,7 +67,7 @@ export default async function status(opts: { config?: string; json?: boolean }):
     for (const d of disables) out.push(`  #${d.id} ${describeDisable(d, now)}`);
     out.push(`cooldowns in force: ${cooldowns.length ? '' : 'none'}`);
     for (const c of cooldowns) out.push(`  ${c.key}: ${formatDuration(c.until - now)} left (last at ${new Date(c.lastAt).toISOString()})`);
-    if (lastFinished) out.push(`breakers and limits in run #${lastFinished.id}: ${stopped.length ? '' : 'none tripped'}`);
+    if (lastFinished) out.push(`breakers and limits in ${runIds(finishedRuns)}: ${stopped.length ? '' : 'none tripped'}`);
     for (const g of stopped) out.push(`  ${g.reason} stopped ${g.count} decision${g.count === 1 ? '' : 's'} (${g.examples.join(', ')}${g.count > g.examples.length ? ', ...' : ''}): ${g.detail}`);
     out.push(`open escalations: ${escalations.length ? '' : 'none'}`);
     for (const e of escalations) out.push(`  ${e.dedupKey} on ${e.channel}: ${e.summary} (since ${new Date(e.firstAt).toISOString()}, seen ${e.count}x)`);
@@ -66,7 +76,7 @@ export default async function status(opts: { config?: string; json?: boolean }):
       for (const e of interrupted) out.push(`  #${e.id} ${e.action} on ${e.target} (rule ${e.rule}, run #${e.runId}): ${e.describe}`);
     }
     if (shadow.length) {
-      out.push(`shadow mode (dry-run rules) in run #${lastEnforce!.id} would have:`);
+      out.push(`shadow mode (dry-run rules) in ${runIds(enforceRuns)} would have:`);
       for (const d of shadow) out.push(`  ${d.rule} on ${d.target}: ${d.actions?.map((a) => a.describe).join('; ') ?? ''}`);
     }
     const ago = (t: number) => `${formatDuration(Math.max(0, now - t))} ago`;
