@@ -2,7 +2,7 @@
 import { EXIT, UserError } from '../errors.js';
 import type { Target } from '../model.js';
 import { evaluate, type Decision } from '../rules/evaluate.js';
-import type { Fence, Fences, Store } from '../store/types.js';
+import { fenceList, type Fence, type Fences, type Store } from '../store/types.js';
 import { sourceProblems } from './stages/collect.js';
 import type { RunContext } from './types.js';
 
@@ -146,6 +146,20 @@ export class ShardScope {
     this.census = { decisions: ctx.decisions, fleet };
     return fleet;
   }
+}
+
+/**
+ * The unfinished executions this run may mark interrupted: those journaled under a lease it holds
+ * now (its shards, or "run"), or under one nobody holds any more, and in a sharded run only those
+ * of its own shards. An execution journaled under a lease that someone else still holds (a runner of
+ * another shard layout during a rollout, or an unsharded runner) belongs to a live runner: not yet.
+ */
+export async function recoverable<E extends { target: string; shard?: string | null }>(ctx: Pick<RunContext, 'store' | 'fence' | 'shards' | 'clock'>, unfinished: E[]): Promise<E[]> {
+  if (unfinished.length === 0) return unfinished;
+  const mine = new Set(fenceList(ctx.fence).map((f) => f.name));
+  const now = ctx.clock();
+  const held = new Set((await ctx.store.listLeases()).filter((l) => l.expiresAt > now && !mine.has(l.name)).map((l) => l.name));
+  return unfinished.filter((e) => !held.has(e.shard ?? 'run') && (!ctx.shards || ctx.shards.holdsExecution(e)));
 }
 
 /** The decisions of the whole fleet for breakers that span shards; in an unsharded run, the run's own. */

@@ -138,9 +138,9 @@ export interface Running {
   exited: Promise<Exit>;
 }
 
-/** Start `reflex ARGS` in the project, as a scheduler would. */
-export function start(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): Running {
-  const child = spawn(process.execPath, [CLI, '-c', join(dir, 'reflex.yaml'), ...args], {
+/** Start `reflex ARGS` in the project, as a scheduler would (with its reflex.yaml, or another configuration file of the project). */
+export function start(dir: string, args: string[], env: NodeJS.ProcessEnv = {}, config = 'reflex.yaml'): Running {
+  const child = spawn(process.execPath, [CLI, '-c', join(dir, config), ...args], {
     cwd: dir,
     env: { ...process.env, NO_COLOR: '1', REFLEX_FAILPOINT: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -157,7 +157,7 @@ export function start(dir: string, args: string[], env: NodeJS.ProcessEnv = {}):
   return { pid, kill: (sig = 'SIGKILL') => child.kill(sig), exited };
 }
 
-export const run = (dir: string, args: string[] = ['run'], env: NodeJS.ProcessEnv = {}): Promise<Exit> => start(dir, args, env).exited;
+export const run = (dir: string, args: string[] = ['run'], env: NodeJS.ProcessEnv = {}, config = 'reflex.yaml'): Promise<Exit> => start(dir, args, env, config).exited;
 
 /** Poll `cond` every 10 ms; fail after `limitMs` (a bound against hanging, not a timing assertion). */
 export async function until<T>(cond: () => T | undefined | null | false | Promise<T | undefined | null | false>, what: string, limitMs = 30_000): Promise<T> {
@@ -219,6 +219,47 @@ export interface ExecutionRow {
 export async function executions(c: pg.Client): Promise<ExecutionRow[]> {
   const r = await c.query('SELECT id, run_id, rule, action, target, status, created_at, groups, shard, key, error FROM executions ORDER BY created_at, id');
   return r.rows.map((x) => ({ ...x, id: Number(x.id), run_id: Number(x.run_id), created_at: Number(x.created_at), groups: JSON.parse(x.groups) }));
+}
+
+export interface Limits {
+  /** rule -> cooldown (ms) of its action. */
+  cooldownMs: Record<string, number>;
+  perRule: { max: number; windowMs: number };
+  /** Distinct targets of a group acted on per group window. */
+  perGroup: { max: number; windowMs: number };
+  budgetPerRun: number;
+}
+
+/**
+ * Every violation of the limits in the journal, as text (none: []), with the windows the guardrails use,
+ * (t - W, t]: cooldowns between consecutive executions of a rule on a target, executions per rule, distinct
+ * targets per group, executions per run. Also the highest count per rule seen, to tell a limit was reached.
+ */
+export function limitViolations(ex: ExecutionRow[], l: Limits): { violations: string[]; peakPerRule: number } {
+  const violations: string[] = [];
+  const last = new Map<string, ExecutionRow>();
+  for (const e of ex) {
+    const k = `${e.rule} ${e.target}`;
+    const prev = last.get(k);
+    const cd = l.cooldownMs[e.rule] ?? 0;
+    if (prev && e.created_at - prev.created_at < cd) violations.push(`cooldown of ${k}: #${prev.id} then #${e.id} ${e.created_at - prev.created_at} ms later (cooldown ${cd} ms)`);
+    last.set(k, e);
+  }
+  let peakPerRule = 0;
+  const inWindow = (x: ExecutionRow, e: ExecutionRow, w: number) => x.created_at > e.created_at - w && x.created_at <= e.created_at;
+  for (const e of ex) {
+    const n = ex.filter((x) => x.rule === e.rule && inWindow(x, e, l.perRule.windowMs)).length;
+    peakPerRule = Math.max(peakPerRule, n);
+    if (n > l.perRule.max) violations.push(`${n} executions of ${e.rule} in the ${l.perRule.windowMs} ms up to #${e.id} (limit ${l.perRule.max})`);
+    for (const g of e.groups) {
+      const t = new Set(ex.filter((x) => x.groups.includes(g) && inWindow(x, e, l.perGroup.windowMs)).map((x) => x.target)).size;
+      if (t > l.perGroup.max) violations.push(`${t} targets of ${g} acted on in the ${l.perGroup.windowMs} ms up to #${e.id} (limit ${l.perGroup.max})`);
+    }
+  }
+  const perRun = new Map<number, number>();
+  for (const e of ex) perRun.set(e.run_id, (perRun.get(e.run_id) ?? 0) + 1);
+  for (const [id, n] of perRun) if (n > l.budgetPerRun) violations.push(`run #${id} executed ${n} actions (budget ${l.budgetPerRun})`);
+  return { violations, peakPerRule };
 }
 
 export interface RunRow {

@@ -2,6 +2,7 @@
 import type { EscalationMessage } from '../../actions/types.js';
 import type { ExecutionRecord } from '../../store/types.js';
 import { REASON } from '../reasons.js';
+import { recoverable } from '../shards.js';
 import type { RunContext, Stage } from '../types.js';
 import { Channels } from './notify.js';
 
@@ -31,9 +32,10 @@ async function notYetEscalated(ctx: RunContext, skip: Set<number>): Promise<Exec
 export const recoverStage: Stage = {
   name: 'recover',
   async run(ctx) {
-    // A sharded run recovers only its own shards' executions: other shards' runners may be alive and at work.
+    // Only executions whose runner is gone: a sharded run takes its own shards' (other shards' runners may be at
+    // work), and nobody takes one journaled under a lease another runner still holds (pipeline/shards.ts).
     const shards = ctx.shards;
-    const left = (await ctx.store.unfinishedExecutions()).filter((e) => !shards || shards.holdsExecution(e));
+    const left = await recoverable(ctx, await ctx.store.unfinishedExecutions());
     // We hold the lease, so no live runner owns these: their runner died (or lost its lease) mid-way.
     const ids = left.map((e) => e.id);
     if (ids.length && !ctx.dryRun) await ctx.store.markInterrupted(ids, `found unfinished by run #${ctx.runId}: its runner stopped before recording an outcome; not re-run`, ctx.now);
