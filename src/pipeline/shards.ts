@@ -162,6 +162,19 @@ export async function recoverable<E extends { target: string; shard?: string | n
   return unfinished.filter((e) => !held.has(e.shard ?? 'run') && (!ctx.shards || ctx.shards.holdsExecution(e)));
 }
 
+/**
+ * Unfinished runs whose runner is gone: a run holds its leases from before it begins until after it
+ * finishes, so one whose holder holds no live lease any more (its leases expired, or were taken over)
+ * will never finish. Unsharded, that is every other unfinished run (this run holds "run").
+ */
+export async function staleRuns<R extends { id: number; holder: string }>(ctx: Pick<RunContext, 'store' | 'clock' | 'runId'>, unfinished: R[]): Promise<R[]> {
+  const others = unfinished.filter((r) => r.id !== ctx.runId);
+  if (others.length === 0) return others;
+  const now = ctx.clock();
+  const holding = new Set((await ctx.store.listLeases()).filter((l) => l.expiresAt > now).map((l) => l.holder));
+  return others.filter((r) => !holding.has(r.holder));
+}
+
 /** The decisions of the whole fleet for breakers that span shards; in an unsharded run, the run's own. */
 export function fleetDecisions(ctx: RunContext): Decision[] {
   return ctx.shards ? ctx.shards.fleetDecisions(ctx) : ctx.decisions;

@@ -212,10 +212,12 @@ export interface Store {
   /**
    * Record the run's results in one transaction: its facts snapshot (compressed bytes),
    * its decisions and its summary. Throws LeaseLostError if `fence` (any of them) is no longer current.
+   * With `ifUnfinished` (closing the run of a runner that died), nothing is written if the run has
+   * finished meanwhile: its own record stays.
    */
   finishRun(
     runId: number,
-    result: { finishedAt: number; status: string; summary: Record<string, unknown>; snapshot: Uint8Array | null; decisions: DecisionRecord[] },
+    result: { finishedAt: number; status: string; summary: Record<string, unknown>; snapshot: Uint8Array | null; decisions: DecisionRecord[]; ifUnfinished?: boolean },
     fence: Fences,
   ): Promise<void>;
   getRun(id: number): Promise<RunRecord | null>;

@@ -70,9 +70,9 @@ describe.skipIf(pgSkipReason)('scale-out: PostgreSQL unreachable or stopped duri
       expect(lines.filter((l) => l.target === first.target)).toHaveLength(1);
       expect(lines.map((l) => l.target).sort()).toEqual(TARGETS.map((t) => t.id));
       expect(lines.every((l) => l.journal === 'running')).toBe(true);
-      // The failed run's record says it never finished; the next one recorded its own.
+      // The failed run never finished: the next one closed its record as interrupted, and recorded its own.
       const all = await runs(c);
-      expect(all.map((x) => x.status)).toEqual(['running', 'problems']);
+      expect(all.map((x) => x.status)).toEqual(['interrupted', 'problems']);
     } finally {
       await c.end();
     }

@@ -208,6 +208,21 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
     });
 
     describe('runs and decisions', () => {
+      it('closing a run ifUnfinished leaves a run that finished meanwhile as it recorded itself', async () => {
+        const s = await fresh();
+        const done = await s.beginRun({ ...run, startedAt: 100 });
+        await s.finishRun(done, { finishedAt: 200, status: 'ok', summary: { n: 1 }, snapshot: new Uint8Array([1]), decisions: [decision()] }, null);
+        const open = await s.beginRun({ ...run, startedAt: 150 });
+        const close = { finishedAt: 300, status: 'interrupted', summary: { interruptedBy: 9 }, snapshot: null, decisions: [], ifUnfinished: true };
+        await s.finishRun(done, close, null);
+        await s.finishRun(open, close, null);
+        await s.finishRun(424242, close, null); // gone (pruned): nothing to close
+        expect(await s.getRun(done)).toMatchObject({ status: 'ok', finishedAt: 200, summary: { n: 1 } });
+        expect(await s.getDecisions(done)).toHaveLength(1);
+        expect(await s.getSnapshot(done)).toEqual(new Uint8Array([1]));
+        expect(await s.getRun(open)).toMatchObject({ status: 'interrupted', finishedAt: 300 });
+      });
+
       it('round-trips a run, its snapshot bytes, summary and decisions (unknown inputs included)', async () => {
         const s = await fresh();
         await s.acquireLease('run', 'host:1', 60_000, 0);

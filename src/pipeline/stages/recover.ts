@@ -2,7 +2,7 @@
 import type { EscalationMessage } from '../../actions/types.js';
 import type { ExecutionRecord } from '../../store/types.js';
 import { REASON } from '../reasons.js';
-import { recoverable } from '../shards.js';
+import { recoverable, staleRuns } from '../shards.js';
 import type { RunContext, Stage } from '../types.js';
 import { Channels } from './notify.js';
 
@@ -34,17 +34,17 @@ export const recoverStage: Stage = {
   async run(ctx) {
     // Only executions whose runner is gone: a sharded run takes its own shards' (other shards' runners may be at
     // work), and nobody takes one journaled under a lease another runner still holds (pipeline/shards.ts).
-    const shards = ctx.shards;
     const left = await recoverable(ctx, await ctx.store.unfinishedExecutions());
     // We hold the lease, so no live runner owns these: their runner died (or lost its lease) mid-way.
     const ids = left.map((e) => e.id);
     if (ids.length && !ctx.dryRun) await ctx.store.markInterrupted(ids, `found unfinished by run #${ctx.runId}: its runner stopped before recording an outcome; not re-run`, ctx.now);
     ctx.interrupted = ids;
-    // Runs whose runner died never finished: with the one run lease held, none of them is still at work.
-    if (!shards && !ctx.dryRun) {
-      const stale = (await ctx.store.listRuns({ limit: 50 })).filter((r) => r.finishedAt === null && r.id !== ctx.runId);
+    // Runs whose runner died never finished: with the one run lease held, none of them is still at work; with shards,
+    // those whose runner holds no lease any more (staleRuns).
+    if (!ctx.dryRun) {
+      const stale = await staleRuns(ctx, (await ctx.store.listRuns({ limit: 50 })).filter((r) => r.finishedAt === null));
       for (const r of stale) {
-        await ctx.store.finishRun(r.id, { finishedAt: ctx.now, status: 'interrupted', summary: { ...r.summary, interruptedBy: ctx.runId }, snapshot: null, decisions: [] }, null);
+        await ctx.store.finishRun(r.id, { finishedAt: ctx.now, status: 'interrupted', summary: { ...r.summary, interruptedBy: ctx.runId }, snapshot: null, decisions: [], ifUnfinished: true }, null);
       }
     }
     for (const e of left) {

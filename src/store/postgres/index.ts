@@ -391,18 +391,19 @@ class PostgresStore implements Store {
 
   finishRun(
     runId: number,
-    result: { finishedAt: number; status: string; summary: Record<string, unknown>; snapshot: Uint8Array | null; decisions: DecisionRecord[] },
+    result: { finishedAt: number; status: string; summary: Record<string, unknown>; snapshot: Uint8Array | null; decisions: DecisionRecord[]; ifUnfinished?: boolean },
     fence: Fences,
   ): Promise<void> {
     return this.op(() =>
       this.tx(async (c) => {
         await this.checkFence(c, fence);
-        const u = await this.query('UPDATE {s}.runs SET finished_at = $1, status = $2, summary = $3 WHERE id = $4', [
+        const u = await this.query(`UPDATE {s}.runs SET finished_at = $1, status = $2, summary = $3 WHERE id = $4${result.ifUnfinished ? ' AND finished_at IS NULL' : ''}`, [
           result.finishedAt,
           result.status,
           text(toJson(result.summary)),
           runId,
         ], c);
+        if (u.rowCount === 0 && result.ifUnfinished) return;
         if (u.rowCount === 0) throw new Error(`finishRun: run ${runId} does not exist`);
         if (result.snapshot === null) await this.query('DELETE FROM {s}.run_snapshots WHERE run_id = $1', [runId], c);
         else {

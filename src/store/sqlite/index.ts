@@ -295,18 +295,19 @@ class SqliteStore implements Store {
 
   finishRun(
     runId: number,
-    result: { finishedAt: number; status: string; summary: Record<string, unknown>; snapshot: Uint8Array | null; decisions: DecisionRecord[] },
+    result: { finishedAt: number; status: string; summary: Record<string, unknown>; snapshot: Uint8Array | null; decisions: DecisionRecord[]; ifUnfinished?: boolean },
     fence: Fences,
   ): Promise<void> {
     return this.op(() => {
       this.writeTx(() => {
         this.checkFence(fence);
-        const u = this.stmt('UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?').run(
+        const u = this.stmt(`UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?${result.ifUnfinished ? ' AND finished_at IS NULL' : ''}`).run(
           result.finishedAt,
           result.status,
           toJson(result.summary),
           runId,
         );
+        if (u.changes === 0 && result.ifUnfinished) return;
         if (u.changes === 0) throw new Error(`finishRun: run ${runId} does not exist`);
         if (result.snapshot === null) this.stmt('DELETE FROM run_snapshots WHERE run_id = ?').run(runId);
         else this.stmt('INSERT OR REPLACE INTO run_snapshots (run_id, data) VALUES (?, ?)').run(runId, blob(result.snapshot));
