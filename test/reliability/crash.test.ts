@@ -79,7 +79,7 @@ async function recoverAfterCrash(dir: string, target: string, targets: string[])
   }
   // Each interrupted execution was handed to a human once.
   const esc = escalations(dir);
-  for (const e of unfinished) expect(esc.filter((m) => m.dedupKey === `reflex/interrupted/${e.id}`)).toHaveLength(1);
+  for (const e of unfinished) expect(esc.filter((m) => m.dedupKey === `reflex-interrupted/${e.id}`)).toHaveLength(1);
 }
 
 /** What must hold across all iterations: one execution per target, at most one action per target, every action journaled before it ran. */

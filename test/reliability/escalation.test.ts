@@ -244,7 +244,7 @@ describe('escalation to PagerDuty and Slack across real runs', () => {
     expect(events(pd)).toHaveLength(1);
     expect(events(pd)[0]).toMatchObject({
       event_action: 'trigger',
-      dedup_key: 'reflex/interrupted/1',
+      dedup_key: 'reflex-interrupted/1',
       payload: { severity: 'warning', component: 'box-1', custom_details: { execution: 1, status: 'running' } },
     });
     expect(String(events(pd)[0]!.payload!.summary)).toContain('outcome unknown for append on box-1 (execution #1)');
@@ -266,8 +266,8 @@ describe('escalation to PagerDuty and Slack across real runs', () => {
     expect(retried.code, retried.out).toBe(0);
     await reflexAsync(dir, ['run'], env());
     expect(events(pd).map((e) => [e.event_action, e.dedup_key])).toEqual([
-      ['trigger', 'reflex/interrupted/1'],
-      ['trigger', 'reflex/interrupted/1'],
+      ['trigger', 'reflex-interrupted/1'],
+      ['trigger', 'reflex-interrupted/1'],
     ]);
     expect(invalid.pagerduty).toEqual([]);
   });

@@ -132,7 +132,7 @@ describe.skipIf(!HAS_PROC)('a stale holder', () => {
     const after = runs(dir);
     expect(after.find((r) => r.id === stale!.id)!.status).toBe('interrupted');
     expect(after.find((r) => r.id === newer.id)!.status).toBe('problems');
-    expect(escalations(dir).filter((e) => e.dedupKey === 'reflex/interrupted/1')).toHaveLength(1);
+    expect(escalations(dir).filter((e) => e.dedupKey === 'reflex-interrupted/1')).toHaveLength(1);
   });
 
   it('frozen while its action ran, it wakes after the next run paged a human: it neither resolves nor re-sends that page', async () => {

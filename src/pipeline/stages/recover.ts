@@ -13,7 +13,7 @@ import { Channels } from './notify.js';
 const RETRY_LOOKBACK_MS = 7 * 86_400_000;
 const RETRY_LOOKBACK_ROWS = 200;
 
-const dedupKeyOf = (e: ExecutionRecord) => `reflex/interrupted/${e.id}`;
+const dedupKeyOf = (e: ExecutionRecord) => `reflex-interrupted/${e.id}`;
 
 /** What the execution was doing when its run stopped (an interrupted one keeps its start time, if it had one). */
 const stateWhenStopped = (e: ExecutionRecord) => (e.status === 'interrupted' ? (e.startedAt === null ? 'intent' : 'running') : e.status);
