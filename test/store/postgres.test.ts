@@ -11,6 +11,7 @@ const schemas = schemaFactory('pgstore');
 afterAll(() => schemas.dropAll());
 
 if (pgSkipReason !== null) {
+  // Skipped only on a developer machine without REFLEX_TEST_PG; CI sets it and REFLEX_REQUIRE_SERVICES, so there these tests always run.
   describe.skip(`postgres store (skipped: ${pgSkipReason})`, () => {
     it('needs PostgreSQL', () => {});
   });
