@@ -84,7 +84,7 @@ function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 process.stdout.write(
-  JSON.stringify({
+  `${JSON.stringify({
     impl,
     coldMs: times[0],
     warmMs: times.length > 1 ? median(times.slice(1)) : times[0],
@@ -94,5 +94,5 @@ process.stdout.write(
     cpuTimes,
     decisions: lines.length,
     maxRssMb: process.resourceUsage().maxRSS / 1024,
-  }) + '\n',
+  })}\n`,
 );

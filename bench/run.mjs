@@ -61,7 +61,7 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 const ms = (x) => (x === null || x === undefined ? '-' : x >= 100 ? `${Math.round(x)}` : x.toFixed(1));
-const log = (s) => process.stderr.write(s + '\n');
+const log = (s) => process.stderr.write(`${s}\n`);
 
 /** Run the CLI in a fresh process; wall time measured around the process, peak RSS reported by the preload. */
 function reflex(cliArgs, cwd) {
@@ -105,7 +105,10 @@ function reflexJson(cliArgs, cwd) {
 /** One implementation evaluated in a fresh process (see eval-worker.mjs). */
 function worker(impl, dir, now, reps, sample = 1) {
   const out = join(WORK, `${impl}-${process.pid}.json`);
-  const [cmd, argv] = node(['--expose-gc', '--max-old-space-size=4096', join(BENCH, 'eval-worker.mjs'), impl, dir, String(now), String(reps), out, String(sample)], false);
+  const [cmd, argv] = node(
+    ['--expose-gc', '--max-old-space-size=4096', join(BENCH, 'eval-worker.mjs'), impl, dir, String(now), String(reps), out, String(sample)],
+    false,
+  );
   const r = spawnSync(cmd, argv, {
     encoding: 'utf8',
     maxBuffer: 1 << 28,
@@ -139,7 +142,9 @@ for (const size of SIZES) {
     const r = reflexJson(['run', '--dry-run', '--json'], dir);
     const doc = r.doc;
     runs.push({ wallMs: r.wallMs, rssMb: r.rssMb, cpuMs: r.cpuMs, mainCpuMs: r.mainCpuMs, doc });
-    log(`  run ${i + 1}: ${Math.round(r.wallMs)} ms (CPU ${Math.round(r.cpuMs)} ms, main thread ${r.mainCpuMs} ms), ${Math.round(r.rssMb)} MB, timings ${JSON.stringify(doc.timingsMs)}`);
+    log(
+      `  run ${i + 1}: ${Math.round(r.wallMs)} ms (CPU ${Math.round(r.cpuMs)} ms, main thread ${r.mainCpuMs} ms), ${Math.round(r.rssMb)} MB, timings ${JSON.stringify(doc.timingsMs)}`,
+    );
   }
   const last = runs[runs.length - 1].doc;
   const now = Date.parse(last.startedAt);
@@ -187,8 +192,9 @@ for (const size of SIZES) {
   const cliKeys = last.decisions.map((d) => `${d.rule}\t${d.target}`).sort();
   const rxKeys = rx.lines.map((l) => l.split('\t').slice(0, 2).join('\t')).sort();
   checks.cli = sameLines(cliKeys, rxKeys);
-  const ok = checks.handwritten.equal && (checks.jre.equal ?? checks.jreSampled.equal) && checks.aggregatesHandwritten && checks.aggregatesJre && checks.cli.equal;
-  log(`  cross-check: ${ok ? 'identical decisions and aggregates' : 'MISMATCH ' + JSON.stringify(checks)}`);
+  const ok =
+    checks.handwritten.equal && (checks.jre.equal ?? checks.jreSampled.equal) && checks.aggregatesHandwritten && checks.aggregatesJre && checks.cli.equal;
+  log(`  cross-check: ${ok ? 'identical decisions and aggregates' : `MISMATCH ${JSON.stringify(checks)}`}`);
 
   results.push({
     targets: size,
@@ -307,8 +313,16 @@ const big = results.find((r) => r.targets === 100_000);
 const targetChecks = [];
 if (big) {
   const e = big.evaluation;
-  targetChecks.push(['evaluation within 3x of hand-written JS (CPU, cold: as in one run)', `${(e.reflexColdCpuMs / e.handwrittenColdCpuMs).toFixed(2)}x`, e.reflexColdCpuMs <= 3 * e.handwrittenColdCpuMs]);
-  targetChecks.push(['evaluation within 3x of hand-written JS (CPU, warm)', `${(e.reflexWarmCpuMs / e.handwrittenWarmCpuMs).toFixed(2)}x`, e.reflexWarmCpuMs <= 3 * e.handwrittenWarmCpuMs]);
+  targetChecks.push([
+    'evaluation within 3x of hand-written JS (CPU, cold: as in one run)',
+    `${(e.reflexColdCpuMs / e.handwrittenColdCpuMs).toFixed(2)}x`,
+    e.reflexColdCpuMs <= 3 * e.handwrittenColdCpuMs,
+  ]);
+  targetChecks.push([
+    'evaluation within 3x of hand-written JS (CPU, warm)',
+    `${(e.reflexWarmCpuMs / e.handwrittenWarmCpuMs).toFixed(2)}x`,
+    e.reflexWarmCpuMs <= 3 * e.handwrittenWarmCpuMs,
+  ]);
   targetChecks.push([
     'run --dry-run whole process <= 1.5 s (wall)',
     `${ms(big.cli.wallMs)} ms wall; CPU ${ms(big.cli.cpuMs)} ms, of which the main thread (about the wall time of an idle machine) ${ms(big.cli.mainCpuMs)} ms`,
@@ -347,6 +361,9 @@ const report = [
 
 console.log(report);
 mkdirSync(resolve(OUT, '..'), { recursive: true });
-writeFileSync(OUT, JSON.stringify({ machine, runs: RUNS, results, growth, cold, targets: targetChecks.map(([what, got, met]) => ({ what, got, met })), table }, null, 2) + '\n');
+writeFileSync(
+  OUT,
+  `${JSON.stringify({ machine, runs: RUNS, results, growth, cold, targets: targetChecks.map(([what, got, met]) => ({ what, got, met })), table }, null, 2)}\n`,
+);
 log(`\nwritten to ${OUT}`);
 if (results.some((r) => !r.crossCheck.ok)) process.exitCode = 1;

@@ -37,7 +37,10 @@ await build({
         b.onResolve({ filter: new RegExp(`^(${EXTERNAL.join('|')})$`) }, (args) =>
           args.kind === 'dynamic-import' ? { path: args.path, namespace: 'external-require' } : undefined,
         );
-        b.onLoad({ filter: /.*/, namespace: 'external-require' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+        b.onLoad({ filter: /.*/, namespace: 'external-require' }, (args) => ({
+          contents: `module.exports = require(${JSON.stringify(args.path)});`,
+          loader: 'js',
+        }));
       },
     },
   ],

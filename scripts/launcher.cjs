@@ -10,7 +10,7 @@ const { createRequire, wrap } = require('node:module');
 
 // `reflex --version` is asked by scripts and health checks: answered here, as cli.cjs would, before loading it.
 if (process.argv.length === 3 && (process.argv[2] === '--version' || process.argv[2] === '-V')) {
-  process.stdout.write(require('../../package.json').version + '\n');
+  process.stdout.write(`${require('../../package.json').version}\n`);
   process.exit(0);
 }
 

@@ -84,19 +84,22 @@ export function redactUrl(url: string): string {
   }
   if (u.search) {
     // Rebuild the query by hand: URLSearchParams would re-encode values that are not ours to touch.
-    const parts = u.search.slice(1).split('&').map((p) => {
-      const eq = p.indexOf('=');
-      if (eq < 0) return p;
-      let key = p.slice(0, eq);
-      try {
-        key = decodeURIComponent(key.replace(/\+/g, ' '));
-      } catch {
-        /* keep the raw key */
-      }
-      if (!isSensitiveName(key)) return p;
-      changed = true;
-      return `${p.slice(0, eq)}=${REDACTED}`;
-    });
+    const parts = u.search
+      .slice(1)
+      .split('&')
+      .map((p) => {
+        const eq = p.indexOf('=');
+        if (eq < 0) return p;
+        let key = p.slice(0, eq);
+        try {
+          key = decodeURIComponent(key.replace(/\+/g, ' '));
+        } catch {
+          /* keep the raw key */
+        }
+        if (!isSensitiveName(key)) return p;
+        changed = true;
+        return `${p.slice(0, eq)}=${REDACTED}`;
+      });
     if (changed) u.search = `?${parts.join('&')}`;
   }
   return changed ? u.toString() : url;

@@ -74,7 +74,7 @@ describe('the webshop example, end to end', () => {
     expect(reflex(['replay', '3'], { cwd: dir }).stdout).toContain('no decision would differ');
   });
 
-  it('replay shows what today\'s rules would decide differently about a recorded run', () => {
+  it("replay shows what today's rules would decide differently about a recorded run", () => {
     const rules = join(dir, 'rules/webshop.yaml');
     const text = readFileSync(rules, 'utf8');
     writeFileSync(rules, text.replace('facts.restarts_1h < 3 ', 'facts.restarts_1h < 0 '));

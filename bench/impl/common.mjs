@@ -203,10 +203,10 @@ export function computeAggregatesFast(targets) {
     if (s !== undefined) {
       const g = state(svc, s);
       g.n++;
-      if (!hb) (g.unhealthyU++, g.healthyU++);
+      if (!hb) g.unhealthyU++, g.healthyU++;
       else if (h) g.healthy++;
       else g.unhealthy++;
-      if (cn) (g.cpuN++, (g.cpuSum += c));
+      if (cn) g.cpuN++, (g.cpuSum += c);
       else g.cpuU++;
       if (!db) g.degradedU++;
       else if (d) g.degraded++;
@@ -228,7 +228,14 @@ export function computeAggregatesFast(targets) {
     }
   }
   const frac = (n, u, k) => (u / n > MAX_UNKNOWN || n === u ? U : k / (n - u));
-  const out = { unhealthy_fraction: new Map(), avg_cpu: new Map(), healthy_count: new Map(), degraded_fraction: new Map(), region_unhealthy_fraction: new Map(), unhealthy_dependents: new Map() };
+  const out = {
+    unhealthy_fraction: new Map(),
+    avg_cpu: new Map(),
+    healthy_count: new Map(),
+    degraded_fraction: new Map(),
+    region_unhealthy_fraction: new Map(),
+    unhealthy_dependents: new Map(),
+  };
   for (const [k, g] of svc) {
     out.unhealthy_fraction.set(k, frac(g.n, g.unhealthyU, g.unhealthy));
     out.avg_cpu.set(k, g.cpuU / g.n > MAX_UNKNOWN || g.cpuN === 0 ? U : g.cpuSum / g.cpuN);
@@ -249,4 +256,5 @@ export function readAgg(aggs, name, key) {
 }
 
 /** One line per decision: rule, target, outcome (and the value of a derived fact). */
-export const line = (rule, target, outcome, value) => (value === undefined ? `${rule}\t${target}\t${outcome}` : `${rule}\t${target}\t${outcome}\t${JSON.stringify(value)}`);
+export const line = (rule, target, outcome, value) =>
+  value === undefined ? `${rule}\t${target}\t${outcome}` : `${rule}\t${target}\t${outcome}\t${JSON.stringify(value)}`;

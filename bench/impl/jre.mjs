@@ -46,7 +46,11 @@ function acting(name, when, context = [], opts = {}) {
   const holds = when.map((c) => c.T);
   const event = (outcome) => ({ type: 'decision', params: { rule: name, outcome } });
   const whenUnknown = { all: [{ not: { any: when.map((c) => c.F) } }, { any: when.map((c) => c.U) }] };
-  if (opts.pending) return [{ conditions: { all: holds }, event: event('pending') }, { conditions: whenUnknown, event: event('unknown') }];
+  if (opts.pending)
+    return [
+      { conditions: { all: holds }, event: event('pending') },
+      { conditions: whenUnknown, event: event('unknown') },
+    ];
   const rules = [{ conditions: { all: [...holds, ...context.map((c) => c.T)] }, event: event('matched') }];
   if (context.length) {
     rules.push({ conditions: { all: [...holds, { any: context.map((c) => c.F) }] }, event: event('blocked') });
@@ -71,7 +75,10 @@ const RULES = {
     datastore: deriving('storage-slow', anyOf(leaf('p99_latency_ms', 'gt', 200), leaf('replication_lag_s', 'gt', 30))),
     instance: deriving('instance-degraded', anyOf(leaf('error_rate', 'gt', 0.05), leaf('p99_ms', 'gt', 1000))),
     service: [
-      { conditions: { all: [leaf('max_instances', 'has').T, leaf('desired_instances', 'has').T] }, event: { type: 'derive', params: { rule: 'service-headroom', value: 'difference' } } },
+      {
+        conditions: { all: [leaf('max_instances', 'has').T, leaf('desired_instances', 'has').T] },
+        event: { type: 'derive', params: { rule: 'service-headroom', value: 'difference' } },
+      },
     ],
   },
   act: {
@@ -91,7 +98,11 @@ const RULES = {
       ...acting('scale-out-hot-service', [leaf('agg_avg_cpu', 'gt', 0.8), leaf('headroom', 'gt', 0)], [leaf('depends_on', 'allNotSlow')]),
       ...acting('service-outage', [leaf('agg_unhealthy_fraction', 'ge', 0.5)]),
       ...acting('error-budget-burn', [leaf('error_budget_remaining', 'lt', 0.1)], [leaf('paused', 'not')]),
-      ...acting('scale-in-idle-service', [leaf('agg_avg_cpu', 'lt', 0.15), leaf('desired_instances', 'gt', 2)], [leaf('paused', 'not'), leaf('depends_on', 'allKnownNotSlow')]),
+      ...acting(
+        'scale-in-idle-service',
+        [leaf('agg_avg_cpu', 'lt', 0.15), leaf('desired_instances', 'gt', 2)],
+        [leaf('paused', 'not'), leaf('depends_on', 'allKnownNotSlow')],
+      ),
     ],
     datastore: [
       ...acting('page-on-slow-database', [leaf('storage_slow', 'is')]),

@@ -186,13 +186,7 @@ export function runProcess(spec: ProcessSpec, signal: AbortSignal | undefined, s
 }
 
 /** Plan an exec action: render and check the argv now; run it later. */
-export function planExec(
-  name: string,
-  config: ExecActionConfig,
-  scope: TemplateScope,
-  timeoutMs: number,
-  secrets: readonly string[],
-): ActionPlan {
+export function planExec(name: string, config: ExecActionConfig, scope: TemplateScope, timeoutMs: number, secrets: readonly string[]): ActionPlan {
   const argv = renderArgv(name, config, scope);
   const redact = makeRedactor(secrets);
   const shown = argv.map(redact);

@@ -43,9 +43,7 @@ export function splitUrlTemplate(url: string): UrlTemplateParts {
 export function checkUrlTemplate(url: string): UrlTemplateParts {
   const parts = splitUrlTemplate(url);
   if (hasPlaceholder(parts.origin)) {
-    throw new PlanError(
-      `url ${quote(url)}: placeholders may not appear in the scheme, host or port; the host comes from configuration, never from facts`,
-    );
+    throw new PlanError(`url ${quote(url)}: placeholders may not appear in the scheme, host or port; the host comes from configuration, never from facts`);
   }
   let origin: URL;
   try {
@@ -120,7 +118,8 @@ export function checkHeaderNames(headers: Readonly<Record<string, string>> | und
     const lower = header.toLowerCase();
     if (!TOKEN_RE.test(header)) problems.push(`${quote(header)} is not a valid header name`);
     else if (FRAMING_HEADERS.has(lower)) problems.push(`header ${header} is set by Reflex and may not be configured`);
-    else if (lower === 'host' && hasPlaceholder(template)) problems.push('header Host may not hold placeholders: the host comes from configuration, never from facts');
+    else if (lower === 'host' && hasPlaceholder(template))
+      problems.push('header Host may not hold placeholders: the host comes from configuration, never from facts');
   }
   return problems;
 }

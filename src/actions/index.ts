@@ -126,7 +126,7 @@ export function checkStepParams(actionName: string, config: ActionConfig, withTe
   const declared = config.params ?? {};
   const given = withTemplates ?? {};
   for (const [k, t] of Object.entries(given)) {
-    if (!Object.prototype.hasOwnProperty.call(declared, k)) problems.push(`with.${k}: action ${actionName} has no param "${k}"`);
+    if (!Object.hasOwn(declared, k)) problems.push(`with.${k}: action ${actionName} has no param "${k}"`);
     try {
       for (const part of parseTemplate(t)) {
         if ('ref' in part && part.ref.startsWith('params.')) problems.push(`with.${k}: ${part.source} may not refer to another param`);
@@ -144,7 +144,7 @@ export function checkStepParams(actionName: string, config: ActionConfig, withTe
     }
   }
   for (const p of used) {
-    if (!Object.prototype.hasOwnProperty.call(given, p)) problems.push(`action ${actionName} uses {{ params.${p} }} but the step gives no with.${p}`);
+    if (!Object.hasOwn(given, p)) problems.push(`action ${actionName} uses {{ params.${p} }} but the step gives no with.${p}`);
   }
   return problems;
 }

@@ -104,7 +104,10 @@ export type Resolver = (hostname: string, callback: (err: NodeJS.ErrnoException 
 const systemResolver: Resolver = (hostname, callback) => dnsLookup(hostname, { all: true }, callback);
 
 function normalizeHost(hostname: string): string {
-  return hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  return hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
 }
 
 /** Refuse a host by name or, for an IP literal, by address; names are checked again when they resolve. */
@@ -233,8 +236,7 @@ function sendOnce(spec: HttpRequestSpec, opts: HttpSendOptions, signal: AbortSig
         const chunks: Buffer[] = [];
         let kept = 0;
         let truncated = false;
-        const done = () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), truncated, url: url.toString() });
+        const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), truncated, url: url.toString() });
         res.on('data', (chunk: Buffer) => {
           const room = opts.maxBody - kept;
           if (chunk.length > room) {

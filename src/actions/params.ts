@@ -54,12 +54,10 @@ export function renderParams(
     out[key] = renderTemplate(template, scope);
   }
   for (const [key, value] of Object.entries(out)) {
-    const decl = Object.prototype.hasOwnProperty.call(declared, key) ? declared[key] : undefined;
+    const decl = Object.hasOwn(declared, key) ? declared[key] : undefined;
     if (!decl) {
       const known = Object.keys(declared);
-      throw new PlanError(
-        `action ${actionName} has no param "${key}"` + (known.length ? ` (it declares ${known.join(', ')})` : ' (it declares no params)'),
-      );
+      throw new PlanError(`action ${actionName} has no param "${key}"${known.length ? ` (it declares ${known.join(', ')})` : ' (it declares no params)'}`);
     }
     if (value === '') throw new PlanError(`param "${key}" of action ${actionName} is empty: an empty value is never placed`);
     if (decl.pattern !== undefined && !paramPattern(decl.pattern).test(value)) {

@@ -146,7 +146,7 @@ export function resolveRef(ref: string, scope: TemplateScope, source = `{{ ${ref
 const LONE_SURROGATE_RE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function own<T>(obj: Record<string, T>, key: string): T | undefined {
-  return Object.prototype.hasOwnProperty.call(obj, key) ? obj[key] : undefined;
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
 }
 
 /**
@@ -155,11 +155,7 @@ function own<T>(obj: Record<string, T>, key: string): T | undefined {
  * Values are never re-read as templates, so a label holding `{{ facts.x }}`
  * stays that literal text.
  */
-export function renderTemplate(
-  text: string,
-  scope: TemplateScope,
-  encode: (value: string, ref: string) => string = (v) => v,
-): string {
+export function renderTemplate(text: string, scope: TemplateScope, encode: (value: string, ref: string) => string = (v) => v): string {
   let out = '';
   for (const part of parseTemplate(text)) out += 'text' in part ? part.text : encode(resolveRef(part.ref, scope, part.source), part.ref);
   return out;

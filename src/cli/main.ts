@@ -8,11 +8,11 @@ const VERSION: string = require('../../package.json').version;
 
 // `reflex --version` is asked by scripts and health checks: answer before loading anything.
 if (process.argv.length === 3 && (process.argv[2] === '--version' || process.argv[2] === '-V')) {
-  process.stdout.write(VERSION + '\n');
+  process.stdout.write(`${VERSION}\n`);
   process.exit(0);
 }
 
-type CommandModule = { default: (opts: Record<string, any>, args: string[]) => Promise<number | void> };
+type CommandModule = { default: (opts: Record<string, any>, args: string[]) => Promise<number | undefined> };
 
 /** Each command lives in its own module, imported only when that command runs. */
 const load = (name: string) => import(`./commands/${name}.js`) as Promise<CommandModule>;
@@ -45,7 +45,10 @@ Docs: docs/rules.md (rule language), docs/concepts.md, docs/guardrails.md`,
     async function (this: InstanceType<typeof Command>, ...args: unknown[]) {
       const cmd = args[args.length - 1] as InstanceType<typeof Command>;
       const opts = { ...program.opts(), ...cmd.opts() };
-      const positional = args.slice(0, -2).flat().filter((x): x is string => typeof x === 'string');
+      const positional = args
+        .slice(0, -2)
+        .flat()
+        .filter((x): x is string => typeof x === 'string');
       const mod = await load(name);
       const code = await mod.default(opts, positional);
       exitCode = typeof code === 'number' ? code : 0;
@@ -76,7 +79,11 @@ Docs: docs/rules.md (rule language), docs/concepts.md, docs/guardrails.md`,
     .option('--dry-run', 'act on nothing and send nothing; print what would be executed')
     .option('--json', 'print the run as JSON')
     .option('-q, --quiet', 'print only problems')
-    .option('--shard <n>', 'sharded layouts: work on this shard only (repeat, or n,m), e.g. one CronJob per shard; default: any free shards', (v: string, prev: string[] = []) => [...prev, v])
+    .option(
+      '--shard <n>',
+      'sharded layouts: work on this shard only (repeat, or n,m), e.g. one CronJob per shard; default: any free shards',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .action(action('run'));
 
   program
@@ -142,7 +149,7 @@ Docs: docs/rules.md (rule language), docs/concepts.md, docs/guardrails.md`,
 
   program
     .command('test')
-    .argument('[files...]', 'scenario files (default: the configuration\'s tests, or rules/*_test.yaml)')
+    .argument('[files...]', "scenario files (default: the configuration's tests, or rules/*_test.yaml)")
     .description('run scenario tests for rules on a synthetic clock, never acting for real')
     .option('--run <pattern>', 'only scenarios whose name matches this regular expression')
     .option('--junit <file>', 'write JUnit XML here')
@@ -184,7 +191,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (err instanceof ExitError) {
-      if (err.message) process.stderr.write(err.message + '\n');
+      if (err.message) process.stderr.write(`${err.message}\n`);
       process.exitCode = err.exitCode;
     } else if (err instanceof Error && (err.name === 'StoreError' || err.name === 'LeaseLostError')) {
       process.stderr.write(`reflex: ${err.message}\n`);

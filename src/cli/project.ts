@@ -18,10 +18,11 @@ export function loadOrExit(opts: { config?: string }): Loaded {
   const path = resolveConfigPath(opts.config);
   const { project, diagnostics } = loadProject(path);
   const errors = diagnostics.filter((d) => d.severity === 'error');
-  if (!project || errors.length) throw new ExitError(EXIT.CONFIG, diagnosticsText(diagnostics) + `\n${errors.length} configuration error(s); run \`reflex check\` after fixing them`);
+  if (!project || errors.length)
+    throw new ExitError(EXIT.CONFIG, `${diagnosticsText(diagnostics)}\n${errors.length} configuration error(s); run \`reflex check\` after fixing them`);
   const built = buildRuleSet(project);
   const all = [...diagnostics, ...built.diagnostics];
-  if (!built.ruleSet) throw new ExitError(EXIT.CONFIG, diagnosticsText(all) + `\n${all.filter((d) => d.severity === 'error').length} configuration error(s)`);
+  if (!built.ruleSet) throw new ExitError(EXIT.CONFIG, `${diagnosticsText(all)}\n${all.filter((d) => d.severity === 'error').length} configuration error(s)`);
   return { project, ruleSet: built.ruleSet, warnings: all.filter((d) => d.severity === 'warning') };
 }
 

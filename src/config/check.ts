@@ -119,13 +119,17 @@ function checkConfig(project: Project): Diagnostic[] {
   const channels = Object.keys(config.channels);
 
   const esc = config.defaults.escalate_to;
-  if (esc && !config.channels[esc]) at(['defaults', 'escalate_to'], `unknown channel "${esc}"${didYouMean(esc, channels)}${channels.length ? '' : ' (declare channels under "channels:")'}`);
+  if (esc && !config.channels[esc])
+    at(['defaults', 'escalate_to'], `unknown channel "${esc}"${didYouMean(esc, channels)}${channels.length ? '' : ' (declare channels under "channels:")'}`);
 
   const sourceNames = new Map<string, number>();
   config.sources.forEach((s, i) => {
     const first = sourceNames.get(s.name);
     if (first !== undefined) {
-      at(['sources', i, 'name'], `duplicate source name "${s.name}" (first at line ${configFile.at(['sources', first, 'name'], '').line}): facts would not say where they came from`);
+      at(
+        ['sources', i, 'name'],
+        `duplicate source name "${s.name}" (first at line ${configFile.at(['sources', first, 'name'], '').line}): facts would not say where they came from`,
+      );
     } else sourceNames.set(s.name, i);
     if (s.timeout && /^0+(\.0+)?(ms|s|m|h|d)$/.test(s.timeout)) at(['sources', i, 'timeout'], `a timeout of ${s.timeout} would fail the source every run`);
   });
@@ -149,7 +153,8 @@ function checkConfig(project: Project): Diagnostic[] {
         }
       }
     };
-    if (action.timeout && /^0+(\.0+)?(ms|s|m|h|d)$/.test(action.timeout)) at([...base, 'timeout'], `action "${name}": a timeout of ${action.timeout} would stop it at once`);
+    if (action.timeout && /^0+(\.0+)?(ms|s|m|h|d)$/.test(action.timeout))
+      at([...base, 'timeout'], `action "${name}": a timeout of ${action.timeout} would stop it at once`);
     if (action.kind === 'exec') action.argv.forEach((a, i) => template(['argv', i], a));
     else {
       template(['url'], action.url);
@@ -238,7 +243,8 @@ function checkRules(project: Project, facts: Set<string> | null): Diagnostic[] {
           } catch {
             /* reported with the action */
           }
-          if (re && !re.test(v)) at(['do', i, 'with', k], `rule "${r.name}": with.${k} = "${v}" does not match the pattern /${pattern}/ of action "${s.action}"`);
+          if (re && !re.test(v))
+            at(['do', i, 'with', k], `rule "${r.name}": with.${k} = "${v}" does not match the pattern /${pattern}/ of action "${s.action}"`);
         }
       }
     });
@@ -251,10 +257,10 @@ function checkRules(project: Project, facts: Set<string> | null): Diagnostic[] {
 function checkKinds(project: Project, kinds: Set<string>): Diagnostic[] {
   const out: Diagnostic[] = [];
   const known = [...kinds].sort();
-  const say = (kind: string) =>
-    `no source reports targets of kind "${kind}"${didYouMean(kind, known) || ` (kinds: ${known.join(', ') || 'none'})`}`;
+  const say = (kind: string) => `no source reports targets of kind "${kind}"${didYouMean(kind, known) || ` (kinds: ${known.join(', ') || 'none'})`}`;
   for (const r of project.rules) {
-    if (!kinds.has(r.target.kind)) out.push(r.loc.file.at([...r.loc.path, 'target', 'kind'], `rule "${r.name}" can never match: ${say(r.target.kind)}`, { severity: 'warning' }));
+    if (!kinds.has(r.target.kind))
+      out.push(r.loc.file.at([...r.loc.path, 'target', 'kind'], `rule "${r.name}" can never match: ${say(r.target.kind)}`, { severity: 'warning' }));
   }
   for (const a of project.aggregates) {
     if (!kinds.has(a.of)) out.push(a.loc.file.at([...a.loc.path, 'of'], `aggregate "${a.name}" has no members: ${say(a.of)}`, { severity: 'warning' }));
@@ -276,7 +282,8 @@ function checkSelector(r: LoadedRule, at: At): void {
       const p = Array.isArray(want) ? [...path, i] : path;
       if (v === '') at(p, `rule "${r.name}": label selector "${label}" has an empty value (name the value to match, or "!value" to exclude one)`);
       else if (v === '!') at(p, `rule "${r.name}": label selector "${label}": "!" excludes nothing (write "!value")`);
-      else if (Array.isArray(want) && v.startsWith('!')) at(p, `rule "${r.name}": label selector "${label}": a list means "any of" and cannot hold a negation ("${v}"); use a single "!value"`);
+      else if (Array.isArray(want) && v.startsWith('!'))
+        at(p, `rule "${r.name}": label selector "${label}": a list means "any of" and cannot hold a negation ("${v}"); use a single "!value"`);
       else if (v.trim() !== v) at(p, `rule "${r.name}": label selector "${label}": the value "${v}" has spaces around it`);
     });
   }

@@ -1,5 +1,5 @@
 // Configuration problems as data: each with file:line:col, collected all at once and printed together.
-import { isMap, isScalar, isSeq, LineCounter, type Document, type Node, type Scalar } from 'yaml';
+import { isMap, isScalar, isSeq, type LineCounter, type Document, type Node, type Scalar } from 'yaml';
 
 export interface Diagnostic {
   file: string;
@@ -31,7 +31,7 @@ export class SourceFile {
     for (const seg of path) {
       if (isMap(node)) {
         const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
-        if (!pair) return (keyNode ?? (node as Node));
+        if (!pair) return keyNode ?? (node as Node);
         keyNode = isScalar(pair.key) ? (pair.key as Node) : null;
         node = pair.value ?? pair.key;
       } else if (isSeq(node)) {
@@ -78,8 +78,24 @@ export class SourceFile {
 type Unit = { ch: string; at: number };
 
 const ESCAPES: Record<string, string> = {
-  '0': '\0', a: '\x07', b: '\b', t: '\t', '\t': '\t', n: '\n', v: '\v', f: '\f', r: '\r', e: '\x1b',
-  ' ': ' ', '"': '"', '/': '/', '\\': '\\', N: '\x85', _: '\xa0', L: '\u2028', P: '\u2029',
+  '0': '\0',
+  a: '\x07',
+  b: '\b',
+  t: '\t',
+  '\t': '\t',
+  n: '\n',
+  v: '\v',
+  f: '\f',
+  r: '\r',
+  e: '\x1b',
+  ' ': ' ',
+  '"': '"',
+  '/': '/',
+  '\\': '\\',
+  N: '\x85',
+  _: '\xa0',
+  L: '\u2028',
+  P: '\u2029',
 };
 
 /** The characters a scalar's source contributes to its value, each with its offset in the file. */

@@ -23,7 +23,9 @@ export interface KnownWorld {
 /** What the sources will report, as far as can be known before anything runs. */
 export async function knownWorld(project: Project, diagnostics: Diagnostic[]): Promise<KnownWorld> {
   if (project.config.sources.length === 0) {
-    diagnostics.push(project.configFile.at([], 'no sources are configured: no target will be seen and no rule can match (add one under "sources:")', { severity: 'warning' }));
+    diagnostics.push(
+      project.configFile.at([], 'no sources are configured: no target will be seen and no rule can match (add one under "sources:")', { severity: 'warning' }),
+    );
     return { facts: null, kinds: null };
   }
   const facts = new Set<string>();
@@ -39,7 +41,8 @@ export async function knownWorld(project: Project, diagnostics: Diagnostic[]): P
     if (cfg.kind === 'inventory') inventories.push({ src, i });
     else {
       // A mapped source reports the kind its mapping names; without one, the kind is not known here.
-      const mapped = cfg.kind === 'prometheus' ? cfg.queries.map((q) => q.target?.kind ?? cfg.target?.kind) : cfg.kind === 'command' ? [undefined] : [cfg.target?.kind];
+      const mapped =
+        cfg.kind === 'prometheus' ? cfg.queries.map((q) => q.target?.kind ?? cfg.target?.kind) : cfg.kind === 'command' ? [undefined] : [cfg.target?.kind];
       for (const k of mapped) {
         if (k) kinds.add(k);
         else kindsComplete = false;

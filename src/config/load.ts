@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Node, Scalar } from 'yaml';
-import { formatDiagnostic, scalarValueOffset, SourceFile, type Diagnostic } from './diagnostics.js';
+import { formatDiagnostic, scalarValueOffset, type SourceFile, type Diagnostic } from './diagnostics.js';
 import { z } from 'zod';
 import { Aggregate, Config, Rule, RuleFile, type AggregateConfig, type RuleConfig } from './schema.js';
 import { parseYamlFile, validate, validatePart, walkStrings, yaml11Pitfalls } from './yaml.js';
@@ -232,9 +232,7 @@ export function loadProject(configPath: string, env: NodeJS.ProcessEnv = process
     texts,
   };
   const clean = !diagnostics.some((d) => d.severity === 'error');
-  return clean
-    ? { project, diagnostics: redact(diagnostics, secrets) }
-    : { partial: { ...project, broken }, diagnostics: redact(diagnostics, secrets) };
+  return clean ? { project, diagnostics: redact(diagnostics, secrets) } : { partial: { ...project, broken }, diagnostics: redact(diagnostics, secrets) };
 }
 
 function nameOf(item: unknown, field: string, into: Set<string>): void {
@@ -252,7 +250,12 @@ function redact(diags: Diagnostic[], secrets: Set<string>): Diagnostic[] {
 }
 
 /** Point at a place in a loaded rule or aggregate. */
-export function diagAt(loc: Loc, sub: PropertyKey[], message: string, opts: { key?: boolean; severity?: 'error' | 'warning'; offset?: number } = {}): Diagnostic {
+export function diagAt(
+  loc: Loc,
+  sub: PropertyKey[],
+  message: string,
+  opts: { key?: boolean; severity?: 'error' | 'warning'; offset?: number } = {},
+): Diagnostic {
   return loc.file.at([...loc.path, ...sub], message, opts);
 }
 

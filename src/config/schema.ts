@@ -16,23 +16,17 @@ export const ForSpec = z
   })
   .describe('How long the conditions must hold before the rule acts: a duration (5m) or consecutive runs ("3 runs").');
 
-const Name = z
-  .string()
-  .regex(/^[a-z0-9]([a-z0-9_.-]*[a-z0-9])?$/i, {
-    message: 'names use letters, digits, "-", "_" and "." (and start and end with a letter or digit)',
-  });
+const Name = z.string().regex(/^[a-z0-9]([a-z0-9_.-]*[a-z0-9])?$/i, {
+  message: 'names use letters, digits, "-", "_" and "." (and start and end with a letter or digit)',
+});
 
-const FactName = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'fact names are identifiers: letters, digits and "_", not starting with a digit' });
+const FactName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'fact names are identifiers: letters, digits and "_", not starting with a digit' });
 
 /** A CEL expression (https://cel.dev). */
 const Cel = z.string().min(1, { message: 'an expression may not be empty' }).describe('A CEL expression.');
 
 /** Named conditions: name -> CEL expression; all must hold. */
-const Conditions = z
-  .record(FactName, Cel)
-  .describe('Named conditions (name: CEL expression). All must hold; each is explained by name.');
+const Conditions = z.record(FactName, Cel).describe('Named conditions (name: CEL expression). All must hold; each is explained by name.');
 
 /** Label selector: label -> value or list of accepted values; `!value` negates. */
 export const LabelSelector = z
@@ -66,7 +60,10 @@ const SourceBase = {
 const TargetMapping = z
   .strictObject({
     // No zod default: a per-query mapping overrides the source's field by field, so an absent id_label must stay absent.
-    id_label: z.string().optional().describe('Which label (or record field) holds the target id. Default: instance (Prometheus, Alertmanager), id (http records).'),
+    id_label: z
+      .string()
+      .optional()
+      .describe('Which label (or record field) holds the target id. Default: instance (Prometheus, Alertmanager), id (http records).'),
     kind: z.string().optional().describe('The kind of the targets this source reports.'),
     keep_labels: z.array(z.string()).optional().describe('Labels to copy onto the target.'),
     depends_on_label: z.string().optional().describe('A label that names the target this one depends on.'),
@@ -106,7 +103,7 @@ export const AlertmanagerSource = z.strictObject({
   auth: Auth.optional(),
   headers: Headers.optional(),
   target: TargetMapping.optional(),
-  fact: FactName.default('alerts').describe('The fact that holds the list of the target\'s alerts.'),
+  fact: FactName.default('alerts').describe("The fact that holds the list of the target's alerts."),
   include_suppressed: z.boolean().default(true),
   filter: z.array(z.string()).optional().describe('Alertmanager matchers, e.g. severity="critical".'),
 });
@@ -133,13 +130,7 @@ export const CommandSource = z.strictObject({
   facts: z.array(FactName).optional().describe('Fact names the command prints (for reflex check).'),
 });
 
-export const Source = z.discriminatedUnion('kind', [
-  InventorySource,
-  PrometheusSource,
-  AlertmanagerSource,
-  HttpSource,
-  CommandSource,
-]);
+export const Source = z.discriminatedUnion('kind', [InventorySource, PrometheusSource, AlertmanagerSource, HttpSource, CommandSource]);
 
 // ---------------------------------------------------------------- actions and channels
 
@@ -203,9 +194,7 @@ export const Channel = z.discriminatedUnion('kind', [WebhookChannel, SlackChanne
 
 // ---------------------------------------------------------------- guardrails
 
-const Limit = z
-  .string()
-  .regex(/^\d+ per ((\d+(?:\.\d+)?(?:ms|s|m|h|d))+)$/, { message: 'expected "N per DURATION", e.g. "5 per 10m"' });
+const Limit = z.string().regex(/^\d+ per ((\d+(?:\.\d+)?(?:ms|s|m|h|d))+)$/, { message: 'expected "N per DURATION", e.g. "5 per 10m"' });
 
 export const Guardrails = z
   .strictObject({
@@ -215,9 +204,17 @@ export const Guardrails = z
       .strictObject({
         fraction: z.number().min(0).max(1).default(0.3),
         min_targets: z.number().int().min(1).default(3),
-        max_targets: z.number().int().min(0).optional().describe('Also trip when more than this many targets of a group have a problem, whatever the fraction.'),
+        max_targets: z
+          .number()
+          .int()
+          .min(0)
+          .optional()
+          .describe('Also trip when more than this many targets of a group have a problem, whatever the fraction.'),
         group_by: z.array(z.string()).default(['service']),
-        implausible: z.boolean().default(true).describe('Stop everything when every target (at least min_targets) has a problem or unknown facts at once, as in a monitoring outage.'),
+        implausible: z
+          .boolean()
+          .default(true)
+          .describe('Stop everything when every target (at least min_targets) has a problem or unknown facts at once, as in a monitoring outage.'),
       })
       .prefault({})
       .describe('When more than this fraction of a group matches problem rules, escalate once instead of acting.'),
@@ -256,10 +253,7 @@ export const Defaults = z
 
 export const Config = z.strictObject({
   $schema: z.string().optional(),
-  store: z
-    .string()
-    .default('.reflex/state.db')
-    .describe('A SQLite file (default .reflex/state.db, relative to this file) or postgres://user@host/db.'),
+  store: z.string().default('.reflex/state.db').describe('A SQLite file (default .reflex/state.db, relative to this file) or postgres://user@host/db.'),
   rules: z.array(z.string()).min(1).default(['rules/*.yaml']).describe('Rule files: paths or globs, relative to this file.'),
   tests: z.array(z.string()).optional().describe('Scenario test files for `reflex test` (default: rules/*_test.yaml).'),
   sources: z.array(Source).default([]),
@@ -267,9 +261,7 @@ export const Config = z.strictObject({
   channels: z.record(Name, Channel).default({}),
   defaults: Defaults,
   guardrails: Guardrails,
-  retention: z
-    .strictObject({ runs: Duration.default('30d').describe('Runs (and their snapshots) older than this are deleted.') })
-    .prefault({}),
+  retention: z.strictObject({ runs: Duration.default('30d').describe('Runs (and their snapshots) older than this are deleted.') }).prefault({}),
   shards: z
     .strictObject({
       count: z
@@ -280,13 +272,17 @@ export const Config = z.strictObject({
         .default(1)
         .describe('Shards the targets are split into; above 1, several runners share the work through a PostgreSQL store (docs/scale-out.md).'),
       by: z.string().optional().describe('A label to shard by (targets with the same value share a shard; default: a stable hash of the target id).'),
-      lease: Duration.default('5m').describe('How long a runner keeps its lease (renewed every third of it while it works); a dead runner\'s shards are taken over after it.'),
+      lease: Duration.default('5m').describe(
+        "How long a runner keeps its lease (renewed every third of it while it works); a dead runner's shards are taken over after it.",
+      ),
       max_per_runner: z
         .number()
         .int()
         .min(1)
         .optional()
-        .describe('At most this many shards claimed by one run (default: every free shard). Size it as count / (runners - runners allowed to fail), rounded up.'),
+        .describe(
+          'At most this many shards claimed by one run (default: every free shard). Size it as count / (runners - runners allowed to fail), rounded up.',
+        ),
     })
     .prefault({})
     .describe('Scale-out: targets split into shards, each claimed by one runner at a time with a lease.'),

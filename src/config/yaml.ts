@@ -47,7 +47,9 @@ export function parseYamlFile(path: string, text?: string): ParsedYaml {
           const key = String(pair.key.value);
           const first = seen.get(key);
           if (first) {
-            diagnostics.push(file.diagAt(pair.key as Node, `duplicate key "${key}" (first at line ${file.pos(first.range?.[0] ?? 0).line}); YAML keeps only one of them`));
+            diagnostics.push(
+              file.diagAt(pair.key as Node, `duplicate key "${key}" (first at line ${file.pos(first.range?.[0] ?? 0).line}); YAML keeps only one of them`),
+            );
           } else seen.set(key, pair.key as Node);
           if (FORBIDDEN_KEYS.has(key)) diagnostics.push(file.diagAt(pair.key as Node, `key "${key}" is not allowed`));
         }
@@ -77,7 +79,12 @@ export function yaml11Pitfalls(schema: AnySchema, data: unknown, file: SourceFil
       const s = schemaAt(schema, path, data);
       if (s && (s as any)._zod.def.type === 'boolean') return;
       const word = node.value;
-      out.push(file.diagAt(node as Node, `${word} is read as the text "${word}", but YAML 1.1 tools read it as ${YAML11_TRUE.test(word) ? 'true' : 'false'}: quote it ("${word}") if you mean text, or write ${YAML11_TRUE.test(word) ? 'true' : 'false'}`));
+      out.push(
+        file.diagAt(
+          node as Node,
+          `${word} is read as the text "${word}", but YAML 1.1 tools read it as ${YAML11_TRUE.test(word) ? 'true' : 'false'}: quote it ("${word}") if you mean text, or write ${YAML11_TRUE.test(word) ? 'true' : 'false'}`,
+        ),
+      );
     }
   };
   walk(file.doc.contents, []);
@@ -132,7 +139,7 @@ function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a map';
-  if (typeof v === 'string') return `the text "${v.length > 40 ? v.slice(0, 40) + '…' : v}"`;
+  if (typeof v === 'string') return `the text "${v.length > 40 ? `${v.slice(0, 40)}…` : v}"`;
   return `${typeof v} ${String(v)}`;
 }
 
@@ -158,12 +165,7 @@ function fieldName(path: readonly PropertyKey[], what: string, prefix: readonly 
 }
 
 /** Validate data read from `file` against a schema; every issue becomes a diagnostic at its node, with YAML 1.1 pitfalls. */
-export function validate<T extends AnySchema>(
-  schema: T,
-  data: unknown,
-  file: SourceFile,
-  what: string,
-): { value?: z.output<T>; diagnostics: Diagnostic[] } {
+export function validate<T extends AnySchema>(schema: T, data: unknown, file: SourceFile, what: string): { value?: z.output<T>; diagnostics: Diagnostic[] } {
   const pitfalls = yaml11Pitfalls(schema, data, file);
   const r = validatePart(schema, data, file, what, []);
   return { value: r.value, diagnostics: [...pitfalls, ...r.diagnostics] };
@@ -232,7 +234,11 @@ export function validatePart<T extends AnySchema>(
             at(path.slice(0, -1), `missing field ${field}`);
           } else if (expected === 'string' && (here === Duration || here === ForSpec) && typeof value === 'number') {
             at(path, `${field} must be a duration with a unit, such as ${value}s or ${value}m, not the number ${value}`);
-          } else if (expected === 'string' && (here as { description?: string } | undefined)?.description === 'A CEL expression.' && (typeof value === 'boolean' || typeof value === 'number')) {
+          } else if (
+            expected === 'string' &&
+            (here as { description?: string } | undefined)?.description === 'A CEL expression.' &&
+            (typeof value === 'boolean' || typeof value === 'number')
+          ) {
             at(path, `${field} must be a CEL expression, which YAML reads as text only when quoted: write "${String(value)}"`);
           } else if (expected === 'boolean' && typeof value === 'string' && YAML11_BOOLEANS.test(value)) {
             const b = YAML11_TRUE.test(value);
@@ -245,7 +251,10 @@ export function validatePart<T extends AnySchema>(
         }
         case 'invalid_value': {
           const vals = ((issue as any).values as unknown[]).map(String);
-          at(path, `${field} must be ${vals.length === 1 ? `"${vals[0]}"` : `one of ${vals.join(', ')}`}, not ${describeValue(value)}${didYouMean(String(value), vals)}`);
+          at(
+            path,
+            `${field} must be ${vals.length === 1 ? `"${vals[0]}"` : `one of ${vals.join(', ')}`}, not ${describeValue(value)}${didYouMean(String(value), vals)}`,
+          );
           break;
         }
         case 'invalid_format':

@@ -13,12 +13,19 @@ import { UserError } from '../errors.js';
 
 export async function readSnapshot(store: Store, run: RunRecord): Promise<Snapshot> {
   const bytes = await store.getSnapshot(run.id);
-  if (!bytes) throw new UserError(`run #${run.id} has no facts snapshot (it ${run.status === 'failed' ? 'failed before collecting facts' : 'was pruned or recorded without one'})`);
+  if (!bytes)
+    throw new UserError(
+      `run #${run.id} has no facts snapshot (it ${run.status === 'failed' ? 'failed before collecting facts' : 'was pruned or recorded without one'})`,
+    );
   return JSON.parse(gunzipSync(bytes).toString('utf8')) as Snapshot;
 }
 
 /** The rule set a run used: today's if unchanged, else rebuilt from the texts stored with the run. */
-export async function ruleSetOf(store: Store, run: RunRecord, current: { project: Project; ruleSet: RuleSet }): Promise<{ ruleSet: RuleSet; project: Project; current: boolean }> {
+export async function ruleSetOf(
+  store: Store,
+  run: RunRecord,
+  current: { project: Project; ruleSet: RuleSet },
+): Promise<{ ruleSet: RuleSet; project: Project; current: boolean }> {
   if (run.ruleSetHash === current.project.hash) return { ...current, current: true };
   const texts = await store.getRuleSet(run.ruleSetHash);
   if (!texts) return { ...current, current: true };

@@ -51,7 +51,7 @@ export function decisionLine(d: Decision | DecisionRecord): string {
 export function formatValue(v: FactValue | undefined): string {
   if (v === undefined) return 'unknown';
   const s = JSON.stringify(v);
-  return s.length > 120 ? s.slice(0, 117) + '...' : s;
+  return s.length > 120 ? `${s.slice(0, 117)}...` : s;
 }
 
 /** The full explanation of one recorded decision. */
@@ -80,7 +80,12 @@ export function explainDecision(d: DecisionRecord, opts: { factSources?: Record<
     const e = a.executionId !== undefined ? opts.executions?.get(a.executionId) : undefined;
     if (e) {
       const when = (t: number | null) => (t ? new Date(t).toISOString() : '-');
-      lines.push(`    execution #${e.id}: ${e.status}; intent ${when(e.createdAt)}, started ${when(e.startedAt)}, finished ${when(e.finishedAt)}` + (e.exitCode !== null ? `, exit ${e.exitCode}` : '') + (e.httpStatus !== null ? `, HTTP ${e.httpStatus}` : '') + (e.durationMs !== null ? `, ${e.durationMs} ms` : ''));
+      lines.push(
+        `    execution #${e.id}: ${e.status}; intent ${when(e.createdAt)}, started ${when(e.startedAt)}, finished ${when(e.finishedAt)}` +
+          (e.exitCode !== null ? `, exit ${e.exitCode}` : '') +
+          (e.httpStatus !== null ? `, HTTP ${e.httpStatus}` : '') +
+          (e.durationMs !== null ? `, ${e.durationMs} ms` : ''),
+      );
       if (e.error) lines.push(`    error: ${e.error}`);
       if (e.output) lines.push(`    output: ${e.output.trim().split('\n').slice(-5).join('\n            ')}`);
     }

@@ -87,7 +87,14 @@ export async function resolveBreakers(ctx: RunContext, prefix: string, settled: 
     const channels = new Channels(ctx);
     for (const e of open) {
       if (!e.dedupKey.startsWith(prefix) || !settled(e.dedupKey)) continue;
-      await channels.send(e.channel, { dedupKey: e.dedupKey, event: 'resolve', summary: `resolved: ${e.summary}`, severity: 'warning', source: 'reflex', details: { run: ctx.runId } });
+      await channels.send(e.channel, {
+        dedupKey: e.dedupKey,
+        event: 'resolve',
+        summary: `resolved: ${e.summary}`,
+        severity: 'warning',
+        source: 'reflex',
+        details: { run: ctx.runId },
+      });
     }
   } catch (err) {
     // Resolving late is harmless (the next run tries again); it never blocks or allows anything.

@@ -25,7 +25,8 @@ const FAILURE_PREFIX = `${BREAKER_KEY_PREFIX}failures/`;
 export async function recentOutcomes(ctx: RunContext, rule: string, n: number, disables: DisableRecord[]): Promise<ExecutionStatus[]> {
   let since: number | null = null;
   for (const x of disables) {
-    if (x.scope === 'rule' && x.value === rule && x.by === FAILURE_BREAKER_BY && x.removedAt !== null && (since === null || x.removedAt > since)) since = x.removedAt;
+    if (x.scope === 'rule' && x.value === rule && x.by === FAILURE_BREAKER_BY && x.removedAt !== null && (since === null || x.removedAt > since))
+      since = x.removedAt;
   }
   if (since === null) return ctx.store.recentOutcomes(rule, n);
   const execs = await ctx.store.listExecutions({ rule, since, limit: 10_000 });
@@ -73,13 +74,19 @@ export const failureBreakerGuard: Guard = {
       let id: number;
       try {
         id = await ctx.store.addDisable({ scope: 'rule', value: rule, selector: null, by: FAILURE_BREAKER_BY, reason, createdAt: ctx.now, until: null });
-        await ctx.store.appendAudit({ at: ctx.now, by: FAILURE_BREAKER_BY, action: 'disable:rule', detail: { id, value: rule, reason, until: null, breaker: REASON.BREAKER_FAILURES } });
+        await ctx.store.appendAudit({
+          at: ctx.now,
+          by: FAILURE_BREAKER_BY,
+          action: 'disable:rule',
+          detail: { id, value: rule, reason, until: null, breaker: REASON.BREAKER_FAILURES },
+        });
       } catch (err) {
         // The rule stays stopped for this run; the next run counts again and retries the disable.
         failClosed(ctx, decisions, 'failure breaker', err);
         continue;
       }
-      for (const d of decisions) stop(d, 'guard', REASON.BREAKER_FAILURES, `failure breaker: ${counted}: rule disabled (disable #${id}) until a human enables it`, 'blocked');
+      for (const d of decisions)
+        stop(d, 'guard', REASON.BREAKER_FAILURES, `failure breaker: ${counted}: rule disabled (disable #${id}) until a human enables it`, 'blocked');
       ctx.log.warn(`failure breaker: ${counted}: rule disabled (disable #${id})`);
       await sendBreakerEscalation(ctx, {
         dedupKey: FAILURE_PREFIX + rule,
@@ -98,6 +105,10 @@ export const failureBreakerGuard: Guard = {
       ctx.log.warn(`could not resolve failure breaker escalations: ${(err as Error).message}`);
       return;
     }
-    await resolveBreakers(ctx, FAILURE_PREFIX, (k) => !active.some((x) => x.scope === 'rule' && x.value === k.slice(FAILURE_PREFIX.length) && x.by === FAILURE_BREAKER_BY));
+    await resolveBreakers(
+      ctx,
+      FAILURE_PREFIX,
+      (k) => !active.some((x) => x.scope === 'rule' && x.value === k.slice(FAILURE_PREFIX.length) && x.by === FAILURE_BREAKER_BY),
+    );
   },
 };

@@ -17,7 +17,7 @@ export const switchIntentCheck: IntentCheck = {
   name: 'switch',
   async check(tx) {
     const s = await tx.getSwitch();
-    return switchOff(s, tx.now) ? { reason: REASON.SWITCH_OFF, detail: describeSwitch(s, tx.now) + ' (switched off during the run)' } : null;
+    return switchOff(s, tx.now) ? { reason: REASON.SWITCH_OFF, detail: `${describeSwitch(s, tx.now)} (switched off during the run)` } : null;
   },
 };
 
@@ -84,4 +84,11 @@ export const groupLimitIntentCheck: IntentCheck = {
 };
 
 /** In order. The per-run budget and the min-healthy floor are this run's own counts, settled by the guard stage. */
-export const INTENT_CHECKS: IntentCheck[] = [switchIntentCheck, disableIntentCheck, cooldownIntentCheck, ruleLimitIntentCheck, actionLimitIntentCheck, groupLimitIntentCheck];
+export const INTENT_CHECKS: IntentCheck[] = [
+  switchIntentCheck,
+  disableIntentCheck,
+  cooldownIntentCheck,
+  ruleLimitIntentCheck,
+  actionLimitIntentCheck,
+  groupLimitIntentCheck,
+];

@@ -44,7 +44,10 @@ export async function recentExecutions(ctx: RunContext): Promise<ExecutionRecord
   let p = recent.get(ctx);
   if (!p) {
     p = (async () => {
-      const [windowed, unfinished] = await Promise.all([ctx.store.listExecutions({ since: earliestWindowStart(ctx), limit: 50_000 }), ctx.store.unfinishedExecutions()]);
+      const [windowed, unfinished] = await Promise.all([
+        ctx.store.listExecutions({ since: earliestWindowStart(ctx), limit: 50_000 }),
+        ctx.store.unfinishedExecutions(),
+      ]);
       const seen = new Set(windowed.map((e) => e.id));
       return [...windowed, ...unfinished.filter((e) => !seen.has(e.id))];
     })();

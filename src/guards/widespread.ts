@@ -124,7 +124,7 @@ function targetsWithRules(ctx: Pick<RunContext, 'ruleSet' | 'targets'>, stopAt: 
   let n = 0;
   for (const t of ctx.targets) {
     const rules = ctx.ruleSet.byKind.get(t.kind);
-    if (!rules || !rules.some((r) => !r.derive && (!r.selector || r.selector(t.labels)))) continue;
+    if (!rules?.some((r) => !r.derive && (!r.selector || r.selector(t.labels)))) continue;
     if (++n > stopAt) return n;
   }
   return n;

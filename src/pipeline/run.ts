@@ -38,7 +38,9 @@ export const fenceStage: Stage = {
     // A sharded run holds one lease per shard: every one must still be its own.
     for (const f of fenceList(ctx.fence)) {
       if (!(await ctx.store.renewLease(f, ttl, ctx.clock()))) {
-        throw new LeaseLostError(`the lease "${f.name}" (token ${f.token}) was taken over by another run before this one notified anyone; nothing more is sent or recorded by this run`);
+        throw new LeaseLostError(
+          `the lease "${f.name}" (token ${f.token}) was taken over by another run before this one notified anyone; nothing more is sent or recorded by this run`,
+        );
       }
     }
   },
@@ -157,13 +159,23 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   };
   try {
     await o.store.saveRuleSet(o.project.hash, o.project.texts);
-    ctx.runId = await o.store.beginRun({ startedAt: now, mode: o.dryRun ? 'dry-run' : 'enforce', holder, ruleSetHash: o.project.hash, shard: leases.scope?.describe() ?? null });
+    ctx.runId = await o.store.beginRun({
+      startedAt: now,
+      mode: o.dryRun ? 'dry-run' : 'enforce',
+      holder,
+      ruleSetHash: o.project.hash,
+      shard: leases.scope?.describe() ?? null,
+    });
     try {
       await runStages([...STAGES], ctx);
     } catch (err) {
       // Record what we can: the run failed, and why. Never hides the original error.
       await o.store
-        .finishRun(ctx.runId, { finishedAt: clock(), status: 'failed', summary: { ...summarize(ctx), error: redact((err as Error).message) }, snapshot: null, decisions: [] }, fence)
+        .finishRun(
+          ctx.runId,
+          { finishedAt: clock(), status: 'failed', summary: { ...summarize(ctx), error: redact((err as Error).message) }, snapshot: null, decisions: [] },
+          fence,
+        )
         .catch(() => undefined);
       throw err;
     }

@@ -64,7 +64,13 @@ describe('shards', () => {
       [
         { owns: round[0]!.owns, decisions: [{ rule: 'r', target: in1, run: 4 }] },
         // run 2 also decided about a target of shard 1; run 4 is newer for it (even if it decided nothing)
-        { owns: round[1]!.owns, decisions: [{ rule: 'r', target: in0, run: 2 }, { rule: 'r2', target: in1, run: 2 }] },
+        {
+          owns: round[1]!.owns,
+          decisions: [
+            { rule: 'r', target: in0, run: 2 },
+            { rule: 'r2', target: in1, run: 2 },
+          ],
+        },
       ],
       { count: 2 },
     );

@@ -29,7 +29,7 @@ export function hash32(s: string): number {
 /** The shard of a target: its id's hash (or its `by` label value's) modulo the count. */
 export function shardOf(t: Pick<Target, 'id' | 'labels'>, layout: ShardLayout): number {
   if (layout.count <= 1) return 0;
-  const key = layout.by !== undefined ? t.labels[layout.by] ?? t.id : t.id;
+  const key = layout.by !== undefined ? (t.labels[layout.by] ?? t.id) : t.id;
   return hash32(key) % layout.count;
 }
 
@@ -154,7 +154,10 @@ export class ShardScope {
  * of its own shards. An execution journaled under a lease that someone else still holds (a runner of
  * another shard layout during a rollout, or an unsharded runner) belongs to a live runner: not yet.
  */
-export async function recoverable<E extends { target: string; shard?: string | null }>(ctx: Pick<RunContext, 'store' | 'fence' | 'shards' | 'clock'>, unfinished: E[]): Promise<E[]> {
+export async function recoverable<E extends { target: string; shard?: string | null }>(
+  ctx: Pick<RunContext, 'store' | 'fence' | 'shards' | 'clock'>,
+  unfinished: E[],
+): Promise<E[]> {
   if (unfinished.length === 0) return unfinished;
   const mine = new Set(fenceList(ctx.fence).map((f) => f.name));
   const now = ctx.clock();
@@ -365,7 +368,12 @@ export const hostOf = (holder: string): string => holder.replace(/:\d+$/, '');
  * every shard with its holder and the last run that worked on it: a shard nobody worked on lately
  * means too few runners for `max_per_runner` (docs/scale-out.md).
  */
-export async function scaleOutStatus(store: Store, layout: ShardLayout, now: number, sinceMs = 86_400_000): Promise<{ runners: RunnerStatus[]; shards: ShardStatus[] }> {
+export async function scaleOutStatus(
+  store: Store,
+  layout: ShardLayout,
+  now: number,
+  sinceMs = 86_400_000,
+): Promise<{ runners: RunnerStatus[]; shards: ShardStatus[] }> {
   const leases = await store.listLeases();
   const runs = await store.listRuns({ limit: 1000, since: now - sinceMs });
   const runners = new Map<string, RunnerStatus>();

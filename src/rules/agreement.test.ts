@@ -16,7 +16,10 @@ import { buildRuleSet, type RuleSet } from './ruleset.js';
 const ROOT = join(import.meta.dirname, '../..');
 
 function ruleSetFrom(rulesYaml: string, actions: string, channels: string): RuleSet {
-  const dir = fixture({ 'reflex.yaml': `rules: [rules.yaml]\nactions:\n${actions}\nchannels:\n${channels}\ndefaults: { escalate_to: oncall }\n`, 'rules.yaml': rulesYaml });
+  const dir = fixture({
+    'reflex.yaml': `rules: [rules.yaml]\nactions:\n${actions}\nchannels:\n${channels}\ndefaults: { escalate_to: oncall }\n`,
+    'rules.yaml': rulesYaml,
+  });
   const { project, diagnostics } = loadProject(join(dir, 'reflex.yaml'), {});
   expect(diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic)).toEqual([]);
   const built = buildRuleSet(project!);
@@ -57,7 +60,36 @@ const WEBSHOP = ruleSetFrom(
 // ---------------------------------------------------------------- random fleets
 
 const ABSENT = Symbol('absent');
-const number = fc.constantFrom(0, -0, 1, -1, 2, 3, 0.5, 0.15, 0.2, 0.3, 0.8, 0.05, 0.1, 30, 60, 85, 90, 95, 200, 1000, 1e308, -1e308, 5e-324, 2 ** 53, 2 ** 63, NaN, Infinity, -Infinity);
+const number = fc.constantFrom(
+  0,
+  -0,
+  1,
+  -1,
+  2,
+  3,
+  0.5,
+  0.15,
+  0.2,
+  0.3,
+  0.8,
+  0.05,
+  0.1,
+  30,
+  60,
+  85,
+  90,
+  95,
+  200,
+  1000,
+  1e308,
+  -1e308,
+  5e-324,
+  2 ** 53,
+  2 ** 63,
+  NaN,
+  Infinity,
+  -Infinity,
+);
 const scalar = fc.oneof(
   { weight: 4, arbitrary: number },
   { weight: 1, arbitrary: fc.constantFrom('', 'x', 'true', '1', '2026-11-24T11:50:00Z', 'not a time') },
@@ -70,8 +102,25 @@ const value = fc.oneof(
   { weight: 2, arbitrary: fc.constant(ABSENT) },
 );
 const FACTS = [
-  'healthy', 'restarts_1h', 'cpu', 'mem_pct', 'disk_used_pct', 'error_rate', 'p99_ms', 'deployed_at', 'alerts', 'p99_latency_ms', 'replication_lag_s',
-  'connections_used_pct', 'desired_instances', 'max_instances', 'error_budget_remaining', 'paused', 'capacity_pct', 'incident_open', 'storage_slow',
+  'healthy',
+  'restarts_1h',
+  'cpu',
+  'mem_pct',
+  'disk_used_pct',
+  'error_rate',
+  'p99_ms',
+  'deployed_at',
+  'alerts',
+  'p99_latency_ms',
+  'replication_lag_s',
+  'connections_used_pct',
+  'desired_instances',
+  'max_instances',
+  'error_budget_remaining',
+  'paused',
+  'capacity_pct',
+  'incident_open',
+  'storage_slow',
 ];
 const facts = fc.tuple(...FACTS.map(() => value)).map((vs) => {
   const out: Record<string, FactValue> = {};
@@ -108,9 +157,17 @@ const seen = new Map<string, number>();
 /** Everything a decision says, in order, with values JSON can tell apart (NaN, -0, Infinity). */
 function outcome(rs: RuleSet, targets: Target[]): string {
   const copy = structuredClone(targets);
-  const res = evaluate(rs, copy, { now: Date.parse('2026-11-24T12:00:00Z'), runId: 1, forState: new Map(), factSources: {}, sourceProblems: {}, keepNotMatched: true });
+  const res = evaluate(rs, copy, {
+    now: Date.parse('2026-11-24T12:00:00Z'),
+    runId: 1,
+    forState: new Map(),
+    factSources: {},
+    sourceProblems: {},
+    keepNotMatched: true,
+  });
   for (const d of res.decisions) seen.set(d.outcome, (seen.get(d.outcome) ?? 0) + 1);
-  const show = (_k: string, v: unknown) => (typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0)) ? `num:${String(Object.is(v, -0) ? '-0' : v)}` : v);
+  const show = (_k: string, v: unknown) =>
+    typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0)) ? `num:${String(Object.is(v, -0) ? '-0' : v)}` : v;
   return JSON.stringify(
     {
       decisions: res.decisions.map((d) => [d.rule.name, d.target.id, d.outcome, d.problem, d.conditions, d.trace]),

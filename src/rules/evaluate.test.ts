@@ -157,7 +157,8 @@ rules:
   it('cost is linear: each aggregate is computed once per run, not once per target', () => {
     const rs = ruleSet(RULES);
     const targets = [t('db', 'datastore', { slow: 1 })];
-    for (let i = 0; i < 2000; i++) targets.push(t(`i${i}`, 'instance', { up: i % 100 === 0 ? 0 : 1 }, { labels: { service: `s${i % 10}` }, depends_on: ['db'] }));
+    for (let i = 0; i < 2000; i++)
+      targets.push(t(`i${i}`, 'instance', { up: i % 100 === 0 ? 0 : 1 }, { labels: { service: `s${i % 10}` }, depends_on: ['db'] }));
     const agg = rs.aggregates.get('down_fraction')!;
     let calls = 0;
     const orig = agg.where!.eval.bind(agg.where);

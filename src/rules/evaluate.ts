@@ -81,7 +81,7 @@ export function evaluate(ruleSet: RuleSet, targets: Target[], opts: EvalOptions)
   const decisions: Decision[] = [];
   const counts: Record<string, RuleCounts> = {};
   for (const r of ruleSet.rules) counts[r.name] = emptyCounts();
-  const explainer = new Explainer(world, opts);
+  const explainer = new Explainer(opts);
 
   // Aggregates each kind's rules read, so the `agg` map holds only what is needed.
   const aggNamesByKind = new Map<string, string[]>();
@@ -227,10 +227,7 @@ function toFact(v: unknown): FactValue {
 
 /** Builds the explanation of a decision: each condition with the values it saw and where they came from. */
 export class Explainer {
-  constructor(
-    private readonly world: World,
-    private readonly opts: Pick<EvalOptions, 'factSources' | 'sourceProblems'>,
-  ) {}
+  constructor(private readonly opts: Pick<EvalOptions, 'factSources' | 'sourceProblems'>) {}
 
   decision(r: CompiledRule, t: Target, act: Activation, outcome: DecisionOutcome, problem: boolean): Decision {
     const conditions = this.conditions(r, t, act);

@@ -128,7 +128,12 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
   for (const a of project.aggregates) {
     if (aggregates.has(a.name)) {
       const first = aggLocs.get(a.name)!;
-      diags.push(a.loc.file.at([...a.loc.path, 'name'], `duplicate aggregate "${a.name}" (first declared at ${first.loc.file.path}:${first.loc.file.pos(first.loc.file.nodeAt(first.loc.path)?.range?.[0] ?? 0).line})`));
+      diags.push(
+        a.loc.file.at(
+          [...a.loc.path, 'name'],
+          `duplicate aggregate "${a.name}" (first declared at ${first.loc.file.path}:${first.loc.file.pos(first.loc.file.nodeAt(first.loc.path)?.range?.[0] ?? 0).line})`,
+        ),
+      );
       continue;
     }
     aggLocs.set(a.name, a);
@@ -138,7 +143,12 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
       diags.push(a.loc.file.at([...a.loc.path, 'value'], `aggregate "${a.name}": ${a.function} counts members with "where:", not "value:"`));
     }
     if (a.function !== 'count' && a.function !== 'fraction' && !a.value) {
-      diags.push(a.loc.file.at([...a.loc.path, 'function'], `aggregate "${a.name}": ${a.function} needs "value:" (the number to ${a.function === 'sum' ? 'add up' : a.function === 'avg' ? 'average' : `take the ${a.function} of`})`));
+      diags.push(
+        a.loc.file.at(
+          [...a.loc.path, 'function'],
+          `aggregate "${a.name}": ${a.function} needs "value:" (the number to ${a.function === 'sum' ? 'add up' : a.function === 'avg' ? 'average' : `take the ${a.function} of`})`,
+        ),
+      );
     }
     const facts = new Set<string>([...(where?.refs.facts ?? []), ...(value?.refs.facts ?? [])]);
     const relations = new Set<string>([...(where?.refs.relations ?? []), ...(value?.refs.relations ?? [])]);
@@ -205,13 +215,20 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
     (r.do ?? []).forEach((s, i) => {
       const action = config.actions[s.action];
       if (!action) {
-        at(['do', i, 'action'], `unknown action "${s.action}"${orKnown(s.action, Object.keys(config.actions), 'actions', 'declare actions under "actions:" in reflex.yaml')}`);
+        at(
+          ['do', i, 'action'],
+          `unknown action "${s.action}"${orKnown(s.action, Object.keys(config.actions), 'actions', 'declare actions under "actions:" in reflex.yaml')}`,
+        );
         return;
       }
       const declared = Object.keys(action.params ?? {});
       for (const p of Object.keys(s.with ?? {})) {
         if (!declared.includes(p)) {
-          at(['do', i, 'with', p], `action "${s.action}" has no parameter "${p}"${didYouMean(p, declared)}${declared.length ? '' : ' (declare it under the action\'s "params:")'}`, true);
+          at(
+            ['do', i, 'with', p],
+            `action "${s.action}" has no parameter "${p}"${didYouMean(p, declared)}${declared.length ? '' : ' (declare it under the action\'s "params:")'}`,
+            true,
+          );
         }
       }
       for (const p of declared) if (!(s.with && p in s.with)) at(['do', i], `action "${s.action}" needs parameter "${p}" (under "with:")`);
@@ -223,7 +240,8 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
       const to = e.to ?? config.defaults.escalate_to ?? null;
       const sub = typeof r.escalate === 'string' ? ['escalate'] : ['escalate', 'to'];
       if (!to) at(['escalate'], `rule "${r.name}" escalates but names no channel, and defaults.escalate_to is not set`);
-      else if (!config.channels[to]) at(sub, `unknown channel "${to}"${orKnown(to, Object.keys(config.channels), 'channels', 'declare channels under "channels:" in reflex.yaml')}`);
+      else if (!config.channels[to])
+        at(sub, `unknown channel "${to}"${orKnown(to, Object.keys(config.channels), 'channels', 'declare channels under "channels:" in reflex.yaml')}`);
       const on = new Set<EscalateOn>((e as { on?: EscalateOn[] }).on ?? (r.do?.length ? ['context', 'blocked', 'failed'] : ['matched']));
       escalate = { to, on, summary: (e as { summary?: string }).summary };
     }
@@ -237,7 +255,13 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
     for (const a of refs.agg) {
       if (!aggregates.has(a) && !aggLocs.has(a) && !opts.broken?.aggregates.has(a)) {
         const site = refSite(ruleExprs(when, context, value), 'agg', a) ?? { sub: findCondWith(r, `agg.${a}`) };
-        diags.push(r.loc.file.at([...r.loc.path, ...site.sub], `unknown aggregate "agg.${a}"${orKnown(a, [...aggregates.keys()], 'aggregates', 'declare it under "aggregates:" in a rule file')}`, { valueOffset: site.offset }));
+        diags.push(
+          r.loc.file.at(
+            [...r.loc.path, ...site.sub],
+            `unknown aggregate "agg.${a}"${orKnown(a, [...aggregates.keys()], 'aggregates', 'declare it under "aggregates:" in a rule file')}`,
+            { valueOffset: site.offset },
+          ),
+        );
       }
     }
     compiled.push({
@@ -269,16 +293,27 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
       for (const f of r.refs.facts) {
         if (!known.has(f)) {
           const site = refSite(ruleExprs(r.when, r.context, r.value), 'facts', f) ?? { sub: findCondWith(project.rules[r.index]!, `facts.${f}`) };
-          diags.push(r.loc.file.at([...r.loc.path, ...site.sub], `rule "${r.name}": unknown fact "${f}"${didYouMean(f, known)} (no source provides it and no rule derives it)`, { valueOffset: site.offset }));
+          diags.push(
+            r.loc.file.at(
+              [...r.loc.path, ...site.sub],
+              `rule "${r.name}": unknown fact "${f}"${didYouMean(f, known)} (no source provides it and no rule derives it)`,
+              { valueOffset: site.offset },
+            ),
+          );
         }
       }
     }
     for (const a of aggregates.values()) {
       for (const f of a.refs.facts) {
         if (!known.has(f)) {
-          const exprs: [PropertyKey[], CompiledExpr | null][] = [[['where'], a.where], [['value'], a.value]];
+          const exprs: [PropertyKey[], CompiledExpr | null][] = [
+            [['where'], a.where],
+            [['value'], a.value],
+          ];
           const site = refSite(exprs, 'facts', f) ?? { sub: [a.where ? 'where' : 'value'] };
-          diags.push(a.loc.file.at([...a.loc.path, ...site.sub], `aggregate "${a.name}": unknown fact "${f}"${didYouMean(f, known)}`, { valueOffset: site.offset }));
+          diags.push(
+            a.loc.file.at([...a.loc.path, ...site.sub], `aggregate "${a.name}": unknown fact "${f}"${didYouMean(f, known)}`, { valueOffset: site.offset }),
+          );
         }
       }
     }
@@ -308,7 +343,11 @@ function orKnown(word: string, known: string[], what: string, howToDeclare: stri
 
 /** A rule's expressions with their paths under the rule. */
 function ruleExprs(when: CompiledCondition[], context: CompiledCondition[], value: CompiledExpr | null): [PropertyKey[], CompiledExpr | null][] {
-  return [...when.map((c): [PropertyKey[], CompiledExpr] => [['when', c.name], c.expr]), ...context.map((c): [PropertyKey[], CompiledExpr] => [['context', c.name], c.expr]), [['value'], value]];
+  return [
+    ...when.map((c): [PropertyKey[], CompiledExpr] => [['when', c.name], c.expr]),
+    ...context.map((c): [PropertyKey[], CompiledExpr] => [['context', c.name], c.expr]),
+    [['value'], value],
+  ];
 }
 
 /** Where a reference first appears: the expression's path and the offset inside it (for file:line:col at the name itself). */
@@ -329,12 +368,7 @@ function findCondWith(r: LoadedRule, needle: string): PropertyKey[] {
   return [];
 }
 
-function orderDerives(
-  rules: CompiledRule[],
-  aggregates: Map<string, CompiledAggregate>,
-  derived: Map<string, string>,
-  diags: Diagnostic[],
-): CompiledRule[] {
+function orderDerives(rules: CompiledRule[], aggregates: Map<string, CompiledAggregate>, derived: Map<string, string>, diags: Diagnostic[]): CompiledRule[] {
   const derives = rules.filter((r) => r.derive);
   const byName = new Map(derives.map((r) => [r.name, r]));
   // rule -> derive rules it depends on (directly through facts, or through aggregates over facts)

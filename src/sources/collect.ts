@@ -313,7 +313,9 @@ function mergeOutcomes(outcomes: Outcome[]): CollectResult {
     if (kindConflicts > 0) report.warnings.push(`${kindConflicts} targets have another kind in an earlier source; the earlier kind is kept`);
     if (labelConflicts > 0) report.warnings.push(`${labelConflicts} labels differ from an earlier source's; the earlier values are kept`);
     for (const [fact, c] of factConflicts) {
-      report.warnings.push(`fact "${fact}" of ${c.count} targets (e.g. "${c.example}") is also set by "${factSources[fact]}", listed earlier, whose values are kept`);
+      report.warnings.push(
+        `fact "${fact}" of ${c.count} targets (e.g. "${c.example}") is also set by "${factSources[fact]}", listed earlier, whose values are kept`,
+      );
     }
   });
 

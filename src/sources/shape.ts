@@ -15,8 +15,7 @@ export class ShapeError extends Error {
 }
 
 const ENTRY_FIELDS = ['id', 'kind', 'labels', 'depends_on', 'facts', 'unknown'];
-const isEntryField = (k: string): boolean =>
-  k === 'id' || k === 'kind' || k === 'labels' || k === 'depends_on' || k === 'facts' || k === 'unknown';
+const isEntryField = (k: string): boolean => k === 'id' || k === 'kind' || k === 'labels' || k === 'depends_on' || k === 'facts' || k === 'unknown';
 const MAX_WARNINGS = 20;
 
 export function pathText(path: DocPath): string {
@@ -100,7 +99,10 @@ export function readTargetsDocument(data: unknown): { targets: TargetReport[]; f
     if (!isPlainObject(e)) throw new ShapeError('a target must be a map with at least an `id`', pathOf(base, i));
     const id = e.id;
     if (typeof id !== 'string' || id === '') {
-      throw new ShapeError(id === undefined ? 'a target needs an `id`' : '`id` must be a non-empty string', id === undefined ? pathOf(base, i) : pathOf(base, i, 'id'));
+      throw new ShapeError(
+        id === undefined ? 'a target needs an `id`' : '`id` must be a non-empty string',
+        id === undefined ? pathOf(base, i) : pathOf(base, i, 'id'),
+      );
     }
     const t: TargetReport = { id };
     if (e.kind !== undefined && e.kind !== null) {
@@ -124,7 +126,8 @@ export function readTargetsDocument(data: unknown): { targets: TargetReport[]; f
       if (typeof dep === 'string') t.depends_on = [dep];
       else if (Array.isArray(dep)) {
         for (let j = 0; j < dep.length; j++) {
-          if (typeof dep[j] !== 'string' || dep[j] === '') throw new ShapeError('`depends_on` entries must be target ids (text)', pathOf(base, i, 'depends_on', j));
+          if (typeof dep[j] !== 'string' || dep[j] === '')
+            throw new ShapeError('`depends_on` entries must be target ids (text)', pathOf(base, i, 'depends_on', j));
         }
         t.depends_on = dep as string[];
       } else throw new ShapeError('`depends_on` must be a target id or a list of them', pathOf(base, i, 'depends_on'));
@@ -153,7 +156,8 @@ export function readTargetsDocument(data: unknown): { targets: TargetReport[]; f
       }
       t.unknown = u;
     }
-    for (const k in e) if (!isEntryField(k)) warnings.add(`${pathText(pathOf(base, i))}: unknown field \`${k}\` ignored (a target has ${ENTRY_FIELDS.join(', ')})`);
+    for (const k in e)
+      if (!isEntryField(k)) warnings.add(`${pathText(pathOf(base, i))}: unknown field \`${k}\` ignored (a target has ${ENTRY_FIELDS.join(', ')})`);
     if (seen) {
       const prev = seen.get(id);
       if (prev !== undefined) warnings.add(`${pathText(pathOf(base, i))}: target "${id}" is listed again (first at entry ${prev}); the entries are merged`);

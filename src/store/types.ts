@@ -19,9 +19,7 @@ export function fenceList(f: Fences): readonly Fence[] {
   return Array.isArray(f) ? (f as readonly Fence[]) : [f as Fence];
 }
 
-export type LeaseResult =
-  | { acquired: true; token: number; expiresAt: number }
-  | { acquired: false; holder: string; expiresAt: number };
+export type LeaseResult = { acquired: true; token: number; expiresAt: number } | { acquired: false; holder: string; expiresAt: number };
 
 export interface LeaseInfo {
   name: string;
@@ -217,7 +215,14 @@ export interface Store {
    */
   finishRun(
     runId: number,
-    result: { finishedAt: number; status: string; summary: Record<string, unknown>; snapshot: Uint8Array | null; decisions: DecisionRecord[]; ifUnfinished?: boolean },
+    result: {
+      finishedAt: number;
+      status: string;
+      summary: Record<string, unknown>;
+      snapshot: Uint8Array | null;
+      decisions: DecisionRecord[];
+      ifUnfinished?: boolean;
+    },
     fence: Fences,
   ): Promise<void>;
   getRun(id: number): Promise<RunRecord | null>;

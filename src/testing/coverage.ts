@@ -78,7 +78,10 @@ export async function requiredTests(project: Project): Promise<Diagnostic[]> {
     if (!isEnforced(project, r) || passing.has(r.name)) continue;
     const why = failing.has(r.name) ? 'its scenarios fail (run `reflex test` to see why)' : 'no scenario tests it';
     out.push(
-      r.loc.file.at([...r.loc.path, r.mode ? 'mode' : 'name'], `rule "${r.name}" is enforced, but ${why}; guardrails.require_tests allows only tested rules to act: add a scenario that names it (rules/*_test.yaml, see docs/testing-rules.md) or keep it in dry-run`),
+      r.loc.file.at(
+        [...r.loc.path, r.mode ? 'mode' : 'name'],
+        `rule "${r.name}" is enforced, but ${why}; guardrails.require_tests allows only tested rules to act: add a scenario that names it (rules/*_test.yaml, see docs/testing-rules.md) or keep it in dry-run`,
+      ),
     );
   }
   return out;

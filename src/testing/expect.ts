@@ -139,11 +139,13 @@ function mismatch(e: ExpectationConfig, d: Decision | undefined): string | null 
     const to = sentTo(d);
     if (e.escalated === true && !to) return 'no escalation was sent';
     if (e.escalated === false && to) return `escalated to ${to}, expected no escalation`;
-    if (typeof e.escalated === 'string' && to !== e.escalated) return to ? `escalated to ${to}, not ${e.escalated}` : `no escalation was sent to ${e.escalated}`;
+    if (typeof e.escalated === 'string' && to !== e.escalated)
+      return to ? `escalated to ${to}, not ${e.escalated}` : `no escalation was sent to ${e.escalated}`;
   }
   if (e.value !== undefined) {
     const v = d.rule.derive ? d.target.facts[d.rule.derive] : undefined;
-    if (JSON.stringify(v) !== JSON.stringify(e.value)) return `set ${d.rule.derive} = ${v === undefined ? 'unknown' : JSON.stringify(v)}, expected ${JSON.stringify(e.value)}`;
+    if (JSON.stringify(v) !== JSON.stringify(e.value))
+      return `set ${d.rule.derive} = ${v === undefined ? 'unknown' : JSON.stringify(v)}, expected ${JSON.stringify(e.value)}`;
   }
   return null;
 }

@@ -178,7 +178,12 @@ export class ScriptedExecutor implements Executor {
       case 'fail':
         return { status: 'failed', durationMs: 0, output: '', error: 'failed (scripted by the scenario)', ...(http ? { httpStatus: 500 } : { exitCode: 1 }) };
       case 'timeout':
-        return { status: 'timed_out', durationMs: plan.timeoutMs, output: '', error: `timed out after ${formatDuration(plan.timeoutMs)} (scripted by the scenario)` };
+        return {
+          status: 'timed_out',
+          durationMs: plan.timeoutMs,
+          output: '',
+          error: `timed out after ${formatDuration(plan.timeoutMs)} (scripted by the scenario)`,
+        };
     }
   }
 }

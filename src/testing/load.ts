@@ -140,7 +140,11 @@ export function enforced(rs: RuleSet): RuleSet {
 /** Load scenario files; every problem is a diagnostic with file:line:col, and the valid files still run. */
 export function loadTests(
   paths: string[],
-  opts: { cwd?: string; projects?: Map<string, ProjectEntry>; /** For files without `config:` (default: the nearest reflex.yaml). */ defaultConfig?: string } = {},
+  opts: {
+    cwd?: string;
+    projects?: Map<string, ProjectEntry> /** For files without `config:` (default: the nearest reflex.yaml). */;
+    defaultConfig?: string;
+  } = {},
 ): LoadedTests {
   const cwd = opts.cwd ?? process.cwd();
   const projects = opts.projects ?? new Map<string, ProjectEntry>();
@@ -204,7 +208,12 @@ function loadOne(
     diags.push(...entry.diagnostics);
   }
   if (!entry.project || !entry.ruleSet) {
-    diags.push(file.at(config.config ? ['config'] : [], `the configuration under test (${shownPath(configPath, cwd)}) is invalid: see the problems above, or run \`reflex check\``));
+    diags.push(
+      file.at(
+        config.config ? ['config'] : [],
+        `the configuration under test (${shownPath(configPath, cwd)}) is invalid: see the problems above, or run \`reflex check\``,
+      ),
+    );
     return null;
   }
   const project = entry.project;
@@ -217,7 +226,12 @@ function loadOne(
       const full = resolve(dir, rf);
       if (!project.ruleFiles.includes(full)) {
         const known = project.ruleFiles.map((f) => relative(dir, f));
-        diags.push(file.at(['rule_files', i], `"${rf}" is not a rule file of ${shownPath(configPath!, cwd)}${didYouMean(rf, known) || ` (its rule files: ${known.join(', ') || 'none'})`}`));
+        diags.push(
+          file.at(
+            ['rule_files', i],
+            `"${rf}" is not a rule file of ${shownPath(configPath!, cwd)}${didYouMean(rf, known) || ` (its rule files: ${known.join(', ') || 'none'})`}`,
+          ),
+        );
       } else wanted.add(shownPath(full, process.cwd()));
     });
     const rules = project.rules.filter((r) => wanted.has(r.loc.file.path));
@@ -237,7 +251,8 @@ function loadOne(
   config.scenarios.forEach((sc, i) => {
     const path: PropertyKey[] = ['scenarios', i];
     const first = names.get(sc.name);
-    if (first !== undefined) diags.push(file.at([...path, 'name'], `duplicate scenario name "${sc.name}" (first at line ${file.at(['scenarios', first, 'name'], '').line})`));
+    if (first !== undefined)
+      diags.push(file.at([...path, 'name'], `duplicate scenario name "${sc.name}" (first at line ${file.at(['scenarios', first, 'name'], '').line})`));
     else names.set(sc.name, i);
     const planned = ctx.scenario(sc, path, fileStart, sc.interval ? parseDuration(sc.interval) : interval, config.targets);
     if (planned) scenarios.push({ ...planned, index: i, name: sc.name, config: sc, path, ruleSet: sc.mode === 'enforce' ? enforced(ruleSet) : ruleSet });
@@ -302,7 +317,11 @@ class Checker {
     });
     targets.forEach((t, i) => {
       (t.depends_on ?? []).forEach((d, j) => {
-        if (!ids.has(d)) this.warn([...targetsPath, i, 'depends_on', j], `"${t.id}" depends on "${d}", which is not a target of this scenario (its facts will be unknown)${didYouMean(d, ids.keys())}`);
+        if (!ids.has(d))
+          this.warn(
+            [...targetsPath, i, 'depends_on', j],
+            `"${t.id}" depends on "${d}", which is not a target of this scenario (its facts will be unknown)${didYouMean(d, ids.keys())}`,
+          );
       });
       this.factNames(t.facts ?? {}, [...targetsPath, i, 'facts']);
     });
@@ -360,7 +379,8 @@ class Checker {
     }
     const sources = this.project.config.sources.map((s) => s.name);
     (st.source_down ?? []).forEach((s, i) => {
-      if (!sources.includes(s)) this.err([...p, 'source_down', i], `unknown source "${s}"${didYouMean(s, sources) || ` (sources: ${sources.join(', ') || 'none'})`}`);
+      if (!sources.includes(s))
+        this.err([...p, 'source_down', i], `unknown source "${s}"${didYouMean(s, sources) || ` (sources: ${sources.join(', ') || 'none'})`}`);
     });
     if (st.actions) this.actionScript(st.actions, [...p, 'actions'], ids);
     const channels = Object.keys(this.project.config.channels);
@@ -383,7 +403,10 @@ class Checker {
       if (ACTING.has(e.outcome)) acting = true;
       if (r && e.action) this.ruleAction(r, e.action, [...ep, 'action']);
       if (e.reason !== undefined && !KNOWN_REASONS.includes(e.reason)) {
-        this.warn([...ep, 'reason'], `"${e.reason}" is not a reason Reflex names${didYouMean(e.reason, KNOWN_REASONS)} (this expectation can only pass if a stage uses it)`);
+        this.warn(
+          [...ep, 'reason'],
+          `"${e.reason}" is not a reason Reflex names${didYouMean(e.reason, KNOWN_REASONS)} (this expectation can only pass if a stage uses it)`,
+        );
       }
       if (typeof e.escalated === 'string' && !this.project.config.channels[e.escalated]) {
         this.err([...ep, 'escalated'], `unknown channel "${e.escalated}"${didYouMean(e.escalated, Object.keys(this.project.config.channels))}`);
@@ -393,7 +416,8 @@ class Checker {
     if (st.no_action && acting) this.err([...p, 'no_action'], '"no_action: true" contradicts an expectation of this step that acts');
     (st.escalations ?? []).forEach((e, i) => {
       const ep = [...p, 'escalations', i];
-      if (e.to && !this.project.config.channels[e.to]) this.err([...ep, 'to'], `unknown channel "${e.to}"${didYouMean(e.to, Object.keys(this.project.config.channels))}`);
+      if (e.to && !this.project.config.channels[e.to])
+        this.err([...ep, 'to'], `unknown channel "${e.to}"${didYouMean(e.to, Object.keys(this.project.config.channels))}`);
       if (e.rule && !this.allRules.has(e.rule)) this.err([...ep, 'rule'], `unknown rule "${e.rule}"${didYouMean(e.rule, this.allRules)}`);
       if (e.target) this.target(e.target, [...ep, 'target'], ids);
     });
@@ -424,12 +448,13 @@ class Checker {
   private actingRule(name: string, path: PropertyKey[]): CompiledRule | undefined {
     const r = this.ruleUnderTest(name, path);
     if (r && r.steps.length === 0) this.err(path, `rule "${name}" has no actions ("do:")`);
-    return r && r.steps.length ? r : undefined;
+    return r?.steps.length ? r : undefined;
   }
 
   private ruleAction(r: CompiledRule, action: string, path: PropertyKey[]): void {
     const acts = r.steps.map((s) => s.action);
-    if (!acts.includes(action)) this.err(path, `rule "${r.name}" does not run action "${action}"${didYouMean(action, acts) || ` (its actions: ${acts.join(', ') || 'none'})`}`);
+    if (!acts.includes(action))
+      this.err(path, `rule "${r.name}" does not run action "${action}"${didYouMean(action, acts) || ` (its actions: ${acts.join(', ') || 'none'})`}`);
   }
 
   private actionScript(script: Record<string, string>, path: PropertyKey[], ids: Map<string, TargetConfig>): void {
@@ -458,7 +483,8 @@ class Checker {
     const actions = Object.keys(this.project.config.actions);
     if (d.action !== undefined && !actions.includes(d.action)) this.err([...path, 'action'], `unknown action "${d.action}"${didYouMean(d.action, actions)}`);
     if (d.target !== undefined) this.target(d.target, [...path, 'target'], ids);
-    if (d.selector !== undefined && Object.keys(d.selector).length === 0) this.err([...path, 'selector'], 'an empty selector would match every target: name labels');
+    if (d.selector !== undefined && Object.keys(d.selector).length === 0)
+      this.err([...path, 'selector'], 'an empty selector would match every target: name labels');
   }
 }
 

@@ -13,7 +13,11 @@ export interface Report {
   coverage?: Coverage[];
 }
 
-const indent = (text: string, by: string) => text.split('\n').map((l) => (l ? by + l : l)).join('\n');
+const indent = (text: string, by: string) =>
+  text
+    .split('\n')
+    .map((l) => (l ? by + l : l))
+    .join('\n');
 
 function stepTitle(s: StepResult): string {
   return `step ${s.index + 1}${s.name ? ` "${s.name}"` : ''} (at ${fmt(s.at)}, run #${s.runId})`;
@@ -32,7 +36,7 @@ export function scenarioFailureText(r: ScenarioResult): string {
   const out: string[] = [];
   for (const s of r.steps) {
     if (s.failures.length === 0) continue;
-    out.push(stepTitle(s) + ':');
+    out.push(`${stepTitle(s)}:`);
     for (const f of s.failures) out.push(indent(failureText(f), '  '));
   }
   if (r.error) out.push(r.error);
@@ -59,7 +63,7 @@ export function textReport(rep: Report): string {
     }
   }
   out.push(summaryLine(rep));
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 export function summaryLine(rep: Report): string {
@@ -91,7 +95,7 @@ export function jsonReport(rep: Report): string {
     })),
     coverage: rep.coverage ?? null,
   };
-  return JSON.stringify(doc, null, 2) + '\n';
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
 function xml(s: string): string {
@@ -132,13 +136,17 @@ export function junitReport(rep: Report): string {
       const line = r.where.slice(r.where.lastIndexOf(':') + 1);
       const head = `    <testcase classname="${xml(file)}" name="${xml(r.name)}" file="${xml(file)}" line="${line}" time="${secs(r.durationMs)}"`;
       if (r.passed) {
-        lines.push(head + '/>');
+        lines.push(`${head}/>`);
         continue;
       }
       const n = r.steps.reduce((a, s) => a + s.failures.length, 0);
       const tag = r.error ? 'error' : 'failure';
       const message = r.error ? r.error : `${n} expectation${n === 1 ? '' : 's'} failed`;
-      lines.push(head + '>', `      <${tag} message="${xml(message)}" type="${r.error ? 'RunError' : 'ExpectationFailed'}">${xml(scenarioFailureText(r))}</${tag}>`, '    </testcase>');
+      lines.push(
+        `${head}>`,
+        `      <${tag} message="${xml(message)}" type="${r.error ? 'RunError' : 'ExpectationFailed'}">${xml(scenarioFailureText(r))}</${tag}>`,
+        '    </testcase>',
+      );
     }
     lines.push('  </testsuite>');
   }

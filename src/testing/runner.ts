@@ -113,7 +113,13 @@ export async function runScenario(f: LoadedTestFile, sc: PlannedScenario): Promi
 // ---------------------------------------------------------------- state
 
 async function setSwitch(store: Store, s: SwitchConfig, now: number): Promise<void> {
-  await store.setSwitch({ off: s.off, by: s.by ?? BY, reason: s.reason ?? 'set by the scenario', at: now, until: s.until ? now + parseDuration(s.until) : null });
+  await store.setSwitch({
+    off: s.off,
+    by: s.by ?? BY,
+    reason: s.reason ?? 'set by the scenario',
+    at: now,
+    until: s.until ? now + parseDuration(s.until) : null,
+  });
 }
 
 function scopeOf(d: DisableConfig | EnableConfig): { scope: DisableScope; value: string; selector: Record<string, string> | null } {
@@ -125,7 +131,13 @@ function scopeOf(d: DisableConfig | EnableConfig): { scope: DisableScope; value:
 
 async function addDisable(store: Store, d: DisableConfig, now: number): Promise<void> {
   const s = scopeOf(d);
-  await store.addDisable({ ...s, by: d.by ?? BY, reason: d.reason ?? 'disabled by the scenario', createdAt: now, until: d.until ? now + parseDuration(d.until) : null });
+  await store.addDisable({
+    ...s,
+    by: d.by ?? BY,
+    reason: d.reason ?? 'disabled by the scenario',
+    createdAt: now,
+    until: d.until ? now + parseDuration(d.until) : null,
+  });
 }
 
 async function removeDisable(store: Store, d: EnableConfig, now: number): Promise<void> {
@@ -136,7 +148,15 @@ async function removeDisable(store: Store, d: EnableConfig, now: number): Promis
 /** The decision-shaped key the pipeline derives cooldowns and groups from. */
 function pseudoDecision(rule: CompiledRule, sc: PlannedScenario, target: string): Decision {
   const t = sc.targets.find((x) => x.id === target)!;
-  return { rule, target: { id: t.id, kind: t.kind, labels: t.labels ?? {}, depends_on: t.depends_on ?? [], facts: {} }, outcome: 'matched', problem: true, conditions: [], trace: [], actions: [] };
+  return {
+    rule,
+    target: { id: t.id, kind: t.kind, labels: t.labels ?? {}, depends_on: t.depends_on ?? [], facts: {} },
+    outcome: 'matched',
+    problem: true,
+    conditions: [],
+    trace: [],
+    actions: [],
+  };
 }
 
 async function applyState(store: Store, sc: PlannedScenario, project: Project, state: StateConfig): Promise<void> {

@@ -108,11 +108,11 @@ export const Expectation = z
   .strictObject({
     rule: Name,
     target: z.union([Name, z.array(Name).min(1)]).describe('A target id, or a list of them (the same expectation for each).'),
-    outcome: z.enum(EXPECTED_OUTCOMES).describe('The decision\'s outcome; no_action: any outcome that does not act.'),
-    reason: z.string().optional().describe('A named reason in the decision\'s trace: cooldown, context, switch:off, breaker:widespread...'),
+    outcome: z.enum(EXPECTED_OUTCOMES).describe("The decision's outcome; no_action: any outcome that does not act."),
+    reason: z.string().optional().describe("A named reason in the decision's trace: cooldown, context, switch:off, breaker:widespread..."),
     detail: z.string().optional().describe('Text the trace must contain.'),
     action: Name.optional().describe('The action that ran (or would run).'),
-    escalated: z.union([z.boolean(), Name]).optional().describe('The decision paged a human in this step (true, or the channel\'s name), or did not (false).'),
+    escalated: z.union([z.boolean(), Name]).optional().describe("The decision paged a human in this step (true, or the channel's name), or did not (false)."),
     value: z.unknown().optional().describe('For derive rules: the value of the fact it set.'),
   })
   .describe('What one rule must decide about one target in this step.');
@@ -143,15 +143,9 @@ export const StepDef = z
     switch: SwitchDef.optional(),
     disable: z.array(DisableDef).optional(),
     enable: z.array(EnableDef).optional(),
-    expect: z
-      .array(Expectation)
-      .optional()
-      .describe('Decisions this run must make. Any action not listed here fails the step (an empty list: nothing acts).'),
+    expect: z.array(Expectation).optional().describe('Decisions this run must make. Any action not listed here fails the step (an empty list: nothing acts).'),
     no_action: z.boolean().optional().describe('true: nothing acts in this step.'),
-    escalations: z
-      .array(EscalationExpectation)
-      .optional()
-      .describe('Every message sent to humans in this step (an empty list: none).'),
+    escalations: z.array(EscalationExpectation).optional().describe('Every message sent to humans in this step (an empty list: none).'),
   })
   .describe('One run of the engine at a point of the synthetic clock, and what it must decide.');
 
@@ -163,11 +157,11 @@ export const ScenarioDef = z
       .enum(['configured', 'enforce'])
       .default('configured')
       .describe('configured: rules keep their mode (shadow rules end in dry_run); enforce: every rule acts as if promoted.'),
-    start: z.string().optional().describe('When the synthetic clock starts (ISO time). Default: the file\'s, or 2026-01-01T00:00:00Z.'),
-    interval: Duration.optional().describe('Time between runs given by `run:` or by neither `at:` nor `run:`. Default: the file\'s.'),
+    start: z.string().optional().describe("When the synthetic clock starts (ISO time). Default: the file's, or 2026-01-01T00:00:00Z."),
+    interval: Duration.optional().describe("Time between runs given by `run:` or by neither `at:` nor `run:`. Default: the file's."),
     targets: z.array(TargetDef).optional().describe("The targets (default: the file's)."),
     state: StateDef.optional(),
-    actions: ActionScript.optional().describe('How actions end in every step (a step\'s own `actions:` override these).'),
+    actions: ActionScript.optional().describe("How actions end in every step (a step's own `actions:` override these)."),
     steps: z.array(StepDef).min(1),
   })
   .describe('One situation, run step by step on a fresh store.');

@@ -12,9 +12,9 @@ export interface Logger {
 export function makeLogger(opts: { level?: Level; redact?: (s: string) => string; write?: (line: string) => void } = {}): Logger {
   const min = ORDER[opts.level ?? 'info'];
   const redact = opts.redact ?? ((s: string) => s);
-  const write = opts.write ?? ((line: string) => process.stderr.write(line + '\n'));
+  const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   const log = (level: Level) => (msg: string) => {
-    if (ORDER[level] >= min) write(`${level === 'info' ? '' : level + ': '}${redact(msg)}`);
+    if (ORDER[level] >= min) write(`${level === 'info' ? '' : `${level}: `}${redact(msg)}`);
   };
   return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }

@@ -112,10 +112,15 @@ function pagerDutyProblems(body: unknown): string[] {
 /** A fake PagerDuty: 202 for a valid event, 400 with the problems otherwise (as the real one does). */
 async function fakePagerDuty(status?: number) {
   return server((req, res) => {
-    const problems = req.url === '/v2/enqueue' && req.headers['content-type'] === 'application/json' ? pagerDutyProblems(JSON.parse(req.body)) : ['wrong path or content type'];
+    const problems =
+      req.url === '/v2/enqueue' && req.headers['content-type'] === 'application/json'
+        ? pagerDutyProblems(JSON.parse(req.body))
+        : ['wrong path or content type'];
     if (status) return res.writeHead(status).end('{"status":"throttled"}');
     if (problems.length) return res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'invalid event', errors: problems }));
-    res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'success', message: 'Event processed', dedup_key: JSON.parse(req.body).dedup_key }));
+    res
+      .writeHead(202, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ status: 'success', message: 'Event processed', dedup_key: JSON.parse(req.body).dedup_key }));
   });
 }
 
@@ -189,7 +194,15 @@ describe('pagerduty channel', () => {
       routing_key: 'R0UTINGKEY0123456789abcdef012345',
       event_action: 'trigger',
       dedup_key: 'reflex/restart-unhealthy/web-1',
-      payload: { summary: message().summary, source: 'reflex', severity: 'critical', component: 'web-1', group: 'service=web', class: 'restart-unhealthy', custom_details: message().details },
+      payload: {
+        summary: message().summary,
+        source: 'reflex',
+        severity: 'critical',
+        component: 'web-1',
+        group: 'service=web',
+        class: 'restart-unhealthy',
+        custom_details: message().details,
+      },
       links: [{ href: 'https://wiki.example.com/sop/restart?x=1', text: 'Runbook' }],
     });
   });
@@ -290,9 +303,18 @@ describe('log channel', () => {
     const ch = createChannel('audit', { kind: 'log', path: 'escalations.jsonl' }, { now: () => Date.UTC(2026, 0, 2, 3, 4, 5) });
     await ch.send(message({ summary: 'token abcd-efgh leaked' }), sendCtx({ projectDir: dir, secrets: ['abcd-efgh'] }));
     await ch.send(message({ event: 'resolve' }), sendCtx({ projectDir: dir }));
-    const lines = readFileSync(join(dir, 'escalations.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(dir, 'escalations.jsonl'), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatchObject({ time: '2026-01-02T03:04:05.000Z', channel: 'audit', event: 'trigger', summary: 'token *** leaked', dedupKey: 'reflex/restart-unhealthy/web-1' });
+    expect(lines[0]).toMatchObject({
+      time: '2026-01-02T03:04:05.000Z',
+      channel: 'audit',
+      event: 'trigger',
+      summary: 'token *** leaked',
+      dedupKey: 'reflex/restart-unhealthy/web-1',
+    });
     expect(lines[1]).toMatchObject({ event: 'resolve' });
   });
 

@@ -5,8 +5,12 @@ import { exec, http, planCtx } from './helpers.js';
 
 describe('checkAction', () => {
   it('accepts a sound action', () => {
-    expect(checkAction('restart', exec({ argv: ['systemctl', 'restart', '{{ params.unit }}'], params: { unit: { pattern: '[a-z0-9-]+\\.service' } } }))).toEqual([]);
-    expect(checkAction('drain', http({ url: 'https://lb.example.com/pools/{{ labels.service }}?id={{ target.id }}', body: { id: '{{ target.id }}' } }))).toEqual([]);
+    expect(
+      checkAction('restart', exec({ argv: ['systemctl', 'restart', '{{ params.unit }}'], params: { unit: { pattern: '[a-z0-9-]+\\.service' } } })),
+    ).toEqual([]);
+    expect(
+      checkAction('drain', http({ url: 'https://lb.example.com/pools/{{ labels.service }}?id={{ target.id }}', body: { id: '{{ target.id }}' } })),
+    ).toEqual([]);
   });
 
   it('finds a placeholder in the program, malformed templates and undeclared params', () => {

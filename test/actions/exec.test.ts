@@ -35,7 +35,11 @@ describe('exec: planning', () => {
     const s = scope({ facts: { ips: ['10.0.0.1'], disk: { mount: '/var' } } });
     expect(() => planAction('x', exec({ argv: ['echo', '{{ facts.ips }}'] }), planCtx(s))).toThrow(/is a list/);
     expect(() => planAction('x', exec({ argv: ['echo', '{{ facts.disk }}'] }), planCtx(s))).toThrow(/is a map/);
-    expect(planAction('x', exec({ argv: ['echo', '{{ facts.disk.mount }}', '{{ facts.ips.0 }}'] }), planCtx(s)).detail.argv).toEqual(['echo', '/var', '10.0.0.1']);
+    expect(planAction('x', exec({ argv: ['echo', '{{ facts.disk.mount }}', '{{ facts.ips.0 }}'] }), planCtx(s)).detail.argv).toEqual([
+      'echo',
+      '/var',
+      '10.0.0.1',
+    ]);
   });
 
   it('refuses a value that would be read as an option, unless a param pattern allows it', () => {
@@ -81,7 +85,11 @@ describe('exec: running', () => {
   });
 
   it('reports a non-zero exit code as failed, with stdout and stderr interleaved', async () => {
-    const plan = planAction('x', exec({ argv: [NODE, '-e', 'process.stdout.write("out\\n"); setTimeout(() => { process.stderr.write("err\\n"); process.exit(3); }, 50)'] }), planCtx());
+    const plan = planAction(
+      'x',
+      exec({ argv: [NODE, '-e', 'process.stdout.write("out\\n"); setTimeout(() => { process.stderr.write("err\\n"); process.exit(3); }, 50)'] }),
+      planCtx(),
+    );
     const out = await plan.run(execCtx());
     expect(out).toMatchObject({ status: 'failed', exitCode: 3, error: 'exited with code 3' });
     expect(out.output).toBe('out\nerr\n');
@@ -126,7 +134,7 @@ describe('exec: running', () => {
     const plan = planAction('x', exec({ argv: [NODE, '-e', 'process.stdout.write("x".repeat(5000))'], max_output: 1000 }), planCtx());
     const out = await plan.run(execCtx());
     expect(out.status).toBe('succeeded');
-    expect(out.output.startsWith('x'.repeat(1000) + '\n[reflex: output truncated at 1000 bytes; 4000 more bytes not kept]')).toBe(true);
+    expect(out.output.startsWith(`${'x'.repeat(1000)}\n[reflex: output truncated at 1000 bytes; 4000 more bytes not kept]`)).toBe(true);
     expect(out.output).not.toContain('x'.repeat(1001));
   });
 
@@ -162,7 +170,14 @@ describe('exec: running', () => {
   it('sends SIGKILL to a group that ignores SIGTERM after the grace period', async () => {
     const started = Date.now();
     const out = await runProcess(
-      { argv: [NODE, '-e', 'process.on("SIGTERM", () => {}); console.log("up"); setInterval(() => {}, 1000)'], cwd: '.', env: { PATH: process.env.PATH! }, timeoutMs: 500, maxOutput: 1000, killGraceMs: 300 },
+      {
+        argv: [NODE, '-e', 'process.on("SIGTERM", () => {}); console.log("up"); setInterval(() => {}, 1000)'],
+        cwd: '.',
+        env: { PATH: process.env.PATH! },
+        timeoutMs: 500,
+        maxOutput: 1000,
+        killGraceMs: 300,
+      },
       undefined,
       [],
     );
@@ -182,7 +197,11 @@ describe('exec: running', () => {
     const dir = tmp();
     const canary = join(dir, 'ran');
     expect(() =>
-      planAction('x', exec({ argv: [NODE, '-e', `require("fs").writeFileSync(${JSON.stringify(canary)}, "")`, '{{ labels.unit }}'] }), planCtx(scope({ labels: { unit: 'a\0b' } }))),
+      planAction(
+        'x',
+        exec({ argv: [NODE, '-e', `require("fs").writeFileSync(${JSON.stringify(canary)}, "")`, '{{ labels.unit }}'] }),
+        planCtx(scope({ labels: { unit: 'a\0b' } })),
+      ),
     ).toThrow(/NUL/);
     expect(existsSync(canary)).toBe(false);
   });

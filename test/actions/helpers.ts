@@ -8,7 +8,9 @@ import type { FactValue } from '../../src/model.js';
 
 export const RECORD_ARGV = join(import.meta.dirname, 'fixtures/record-argv.mjs');
 
-export function scope(over: { labels?: Record<string, string>; facts?: Record<string, FactValue>; params?: Record<string, string>; id?: string } = {}): TemplateScope {
+export function scope(
+  over: { labels?: Record<string, string>; facts?: Record<string, FactValue>; params?: Record<string, string>; id?: string } = {},
+): TemplateScope {
   return {
     target: { id: over.id ?? 'web-1', kind: 'instance' },
     labels: over.labels ?? { service: 'web', unit: 'web-1.service' },
@@ -52,7 +54,13 @@ export async function receiver(respond?: (req: Recorded, res: ServerResponse) =>
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const rec: Recorded = { method: req.method!, url: req.url!, headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks).toString('utf8') };
+      const rec: Recorded = {
+        method: req.method!,
+        url: req.url!,
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
       requests.push(rec);
       if (respond) respond(rec, res);
       else res.end('ok');

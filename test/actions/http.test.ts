@@ -63,12 +63,16 @@ describe('http: planning', () => {
 
   it('refuses control characters and non-ASCII in header values', () => {
     for (const v of ['a\r\nX-Evil: 1', 'a\nb', 'a\tb', 'caf\u00e9', ' padded']) {
-      expect(() => planAction('x', http({ url: 'http://a.example/', headers: { 'X-V': '{{ labels.v }}' } }), planCtx(scope({ labels: { v } })))).toThrow(PlanError);
+      expect(() => planAction('x', http({ url: 'http://a.example/', headers: { 'X-V': '{{ labels.v }}' } }), planCtx(scope({ labels: { v } })))).toThrow(
+        PlanError,
+      );
     }
   });
 
   it('refuses a templated Host header and framing headers Reflex sets itself', () => {
-    expect(() => planAction('x', http({ url: 'http://10.0.0.5/', headers: { Host: '{{ labels.service }}.example.com' } }), planCtx())).toThrow(/Host may not hold placeholders/);
+    expect(() => planAction('x', http({ url: 'http://10.0.0.5/', headers: { Host: '{{ labels.service }}.example.com' } }), planCtx())).toThrow(
+      /Host may not hold placeholders/,
+    );
     expect(planAction('x', http({ url: 'http://10.0.0.5/', headers: { Host: 'api.example.com' } }), planCtx()).describe).toContain('Host: api.example.com');
     for (const h of ['Content-Length', 'transfer-encoding', 'Connection']) {
       expect(() => planAction('x', http({ url: 'http://a.example/', headers: { [h]: '5' } }), planCtx())).toThrow(/set by Reflex/);
@@ -89,7 +93,12 @@ describe('http: running', () => {
     });
     const plan = planAction(
       'drain',
-      http({ method: 'PUT', url: `${srv.base}/api/members/{{ target.id }}?by=reflex`, headers: { 'X-Rule': '{{ rule.name }}' }, body: { target: '{{ target.id }}', n: 3 } }),
+      http({
+        method: 'PUT',
+        url: `${srv.base}/api/members/{{ target.id }}?by=reflex`,
+        headers: { 'X-Rule': '{{ rule.name }}' },
+        body: { target: '{{ target.id }}', n: 3 },
+      }),
       planCtx(),
     );
     const out = await plan.run(execCtx());
@@ -133,9 +142,11 @@ describe('http: running', () => {
 
   it('redacts secrets the server echoes back', async () => {
     const srv = await server((req, res) => res.end(`you sent ${req.headers.authorization}`));
-    const out = await planAction('x', http({ url: `${srv.base}/x`, headers: { Authorization: 'Bearer sekrit-999' } }), planCtx(scope(), { secrets: ['sekrit-999'] })).run(
-      execCtx(),
-    );
+    const out = await planAction(
+      'x',
+      http({ url: `${srv.base}/x`, headers: { Authorization: 'Bearer sekrit-999' } }),
+      planCtx(scope(), { secrets: ['sekrit-999'] }),
+    ).run(execCtx());
     expect(out.output).toBe('you sent Bearer ***');
   });
 
@@ -157,7 +168,11 @@ describe('http: running', () => {
       else if (req.url === '/next') res.writeHead(302, { location: `${other.base}/final` }).end();
       else res.end('?');
     });
-    const plan = planAction('x', http({ method: 'POST', url: `${srv.base}/start`, follow_redirects: true, headers: { Authorization: 'Bearer t0ken-abc' }, body: { a: 1 } }), planCtx());
+    const plan = planAction(
+      'x',
+      http({ method: 'POST', url: `${srv.base}/start`, follow_redirects: true, headers: { Authorization: 'Bearer t0ken-abc' }, body: { a: 1 } }),
+      planCtx(),
+    );
     const out = await plan.run(execCtx());
     expect(out).toMatchObject({ status: 'succeeded', httpStatus: 200, output: 'there' });
     expect(srv.requests.map((r) => [r.method, r.url, r.headers.authorization])).toEqual([

@@ -6,12 +6,18 @@ import { PlanError } from '../../src/actions/types.js';
 import { scope } from './helpers.js';
 
 describe('templates', () => {
-  const s = scope({ labels: { unit: 'web-1.service', 'app-name': 'web' }, facts: { restarts: 2, ok: true, disk: { mount: '/var' }, list: ['a', 'b'], nothing: null } });
+  const s = scope({
+    labels: { unit: 'web-1.service', 'app-name': 'web' },
+    facts: { restarts: 2, ok: true, disk: { mount: '/var' }, list: ['a', 'b'], nothing: null },
+  });
 
   it('fills every kind of path', () => {
-    expect(renderTemplate('{{target.id}} {{ target.kind }} {{ labels.unit }} {{ labels.app-name }} {{ facts.restarts }} {{ facts.ok }} {{ facts.disk.mount }} {{ facts.list.1 }} {{ rule.name }} {{ rule.severity }}', s)).toBe(
-      'web-1 instance web-1.service web 2 true /var b restart-unhealthy warning',
-    );
+    expect(
+      renderTemplate(
+        '{{target.id}} {{ target.kind }} {{ labels.unit }} {{ labels.app-name }} {{ facts.restarts }} {{ facts.ok }} {{ facts.disk.mount }} {{ facts.list.1 }} {{ rule.name }} {{ rule.severity }}',
+        s,
+      ),
+    ).toBe('web-1 instance web-1.service web 2 true /var b restart-unhealthy warning');
   });
 
   it('lists the referenced paths once each, in order', () => {

@@ -38,16 +38,12 @@ const EXPECTED: Record<string, string[]> = {
     'rules/app.yaml:7:14: rule "restart-down", context "db_ok": unknown variable `depend_on`, did you mean `depends_on`?',
     'rules/app.yaml:8:25: rule "restart-down", context "target_ok": unknown field `idd` of `target`, did you mean `id`?',
   ],
-  'derive-cycle': [
-    'rules/app.yaml:4:13: derived facts form a cycle: a (a_bad) -> b (b_bad) -> a (a_bad)',
-  ],
+  'derive-cycle': ['rules/app.yaml:4:13: derived facts form a cycle: a (a_bad) -> b (b_bad) -> a (a_bad)'],
   'derive-with-actions': [
     'rules/app.yaml:7:10: rule "storage-slow" derives a fact; "for:" applies to acting rules only',
     'rules/app.yaml:9:7: rule "storage-slow" derives a fact; it cannot also have actions (make a second rule that reads facts.storage_slow)',
   ],
-  'duplicate-rule-name': [
-    'rules/b.yaml:8:11: duplicate rule name "restart-down" (first defined at rules/a.yaml:2)',
-  ],
+  'duplicate-rule-name': ['rules/b.yaml:8:11: duplicate rule name "restart-down" (first defined at rules/a.yaml:2)'],
   'duplicate-yaml-key': [
     'reflex.yaml:14:3: duplicate key "escalate_to" (first at line 13); YAML keeps only one of them',
     'rules/app.yaml:6:7: duplicate key "down" (first at line 5); YAML keeps only one of them',
@@ -62,9 +58,7 @@ const EXPECTED: Record<string, string[]> = {
     'reflex.yaml:3:5: no rule files match "rules/*.yml"',
     'reflex.yaml:4:5: no rule files match "extra/sop.yaml" (the file does not exist)',
   ],
-  'inventory-error': [
-    'inventory.yaml:2:66: source "inventory": targets[0].labels.zones: label `zones` must be text, a number or a boolean',
-  ],
+  'inventory-error': ['inventory.yaml:2:66: source "inventory": targets[0].labels.zones: label `zones` must be text, a number or a boolean'],
   'label-selector': [
     'rules/app.yaml:6:14: rule "restart-down": label selector "env" has an empty value (name the value to match, or "!value" to exclude one)',
     'rules/app.yaml:7:15: rule "restart-down": label selector "zone": "!" excludes nothing (write "!value")',
@@ -74,9 +68,7 @@ const EXPECTED: Record<string, string[]> = {
     'reflex.yaml:14:10: environment variable REFLEX_TEST_UNSET_SLACK_URL is not set',
     'reflex.yaml:17:23: environment variable REFLEX_TEST_UNSET_PD_KEY is not set',
   ],
-  'proto-key': [
-    'rules/app.yaml:6:9: key "__proto__" is not allowed',
-  ],
+  'proto-key': ['rules/app.yaml:6:9: key "__proto__" is not allowed'],
   'several-files': [
     'reflex.yaml:13:16: unknown channel "on-call", did you mean "oncall"?',
     'rules/a.yaml:5:22: rule "restart-down", when "down": Unexpected character: =',
@@ -91,9 +83,7 @@ const EXPECTED: Record<string, string[]> = {
     'rules/app.yaml:8:28: rule "drain-down", with.instance: {{ lables.service }}: unknown scope "lables", did you mean "labels"?',
     'rules/app.yaml:11:42: rule "drain-down", summary: {{ facts.cpuu }}: unknown fact "cpuu", did you mean "cpu"? (no source provides it and no rule derives it)',
   ],
-  'unknown-action': [
-    'rules/app.yaml:7:17: unknown action "restrat", did you mean "restart"?',
-  ],
+  'unknown-action': ['rules/app.yaml:7:17: unknown action "restrat", did you mean "restart"?'],
   'unknown-aggregate': [
     'rules/app.yaml:13:27: unknown aggregate "agg.unhealthy_frac", did you mean "unhealthy_fraction"?',
     'rules/app.yaml:14:18: unknown aggregate "agg.error_rate" (aggregates: unhealthy_fraction)',
@@ -110,18 +100,14 @@ const EXPECTED: Record<string, string[]> = {
     'reflex.yaml:14:3: unknown field "cooldwon", did you mean "cooldown"?',
     'rules/app.yaml:6:5: unknown field "sevrity", did you mean "severity"?',
   ],
-  'unknown-source-kind': [
-    'reflex.yaml:5:11: unknown kind "prometeus", did you mean "prometheus"?',
-  ],
+  'unknown-source-kind': ['reflex.yaml:5:11: unknown kind "prometeus", did you mean "prometheus"?'],
   'wrong-type': [
     'reflex.yaml:2:19: "budget_per_run" must be a number, not the text "five"',
     'reflex.yaml:3:27: "fraction" must be at most 1, not 30',
     'rules/app.yaml:3:13: "target" must be a map, not the text "instance"',
     'rules/app.yaml:5:13: "down" must be a CEL expression, which YAML reads as text only when quoted: write "true"',
   ],
-  'yaml-syntax': [
-    'rules/app.yaml:4:5: Flow map in block collection must be sufficiently indented and end with a }',
-  ],
+  'yaml-syntax': ['rules/app.yaml:4:5: Flow map in block collection must be sufficiently indented and end with a }'],
   'yaml11-boolean': [
     'reflex.yaml:13:23: "follow_redirects" must be true or false, not the text "no" (YAML 1.2 reads no as text): write false',
     'rules/app.yaml:5:26: no is read as the text "no", but YAML 1.1 tools read it as false: quote it ("no") if you mean text, or write false',
@@ -134,7 +120,10 @@ const env = { REFLEX_TEST_UNSET_SLACK_URL: '', REFLEX_TEST_UNSET_PD_KEY: '' };
 
 describe('reflex check on broken projects', () => {
   it('has an expectation for every fixture folder, and at least 15 kinds of mistakes', () => {
-    const cases = readdirSync(BROKEN, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+    const cases = readdirSync(BROKEN, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort();
     expect(cases).toEqual(Object.keys(EXPECTED).sort());
     expect(cases.length).toBeGreaterThanOrEqual(15);
   });

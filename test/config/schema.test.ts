@@ -8,7 +8,7 @@ import { jsonSchema, type SchemaKind } from '../../src/config/schema-json.js';
 import { reflex, ROOT } from '../helpers.js';
 
 /** What `reflex schema --kind KIND` prints. */
-const textOf = async (kind: SchemaKind) => JSON.stringify(await jsonSchema(kind), null, 2) + '\n';
+const textOf = async (kind: SchemaKind) => `${JSON.stringify(await jsonSchema(kind), null, 2)}\n`;
 const committed = (kind: SchemaKind) => readFileSync(join(ROOT, `schema/${kind}.schema.json`), 'utf8');
 
 function validator(kind: SchemaKind) {

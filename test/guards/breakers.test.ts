@@ -71,7 +71,12 @@ describe('the widespread-problem breaker', () => {
   it('sends one message per tripped group, never one per decision', async () => {
     const h = await harness({ guardrails: WIDESPREAD, targets: [...svc('checkout', 10, 6), ...svc('search', 4, 3), ...svc('cart', 10, 0)] });
     await h.run();
-    expect(h.takeTriggers().map((m) => m.dedupKey).sort()).toEqual(['reflex-breaker/widespread/box/service=checkout', 'reflex-breaker/widespread/box/service=search']);
+    expect(
+      h
+        .takeTriggers()
+        .map((m) => m.dedupKey)
+        .sort(),
+    ).toEqual(['reflex-breaker/widespread/box/service=checkout', 'reflex-breaker/widespread/box/service=search']);
     expect(h.calls).toEqual([]);
   });
 
@@ -134,7 +139,13 @@ describe('the implausible-facts breaker', () => {
   });
 
   it('does not trip below min_targets (two targets both broken is plausible)', async () => {
-    const h = await harness({ guardrails: G, targets: [{ id: 'a', broken: true }, { id: 'b', broken: true }] });
+    const h = await harness({
+      guardrails: G,
+      targets: [
+        { id: 'a', broken: true },
+        { id: 'b', broken: true },
+      ],
+    });
     await h.run();
     expect(h.calls).toHaveLength(2);
   });

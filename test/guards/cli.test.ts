@@ -45,11 +45,15 @@ describe('reflex disable and enable', () => {
   it('refuses a target or selector that matches no known target, before any run (from the sources) and after (from the latest run)', () => {
     const t = reflex(['disable', '--target', 'aa', '--reason', 'x'], { cwd: dir });
     expect(t.status).toBe(2);
-    expect(t.stderr).toContain('no target "aa" in the sources (no run recorded yet), 3 targets, did you mean "a"?; a disable that matches nothing protects nothing');
+    expect(t.stderr).toContain(
+      'no target "aa" in the sources (no run recorded yet), 3 targets, did you mean "a"?; a disable that matches nothing protects nothing',
+    );
     expect(reflex(['run', '--dry-run'], { cwd: dir }).status).toBe(0);
     const v = reflex(['disable', '--selector', 'customer=acmee', '--reason', 'x'], { cwd: dir });
     expect(v.status).toBe(2);
-    expect(v.stderr).toContain('no target of the latest run (#1), 3 targets, has customer=acmee: customer=acmee matches no target, did you mean "acme"? (customer: acme, globex)');
+    expect(v.stderr).toContain(
+      'no target of the latest run (#1), 3 targets, has customer=acmee: customer=acmee matches no target, did you mean "acme"? (customer: acme, globex)',
+    );
     const k = reflex(['disable', '--selector', 'custmer=acme', '--reason', 'x'], { cwd: dir });
     expect(k.stderr).toContain('no target has a label "custmer", did you mean "customer"? (labels: customer, region)');
     const both = reflex(['disable', '--selector', 'customer=globex,region=us', '--reason', 'x'], { cwd: dir });
@@ -58,7 +62,12 @@ describe('reflex disable and enable', () => {
   });
 
   it('refuses an empty target or selector (it would mean everything)', () => {
-    for (const args of [['--selector', ''], ['--selector', 'customer='], ['--selector', ','], ['--target', ' ']]) {
+    for (const args of [
+      ['--selector', ''],
+      ['--selector', 'customer='],
+      ['--selector', ','],
+      ['--target', ' '],
+    ]) {
       const r = reflex(['disable', ...args, '--reason', 'x'], { cwd: dir });
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/needs a value|empty|invalid selector/);
@@ -73,7 +82,9 @@ describe('reflex disable and enable', () => {
     expect(s.disables).toHaveLength(1);
     expect(s.disables[0]).toMatchObject({ scope: 'selector', value: 'customer=acme', by: 'ann', reason: 'maintenance window' });
     expect(s.disables[0].until - s.disables[0].createdAt).toBe(2 * 3_600_000);
-    expect(reflex(['status'], { cwd: dir }).stdout).toMatch(/disables: \n {2}#1 targets with customer=acme disabled by ann: "maintenance window", for 1h59m5\ds more/);
+    expect(reflex(['status'], { cwd: dir }).stdout).toMatch(
+      /disables: \n {2}#1 targets with customer=acme disabled by ann: "maintenance window", for 1h59m5\ds more/,
+    );
 
     setInventory(dir, ['a', 'c']);
     const r = reflex(['run'], { cwd: dir });

@@ -14,7 +14,11 @@ describe('cooldowns', () => {
     await h.run();
     h.advance(10 * MIN - 1);
     const r = await h.run();
-    expect(verdicts(r).a).toMatchObject({ outcome: 'cooled_down', reason: REASON.COOLDOWN, detail: 'cooling down: fix ran on a 9m59s ago; cooldown 10m, 1ms left' });
+    expect(verdicts(r).a).toMatchObject({
+      outcome: 'cooled_down',
+      reason: REASON.COOLDOWN,
+      detail: 'cooling down: fix ran on a 9m59s ago; cooldown 10m, 1ms left',
+    });
     h.advance(1);
     expect(outcomes(await h.run())).toEqual({ a: 'executed' });
     expect(h.calls).toHaveLength(2);
@@ -63,7 +67,10 @@ describe('cooldowns', () => {
     const rules = [REPAIR, { ...REPAIR, name: 'again' }];
     const h = await harness({ rules, actions: cool('1h'), targets: [{ id: 'a', broken: true }] });
     await h.run();
-    h.setTargets([{ id: 'a', broken: true }, { id: 'b', broken: true }]);
+    h.setTargets([
+      { id: 'a', broken: true },
+      { id: 'b', broken: true },
+    ]);
     h.advance(MIN);
     const r = await h.run();
     expect({ repair: outcomes(r, 'repair'), again: outcomes(r, 'again') }).toEqual({
@@ -73,17 +80,41 @@ describe('cooldowns', () => {
   });
 
   it('are re-checked in the intent transaction: an intent another runner journals meanwhile cools this one down', async () => {
-    const h = await harness({ actions: cool('1h'), targets: [{ id: 'a', broken: true }, { id: 'b', broken: true }] });
+    const h = await harness({
+      actions: cool('1h'),
+      targets: [
+        { id: 'a', broken: true },
+        { id: 'b', broken: true },
+      ],
+    });
     const other = await h.second();
     h.onExecute = async (c) => {
       if (c.target !== 'a') return;
       await other.intentTransaction(null, (tx) =>
-        tx.insertIntent({ key: 'other-b', runId: 0, rule: 'repair', action: 'fix', step: 0, target: 'b', kind: 'exec', describe: 'x', detail: {}, cooldownKey: 'action:repair:fix:b', cooldownMs: 60 * MIN, groups: [], createdAt: h.now }),
+        tx.insertIntent({
+          key: 'other-b',
+          runId: 0,
+          rule: 'repair',
+          action: 'fix',
+          step: 0,
+          target: 'b',
+          kind: 'exec',
+          describe: 'x',
+          detail: {},
+          cooldownKey: 'action:repair:fix:b',
+          cooldownMs: 60 * MIN,
+          groups: [],
+          createdAt: h.now,
+        }),
       );
     };
     const r = await h.run();
     expect(outcomes(r)).toEqual({ a: 'executed', b: 'cooled_down' });
-    expect(r.decisions.find((d) => d.target.id === 'b')!.trace.pop()).toMatchObject({ stage: 'journal', reason: REASON.COOLDOWN, detail: 'cooling down: fix ran on b 0ms ago; cooldown 1h, 1h left' });
+    expect(r.decisions.find((d) => d.target.id === 'b')!.trace.pop()).toMatchObject({
+      stage: 'journal',
+      reason: REASON.COOLDOWN,
+      detail: 'cooling down: fix ran on b 0ms ago; cooldown 1h, 1h left',
+    });
     await other.close();
   });
 

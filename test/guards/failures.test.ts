@@ -23,7 +23,9 @@ describe('the failure breaker', () => {
     expect(h.calls).toHaveLength(2);
     const v = verdicts(r).a!;
     expect(v.reason).toBe(REASON.BREAKER_FAILURES);
-    expect(v.detail).toMatch(/^failure breaker: 2 of the last 2 executions of rule "repair" failed \(the breaker trips at 2 of the last 3\): rule disabled \(disable #\d+\) until a human enables it$/);
+    expect(v.detail).toMatch(
+      /^failure breaker: 2 of the last 2 executions of rule "repair" failed \(the breaker trips at 2 of the last 3\): rule disabled \(disable #\d+\) until a human enables it$/,
+    );
 
     const [dis] = await h.store.listDisables({ activeAt: h.now });
     expect(dis).toMatchObject({ scope: 'rule', value: 'repair', by: FAILURE_BREAKER_BY, until: null });
@@ -33,7 +35,10 @@ describe('the failure breaker', () => {
     expect(audit[0]).toMatchObject({ by: FAILURE_BREAKER_BY, action: 'disable:rule', detail: { value: 'repair', breaker: REASON.BREAKER_FAILURES } });
     const sent = h.takeTriggers();
     expect(sent.map((m) => [m.dedupKey, m.summary])).toEqual([
-      ['reflex-breaker/failures/repair', 'rule repair disabled itself: 2 of the last 2 executions of rule "repair" failed (the breaker trips at 2 of the last 3)'],
+      [
+        'reflex-breaker/failures/repair',
+        'rule repair disabled itself: 2 of the last 2 executions of rule "repair" failed (the breaker trips at 2 of the last 3)',
+      ],
     ]);
 
     // From now on the disable stops it, run after run, without paging again.
@@ -69,7 +74,21 @@ describe('the failure breaker', () => {
     const i = await harness({ guardrails: G, actions, targets: [{ id: 'a', broken: true }] });
     for (let k = 0; k < 3; k++) {
       const { id } = (await i.store.intentTransaction(null, (tx) =>
-        tx.insertIntent({ key: `k${k}`, runId: 0, rule: 'repair', action: 'fix', step: 0, target: 'a', kind: 'exec', describe: 'x', detail: {}, cooldownKey: `c${k}`, cooldownMs: 0, groups: [], createdAt: i.now }),
+        tx.insertIntent({
+          key: `k${k}`,
+          runId: 0,
+          rule: 'repair',
+          action: 'fix',
+          step: 0,
+          target: 'a',
+          kind: 'exec',
+          describe: 'x',
+          detail: {},
+          cooldownKey: `c${k}`,
+          cooldownMs: 0,
+          groups: [],
+          createdAt: i.now,
+        }),
       )) as { id: number };
       await i.store.markInterrupted([id], 'crashed', i.now);
     }

@@ -7,7 +7,20 @@ import { boxes, faulty, harness, MIN, outcomes, REPAIR, verdicts } from './harne
 /** Journal an execution as another runner would (intent only). */
 async function journal(store: Store, i: Partial<IntentInput> & { target: string; createdAt: number }): Promise<number> {
   const res = await store.intentTransaction(null, (tx) =>
-    tx.insertIntent({ key: `other-${i.target}-${i.createdAt}-${Math.random()}`, runId: 0, rule: 'repair', action: 'fix', step: 0, kind: 'exec', describe: 'x', detail: {}, cooldownKey: `other:${i.target}`, cooldownMs: 0, groups: [], ...i }),
+    tx.insertIntent({
+      key: `other-${i.target}-${i.createdAt}-${Math.random()}`,
+      runId: 0,
+      rule: 'repair',
+      action: 'fix',
+      step: 0,
+      kind: 'exec',
+      describe: 'x',
+      detail: {},
+      cooldownKey: `other:${i.target}`,
+      cooldownMs: 0,
+      groups: [],
+      ...i,
+    }),
   );
   if (!res.inserted) throw new Error('not inserted');
   return res.id;
@@ -20,7 +33,11 @@ describe('blast radius per rule', () => {
     const h = await harness({ guardrails: G, targets: boxes(5, () => ({ broken: true })) });
     const r = await h.run();
     expect(outcomes(r)).toEqual({ 'b-1': 'executed', 'b-2': 'executed', 'b-3': 'executed', 'b-4': 'blocked', 'b-5': 'blocked' });
-    expect(verdicts(r)['b-4']).toMatchObject({ stage: 'guard', reason: REASON.BLAST_RULE, detail: 'blast radius: 3 of a limit of 3 executions of rule "repair" per 10m used' });
+    expect(verdicts(r)['b-4']).toMatchObject({
+      stage: 'guard',
+      reason: REASON.BLAST_RULE,
+      detail: 'blast radius: 3 of a limit of 3 executions of rule "repair" per 10m used',
+    });
     const dry = await harness({ guardrails: G, targets: boxes(5, () => ({ broken: true })) });
     expect(outcomes(await dry.run({ dryRun: true }))).toEqual({ 'b-1': 'dry_run', 'b-2': 'dry_run', 'b-3': 'dry_run', 'b-4': 'blocked', 'b-5': 'blocked' });
   });
@@ -46,7 +63,11 @@ describe('blast radius per rule', () => {
     };
     const r = await h.run();
     expect(outcomes(r)).toEqual({ 'b-1': 'executed', 'b-2': 'executed', 'b-3': 'blocked' });
-    expect(verdicts(r)['b-3']).toMatchObject({ stage: 'journal', reason: REASON.BLAST_RULE, detail: 'blast radius: 3 of a limit of 3 executions of rule "repair" per 10m used' });
+    expect(verdicts(r)['b-3']).toMatchObject({
+      stage: 'journal',
+      reason: REASON.BLAST_RULE,
+      detail: 'blast radius: 3 of a limit of 3 executions of rule "repair" per 10m used',
+    });
     await other.close();
   });
 
@@ -71,7 +92,11 @@ describe('blast radius per action', () => {
     const h = await harness({ rules, guardrails: { blast_radius: { per_action: '3 per 5m' } }, targets: boxes(2, () => ({ broken: true })) });
     const r = await h.run();
     expect(h.calls.map((c) => `${c.rule}:${c.target}`)).toEqual(['repair:b-1', 'repair:b-2', 'again:b-1']);
-    expect(verdicts(r, 'again')['b-2']).toMatchObject({ stage: 'guard', reason: REASON.BLAST_ACTION, detail: 'blast radius: 3 of a limit of 3 fix actions per 5m used' });
+    expect(verdicts(r, 'again')['b-2']).toMatchObject({
+      stage: 'guard',
+      reason: REASON.BLAST_ACTION,
+      detail: 'blast radius: 3 of a limit of 3 fix actions per 5m used',
+    });
     // A preview applies it too (nothing is journaled in --dry-run).
     const dry = await harness({ rules, guardrails: { blast_radius: { per_action: '3 per 5m' } }, targets: boxes(2, () => ({ broken: true })) });
     expect(outcomes(await dry.run({ dryRun: true }), 'again')).toEqual({ 'b-1': 'dry_run', 'b-2': 'blocked' });
@@ -89,7 +114,9 @@ describe('blast radius per action', () => {
 });
 
 describe('blast radius per group', () => {
-  const grp = (fraction: number, extra: Record<string, unknown> = {}) => ({ blast_radius: { group_fraction: fraction, group_by: ['service'], window: '10m', ...extra } });
+  const grp = (fraction: number, extra: Record<string, unknown> = {}) => ({
+    blast_radius: { group_fraction: fraction, group_by: ['service'], window: '10m', ...extra },
+  });
   const svc = (n: number, broken: number) => boxes(n, (i) => ({ labels: { service: 'checkout' }, broken: i <= broken }));
 
   it('20% of 7 targets allows floor(1.4) = 1', async () => {
@@ -126,7 +153,9 @@ describe('blast radius per group', () => {
     const h = await harness({ guardrails: grp(0.5, { group_max: 2 }), targets: svc(20, 6) });
     const r = await h.run();
     expect(h.calls).toHaveLength(2);
-    expect(verdicts(r)['b-3']!.detail).toBe('blast radius: 2 of a limit of 2 targets with service=checkout acted on per 10m used (50% of 20 targets, at most 2; running actions count)');
+    expect(verdicts(r)['b-3']!.detail).toBe(
+      'blast radius: 2 of a limit of 2 targets with service=checkout acted on per 10m used (50% of 20 targets, at most 2; running actions count)',
+    );
   });
 
   it('counts distinct targets: a second rule acting on a target already counted takes no new place', async () => {
@@ -189,7 +218,10 @@ describe('the min-healthy floor', () => {
     const h = await harness({ guardrails: G(0.5), targets: svc(4, 3) });
     const r = await h.run();
     expect(h.calls).toEqual([]);
-    expect(verdicts(r)['b-1']).toMatchObject({ reason: REASON.MIN_HEALTHY, detail: 'min healthy: acting on b-1 would leave 1 of 4 targets with service=web healthy, below the floor of 50% (2)' });
+    expect(verdicts(r)['b-1']).toMatchObject({
+      reason: REASON.MIN_HEALTHY,
+      detail: 'min healthy: acting on b-1 would leave 1 of 4 targets with service=web healthy, below the floor of 50% (2)',
+    });
   });
 
   it('rounds the floor up: 50% of 3 keeps 2, so one broken of 3 may be repaired and two may not', async () => {
@@ -212,7 +244,10 @@ describe('the min-healthy floor', () => {
     expect(outcomes(await busy.run({ dryRun: true }))).toEqual({ 'b-1': 'dry_run' });
     await journal(busy.store, { target: 'b-4', groups: ['service=web'], createdAt: busy.now - 5 * MIN });
     const r = await busy.run({ dryRun: true });
-    expect(verdicts(r)['b-1']).toMatchObject({ reason: REASON.MIN_HEALTHY, detail: 'min healthy: acting on b-1 would leave 2 of 4 targets with service=web healthy, below the floor of 75% (3)' });
+    expect(verdicts(r)['b-1']).toMatchObject({
+      reason: REASON.MIN_HEALTHY,
+      detail: 'min healthy: acting on b-1 would leave 2 of 4 targets with service=web healthy, below the floor of 75% (3)',
+    });
   });
 
   it('when in-flight actions cannot be read, nothing acts (fail closed)', async () => {
@@ -236,7 +271,8 @@ describe('the budget per run', () => {
     expect(verdicts(r, 'low')['b-2']).toMatchObject({
       outcome: 'deferred',
       reason: REASON.BUDGET,
-      detail: "budget: 3 of the run's budget of 3 actions used: deferred to the next run (actions are taken highest severity first, then in rule order, then by target id)",
+      detail:
+        "budget: 3 of the run's budget of 3 actions used: deferred to the next run (actions are taken highest severity first, then in rule order, then by target id)",
     });
     expect(r.summary.outcomes.deferred).toBe(1);
   });
@@ -256,7 +292,7 @@ describe('the budget per run', () => {
     const h = await harness({ rules, actions, guardrails: { budget_per_run: 3 }, targets: boxes(2, () => ({ broken: true })) });
     const r = await h.run();
     expect(outcomes(r)).toEqual({ 'b-1': 'executed', 'b-2': 'deferred' });
-    expect(verdicts(r)['b-2']!.detail).toContain('2 of the run\'s budget of 3 actions used (this decision needs 2)');
+    expect(verdicts(r)['b-2']!.detail).toContain("2 of the run's budget of 3 actions used (this decision needs 2)");
   });
 
   it('a budget of 0 defers everything', async () => {
@@ -265,7 +301,11 @@ describe('the budget per run', () => {
   });
 
   it('decisions that are cooling down do not use up the budget', async () => {
-    const h = await harness({ guardrails: { budget_per_run: 1 }, actions: { fix: { kind: 'exec', argv: ['true'], cooldown: '1h' } }, targets: boxes(1, () => ({ broken: true })) });
+    const h = await harness({
+      guardrails: { budget_per_run: 1 },
+      actions: { fix: { kind: 'exec', argv: ['true'], cooldown: '1h' } },
+      targets: boxes(1, () => ({ broken: true })),
+    });
     await h.run();
     h.setTargets(boxes(2, () => ({ broken: true })));
     h.advance(MIN);

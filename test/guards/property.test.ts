@@ -21,7 +21,11 @@ const guardrails = (l: Limits) => ({
   blast_radius: { per_rule: `${l.perRule} per 10m`, group_fraction: l.groupFraction, group_by: ['service'], window: '10m' },
   failure_breaker: { failures: 3, of_last: 4 },
 });
-const limits = fc.record({ perRule: fc.integer({ min: 1, max: 4 }), groupFraction: fc.constantFrom(0.25, 0.5, 0.75, 1), budget: fc.integer({ min: 1, max: 4 }) });
+const limits = fc.record({
+  perRule: fc.integer({ min: 1, max: 4 }),
+  groupFraction: fc.constantFrom(0.25, 0.5, 0.75, 1),
+  budget: fc.integer({ min: 1, max: 4 }),
+});
 const RULES = [
   { ...REPAIR, severity: 'warning' },
   { ...REPAIR, name: 'tidy', severity: 'info', when: { messy: 'facts.messy' }, do: [{ action: 'sweep' }] },
@@ -47,7 +51,11 @@ type Step =
   | { kind: 'switch'; off: boolean };
 
 /** One boolean per target, true with probability 1 in `oneIn`. */
-const flags = (oneIn: number) => fc.array(fc.integer({ min: 1, max: oneIn }).map((n) => n === 1), { minLength: TARGETS.length, maxLength: TARGETS.length });
+const flags = (oneIn: number) =>
+  fc.array(
+    fc.integer({ min: 1, max: oneIn }).map((n) => n === 1),
+    { minLength: TARGETS.length, maxLength: TARGETS.length },
+  );
 const bools = flags(2);
 const runStep = fc.record({
   kind: fc.constant('run' as const),
@@ -88,7 +96,8 @@ function checkJournal(all: ExecutionRecord[], runs: Map<number, number>, l: Limi
     }
     // A cooldown is never violated, whatever happened to the earlier execution (failed, interrupted).
     for (const x of all) {
-      if (x.id < e.id && x.cooldownKey === e.cooldownKey) expect(e.createdAt - x.createdAt, `#${e.id} after #${x.id} (${e.cooldownKey})`).toBeGreaterThanOrEqual(x.cooldownMs);
+      if (x.id < e.id && x.cooldownKey === e.cooldownKey)
+        expect(e.createdAt - x.createdAt, `#${e.id} after #${x.id} (${e.cooldownKey})`).toBeGreaterThanOrEqual(x.cooldownMs);
     }
   }
   // Never more actions in one run than its budget.
@@ -155,7 +164,7 @@ describe('guardrails over random sequences of runs', () => {
     );
   });
 
-  it('nothing is acted on when any guardrail\'s own state cannot be read', async () => {
+  it("nothing is acted on when any guardrail's own state cannot be read", async () => {
     const reads = [
       'getSwitch',
       'listDisables',

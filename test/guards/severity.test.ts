@@ -13,7 +13,10 @@ describe('the severity gate', () => {
     const h = await harness({ rules, guardrails: { max_severity: 'warning' }, targets: [{ id: 'a', broken: true }] });
     const r = await h.run();
     expect(h.calls.map((c) => c.rule)).toEqual(['warn']);
-    expect(verdicts(r, 'crit').a).toMatchObject({ reason: REASON.SEVERITY, detail: 'severity critical is above the automation limit (warning): a human decides' });
+    expect(verdicts(r, 'crit').a).toMatchObject({
+      reason: REASON.SEVERITY,
+      detail: 'severity critical is above the automation limit (warning): a human decides',
+    });
     const d = r.decisions.find((x) => x.rule.name === 'crit')!;
     expect(d.escalation).toMatchObject({ channel: 'humans', sent: true });
     expect(h.takeTriggers().map((m) => m.summary)).toEqual(['crit on a: severity critical is above the automation limit (warning): a human decides']);

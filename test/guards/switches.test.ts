@@ -104,10 +104,21 @@ describe('scoped disables', () => {
 
   it('a label selector disable (customer, region...) stops targets having every label of it', async () => {
     const h = await harness({ rules, actions, targets });
-    await h.store.addDisable({ scope: 'selector', value: 'customer=acme,region=eu', selector: { customer: 'acme', region: 'eu' }, by: 'ann', reason: 'r', createdAt: T0, until: null });
+    await h.store.addDisable({
+      scope: 'selector',
+      value: 'customer=acme,region=eu',
+      selector: { customer: 'acme', region: 'eu' },
+      by: 'ann',
+      reason: 'r',
+      createdAt: T0,
+      until: null,
+    });
     const r = await h.run();
     expect(both(r).repair).toEqual({ a: 'blocked', b: 'executed', c: 'executed' });
-    expect(verdicts(r).a).toMatchObject({ reason: REASON.DISABLED_SELECTOR, detail: 'targets with customer=acme,region=eu disabled by ann: "r", until enabled again' });
+    expect(verdicts(r).a).toMatchObject({
+      reason: REASON.DISABLED_SELECTOR,
+      detail: 'targets with customer=acme,region=eu disabled by ann: "r", until enabled again',
+    });
   });
 
   it('an expired disable stops applying by itself at the exact expiry time', async () => {
@@ -131,7 +142,8 @@ describe('scoped disables', () => {
     const h = await harness({ targets: boxes(3, () => ({ broken: true })) });
     const person = await h.second();
     h.onExecute = async (c) => {
-      if (c.target === 'b-1') await person.addDisable({ scope: 'target', value: 'b-3', selector: null, by: 'bob', reason: 'hands off', createdAt: h.now, until: null });
+      if (c.target === 'b-1')
+        await person.addDisable({ scope: 'target', value: 'b-3', selector: null, by: 'bob', reason: 'hands off', createdAt: h.now, until: null });
     };
     const r = await h.run();
     expect(outcomes(r)).toEqual({ 'b-1': 'executed', 'b-2': 'executed', 'b-3': 'blocked' });

@@ -100,83 +100,95 @@ function checkInvariants(dir: string, targets: string[]): void {
 }
 
 describe.concurrent.each(['after-intent', 'after-running', 'before-outcome'] as const)('crash at failpoint %s', (point) => {
-  it(`SIGKILLed ${N} times there: the next run reports the execution interrupted, never re-runs it, and its cooldown counts`, async () => {
-    const dir = project();
-    const targets: string[] = [];
-    for (let i = 1; i <= N; i++) {
-      const t = `box-${i}`;
-      targets.push(t);
-      setBroken(dir, targets); // earlier targets stay broken: they must stay cooled down, run after run
-      const crashed = await reflexAsync(dir, ['run'], { REFLEX_FAILPOINT: point });
-      expect(crashed.signal, crashed.out).toBe('SIGKILL');
-      // Just after the crash: the intent is there, with its cooldown, whatever the point.
-      const mine = executions(dir).filter((e) => e.target === t);
-      expect(mine.map((e) => e.status)).toEqual([point === 'after-intent' ? 'intent' : 'running']);
-      expect(actionLines(dir).filter((l) => l.target === t)).toHaveLength(point === 'before-outcome' ? 1 : 0);
-      await recoverAfterCrash(dir, t, targets);
-      expect(executions(dir).find((e) => e.target === t)!.status).toBe('interrupted');
-    }
-    checkInvariants(dir, targets);
-    expect(actionLines(dir)).toHaveLength(point === 'before-outcome' ? N : 0);
-  }, LOOP_TIMEOUT);
+  it(
+    `SIGKILLed ${N} times there: the next run reports the execution interrupted, never re-runs it, and its cooldown counts`,
+    async () => {
+      const dir = project();
+      const targets: string[] = [];
+      for (let i = 1; i <= N; i++) {
+        const t = `box-${i}`;
+        targets.push(t);
+        setBroken(dir, targets); // earlier targets stay broken: they must stay cooled down, run after run
+        const crashed = await reflexAsync(dir, ['run'], { REFLEX_FAILPOINT: point });
+        expect(crashed.signal, crashed.out).toBe('SIGKILL');
+        // Just after the crash: the intent is there, with its cooldown, whatever the point.
+        const mine = executions(dir).filter((e) => e.target === t);
+        expect(mine.map((e) => e.status)).toEqual([point === 'after-intent' ? 'intent' : 'running']);
+        expect(actionLines(dir).filter((l) => l.target === t)).toHaveLength(point === 'before-outcome' ? 1 : 0);
+        await recoverAfterCrash(dir, t, targets);
+        expect(executions(dir).find((e) => e.target === t)!.status).toBe('interrupted');
+      }
+      checkInvariants(dir, targets);
+      expect(actionLines(dir)).toHaveLength(point === 'before-outcome' ? N : 0);
+    },
+    LOOP_TIMEOUT,
+  );
 });
 
 describe.concurrent('crash from outside', () => {
-  it(`SIGKILLed at a random moment while a slow action runs, ${N} times: the action ran once, the next run reports it interrupted`, async () => {
-    const dir = project();
-    // The action waits for a gate that opens only after the kill, so the kill always lands while it runs.
-    setAction(dir, { gate: true });
-    const targets: string[] = [];
-    for (let i = 1; i <= N; i++) {
-      const t = `box-${i}`;
-      targets.push(t);
-      setBroken(dir, targets);
-      const run = start(dir, ['run']);
-      const line = await until(() => actionLines(dir).find((l) => l.target === t), `the action on ${t} to start`);
-      await sleep(Math.floor(Math.random() * 250));
-      run.child.kill('SIGKILL');
-      const crashed = await run.exited;
-      expect(crashed.signal, crashed.out).toBe('SIGKILL');
-      expect(executions(dir).find((e) => e.target === t)!.status).toBe('running');
-      // The orphaned action goes on running: let it end, then see that nothing starts it again.
-      writeFileSync(join(dir, 'gate'), '');
-      await until(() => processState(line.pid) === null || processState(line.pid) === 'Z', `the orphaned action ${line.pid} to end`);
-      unlinkSync(join(dir, 'gate'));
-      await recoverAfterCrash(dir, t, targets);
-    }
-    checkInvariants(dir, targets);
-    expect(actionLines(dir)).toHaveLength(N);
-  }, LOOP_TIMEOUT);
+  it(
+    `SIGKILLed at a random moment while a slow action runs, ${N} times: the action ran once, the next run reports it interrupted`,
+    async () => {
+      const dir = project();
+      // The action waits for a gate that opens only after the kill, so the kill always lands while it runs.
+      setAction(dir, { gate: true });
+      const targets: string[] = [];
+      for (let i = 1; i <= N; i++) {
+        const t = `box-${i}`;
+        targets.push(t);
+        setBroken(dir, targets);
+        const run = start(dir, ['run']);
+        const line = await until(() => actionLines(dir).find((l) => l.target === t), `the action on ${t} to start`);
+        await sleep(Math.floor(Math.random() * 250));
+        run.child.kill('SIGKILL');
+        const crashed = await run.exited;
+        expect(crashed.signal, crashed.out).toBe('SIGKILL');
+        expect(executions(dir).find((e) => e.target === t)!.status).toBe('running');
+        // The orphaned action goes on running: let it end, then see that nothing starts it again.
+        writeFileSync(join(dir, 'gate'), '');
+        await until(() => processState(line.pid) === null || processState(line.pid) === 'Z', `the orphaned action ${line.pid} to end`);
+        unlinkSync(join(dir, 'gate'));
+        await recoverAfterCrash(dir, t, targets);
+      }
+      checkInvariants(dir, targets);
+      expect(actionLines(dir)).toHaveLength(N);
+    },
+    LOOP_TIMEOUT,
+  );
 
-  it.skipIf(!HAS_PROC)(`SIGKILLed at a random moment anywhere in the run, ${N} times: at most one action per target, each journaled first`, async () => {
-    const dir = project();
-    setAction(dir, { holdMs: 50 });
-    // How long a whole run takes here, so the kills spread over all of it (start-up, recover, collect, journal, action, record).
-    setBroken(dir, ['box-0']);
-    const t0 = Date.now();
-    expect((await reflexAsync(dir, ['run'])).code).toBe(0);
-    const span = Math.max(200, Date.now() - t0);
-    const targets = ['box-0'];
-    const seen = new Set<string>();
-    for (let i = 1; i <= N; i++) {
-      const t = `box-${i}`;
-      targets.push(t);
-      setBroken(dir, targets);
-      const run = start(dir, ['run']);
-      await sleep(Math.floor(Math.random() * span * 1.2));
-      run.child.kill('SIGKILL');
-      await run.exited;
-      // An action the killed runner had just started may still be starting: wait until nothing of this project runs.
-      await waitQuiet(dir);
-      const mine = executions(dir).filter((e) => e.target === t);
-      seen.add(mine.length ? mine[0]!.status : 'no intent yet');
-      await recoverAfterCrash(dir, t, targets);
-      await waitQuiet(dir);
-    }
-    checkInvariants(dir, targets);
-    // how the kills landed (for the record; random by design)
-    console.log(`crash anywhere: states found after the kill: ${[...seen].sort().join(', ')}`);
-  }, LOOP_TIMEOUT);
+  it.skipIf(!HAS_PROC)(
+    `SIGKILLed at a random moment anywhere in the run, ${N} times: at most one action per target, each journaled first`,
+    async () => {
+      const dir = project();
+      setAction(dir, { holdMs: 50 });
+      // How long a whole run takes here, so the kills spread over all of it (start-up, recover, collect, journal, action, record).
+      setBroken(dir, ['box-0']);
+      const t0 = Date.now();
+      expect((await reflexAsync(dir, ['run'])).code).toBe(0);
+      const span = Math.max(200, Date.now() - t0);
+      const targets = ['box-0'];
+      const seen = new Set<string>();
+      for (let i = 1; i <= N; i++) {
+        const t = `box-${i}`;
+        targets.push(t);
+        setBroken(dir, targets);
+        const run = start(dir, ['run']);
+        await sleep(Math.floor(Math.random() * span * 1.2));
+        run.child.kill('SIGKILL');
+        await run.exited;
+        // An action the killed runner had just started may still be starting: wait until nothing of this project runs.
+        await waitQuiet(dir);
+        const mine = executions(dir).filter((e) => e.target === t);
+        seen.add(mine.length ? mine[0]!.status : 'no intent yet');
+        await recoverAfterCrash(dir, t, targets);
+        await waitQuiet(dir);
+      }
+      checkInvariants(dir, targets);
+      // how the kills landed (for the record; random by design)
+      console.log(`crash anywhere: states found after the kill: ${[...seen].sort().join(', ')}`);
+    },
+    LOOP_TIMEOUT,
+  );
 });
 
 describe('an orderly stop', () => {

@@ -35,12 +35,16 @@ describe('the journal connection', () => {
     setBroken(dir, ['box-1']);
     const trace = join(dir, 'strace.txt');
     // -y names the file behind each descriptor; -f follows the action's process.
-    const r = spawnSync('strace', ['-f', '-qq', '-y', '-s', '256', '-e', 'trace=pwrite64,write,fsync,fdatasync,execve', '-e', 'signal=none', '-o', trace, process.execPath, CLI, 'run'], {
-      cwd: dir,
-      encoding: 'utf8',
-      env: { ...process.env, NO_COLOR: '1' },
-      timeout: 120_000,
-    });
+    const r = spawnSync(
+      'strace',
+      ['-f', '-qq', '-y', '-s', '256', '-e', 'trace=pwrite64,write,fsync,fdatasync,execve', '-e', 'signal=none', '-o', trace, process.execPath, CLI, 'run'],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1' },
+        timeout: 120_000,
+      },
+    );
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(actionLines(dir).map((l) => [l.target, l.journal])).toEqual([['box-1', 'running']]);
     expect(executions(dir).map((e) => e.status)).toEqual(['succeeded']);

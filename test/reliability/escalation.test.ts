@@ -81,7 +81,9 @@ function fakePagerDuty(): Promise<Receiver> {
       invalid.pagerduty.push(problems);
       return res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'invalid event', errors: problems }));
     }
-    res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'success', message: 'Event processed', dedup_key: JSON.parse(req.body).dedup_key }));
+    res
+      .writeHead(202, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ status: 'success', message: 'Event processed', dedup_key: JSON.parse(req.body).dedup_key }));
   });
 }
 
@@ -97,7 +99,8 @@ function fakeSlack(): Promise<Receiver> {
 }
 
 const ROUTING_KEY = 'R0UT1NGKEY0123456789abcdefABCDEF';
-const events = (r: Receiver) => r.requests.map((q) => JSON.parse(q.body) as { event_action: string; dedup_key: string; routing_key: string; payload?: Record<string, unknown> });
+const events = (r: Receiver) =>
+  r.requests.map((q) => JSON.parse(q.body) as { event_action: string; dedup_key: string; routing_key: string; payload?: Record<string, unknown> });
 
 let pd: Receiver;
 let slack: Receiver;
@@ -171,7 +174,13 @@ describe('escalation to PagerDuty and Slack across real runs', () => {
       routing_key: ROUTING_KEY,
       event_action: 'trigger',
       dedup_key: 'reflex/page-on-slow-db/db-1',
-      payload: { severity: 'critical', source: 'reflex', component: 'db-1', class: 'page-on-slow-db', summary: 'db-1 answers slowly: <!channel> & <http://evil.example|click>' },
+      payload: {
+        severity: 'critical',
+        source: 'reflex',
+        component: 'db-1',
+        class: 'page-on-slow-db',
+        summary: 'db-1 answers slowly: <!channel> & <http://evil.example|click>',
+      },
       links: [{ href: 'https://wiki.example.com/sop/slow-db', text: 'Runbook' }],
     });
     // Slack got it once, with the label's mrkdwn control characters escaped.
@@ -277,7 +286,10 @@ describe('escalation to PagerDuty and Slack across real runs', () => {
     try {
       const dir = crashProject({ lease: '5s', channels: `  hook: { kind: webhook, url: "${hook.base}/hook" }` });
       dirs.push(dir);
-      writeFileSync(join(dir, 'rules.yaml'), readFileSync(join(dir, 'rules.yaml'), 'utf8').replace('do: [{ action: append }]', 'do: [{ action: append }]\n    escalate: { to: hook, on: [failed] }'));
+      writeFileSync(
+        join(dir, 'rules.yaml'),
+        readFileSync(join(dir, 'rules.yaml'), 'utf8').replace('do: [{ action: append }]', 'do: [{ action: append }]\n    escalate: { to: hook, on: [failed] }'),
+      );
       setAction(dir, { gate: true });
       setBroken(dir, ['box-1']);
       const run = start(dir, ['run']);

@@ -203,7 +203,11 @@ export function lease(dir: string): { holder: string; token: number; expires_at:
   const db = openJournal(dir);
   try {
     const t = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'leases'").get();
-    return t ? (db.prepare("SELECT holder, token, expires_at FROM leases WHERE name = 'run'").get() as { holder: string; token: number; expires_at: number } | undefined) : undefined;
+    return t
+      ? (db.prepare("SELECT holder, token, expires_at FROM leases WHERE name = 'run'").get() as
+          | { holder: string; token: number; expires_at: number }
+          | undefined)
+      : undefined;
   } finally {
     db.close();
   }

@@ -119,7 +119,9 @@ guardrails:
   writeFileSync(
     join(dir, 'rules.yaml'),
     'rules:\n' +
-      SINKS.map((s) => `  - name: via-${s}\n    target: { kind: probe }\n    when: { always: "true" }\n    mode: enforce\n    do: [{ action: ${s} }]\n`).join(''),
+      SINKS.map((s) => `  - name: via-${s}\n    target: { kind: probe }\n    when: { always: "true" }\n    mode: enforce\n    do: [{ action: ${s} }]\n`).join(
+        '',
+      ),
   );
   run = await reflexAsync(dir, ['run', '--json']);
   doc = JSON.parse(run.stdout);
@@ -139,7 +141,10 @@ function records(): { sink: string; target: string; args: string[] }[] {
     });
 }
 
-const requestsFor = (sink: string, target: string) => srv.requests.filter((r) => r.url.startsWith(`/${sink.slice(5)}/${target}/`) || r.url.startsWith(`/${sink.slice(5)}/${target}?`) || r.url === `/${sink.slice(5)}/${target}`);
+const requestsFor = (sink: string, target: string) =>
+  srv.requests.filter(
+    (r) => r.url.startsWith(`/${sink.slice(5)}/${target}/`) || r.url.startsWith(`/${sink.slice(5)}/${target}?`) || r.url === `/${sink.slice(5)}/${target}`,
+  );
 
 describe('injection corpus through a real run', () => {
   it('the run completed: every value was either delivered or refused while planning (plan:invalid), nothing else', () => {
@@ -167,11 +172,17 @@ describe('injection corpus through a real run', () => {
       const inside = recs.filter((r) => r.sink === 'exec-inside' && r.target === id(i));
       if (expected(v, 'exec-arg') === 'delivered') {
         want++;
-        expect(arg.map((r) => r.args), name).toEqual([[v]]);
+        expect(
+          arg.map((r) => r.args),
+          name,
+        ).toEqual([[v]]);
       } else expect(arg, name).toEqual([]);
       if (expected(v, 'exec-inside') === 'delivered') {
         want++;
-        expect(inside.map((r) => r.args), name).toEqual([[`--value=${v}`, `pre-${v}-post`]]);
+        expect(
+          inside.map((r) => r.args),
+          name,
+        ).toEqual([[`--value=${v}`, `pre-${v}-post`]]);
       } else expect(inside, name).toEqual([]);
     });
     expect(recs).toHaveLength(want);

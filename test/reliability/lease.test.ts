@@ -64,7 +64,7 @@ describe('two runs at once', () => {
 });
 
 describe('a killed holder', () => {
-  it("holds the lease until it expires: a run meanwhile exits 4 naming the expiry; the next run after it proceeds and reports the interrupted action", async () => {
+  it('holds the lease until it expires: a run meanwhile exits 4 naming the expiry; the next run after it proceeds and reports the interrupted action', async () => {
     // Long enough that the run started right after the kill finds it held even on a loaded machine.
     const dir = project({ lease: '5s' });
     setAction(dir, { gate: true });
@@ -127,7 +127,11 @@ describe.skipIf(!HAS_PROC)('a stale holder', () => {
     // box-2 ran once, from the newer run; the stale runner started nothing after waking.
     expect(ex.filter((e) => e.target === 'box-2').map((e) => [e.run_id, e.status])).toEqual([[newer.id, 'succeeded']]);
     expect(ex.filter((e) => e.run_id === stale!.id)).toHaveLength(1);
-    expect(actionLines(dir).map((l) => l.target).sort()).toEqual(['box-1', 'box-2']);
+    expect(
+      actionLines(dir)
+        .map((l) => l.target)
+        .sort(),
+    ).toEqual(['box-1', 'box-2']);
     // The newer run closed the stale run as interrupted; the stale runner could not record over that, nor over the newer run.
     const after = runs(dir);
     expect(after.find((r) => r.id === stale!.id)!.status).toBe('interrupted');
@@ -166,14 +170,22 @@ describe.skipIf(!HAS_PROC)('a stale holder', () => {
     const c = await reflexAsync(dir, ['run']);
     expect(c.code, c.out).toBe(1);
     const page = (e: { dedupKey: string }) => e.dedupKey === 'reflex/page-on-alarm/alarm-1';
-    expect(escalations(dir).filter(page).map((e) => e.event)).toEqual(['trigger']);
+    expect(
+      escalations(dir)
+        .filter(page)
+        .map((e) => e.event),
+    ).toEqual(['trigger']);
 
     process.kill(pid, 'SIGCONT');
     const woke = await a.exited;
     expect(woke.code, woke.out).toBe(3);
     expect(woke.stderr).toMatch(/lease "run" \(token \d+\) was taken over/);
     // The stale runner's facts said the alarm was quiet: had it gone on to notify, it would have resolved the page.
-    expect(escalations(dir).filter(page).map((e) => e.event)).toEqual(['trigger']);
+    expect(
+      escalations(dir)
+        .filter(page)
+        .map((e) => e.event),
+    ).toEqual(['trigger']);
     const db = openJournal(dir);
     try {
       expect(db.prepare("SELECT status FROM escalations WHERE dedup_key = 'reflex/page-on-alarm/alarm-1'").all()).toEqual([{ status: 'open' }]);

@@ -38,12 +38,15 @@ describe.skipIf(pgSkipReason)('scale-out: many runners, one set of guarantees', 
 
   beforeAll(async () => {
     for (let round = 0; round < ROUNDS; round++) {
-      if (round === SWITCHED_OFF) expect(reflex(['-c', `${project.dir}/reflex.yaml`, 'disable', '--all', '--reason', 'test: off for one round']).status).toBe(0);
-      if (round === DISABLED.round) expect(reflex(['-c', `${project.dir}/reflex.yaml`, 'disable', '--target', DISABLED.target, '--reason', 'test']).status).toBe(0);
+      if (round === SWITCHED_OFF)
+        expect(reflex(['-c', `${project.dir}/reflex.yaml`, 'disable', '--all', '--reason', 'test: off for one round']).status).toBe(0);
+      if (round === DISABLED.round)
+        expect(reflex(['-c', `${project.dir}/reflex.yaml`, 'disable', '--target', DISABLED.target, '--reason', 'test']).status).toBe(0);
       const exits = await Promise.all(Array.from({ length: PROCESSES }, () => run(project.dir, ['run', '--quiet'])));
       rounds.push({ round, exits });
       if (round === SWITCHED_OFF) expect(reflex(['-c', `${project.dir}/reflex.yaml`, 'enable', '--all', '--reason', 'test']).status).toBe(0);
-      if (round === DISABLED.round) expect(reflex(['-c', `${project.dir}/reflex.yaml`, 'enable', '--target', DISABLED.target, '--reason', 'test']).status).toBe(0);
+      if (round === DISABLED.round)
+        expect(reflex(['-c', `${project.dir}/reflex.yaml`, 'enable', '--target', DISABLED.target, '--reason', 'test']).status).toBe(0);
     }
   }, 300_000);
 
@@ -81,7 +84,8 @@ describe.skipIf(pgSkipReason)('scale-out: many runners, one set of guarantees', 
         }
         expect(covered.size, `round ${round}: shards worked on`).toBe(SHARDS);
         // Broken targets have a recorded decision for each rule (not-matched ones are counted, not stored).
-        for (const t of TARGETS.filter((x) => x.broken)) for (const rule of ['repair', 'poke']) expect(decided.has(`${rule} ${t.id}`), `round ${round}: ${rule} ${t.id}`).toBe(true);
+        for (const t of TARGETS.filter((x) => x.broken))
+          for (const rule of ['repair', 'poke']) expect(decided.has(`${rule} ${t.id}`), `round ${round}: ${rule} ${t.id}`).toBe(true);
       }
     } finally {
       await c.end();
@@ -94,14 +98,22 @@ describe.skipIf(pgSkipReason)('scale-out: many runners, one set of guarantees', 
       const ex = await executions(c);
       const lines = actionLines(project.dir);
       expect(ex.length).toBeGreaterThan(20); // the limits bind, but plenty acts
-      expect(ex.every((e) => e.status === 'succeeded'), JSON.stringify(ex.filter((e) => e.status !== 'succeeded'))).toBe(true);
-      expect(lines.every((l) => l.journal === 'running'), JSON.stringify(lines.filter((l) => l.journal !== 'running'))).toBe(true);
+      expect(
+        ex.every((e) => e.status === 'succeeded'),
+        JSON.stringify(ex.filter((e) => e.status !== 'succeeded')),
+      ).toBe(true);
+      expect(
+        lines.every((l) => l.journal === 'running'),
+        JSON.stringify(lines.filter((l) => l.journal !== 'running')),
+      ).toBe(true);
       expect(lines.map((l) => Number(l.execution)).sort((a, b) => a - b)).toEqual(ex.map((e) => e.id).sort((a, b) => a - b));
       expect(new Set(ex.map((e) => e.key)).size).toBe(ex.length);
       // Each intent was fenced by, and records, its target's shard.
       for (const e of ex) expect(e.shard).toBe(`shard:${shardOf({ id: e.target, labels: {} }, { count: SHARDS })}/${SHARDS}`);
       const ran = rounds.flatMap((r) => r.exits).filter((e) => e.code !== 4).length;
-      console.log(`scale-out: ${ROUNDS} rounds x ${PROCESSES} processes: ${ran} runs held shards, ${ROUNDS * PROCESSES - ran} found none free; ${ex.length} executions, ${lines.length} side effects`);
+      console.log(
+        `scale-out: ${ROUNDS} rounds x ${PROCESSES} processes: ${ran} runs held shards, ${ROUNDS * PROCESSES - ran} found none free; ${ex.length} executions, ${lines.length} side effects`,
+      );
     } finally {
       await c.end();
     }
@@ -139,7 +151,9 @@ describe.skipIf(pgSkipReason)('scale-out: many runners, one set of guarantees', 
       expect(off.length).toBeGreaterThan(0);
       expect(ex.filter((e) => off.includes(e.run_id))).toEqual([]);
       const offDecisions = await decisionsOf(c, off);
-      expect(new Set(offDecisions.map((d) => `${d.rule} ${d.target}`))).toEqual(new Set(TARGETS.filter((t) => t.broken).flatMap((t) => [`repair ${t.id}`, `poke ${t.id}`])));
+      expect(new Set(offDecisions.map((d) => `${d.rule} ${d.target}`))).toEqual(
+        new Set(TARGETS.filter((t) => t.broken).flatMap((t) => [`repair ${t.id}`, `poke ${t.id}`])),
+      );
       expect(new Set(offDecisions.map((d) => `${d.outcome} ${d.reason}`))).toEqual(new Set(['blocked switch:off']));
       // One target disabled: whichever runner holds its shard blocks it, for both rules.
       const disabled = runsOf(DISABLED.round);

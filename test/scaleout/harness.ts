@@ -157,7 +157,8 @@ export function start(dir: string, args: string[], env: NodeJS.ProcessEnv = {}, 
   return { pid, kill: (sig = 'SIGKILL') => child.kill(sig), exited };
 }
 
-export const run = (dir: string, args: string[] = ['run'], env: NodeJS.ProcessEnv = {}, config = 'reflex.yaml'): Promise<Exit> => start(dir, args, env, config).exited;
+export const run = (dir: string, args: string[] = ['run'], env: NodeJS.ProcessEnv = {}, config = 'reflex.yaml'): Promise<Exit> =>
+  start(dir, args, env, config).exited;
 
 /** Poll `cond` every 10 ms; fail after `limitMs` (a bound against hanging, not a timing assertion). */
 export async function until<T>(cond: () => T | undefined | null | false | Promise<T | undefined | null | false>, what: string, limitMs = 30_000): Promise<T> {
@@ -242,7 +243,8 @@ export function limitViolations(ex: ExecutionRow[], l: Limits): { violations: st
     const k = `${e.rule} ${e.target}`;
     const prev = last.get(k);
     const cd = l.cooldownMs[e.rule] ?? 0;
-    if (prev && e.created_at - prev.created_at < cd) violations.push(`cooldown of ${k}: #${prev.id} then #${e.id} ${e.created_at - prev.created_at} ms later (cooldown ${cd} ms)`);
+    if (prev && e.created_at - prev.created_at < cd)
+      violations.push(`cooldown of ${k}: #${prev.id} then #${e.id} ${e.created_at - prev.created_at} ms later (cooldown ${cd} ms)`);
     last.set(k, e);
   }
   let peakPerRule = 0;
@@ -289,7 +291,10 @@ export async function decisionsByRun(c: pg.Client): Promise<Map<number, Map<stri
 }
 
 /** Stored decisions of some runs, with the reason of the verdict that stopped each (if any). */
-export async function decisionsOf(c: pg.Client, runIds: number[]): Promise<{ runId: number; rule: string; target: string; outcome: string; reason: string | null }[]> {
+export async function decisionsOf(
+  c: pg.Client,
+  runIds: number[],
+): Promise<{ runId: number; rule: string; target: string; outcome: string; reason: string | null }[]> {
   const r = await c.query('SELECT run_id, rule, target, outcome, trace FROM decisions WHERE run_id = ANY($1::bigint[]) ORDER BY id', [runIds]);
   return r.rows.map((x) => {
     const stops = (JSON.parse(x.trace) as { reason: string; stops?: boolean }[]).filter((v) => v.stops);
@@ -367,7 +372,7 @@ export class PgProxy {
   async cut(): Promise<void> {
     const s = this.server;
     this.server = null;
-    for (const [a, b] of this.pairs) (a.destroy(), b.destroy());
+    for (const [a, b] of this.pairs) a.destroy(), b.destroy();
     this.pairs.clear();
     if (s) await new Promise<void>((ok) => s.close(() => ok()));
   }

@@ -36,7 +36,11 @@ describe.skipIf(pgSkipReason)('scale-out: PostgreSQL unreachable or stopped duri
     await proxy.restore();
     const up = await run(p.dir, ['run'], env);
     expect(up.code, up.stdout + up.stderr).toBe(0);
-    expect(actionLines(p.dir).map((l) => l.target).sort()).toEqual(TARGETS.map((t) => t.id));
+    expect(
+      actionLines(p.dir)
+        .map((l) => l.target)
+        .sort(),
+    ).toEqual(TARGETS.map((t) => t.id));
   });
 
   it('gone mid-run: the action in flight finishes, nothing more starts, the run exits 3; the next run reports the execution as interrupted and acts on the rest', async () => {
@@ -81,7 +85,14 @@ describe.skipIf(pgSkipReason)('scale-out: PostgreSQL unreachable or stopped duri
   it('a network partition (connections open, nothing answers) fails the run instead of hanging it', async () => {
     const schema = schemas.next();
     await proxy.restore();
-    const p = scaleProject({ url: `${proxy.url(url)}?query_timeout=1500&connect_timeout=2`, journalUrl: url, schema, targets: TARGETS, shards: '{ count: 2 }', maxConcurrency: 1 });
+    const p = scaleProject({
+      url: `${proxy.url(url)}?query_timeout=1500&connect_timeout=2`,
+      journalUrl: url,
+      schema,
+      targets: TARGETS,
+      shards: '{ count: 2 }',
+      maxConcurrency: 1,
+    });
     writeFileSync(join(p.dir, 'hold'), '');
     const r = start(p.dir, ['run']);
     await until(() => actionLines(p.dir)[0], 'the first action to start');

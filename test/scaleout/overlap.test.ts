@@ -29,7 +29,10 @@ describe.skipIf(pgSkipReason)('scale-out: runners of two layouts on the same tar
   copyFileSync(join(project.dir, 'reflex.yaml'), join(project.dir, 'reflex-8.yaml'));
   writeFileSync(
     join(project.dir, 'reflex-8.yaml'),
-    readFileSync(join(project.dir, 'reflex-8.yaml'), 'utf8').replace('shards: { count: 16, max_per_runner: 4, lease: 30s }', 'shards: { count: 8, max_per_runner: 2, lease: 30s }'),
+    readFileSync(join(project.dir, 'reflex-8.yaml'), 'utf8').replace(
+      'shards: { count: 16, max_per_runner: 4, lease: 30s }',
+      'shards: { count: 8, max_per_runner: 2, lease: 30s }',
+    ),
   );
   const exits: Exit[] = [];
 
@@ -53,7 +56,18 @@ describe.skipIf(pgSkipReason)('scale-out: runners of two layouts on the same tar
       const ex = await executions(c);
       const lines = actionLines(project.dir);
       expect(ex.every((e) => e.status === 'succeeded')).toBe(true);
-      expect(lines.filter((l) => l.journal !== 'running').map((l) => `${l.rule} ${l.target} at=${l.at} exec=${l.execution} journal=${l.journal}; ` + ex.filter((e) => e.target === l.target && e.rule === l.rule).map((e) => `#${e.id}@${e.created_at}`).join(' '))).toEqual([]);
+      expect(
+        lines
+          .filter((l) => l.journal !== 'running')
+          .map(
+            (l) =>
+              `${l.rule} ${l.target} at=${l.at} exec=${l.execution} journal=${l.journal}; ` +
+              ex
+                .filter((e) => e.target === l.target && e.rule === l.rule)
+                .map((e) => `#${e.id}@${e.created_at}`)
+                .join(' '),
+          ),
+      ).toEqual([]);
       expect(lines.map((l) => Number(l.execution)).sort((a, b) => a - b)).toEqual(ex.map((e) => e.id).sort((a, b) => a - b));
       // Both layouts acted.
       expect(new Set(ex.map((e) => e.shard?.split('/')[1]))).toEqual(new Set(['16', '8']));
@@ -69,7 +83,9 @@ describe.skipIf(pgSkipReason)('scale-out: runners of two layouts on the same tar
         .map((r) => (JSON.parse(r.trace) as { stage: string; reason: string; stops?: boolean }[]).find((v) => v.stops && v.stage === 'journal'))
         .filter((v) => v !== undefined);
       expect(refused.length).toBeGreaterThan(0);
-      console.log(`scale-out overlap: ${ROUNDS} rounds x 8 processes of two layouts: ${ex.length} executions; ${refused.length} intents refused in the transaction (${[...new Set(refused.map((v) => v!.reason))].join(', ')})`);
+      console.log(
+        `scale-out overlap: ${ROUNDS} rounds x 8 processes of two layouts: ${ex.length} executions; ${refused.length} intents refused in the transaction (${[...new Set(refused.map((v) => v!.reason))].join(', ')})`,
+      );
     } finally {
       await c.end();
     }

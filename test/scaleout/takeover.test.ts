@@ -70,14 +70,20 @@ describe.skipIf(pgSkipReason)('scale-out: a runner that dies or freezes mid-run'
       // Never re-run: one line for A's target (from A), and every other target of A's shards acted on once.
       const lines = actionLines(p.dir);
       expect(lines.filter((l) => l.target === left!.target)).toHaveLength(1);
-      for (const t of inShards([0, 1])) expect(lines.filter((l) => l.target === t), t).toHaveLength(1);
+      for (const t of inShards([0, 1]))
+        expect(
+          lines.filter((l) => l.target === t),
+          t,
+        ).toHaveLength(1);
       expect(lines.every((l) => l.journal === 'running')).toBe(true);
       // reflex status reports it for a human, with the shards and who worked on them.
       const st = reflex(['-c', `${p.dir}/reflex.yaml`, 'status']);
       expect(st.status, st.out).toBe(0);
       expect(st.stdout).toContain(`#${left!.id} act-repair on ${left!.target} (rule repair`);
       expect(st.stdout).toMatch(/shards: 4 by target id, at most 4 per run, lease 8s; 0 held now/);
-      expect(st.stdout).toMatch(/runners \(hosts with runs in the last 24h\): 1\n  .+: last run #\d+ .* ago, (ok|problems) \(shard:0\/4,shard:1\/4,shard:2\/4,shard:3\/4\); \d+ run\(s\)/);
+      expect(st.stdout).toMatch(
+        /runners \(hosts with runs in the last 24h\): 1\n {2}.+: last run #\d+ .* ago, (ok|problems) \(shard:0\/4,shard:1\/4,shard:2\/4,shard:3\/4\); \d+ run\(s\)/,
+      );
       expect(st.stdout).toMatch(/shard 1: free; last run #\d+ .* ago by .*:\d+, (ok|problems)/);
     } finally {
       await c.end();
@@ -101,7 +107,11 @@ describe.skipIf(pgSkipReason)('scale-out: a runner that dies or freezes mid-run'
       expect(d.code, d.stdout + d.stderr).toBe(1);
       expect(d.stdout).toContain(`problem: interrupted: execution #${frozen!.id}`);
       const byD = actionLines(p.dir);
-      expect(byD.map((l) => l.target).sort()).toEqual(inShards([1]).filter((t) => t !== frozen!.target).sort());
+      expect(byD.map((l) => l.target).sort()).toEqual(
+        inShards([1])
+          .filter((t) => t !== frozen!.target)
+          .sort(),
+      );
 
       // A wakes up: its intent is no longer its own, and its lease is gone, so it starts nothing and fails.
       a.kill('SIGCONT');

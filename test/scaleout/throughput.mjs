@@ -38,7 +38,7 @@ const ACTING = opt('acting', null);
 // On a machine shared with other jobs, `--nice -20` (as root) runs the measured processes at a higher priority.
 const NICE = opt('nice', null);
 const node = (nodeArgs) => (NICE === null ? [process.execPath, nodeArgs] : ['nice', ['-n', NICE, process.execPath, ...nodeArgs]]);
-const log = (s) => process.stderr.write(s + '\n');
+const log = (s) => process.stderr.write(`${s}\n`);
 
 // A copy of the build: dist/ is rebuilt by whoever runs the tests meanwhile.
 const WORK = join(os.tmpdir(), `reflex-throughput-${process.pid}`);
@@ -211,4 +211,4 @@ const lines = [
       `| ${r.label} | ${fmt(r.roundMs)} | ${r.targetsPerS.toLocaleString('en')} | ${fmt(r.cpuTotalMs)} | ${fmt(r.mainMaxMs)} | ${r.executed} | ${stageCols.map((k) => fmt(r.stagesMaxMs[k] ?? 0)).join(' | ')} |`,
   ),
 ];
-process.stdout.write(lines.join('\n') + '\n');
+process.stdout.write(`${lines.join('\n')}\n`);

@@ -56,7 +56,11 @@ receivers:
     endsAt: new Date(endsAt).toISOString(),
   });
   const inventory = fakeSource('inv', async () => ({
-    targets: [{ id: 'web-1', kind: 'instance' }, { id: 'web-2', kind: 'instance' }, { id: 'db-1', kind: 'datastore' }],
+    targets: [
+      { id: 'web-1', kind: 'instance' },
+      { id: 'web-2', kind: 'instance' },
+      { id: 'db-1', kind: 'datastore' },
+    ],
     facts: [],
     warnings: [],
   }));

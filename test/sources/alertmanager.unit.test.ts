@@ -79,7 +79,11 @@ describe('alertmanager source', () => {
   it('gives targets of its kind that have no alert an empty list, only when Alertmanager answered', async () => {
     server = await startServer((_, res) => sendJson(res, [alert({ alertname: 'Down', instance: 'web-1' })]));
     const inv = fakeSource('inv', async () => ({
-      targets: [{ id: 'web-1', kind: 'instance' }, { id: 'web-2', kind: 'instance' }, { id: 'db-1', kind: 'datastore' }],
+      targets: [
+        { id: 'web-1', kind: 'instance' },
+        { id: 'web-2', kind: 'instance' },
+        { id: 'db-1', kind: 'datastore' },
+      ],
       facts: [],
       warnings: [],
     }));
@@ -107,7 +111,9 @@ describe('alertmanager source', () => {
       return sendJson(res, { not: 'a list' });
     });
     await expect(am(server.url).collect(context(NOW))).rejects.toThrow(`${server.url}/api/v2/alerts: HTTP 401 Unauthorized: {"error":"unauthorized"}`);
-    await expect(am(server.url, { auth: { bearer: 'tok' }, headers: { 'X-Tenant': 'html' } }).collect(context(NOW))).rejects.toThrow('the answer is not JSON: <html>');
+    await expect(am(server.url, { auth: { bearer: 'tok' }, headers: { 'X-Tenant': 'html' } }).collect(context(NOW))).rejects.toThrow(
+      'the answer is not JSON: <html>',
+    );
     await expect(am(server.url, { auth: { bearer: 'tok' } }).collect(context(NOW))).rejects.toThrow('expected a list of alerts');
   });
 });

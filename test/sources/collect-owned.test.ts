@@ -9,7 +9,14 @@ import { baseOpts, fakeSource } from './helpers.js';
 
 /** Reports that exercise every case the copying merge treats specially. */
 const reports = () => [
-  { id: 'a', kind: 'instance', labels: { service: 's', zone: 'z' }, depends_on: ['db', 'cache'], facts: { up: 1, cpu: 0.5 }, unknown: { mem: 'stale', up: 'ignored: known' } },
+  {
+    id: 'a',
+    kind: 'instance',
+    labels: { service: 's', zone: 'z' },
+    depends_on: ['db', 'cache'],
+    facts: { up: 1, cpu: 0.5 },
+    unknown: { mem: 'stale', up: 'ignored: known' },
+  },
   { id: 'dup-deps', kind: 'instance', depends_on: ['db', 'db'], facts: { up: 0 } },
   { id: 'dup-deps-3', depends_on: ['x', 'y', 'x'] },
   { id: 'inherited-fact', facts: { constructor: 1, toString: 'x', up: 1 } },
@@ -20,12 +27,22 @@ const reports = () => [
 ];
 
 const source = (owned: boolean) =>
-  fakeSource('inv', async () => ({ targets: reports(), facts: ['up', 'cpu', 'disk', 'slow', 'constructor', 'toString'], warnings: [], ...(owned ? { owned: true } : {}) }) as never);
+  fakeSource(
+    'inv',
+    async () =>
+      ({ targets: reports(), facts: ['up', 'cpu', 'disk', 'slow', 'constructor', 'toString'], warnings: [], ...(owned ? { owned: true } : {}) }) as never,
+  );
 
 describe('collectAll with an owned source', () => {
   it('builds the same targets, reports and fact sources as when it copies', async () => {
-    const copied = await collectAll([source(false), fakeSource('later', async () => ({ targets: [{ id: 'a', facts: { up: 9 } }], facts: ['up'], warnings: [] }))], baseOpts);
-    const owned = await collectAll([source(true), fakeSource('later', async () => ({ targets: [{ id: 'a', facts: { up: 9 } }], facts: ['up'], warnings: [] }))], baseOpts);
+    const copied = await collectAll(
+      [source(false), fakeSource('later', async () => ({ targets: [{ id: 'a', facts: { up: 9 } }], facts: ['up'], warnings: [] }))],
+      baseOpts,
+    );
+    const owned = await collectAll(
+      [source(true), fakeSource('later', async () => ({ targets: [{ id: 'a', facts: { up: 9 } }], facts: ['up'], warnings: [] }))],
+      baseOpts,
+    );
     expect(owned.targets).toStrictEqual(copied.targets);
     expect(owned.factSources).toStrictEqual(copied.factSources);
     expect(owned.reports.map((r) => ({ ...r, durationMs: 0 }))).toStrictEqual(copied.reports.map((r) => ({ ...r, durationMs: 0 })));
@@ -42,7 +59,16 @@ describe('collectAll with an owned source', () => {
       expect(res.factSources).toStrictEqual(indexed.factSources);
     }
     const dir = fixture({});
-    writeFileSync(join(dir, 'inv.json'), JSON.stringify({ targets: [{ id: 'b', facts: { up: 1 } }, { id: 'a', labels: { x: '1' } }, { id: 'b', facts: { cpu: 2 }, depends_on: ['a'] }] }));
+    writeFileSync(
+      join(dir, 'inv.json'),
+      JSON.stringify({
+        targets: [
+          { id: 'b', facts: { up: 1 } },
+          { id: 'a', labels: { x: '1' } },
+          { id: 'b', facts: { cpu: 2 }, depends_on: ['a'] },
+        ],
+      }),
+    );
     const res = await collectAll([createSource({ name: 'inv', kind: 'inventory', path: 'inv.json' })], { ...baseOpts, projectDir: dir });
     expect(res.targets).toStrictEqual([
       { id: 'b', kind: 'unknown', labels: {}, depends_on: ['a'], facts: { up: 1, cpu: 2 } },

@@ -3,14 +3,27 @@ import { collectAll, decodeCached, encodeCached } from '../../src/sources/collec
 import { SourceError } from '../../src/sources/types.js';
 import { baseOpts, fakeSource, MemoryCache } from './helpers.js';
 
-const ok = (targets: object[], facts: string[] = [], extra: object = {}) => async () => ({ targets, facts, warnings: [], ...extra }) as never;
+const ok =
+  (targets: object[], facts: string[] = [], extra: object = {}) =>
+  async () =>
+    ({ targets, facts, warnings: [], ...extra }) as never;
 
 describe('collectAll', () => {
   it('merges targets by id: labels merged, depends_on unioned, facts merged, kind from any report', async () => {
     const res = await collectAll(
       [
         fakeSource('inv', ok([{ id: 'a', kind: 'instance', labels: { service: 's' }, depends_on: ['db'], facts: { tier: 'gold' } }, { id: 'db' }], ['tier'])),
-        fakeSource('prom', ok([{ id: 'a', labels: { zone: 'z1' }, depends_on: ['db', 'cache'], facts: { up: 1 } }, { id: 'db', kind: 'datastore', facts: { up: 0 } }, { id: 'new' }], ['up'])),
+        fakeSource(
+          'prom',
+          ok(
+            [
+              { id: 'a', labels: { zone: 'z1' }, depends_on: ['db', 'cache'], facts: { up: 1 } },
+              { id: 'db', kind: 'datastore', facts: { up: 0 } },
+              { id: 'new' },
+            ],
+            ['up'],
+          ),
+        ),
       ],
       baseOpts,
     );
@@ -46,8 +59,12 @@ describe('collectAll', () => {
     const res = await collectAll(
       [
         fakeSource('inv', ok([{ id: 'a', kind: 'instance' }])),
-        fakeSource('prom', async () => { throw new SourceError('connection refused'); }, ['up']),
-        fakeSource('bug', async () => { throw new TypeError('x is undefined'); }),
+        fakeSource('prom', async () => {
+          throw new SourceError('connection refused');
+        }, ['up']),
+        fakeSource('bug', async () => {
+          throw new TypeError('x is undefined');
+        }),
       ],
       baseOpts,
     );
@@ -61,7 +78,11 @@ describe('collectAll', () => {
     const honours = fakeSource('honours', (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))));
     const ignores = fakeSource('ignores', () => new Promise(() => {}));
     const t0 = Date.now();
-    const res = await collectAll([honours, ignores, fakeSource('fast', ok([{ id: 'x' }]))], { ...baseOpts, defaultTimeoutMs: 5_000, timeouts: { honours: 100, ignores: 150 } });
+    const res = await collectAll([honours, ignores, fakeSource('fast', ok([{ id: 'x' }]))], {
+      ...baseOpts,
+      defaultTimeoutMs: 5_000,
+      timeouts: { honours: 100, ignores: 150 },
+    });
     expect(Date.now() - t0).toBeLessThan(2_000);
     expect(res.reports.map((r) => [r.status, r.error])).toEqual([
       ['timeout', 'timed out after 100ms'],
@@ -96,7 +117,15 @@ describe('collectAll', () => {
 
   it('gives default facts of a successful source to the targets it did not mention, never over a value or an unknown', async () => {
     const defaults = [{ kind: 'instance', facts: { alerts: [] } }];
-    const inv = fakeSource('inv', ok([{ id: 'a', kind: 'instance' }, { id: 'b', kind: 'instance' }, { id: 'c', kind: 'datastore' }, { id: 'd', kind: 'instance', unknown: { alerts: 'said so' } }]));
+    const inv = fakeSource(
+      'inv',
+      ok([
+        { id: 'a', kind: 'instance' },
+        { id: 'b', kind: 'instance' },
+        { id: 'c', kind: 'datastore' },
+        { id: 'd', kind: 'instance', unknown: { alerts: 'said so' } },
+      ]),
+    );
     const am = fakeSource('am', ok([{ id: 'b', facts: { alerts: [{ name: 'Down' }] } }], ['alerts'], { defaults }));
     const res = await collectAll([inv, am], baseOpts);
     expect(res.targets.map((t) => [t.id, t.facts.alerts, t.unknown])).toEqual([
@@ -108,7 +137,9 @@ describe('collectAll', () => {
     (res.targets[0]!.facts.alerts as unknown[]).push('x');
     expect(res.targets[2]!.facts.alerts).toBeUndefined();
 
-    const failed = fakeSource('am', async () => { throw new SourceError('down'); }, ['alerts']);
+    const failed = fakeSource('am', async () => {
+      throw new SourceError('down');
+    }, ['alerts']);
     const res2 = await collectAll([inv, failed], baseOpts);
     expect(res2.targets.every((t) => !('alerts' in t.facts))).toBe(true);
   });
@@ -153,7 +184,14 @@ describe('source cooldown cache', () => {
     const cache = new MemoryCache();
     const opts = { ...baseOpts, cache, cooldowns: { s: 1_000 } };
     await collectAll([fakeSource('s', ok([{ id: 'a', facts: { f: 1 } }], ['f']))], opts);
-    const res = await collectAll([fakeSource('s', async () => { throw new SourceError('boom'); }, ['f'])], { ...opts, now: opts.now + 5_000 });
+    const res = await collectAll(
+      [
+        fakeSource('s', async () => {
+          throw new SourceError('boom');
+        }, ['f']),
+      ],
+      { ...opts, now: opts.now + 5_000 },
+    );
     expect(res.reports[0]).toMatchObject({ status: 'failed', error: 'boom' });
     expect(res.targets).toEqual([]);
   });
@@ -169,7 +207,12 @@ describe('source cooldown cache', () => {
 
   it('collects afresh, with a warning, when the cache cannot be read', async () => {
     const { source, calls } = counting();
-    const cache = { getSourceCache: async () => { throw new Error('database is locked'); }, setSourceCache: async () => {} };
+    const cache = {
+      getSourceCache: async () => {
+        throw new Error('database is locked');
+      },
+      setSourceCache: async () => {},
+    };
     const res = await collectAll([source], { ...baseOpts, cache, cooldowns: { 'slow-analysis': 60_000 } });
     expect(calls()).toBe(1);
     expect(res.reports[0]!.warnings).toEqual(['could not read the cached result, collecting afresh: database is locked']);

@@ -40,7 +40,9 @@ describe('command source', () => {
 
   it('fails with the exit code and the end of stderr', async () => {
     const dir = fixture({ 'fail.mjs': `process.stderr.write('x'.repeat(10000) + 'database unreachable\\n'); process.exit(3);` });
-    const err = await command([node, 'fail.mjs']).collect(ctxIn(dir)).catch((e: Error) => e);
+    const err = await command([node, 'fail.mjs'])
+      .collect(ctxIn(dir))
+      .catch((e: Error) => e);
     expect(err.message).toMatch(/exited with code 3; stderr: x+database unreachable$/);
     expect(err.message.length).toBeLessThan(4_400);
   });
@@ -55,7 +57,9 @@ describe('command source', () => {
   it('stops a command whose output is too large', async () => {
     const dir = fixture({ 'big.mjs': `const s = 'x'.repeat(1 << 20); for (let i = 0; i < 40; i++) process.stdout.write(s); setTimeout(() => {}, 60000);` });
     const t0 = Date.now();
-    await expect(command([node, 'big.mjs']).collect(ctxIn(dir))).rejects.toThrow('the output is larger than the limit of 16777216 bytes; the command was stopped');
+    await expect(command([node, 'big.mjs']).collect(ctxIn(dir))).rejects.toThrow(
+      'the output is larger than the limit of 16777216 bytes; the command was stopped',
+    );
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 

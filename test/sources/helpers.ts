@@ -43,7 +43,12 @@ export async function startServer(handler: (req: SeenRequest, res: ServerRespons
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const seen = { method: req.method ?? 'GET', url: new URL(req.url ?? '/', 'http://x'), headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const seen = {
+        method: req.method ?? 'GET',
+        url: new URL(req.url ?? '/', 'http://x'),
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
       requests.push(seen);
       Promise.resolve(handler(seen, res)).catch((err: unknown) => {
         res.statusCode = 599;

@@ -13,7 +13,7 @@ afterEach(async () => {
 const http = (url: string, extra: object) => createSource({ name: 'api', kind: 'http', url, ...extra } as never);
 
 describe('http source', () => {
-  it('selects records with CEL and computes each record\'s facts, mapped by a field', async () => {
+  it("selects records with CEL and computes each record's facts, mapped by a field", async () => {
     server = await startServer((_, res) =>
       sendJson(res, {
         queues: [
@@ -23,7 +23,7 @@ describe('http source', () => {
         ],
       }),
     );
-    const out = await http(server.url + '/api/queues', {
+    const out = await http(`${server.url}/api/queues`, {
       records: 'body.queues',
       target: { id_label: 'name', kind: 'queue', keep_labels: ['team'], depends_on_label: 'upstream' },
       facts: { depth: 'record.depth', stuck: 'record.depth > 1000.0 && record.consumers == 0', checked_with: 'status' },
@@ -37,9 +37,17 @@ describe('http source', () => {
   });
 
   it('takes a top-level list as the records, with `id` as the default id field', async () => {
-    server = await startServer((_, res) => sendJson(res, [{ id: 7, ok: true }, { id: 'b', ok: false }]));
+    server = await startServer((_, res) =>
+      sendJson(res, [
+        { id: 7, ok: true },
+        { id: 'b', ok: false },
+      ]),
+    );
     const out = await http(server.url, { facts: { ok: 'record.ok' } }).collect(context(NOW));
-    expect(out.targets).toEqual([{ id: '7', facts: { ok: true } }, { id: 'b', facts: { ok: false } }]);
+    expect(out.targets).toEqual([
+      { id: '7', facts: { ok: true } },
+      { id: 'b', facts: { ok: false } },
+    ]);
   });
 
   it('makes a fact unknown where its expression fails, and says so once', async () => {
@@ -61,7 +69,7 @@ describe('http source', () => {
       res.writeHead(status, { 'content-type': 'text/html' });
       res.end('<h1>Service Unavailable</h1>');
     });
-    const probe = http(server.url + '/healthz', {
+    const probe = http(`${server.url}/healthz`, {
       target_id: 'checkout',
       target: { kind: 'service' },
       auth: { bearer: 'tok' },
@@ -80,16 +88,20 @@ describe('http source', () => {
       res.writeHead(200);
       res.end('not json');
     });
-    await expect(http(server.url + '/500', { facts: { x: 'record.x' } }).collect(context(NOW))).rejects.toThrow(
+    await expect(http(`${server.url}/500`, { facts: { x: 'record.x' } }).collect(context(NOW))).rejects.toThrow(
       `GET ${server.url}/500: HTTP 500 Internal Server Error: {"error":"db down"}`,
     );
-    await expect(http(server.url + '/text', { facts: { x: 'record.x' } }).collect(context(NOW))).rejects.toThrow('the answer is not JSON (HTTP 200): not json');
+    await expect(http(`${server.url}/text`, { facts: { x: 'record.x' } }).collect(context(NOW))).rejects.toThrow('the answer is not JSON (HTTP 200): not json');
   });
 
   it('fails clearly when the body is not a list and no `records` is given, or `records` is not a list', async () => {
     server = await startServer((_, res) => sendJson(res, { items: {} }));
-    await expect(http(server.url, { facts: { x: 'record.x' } }).collect(context(NOW))).rejects.toThrow('the body is a map, not a list of records; set `records`');
-    await expect(http(server.url, { records: 'body.items', facts: { x: 'record.x' } }).collect(context(NOW))).rejects.toThrow('`records` must give a list, it gave a map');
+    await expect(http(server.url, { facts: { x: 'record.x' } }).collect(context(NOW))).rejects.toThrow(
+      'the body is a map, not a list of records; set `records`',
+    );
+    await expect(http(server.url, { records: 'body.items', facts: { x: 'record.x' } }).collect(context(NOW))).rejects.toThrow(
+      '`records` must give a list, it gave a map',
+    );
   });
 
   it('reports invalid expressions with the field and a caret, before any request', () => {

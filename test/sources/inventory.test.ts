@@ -44,7 +44,9 @@ describe('inventory source', () => {
 
   it('points at line and column of a YAML syntax error', async () => {
     const dir = fixture({ 'bad.yaml': 'targets:\n  - id: a\n    labels: {x: 1\n' });
-    const err = await inventory('bad.yaml').collect(ctx(dir)).catch((e: unknown) => e);
+    const err = await inventory('bad.yaml')
+      .collect(ctx(dir))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SourceError);
     expect((err as Error).message).toMatch(/^bad\.yaml:\d+:\d+: invalid YAML/);
   });

@@ -29,7 +29,7 @@ app_info{target="web-2",database="db-2"} 1
 `;
 
   beforeAll(async () => {
-    exporter = await startServer((req, res) => {
+    exporter = await startServer((_req, res) => {
       if (!exporterUp) {
         res.writeHead(500);
         res.end('down');
@@ -92,11 +92,18 @@ scrape_configs:
     const report = res.reports[0]!;
     expect(report.status, report.error).toBe('ok');
     const byId = Object.fromEntries(res.targets.map((t) => [t.id, t]));
-    expect(byId['web-1']).toMatchObject({ kind: 'instance', labels: { service: 'checkout' }, depends_on: ['db-1'], facts: { healthy: 1, latency: 0.042, app_info: 1 } });
+    expect(byId['web-1']).toMatchObject({
+      kind: 'instance',
+      labels: { service: 'checkout' },
+      depends_on: ['db-1'],
+      facts: { healthy: 1, latency: 0.042, app_info: 1 },
+    });
     expect(byId['web-2']).toMatchObject({ facts: { healthy: 0, app_info: 1 }, unknown: { latency: 'value is NaN' }, depends_on: ['db-2'] });
     expect(report.warnings).toHaveLength(2);
     expect(report.warnings[0]).toMatch(/^query for fact "broken" failed, the fact is unknown: bad_data: .*parse error/);
-    expect(report.warnings[1]).toBe('query for fact "missing" returned no series; the fact is unknown for every target (set expect_targets: false if an empty answer is normal)');
+    expect(report.warnings[1]).toBe(
+      'query for fact "missing" returned no series; the fact is unknown for every target (set expect_targets: false if an empty answer is normal)',
+    );
   });
 
   it('leaves facts unknown, never healthy, once the exporter stops answering', async () => {

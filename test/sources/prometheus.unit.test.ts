@@ -58,7 +58,7 @@ describe('prometheus source', () => {
 
   it('maps by another label, per query, and reads relations from a label of an info metric', async () => {
     const s = await fakePrometheus({
-      'app_info': vector([sample({ pod: 'p1', database: 'db-1', team: 'a' }, '1')]),
+      app_info: vector([sample({ pod: 'p1', database: 'db-1', team: 'a' }, '1')]),
     });
     const out = await prom(s.url, {
       target: { id_label: 'instance', kind: 'pod' },
@@ -92,7 +92,12 @@ describe('prometheus source', () => {
 
   it('warns when a query returns no series, unless an empty answer is expected', async () => {
     const s = await fakePrometheus({ up: vector([]), 'down == 1': vector([]) });
-    const out = await prom(s.url, { queries: [{ fact: 'up', query: 'up' }, { fact: 'down', query: 'down == 1', expect_targets: false }] }).collect(context(NOW));
+    const out = await prom(s.url, {
+      queries: [
+        { fact: 'up', query: 'up' },
+        { fact: 'down', query: 'down == 1', expect_targets: false },
+      ],
+    }).collect(context(NOW));
     expect(out.targets).toEqual([]);
     expect(out.warnings).toEqual([
       'query for fact "up" returned no series; the fact is unknown for every target (set expect_targets: false if an empty answer is normal)',
@@ -102,9 +107,19 @@ describe('prometheus source', () => {
   it('warns about a scalar answer, series without the id label and several series for one target', async () => {
     const s = await fakePrometheus({
       'scalar(x)': { status: 'success', data: { resultType: 'scalar', result: [sec(NOW), '3'] } },
-      cpu: vector([sample({ instance: 'a', cpu: '0' }, '0.5'), sample({ instance: 'a', cpu: '1' }, '0.7'), sample({ job: 'x' }, '1'), sample({ instance: 'b', cpu: '0' }, '0.1')]),
+      cpu: vector([
+        sample({ instance: 'a', cpu: '0' }, '0.5'),
+        sample({ instance: 'a', cpu: '1' }, '0.7'),
+        sample({ job: 'x' }, '1'),
+        sample({ instance: 'b', cpu: '0' }, '0.1'),
+      ]),
     });
-    const out = await prom(s.url, { queries: [{ fact: 'n', query: 'scalar(x)' }, { fact: 'cpu', query: 'cpu' }] }).collect(context(NOW));
+    const out = await prom(s.url, {
+      queries: [
+        { fact: 'n', query: 'scalar(x)' },
+        { fact: 'cpu', query: 'cpu' },
+      ],
+    }).collect(context(NOW));
     expect(out.targets).toEqual([
       { id: 'a', facts: {}, unknown: { cpu: 'ambiguous: the query returned 2 series for this target (aggregate it, e.g. max by (instance) (...))' } },
       { id: 'b', facts: { cpu: 0.1 } },
@@ -121,7 +136,12 @@ describe('prometheus source', () => {
       up: vector([sample({ instance: 'a' }, '1')]),
       'rate(x[': { status: 400, body: { status: 'error', errorType: 'bad_data', error: 'parse error: unclosed left bracket' } },
     });
-    const out = await prom(s.url, { queries: [{ fact: 'up', query: 'up' }, { fact: 'r', query: 'rate(x[' }] }).collect(context(NOW));
+    const out = await prom(s.url, {
+      queries: [
+        { fact: 'up', query: 'up' },
+        { fact: 'r', query: 'rate(x[' },
+      ],
+    }).collect(context(NOW));
     expect(out.targets).toEqual([{ id: 'a', facts: { up: 1 } }]);
     expect(out.warnings).toEqual(['query for fact "r" failed, the fact is unknown: bad_data: parse error: unclosed left bracket']);
   });
@@ -133,7 +153,9 @@ describe('prometheus source', () => {
 
   it('fails the source on an HTTP error that is not a Prometheus answer, and on a non-JSON body', async () => {
     let s = await fakePrometheus({ up: { status: 500, body: '<html>Internal Server Error</html>' } });
-    await expect(prom(s.url).collect(context(NOW))).rejects.toThrow(`${s.url}/api/v1/query: HTTP 500 Internal Server Error: <html>Internal Server Error</html>`);
+    await expect(prom(s.url).collect(context(NOW))).rejects.toThrow(
+      `${s.url}/api/v1/query: HTTP 500 Internal Server Error: <html>Internal Server Error</html>`,
+    );
     await s.close();
     s = await fakePrometheus({ up: { status: 200, body: 'hello' } });
     await expect(prom(s.url).collect(context(NOW))).rejects.toThrow('not a Prometheus query API answer: hello');

@@ -138,7 +138,12 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         const s = await fresh();
         const names = ['shard:0/4', 'shard:1/4', 'shard:2/4', 'shard:3/4'];
         // A round: two runners take two shards each, at different times, and release them.
-        for (const [n, at] of [[0, 100], [1, 100], [2, 200], [3, 300]] as const) {
+        for (const [n, at] of [
+          [0, 100],
+          [1, 100],
+          [2, 200],
+          [3, 300],
+        ] as const) {
           const r = await s.acquireLease(names[n]!, 'r', 1000, at);
           if (!r.acquired) throw new Error('not acquired');
           await s.releaseLease({ name: names[n]!, token: r.token });
@@ -156,7 +161,10 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         const a = await s.acquireLease('shard:0/2', 'me', 1000, 0);
         const b = await s.acquireLease('shard:1/2', 'me', 1000, 0);
         if (!a.acquired || !b.acquired) throw new Error('not acquired');
-        const both = [{ name: 'shard:0/2', token: a.token }, { name: 'shard:1/2', token: b.token }];
+        const both = [
+          { name: 'shard:0/2', token: a.token },
+          { name: 'shard:1/2', token: b.token },
+        ];
         await s.saveForState([{ rule: 'r', target: 't1', since: 1, runs: 1, lastRunId: 1 }], [], both);
         const id = await s.intentTransaction(both, (tx) => tx.insertIntent(intent({ key: 'k-both' })));
         expect(id.inserted).toBe(true);
@@ -244,7 +252,11 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
           decision({ target: 'web-2', outcome: 'blocked', trace: [{ stage: 'guard', reason: 'blast-radius', detail: '5 of 5', stops: true }] }),
           decision({ target: 'web-2', rule: 'page', outcome: 'escalated', actions: undefined }),
         ];
-        await s.finishRun(id, { finishedAt: 2000, status: 'ok', summary: { decisions: 3, sources: { prom: 'ok' } }, snapshot, decisions: ds }, { name: 'run', token: 1 });
+        await s.finishRun(
+          id,
+          { finishedAt: 2000, status: 'ok', summary: { decisions: 3, sources: { prom: 'ok' } }, snapshot, decisions: ds },
+          { name: 'run', token: 1 },
+        );
         expect(await s.getRun(id)).toMatchObject({ finishedAt: 2000, status: 'ok', summary: { decisions: 3, sources: { prom: 'ok' } } });
         expect(await s.getSnapshot(id)).toEqual(snapshot);
         const back = await s.getDecisions(id);
@@ -357,7 +369,14 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
           [],
           null,
         );
-        await s.saveForState([{ rule: 'r1', target: 't1', since: 100, runs: 2, lastRunId: 2 }], [{ rule: 'r1', target: 't2' }, { rule: 'x', target: 'y' }], null);
+        await s.saveForState(
+          [{ rule: 'r1', target: 't1', since: 100, runs: 2, lastRunId: 2 }],
+          [
+            { rule: 'r1', target: 't2' },
+            { rule: 'x', target: 'y' },
+          ],
+          null,
+        );
         expect(await s.loadForState()).toEqual([{ rule: 'r1', target: 't1', since: 100, runs: 2, lastRunId: 2 }]);
       });
     });
@@ -447,7 +466,9 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         const s = await fresh();
         const ids: number[] = [];
         for (let k = 0; k < 5; k++) {
-          const r = await s.intentTransaction(null, (tx) => tx.insertIntent(intent({ key: `k${k}`, createdAt: 100 + k, target: `t${k % 2}`, runId: 1 + (k % 2) })));
+          const r = await s.intentTransaction(null, (tx) =>
+            tx.insertIntent(intent({ key: `k${k}`, createdAt: 100 + k, target: `t${k % 2}`, runId: 1 + (k % 2) })),
+          );
           if (r.inserted) ids.push(r.id);
         }
         await s.markRunning(ids[0]!, 200);
@@ -458,14 +479,24 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         expect(await s.recentOutcomes('restart-unhealthy', 10)).toEqual(['succeeded', 'timed_out', 'failed', 'succeeded']);
         expect(await s.recentOutcomes('restart-unhealthy', 2)).toEqual(['succeeded', 'timed_out']);
         expect(await s.recentOutcomes('other', 2)).toEqual([]);
-        expect(await s.getExecution(ids[0]!)).toMatchObject({ status: 'failed', startedAt: 200, finishedAt: 300, exitCode: 1, durationMs: 12, output: 'boom\n', error: 'exit 1' });
+        expect(await s.getExecution(ids[0]!)).toMatchObject({
+          status: 'failed',
+          startedAt: 200,
+          finishedAt: 300,
+          exitCode: 1,
+          durationMs: 12,
+          output: 'boom\n',
+          error: 'exit 1',
+        });
         expect(await s.getExecution(ids[3]!)).toMatchObject({ status: 'succeeded', httpStatus: 204, exitCode: null });
         expect((await s.listExecutions({ limit: 10 })).map((e) => e.key)).toEqual(['k4', 'k3', 'k2', 'k1', 'k0']);
         expect((await s.listExecutions({ target: 't0', limit: 10 })).map((e) => e.key)).toEqual(['k4', 'k2', 'k0']);
         expect((await s.listExecutions({ runId: 2, limit: 10 })).map((e) => e.key)).toEqual(['k3', 'k1']);
         expect((await s.listExecutions({ since: 103, limit: 1 })).map((e) => e.key)).toEqual(['k4']);
         expect(await s.listExecutions({ rule: 'nope', limit: 10 })).toEqual([]);
-        await expect(s.finishExecution(ids[0]!, { status: 'succeeded', durationMs: 1, output: '', finishedAt: 500 })).rejects.toBeInstanceOf(JournalConflictError);
+        await expect(s.finishExecution(ids[0]!, { status: 'succeeded', durationMs: 1, output: '', finishedAt: 500 })).rejects.toBeInstanceOf(
+          JournalConflictError,
+        );
         await expect(s.markRunning(9999, 1)).rejects.toBeInstanceOf(JournalConflictError);
       });
 

@@ -32,6 +32,7 @@ export function schemaFactory(file: string) {
 }
 
 export function requirePgUrl(): string {
-  if (!PG_URL) throw new Error('REFLEX_REQUIRE_SERVICES is set but REFLEX_TEST_PG is not: set it to a PostgreSQL URL (e.g. postgres://postgres@127.0.0.1:5432/test)');
+  if (!PG_URL)
+    throw new Error('REFLEX_REQUIRE_SERVICES is set but REFLEX_TEST_PG is not: set it to a PostgreSQL URL (e.g. postgres://postgres@127.0.0.1:5432/test)');
   return PG_URL;
 }

@@ -66,7 +66,9 @@ describe('sqlite store on disk', () => {
     const file = join(tempDir(), 'file');
     writeFileSync(file, 'x');
     expect(() => openSqliteStore(join(file, 'sub', 'state.db'))).toThrow(StoreError);
-    expect(() => openSqliteStore(join(file, 'sub', 'state.db'))).toThrow(/cannot open the SQLite store at .*file\/sub\/state\.db: a path component is not a directory/);
+    expect(() => openSqliteStore(join(file, 'sub', 'state.db'))).toThrow(
+      /cannot open the SQLite store at .*file\/sub\/state\.db: a path component is not a directory/,
+    );
   });
 
   it.skipIf(process.getuid?.() === 0)('a folder without write permission is a StoreError', async () => {
@@ -129,9 +131,7 @@ describe('sqlite store on disk', () => {
     expect(await v2.getCooldown('kept')).toEqual({ lastAt: 1, until: 2 });
     await v2.close();
     const db = new Database(path);
-    expect(db.prepare('SELECT version, name FROM schema_version ORDER BY version').all()).toEqual(
-      next.map((m) => ({ version: m.version, name: m.name })),
-    );
+    expect(db.prepare('SELECT version, name FROM schema_version ORDER BY version').all()).toEqual(next.map((m) => ({ version: m.version, name: m.name })));
     db.close();
 
     const old = openSqliteStore(path);
@@ -194,7 +194,9 @@ describe('sqlite store on disk', () => {
 describe('sqlite store after a crash', () => {
   it('an intent journaled by a process killed mid-action is found unfinished by the next one', async () => {
     const path = join(tempDir(), 'crash.db');
-    const child = spawn(process.execPath, ['--import', 'tsx', resolve(import.meta.dirname, 'sqlite-crash-child.ts'), path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', resolve(import.meta.dirname, 'sqlite-crash-child.ts'), path], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (b) => (err += b));
     const id = await new Promise<number>((ok, fail) => {

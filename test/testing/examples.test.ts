@@ -10,7 +10,11 @@ import { reflex, ROOT } from '../helpers.js';
 const examples = readdirSync(join(ROOT, 'examples')).filter((e) => existsSync(join(ROOT, 'examples', e, 'reflex.yaml')));
 const scenarioFiles = (ex: string) => {
   const rules = join(ROOT, 'examples', ex, 'rules');
-  return existsSync(rules) ? readdirSync(rules).filter((f) => /_test\.ya?ml$/.test(f)).map((f) => join(rules, f)) : [];
+  return existsSync(rules)
+    ? readdirSync(rules)
+        .filter((f) => /_test\.ya?ml$/.test(f))
+        .map((f) => join(rules, f))
+    : [];
 };
 
 describe('the examples pass their scenario tests', () => {
@@ -27,7 +31,7 @@ describe('the examples pass their scenario tests', () => {
 
 describe('schema/tests.schema.json', () => {
   it('matches the zod schema (regenerate: node dist/cli/main.js schema --kind tests > schema/tests.schema.json)', async () => {
-    const fresh = JSON.stringify(await jsonSchema('tests'), null, 2) + '\n';
+    const fresh = `${JSON.stringify(await jsonSchema('tests'), null, 2)}\n`;
     expect(readFileSync(join(ROOT, 'schema/tests.schema.json'), 'utf8') === fresh, 'schema/tests.schema.json is out of date').toBe(true);
   });
 

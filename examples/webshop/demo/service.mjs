@@ -25,8 +25,8 @@ function load() {
 }
 function save(s) {
   mkdirSync(dirname(STATE), { recursive: true });
-  writeFileSync(STATE + '.tmp', JSON.stringify(s, null, 2));
-  renameSync(STATE + '.tmp', STATE);
+  writeFileSync(`${STATE}.tmp`, JSON.stringify(s, null, 2));
+  renameSync(`${STATE}.tmp`, STATE);
 }
 function instance(s, id) {
   const i = s.instances[id];
@@ -47,12 +47,12 @@ const now = Date.now();
 switch (cmd) {
   case 'status':
     process.stdout.write(
-      JSON.stringify({
+      `${JSON.stringify({
         targets: INSTANCES.map((id) => {
           const i = s.instances[id];
           return { id, facts: { healthy: i.healthy, restarts_1h: i.restarts.filter((t) => now - t < HOUR).length, disk_used_pct: i.disk } };
         }),
-      }) + '\n',
+      })}\n`,
     );
     break;
   case 'break':

@@ -24,7 +24,12 @@ export function logChannel(name: string, config: z.output<typeof LogChannel>, op
         else stderr(text);
         return { status: 'succeeded', durationMs: Math.round(performance.now() - started), output: '' };
       } catch (err) {
-        return { status: 'failed', durationMs: Math.round(performance.now() - started), output: '', error: `cannot write ${config.path}: ${(err as Error).message}` };
+        return {
+          status: 'failed',
+          durationMs: Math.round(performance.now() - started),
+          output: '',
+          error: `cannot write ${config.path}: ${(err as Error).message}`,
+        };
       }
     },
   };

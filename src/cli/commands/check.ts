@@ -20,9 +20,9 @@ export default async function check(opts: { config?: string; json?: boolean }): 
   const errors = sorted.filter((d) => d.severity === 'error');
   const warnings = sorted.length - errors.length;
   if (opts.json) {
-    process.stdout.write(JSON.stringify({ ok: errors.length === 0, errors: errors.length, warnings, problems: sorted }, null, 2) + '\n');
+    process.stdout.write(`${JSON.stringify({ ok: errors.length === 0, errors: errors.length, warnings, problems: sorted }, null, 2)}\n`);
   } else {
-    if (sorted.length) process.stdout.write(sorted.map(formatDiagnostic).join('\n') + '\n');
+    if (sorted.length) process.stdout.write(`${sorted.map(formatDiagnostic).join('\n')}\n`);
     if (errors.length) process.stdout.write(`${plural(errors.length, 'error')}${warnings ? `, ${plural(warnings, 'warning')}` : ''}\n`);
     else process.stdout.write(`ok: ${summary}${warnings ? ` (${plural(warnings, 'warning')})` : ''}\n`);
   }

@@ -63,8 +63,10 @@ export default async function disable(opts: SwitchOpts): Promise<number> {
     if (until <= now) throw new UserError(`--until ${opts.until} is in the past`);
   }
   // A disable that names nothing real protects nothing: refuse it rather than silently doing nothing.
-  if (s.scope === 'rule' && !ruleSet.rules.some((r) => r.name === s.value)) throw new UserError(`no rule "${s.value}" (rules: ${ruleSet.rules.map((r) => r.name).join(', ')})`);
-  if (s.scope === 'action' && !project.config.actions[s.value]) throw new UserError(`no action "${s.value}" (actions: ${Object.keys(project.config.actions).join(', ') || 'none'})`);
+  if (s.scope === 'rule' && !ruleSet.rules.some((r) => r.name === s.value))
+    throw new UserError(`no rule "${s.value}" (rules: ${ruleSet.rules.map((r) => r.name).join(', ')})`);
+  if (s.scope === 'action' && !project.config.actions[s.value])
+    throw new UserError(`no action "${s.value}" (actions: ${Object.keys(project.config.actions).join(', ') || 'none'})`);
   const by = who(opts.by);
   const store = await openStoreOrExit(project);
   try {
@@ -78,8 +80,8 @@ export default async function disable(opts: SwitchOpts): Promise<number> {
     }
     const what = s.scope === 'all' ? 'all automation' : s.scope === 'selector' ? `targets with ${s.value}` : `${s.scope} "${s.value}"`;
     const msg = `disabled ${what} (by ${by}: "${reason}"${until ? `, for ${formatDuration(until - now)}, until ${new Date(until).toISOString()}` : ', until enabled again'})`;
-    if (opts.json) process.stdout.write(JSON.stringify({ disabled: s, by, reason, until }) + '\n');
-    else process.stdout.write(msg + '\n');
+    if (opts.json) process.stdout.write(`${JSON.stringify({ disabled: s, by, reason, until })}\n`);
+    else process.stdout.write(`${msg}\n`);
     return EXIT.OK;
   } finally {
     await store.close();
@@ -125,13 +127,22 @@ export async function knownTargets(store: Store, project: Project): Promise<{ ta
 }
 
 /** A disable that matches no known target protects nothing (a typo, a stale id): refuse it with what there is. */
-async function refuseIfNothingMatches(store: Store, project: Project, s: { scope: string; value: string; selector: Record<string, string> | null }): Promise<void> {
+async function refuseIfNothingMatches(
+  store: Store,
+  project: Project,
+  s: { scope: string; value: string; selector: Record<string, string> | null },
+): Promise<void> {
   const { targets, from } = await knownTargets(store, project);
   const n = `${targets.length} target${targets.length === 1 ? '' : 's'}`;
   const nothing = 'a disable that matches nothing protects nothing';
   if (s.scope === 'target') {
     if (targets.some((t) => t.id === s.value)) return;
-    throw new UserError(`no target "${s.value}" in ${from}, ${n}${didYouMean(s.value, targets.map((t) => t.id))}; ${nothing}`);
+    throw new UserError(
+      `no target "${s.value}" in ${from}, ${n}${didYouMean(
+        s.value,
+        targets.map((t) => t.id),
+      )}; ${nothing}`,
+    );
   }
   const sel = s.selector!;
   if (targets.some((t) => Object.entries(sel).every(([k, v]) => t.labels[k] === v))) return;

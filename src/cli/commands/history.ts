@@ -4,7 +4,15 @@ import { decisionLine } from '../../explain/text.js';
 import { parseUntil } from '../../util/duration.js';
 import { loadOrExit, openStoreOrExit } from '../project.js';
 
-export default async function history(opts: { config?: string; target?: string; rule?: string; since?: string; runs?: boolean; limit?: string; json?: boolean }): Promise<number> {
+export default async function history(opts: {
+  config?: string;
+  target?: string;
+  rule?: string;
+  since?: string;
+  runs?: boolean;
+  limit?: string;
+  json?: boolean;
+}): Promise<number> {
   const { project } = loadOrExit(opts);
   const limit = Number(opts.limit ?? 50);
   if (!Number.isInteger(limit) || limit < 1) throw new UserError(`--limit must be a positive whole number, not "${opts.limit}"`);
@@ -22,7 +30,7 @@ export default async function history(opts: { config?: string; target?: string; 
   try {
     if (opts.runs) {
       const runs = await store.listRuns({ limit, since });
-      if (opts.json) process.stdout.write(JSON.stringify(runs, null, 2) + '\n');
+      if (opts.json) process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
       else {
         for (const r of runs) {
           const s = r.summary as { targets?: number; outcomes?: Record<string, number>; problems?: unknown[] };
@@ -31,7 +39,9 @@ export default async function history(opts: { config?: string; target?: string; 
             .map(([k, n]) => `${n} ${k}`)
             .join(', ');
           const dur = r.finishedAt ? `${r.finishedAt - r.startedAt} ms` : 'unfinished';
-          process.stdout.write(`run #${r.id}  ${new Date(r.startedAt).toISOString()}  ${r.mode.padEnd(7)}  ${r.status.padEnd(8)}  ${dur}  ${s.targets ?? '?'} targets  ${outcomes || 'nothing matched'}${s.problems?.length ? `  ${s.problems.length} problem(s)` : ''}\n`);
+          process.stdout.write(
+            `run #${r.id}  ${new Date(r.startedAt).toISOString()}  ${r.mode.padEnd(7)}  ${r.status.padEnd(8)}  ${dur}  ${s.targets ?? '?'} targets  ${outcomes || 'nothing matched'}${s.problems?.length ? `  ${s.problems.length} problem(s)` : ''}\n`,
+          );
         }
         if (runs.length === 0) process.stdout.write('no runs recorded\n');
       }
@@ -40,7 +50,7 @@ export default async function history(opts: { config?: string; target?: string; 
     const decisions = await store.decisionHistory({ target: opts.target, rule: opts.rule, since, limit });
     const execs = await store.listExecutions({ target: opts.target, rule: opts.rule, since, limit });
     if (opts.json) {
-      process.stdout.write(JSON.stringify({ decisions, executions: execs }, null, 2) + '\n');
+      process.stdout.write(`${JSON.stringify({ decisions, executions: execs }, null, 2)}\n`);
       return 0;
     }
     for (const d of decisions) process.stdout.write(`run #${d.runId}  ${new Date(d.at).toISOString()}  ${decisionLine(d)}\n`);

@@ -10,15 +10,18 @@ export default async function init(opts: { force?: boolean }, args: string[]): P
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UserError(`${args[0]} exists and is not a folder`, EXIT.CONFIG);
   const files: Record<string, string> = {
     ...starterFiles(),
-    'schema/config.schema.json': JSON.stringify(await jsonSchema('config'), null, 2) + '\n',
-    'schema/rules.schema.json': JSON.stringify(await jsonSchema('rules'), null, 2) + '\n',
-    'schema/tests.schema.json': JSON.stringify(await jsonSchema('tests'), null, 2) + '\n',
+    'schema/config.schema.json': `${JSON.stringify(await jsonSchema('config'), null, 2)}\n`,
+    'schema/rules.schema.json': `${JSON.stringify(await jsonSchema('rules'), null, 2)}\n`,
+    'schema/tests.schema.json': `${JSON.stringify(await jsonSchema('tests'), null, 2)}\n`,
   };
   const shown = args[0] ?? '.';
   if (!opts.force) {
     const taken = Object.keys(files).filter((f) => f !== '.gitignore' && existsSync(join(dir, f)));
     if (taken.length) {
-      throw new UserError(`${taken.map((f) => join(shown, f)).join(', ')} already exist${taken.length === 1 ? 's' : ''}: nothing was written (use --force to overwrite)`, EXIT.CONFIG);
+      throw new UserError(
+        `${taken.map((f) => join(shown, f)).join(', ')} already exist${taken.length === 1 ? 's' : ''}: nothing was written (use --force to overwrite)`,
+        EXIT.CONFIG,
+      );
     }
   }
   const written: string[] = [];

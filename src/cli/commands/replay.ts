@@ -41,25 +41,44 @@ export default async function replay(opts: { config?: string; json?: boolean }, 
       const norm = (x: string) => (x === 'pending' ? 'matched' : x);
       if (norm(a) !== norm(b)) {
         const stopper = d.trace.filter((v) => v.stops)[0];
-        diffs.push({ rule: d.rule.name, target: d.target.id, then: a, now: b, why: stopper ? `${stopper.reason}: ${stopper.detail}` : d.conditions.map((c) => `${c.name}=${c.result}`).join(', ') });
+        diffs.push({
+          rule: d.rule.name,
+          target: d.target.id,
+          // biome-ignore lint/suspicious/noThenProperty: a field of replay's --json output (the outcome then and now)
+          then: a,
+          now: b,
+          why: stopper ? `${stopper.reason}: ${stopper.detail}` : d.conditions.map((c) => `${c.name}=${c.result}`).join(', '),
+        });
       }
     }
     for (const [key, a] of then) {
       if (seen.has(key) || a === 'not_matched') continue;
       const [rule, target] = key.split('\u0000') as [string, string];
       const gone = !ruleSet.rules.some((r) => r.name === rule);
-      diffs.push({ rule, target, then: a, now: gone ? 'rule removed' : 'not applicable', why: gone ? 'the rule no longer exists' : 'the rule no longer applies to this target' });
+      diffs.push({
+        rule,
+        target,
+        // biome-ignore lint/suspicious/noThenProperty: as above
+        then: a,
+        now: gone ? 'rule removed' : 'not applicable',
+        why: gone ? 'the rule no longer exists' : 'the rule no longer applies to this target',
+      });
     }
     diffs.sort((x, y) => x.rule.localeCompare(y.rule) || x.target.localeCompare(y.target));
     if (opts.json) {
-      process.stdout.write(JSON.stringify({ run: id, at: new Date(snap.now).toISOString(), rulesThen: run.ruleSetHash, rulesNow: project.hash, differences: diffs }, null, 2) + '\n');
+      process.stdout.write(
+        JSON.stringify({ run: id, at: new Date(snap.now).toISOString(), rulesThen: run.ruleSetHash, rulesNow: project.hash, differences: diffs }, null, 2) +
+          '\n',
+      );
       return 0;
     }
-    const out = [`replay of run #${id} (${new Date(snap.now).toISOString()}, ${snap.targets.length} targets) with today's rules${run.ruleSetHash === project.hash ? ' (unchanged since)' : ''}:`];
+    const out = [
+      `replay of run #${id} (${new Date(snap.now).toISOString()}, ${snap.targets.length} targets) with today's rules${run.ruleSetHash === project.hash ? ' (unchanged since)' : ''}:`,
+    ];
     if (diffs.length === 0) out.push('  no decision would differ');
     for (const d of diffs) out.push(`  ${d.rule}  ${d.target}: ${label(d.then)} -> ${label(d.now)}  (${d.why})`);
     out.push('(guardrails, cooldowns and `for` streaks depend on state at the time and are not replayed; conditions are.)');
-    process.stdout.write(out.join('\n') + '\n');
+    process.stdout.write(`${out.join('\n')}\n`);
     return 0;
   } finally {
     await store.close();

@@ -11,7 +11,7 @@ export default async function run(opts: { config?: string; dryRun?: boolean; jso
   const shards = parseShards(opts.shard);
   const { project, ruleSet, warnings } = loadOrExit(opts);
   const redact = makeRedactor(project.secrets);
-  const log = makeLogger({ redact, level: opts.quiet ? 'warn' : 'info', write: (l) => process.stderr.write(l + '\n') });
+  const log = makeLogger({ redact, level: opts.quiet ? 'warn' : 'info', write: (l) => process.stderr.write(`${l}\n`) });
   for (const w of warnings) log.warn(`${w.file}:${w.line}:${w.col}: ${w.message}`);
   const store = await openStoreOrExit(project);
   try {
@@ -36,7 +36,7 @@ export default async function run(opts: { config?: string; dryRun?: boolean; jso
             escalation: d.escalation ?? null,
           })),
       };
-      process.stdout.write(redact(JSON.stringify(doc, null, 2)) + '\n');
+      process.stdout.write(`${redact(JSON.stringify(doc, null, 2))}\n`);
     } else {
       const out: string[] = [];
       const mode = opts.dryRun ? 'dry-run' : 'enforce';
@@ -50,9 +50,11 @@ export default async function run(opts: { config?: string; dryRun?: boolean; jso
         }
       }
       const notable = res.decisions.filter((d) => d.outcome !== 'not_matched' && d.outcome !== 'derived');
-      notable.sort((a, b) => OUTCOME_ORDER.indexOf(a.outcome) - OUTCOME_ORDER.indexOf(b.outcome) || a.rule.index - b.rule.index || a.target.id.localeCompare(b.target.id));
+      notable.sort(
+        (a, b) => OUTCOME_ORDER.indexOf(a.outcome) - OUTCOME_ORDER.indexOf(b.outcome) || a.rule.index - b.rule.index || a.target.id.localeCompare(b.target.id),
+      );
       const shown = opts.quiet ? notable.filter((d) => d.outcome === 'failed' || d.outcome === 'interrupted') : notable;
-      for (const d of shown.slice(0, 100)) out.push('  ' + decisionLine(d));
+      for (const d of shown.slice(0, 100)) out.push(`  ${decisionLine(d)}`);
       if (shown.length > 100) out.push(`  ... and ${shown.length - 100} more (reflex history --rule R, or --json)`);
       const counts = Object.entries(s.outcomes)
         .filter(([, n]) => n > 0)
@@ -61,7 +63,7 @@ export default async function run(opts: { config?: string; dryRun?: boolean; jso
       if (!opts.quiet) out.push(`decisions: ${counts.join(', ') || 'none'}`);
       for (const p of s.problems) out.push(`problem: ${p.detail}`);
       if (!opts.quiet && notable.length) out.push(`explain a target: reflex why ${notable[0]!.target.id}`);
-      if (out.length) process.stdout.write(redact(out.join('\n')) + '\n');
+      if (out.length) process.stdout.write(`${redact(out.join('\n'))}\n`);
     }
     return s.problems.length || res.decisions.some((d) => d.outcome === 'failed') ? EXIT.PROBLEMS : EXIT.OK;
   } finally {

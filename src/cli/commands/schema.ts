@@ -2,6 +2,6 @@
 import { jsonSchema, type SchemaKind } from '../../config/schema-json.js';
 
 export default async function schema(opts: { kind?: SchemaKind }): Promise<number> {
-  process.stdout.write(JSON.stringify(await jsonSchema(opts.kind ?? 'rules'), null, 2) + '\n');
+  process.stdout.write(`${JSON.stringify(await jsonSchema(opts.kind ?? 'rules'), null, 2)}\n`);
   return 0;
 }

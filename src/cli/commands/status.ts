@@ -20,19 +20,27 @@ export default async function status(opts: { config?: string; json?: boolean }):
     const scaleOut = await scaleOutStatus(store, { count: sh.count, by: sh.by }, now);
     const runs = await store.listRuns({ limit: 1 });
     const lastRun = runs[0] ?? null;
-    const interrupted = (await store.listExecutions({ limit: 200 })).filter((e) => e.status === 'interrupted' && now - (e.finishedAt ?? e.createdAt) < 7 * 86_400_000);
+    const interrupted = (await store.listExecutions({ limit: 200 })).filter(
+      (e) => e.status === 'interrupted' && now - (e.finishedAt ?? e.createdAt) < 7 * 86_400_000,
+    );
     // Shadow mode: what dry-run rules would have done in the latest enforcing run.
     // With shards, "the latest run" is the latest of each shard (docs/scale-out.md): each run decided about its own shards.
     const recent = await store.listRuns({ limit: sh.count > 1 ? 200 : 20 });
     const layout = { count: sh.count, by: sh.by };
     const decisionsOf = async (round: ReturnType<typeof latestRound<(typeof recent)[number]>>) =>
       roundDecisions(await Promise.all(round.map(async (x) => ({ owns: x.owns, decisions: await store.getDecisions(x.run.id) }))), layout);
-    const enforceRound = latestRound(recent.filter((r) => r.mode === 'enforce' && r.finishedAt !== null), sh.count);
+    const enforceRound = latestRound(
+      recent.filter((r) => r.mode === 'enforce' && r.finishedAt !== null),
+      sh.count,
+    );
     const enforceRuns = enforceRound.map((x) => x.run);
     const lastEnforce = enforceRuns[0];
     const shadow = (await decisionsOf(enforceRound)).filter((d) => d.trace.some((v) => v.reason === REASON.SHADOW));
     // Guardrails: what breakers and limits stopped in the latest finished run, and who changed switches lately.
-    const finishedRound = latestRound(recent.filter((r) => r.finishedAt !== null), sh.count);
+    const finishedRound = latestRound(
+      recent.filter((r) => r.finishedAt !== null),
+      sh.count,
+    );
     const finishedRuns = finishedRound.map((x) => x.run);
     const lastFinished = finishedRuns[0] ?? null;
     const stopped = lastFinished ? guardrailsStopped(await decisionsOf(finishedRound)) : [];
@@ -54,21 +62,26 @@ export default async function status(opts: { config?: string; json?: boolean }):
       audit,
     };
     if (opts.json) {
-      process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+      process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
       return 0;
     }
     const out: string[] = [];
-    out.push(`automation: ${switchOff(sw, now) ? 'OFF — ' + describeSwitch(sw, now) : 'on'}`);
+    out.push(`automation: ${switchOff(sw, now) ? `OFF — ${describeSwitch(sw, now)}` : 'on'}`);
     if (lastRun) {
       const s = lastRun.summary as { targets?: number; problems?: unknown[] };
-      out.push(`last run: #${lastRun.id} ${lastRun.mode} at ${new Date(lastRun.startedAt).toISOString()} (${formatDuration(now - lastRun.startedAt)} ago), ${lastRun.status}, ${s.targets ?? '?'} targets${s.problems?.length ? `, ${s.problems.length} problem(s)` : ''}`);
+      out.push(
+        `last run: #${lastRun.id} ${lastRun.mode} at ${new Date(lastRun.startedAt).toISOString()} (${formatDuration(now - lastRun.startedAt)} ago), ${lastRun.status}, ${s.targets ?? '?'} targets${s.problems?.length ? `, ${s.problems.length} problem(s)` : ''}`,
+      );
     } else out.push('last run: none yet');
     out.push(`disables: ${disables.length ? '' : 'none'}`);
     for (const d of disables) out.push(`  #${d.id} ${describeDisable(d, now)}`);
     out.push(`cooldowns in force: ${cooldowns.length ? '' : 'none'}`);
     for (const c of cooldowns) out.push(`  ${c.key}: ${formatDuration(c.until - now)} left (last at ${new Date(c.lastAt).toISOString()})`);
     if (lastFinished) out.push(`breakers and limits in ${runIds(finishedRuns)}: ${stopped.length ? '' : 'none tripped'}`);
-    for (const g of stopped) out.push(`  ${g.reason} stopped ${g.count} decision${g.count === 1 ? '' : 's'} (${g.examples.join(', ')}${g.count > g.examples.length ? ', ...' : ''}): ${g.detail}`);
+    for (const g of stopped)
+      out.push(
+        `  ${g.reason} stopped ${g.count} decision${g.count === 1 ? '' : 's'} (${g.examples.join(', ')}${g.count > g.examples.length ? ', ...' : ''}): ${g.detail}`,
+      );
     out.push(`open escalations: ${escalations.length ? '' : 'none'}`);
     for (const e of escalations) out.push(`  ${e.dedupKey} on ${e.channel}: ${e.summary} (since ${new Date(e.firstAt).toISOString()}, seen ${e.count}x)`);
     if (interrupted.length) {
@@ -93,15 +106,27 @@ export default async function status(opts: { config?: string; json?: boolean }):
     if (sh.count > 1) {
       const list = scaleOut.shards;
       const held = list.filter((x) => x.holder && !x.holder.expired).length;
-      out.push(`shards: ${sh.count} by ${sh.by ? `label ${sh.by}` : 'target id'}, at most ${sh.max_per_runner ?? sh.count} per run, lease ${sh.lease}; ${held} held now`);
+      out.push(
+        `shards: ${sh.count} by ${sh.by ? `label ${sh.by}` : 'target id'}, at most ${sh.max_per_runner ?? sh.count} per run, lease ${sh.lease}; ${held} held now`,
+      );
       const never = list.filter((x) => !x.lastRun);
       const stalest = list.filter((x) => x.lastRun).sort((a, b) => a.lastRun!.startedAt - b.lastRun!.startedAt)[0];
-      if (never.length) out.push(`  not worked on lately (no run of the last 24h, or of the latest 1000 runs): ${never.map((x) => x.shard).join(', ')} (too few runners for max_per_runner?)`);
-      if (stalest) out.push(`  least recently worked on: shard ${stalest.shard}, ${ago(stalest.lastRun!.startedAt)} by ${stalest.lastRun!.holder} (run #${stalest.lastRun!.id})`);
+      if (never.length)
+        out.push(
+          `  not worked on lately (no run of the last 24h, or of the latest 1000 runs): ${never.map((x) => x.shard).join(', ')} (too few runners for max_per_runner?)`,
+        );
+      if (stalest)
+        out.push(
+          `  least recently worked on: shard ${stalest.shard}, ${ago(stalest.lastRun!.startedAt)} by ${stalest.lastRun!.holder} (run #${stalest.lastRun!.id})`,
+        );
       if (sh.count <= 32) {
         for (const x of list) {
-          const h = x.holder ? `${x.holder.expired ? 'expired lease of' : 'held by'} ${x.holder.holder} (token ${x.holder.token}${x.holder.expired ? '' : `, expires in ${formatDuration(x.holder.expiresAt - now)}`})` : 'free';
-          out.push(`  shard ${x.shard}: ${h}${x.lastRun ? `; last run #${x.lastRun.id} ${ago(x.lastRun.startedAt)} by ${x.lastRun.holder}, ${x.lastRun.status}` : ''}`);
+          const h = x.holder
+            ? `${x.holder.expired ? 'expired lease of' : 'held by'} ${x.holder.holder} (token ${x.holder.token}${x.holder.expired ? '' : `, expires in ${formatDuration(x.holder.expiresAt - now)}`})`
+            : 'free';
+          out.push(
+            `  shard ${x.shard}: ${h}${x.lastRun ? `; last run #${x.lastRun.id} ${ago(x.lastRun.startedAt)} by ${x.lastRun.holder}, ${x.lastRun.status}` : ''}`,
+          );
         }
       }
     }
@@ -111,9 +136,10 @@ export default async function status(opts: { config?: string; json?: boolean }):
     }
     if (leases.length) {
       out.push('leases:');
-      for (const l of leases) out.push(`  ${l.name}: ${l.holder}, token ${l.token}, ${l.expiresAt > now ? `expires in ${formatDuration(l.expiresAt - now)}` : 'expired'}`);
+      for (const l of leases)
+        out.push(`  ${l.name}: ${l.holder}, token ${l.token}, ${l.expiresAt > now ? `expires in ${formatDuration(l.expiresAt - now)}` : 'expired'}`);
     }
-    process.stdout.write(out.join('\n') + '\n');
+    process.stdout.write(`${out.join('\n')}\n`);
     return 0;
   } finally {
     await store.close();

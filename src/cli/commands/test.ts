@@ -31,14 +31,25 @@ export default async function test(opts: { config?: string; run?: string; junit?
     if (!entry.project || !entry.ruleSet) {
       const errors = entry.diagnostics.filter((d) => d.severity === 'error').length;
       // CI still gets a report that says why nothing ran.
-      if (opts.junit) writeJunit(opts.junit, { results: [], diagnostics: entry.diagnostics, invalid: [{ shown: relative(process.cwd(), defaultConfig) || defaultConfig, diagnostics: entry.diagnostics }] });
-      throw new ExitError(EXIT.CONFIG, sortDiagnostics(entry.diagnostics).map(formatDiagnostic).join('\n') + `\n${errors} configuration error(s); run \`reflex check\` after fixing them`);
+      if (opts.junit)
+        writeJunit(opts.junit, {
+          results: [],
+          diagnostics: entry.diagnostics,
+          invalid: [{ shown: relative(process.cwd(), defaultConfig) || defaultConfig, diagnostics: entry.diagnostics }],
+        });
+      throw new ExitError(
+        EXIT.CONFIG,
+        `${sortDiagnostics(entry.diagnostics).map(formatDiagnostic).join('\n')}\n${errors} configuration error(s); run \`reflex check\` after fixing them`,
+      );
     }
     const found = testFilesOf(entry.project);
     pre.push(...found.diagnostics);
     files = found.files;
     if (files.length === 0) {
-      throw new ExitError(EXIT.CONFIG, 'reflex test: no scenario files found: write rules/NAME_test.yaml beside your rules (see docs/testing-rules.md), or name files: reflex test FILE...');
+      throw new ExitError(
+        EXIT.CONFIG,
+        'reflex test: no scenario files found: write rules/NAME_test.yaml beside your rules (see docs/testing-rules.md), or name files: reflex test FILE...',
+      );
     }
   }
 

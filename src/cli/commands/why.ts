@@ -18,12 +18,22 @@ export default async function why(opts: { config?: string; rule?: string; run?: 
     const snap = await readSnapshot(store, run);
     const target = snap.targets.find((t) => t.id === targetId);
     if (!target) {
-      throw new UserError(`target "${targetId}" was not seen in run #${run.id}${didYouMean(targetId, snap.targets.map((t) => t.id))}`);
+      throw new UserError(
+        `target "${targetId}" was not seen in run #${run.id}${didYouMean(
+          targetId,
+          snap.targets.map((t) => t.id),
+        )}`,
+      );
     }
     const stored = await store.getDecisions(run.id, { target: targetId, rule: opts.rule });
     const { ruleSet, current } = await ruleSetOf(store, run, loaded);
     if (opts.rule && !ruleSet.rules.some((r) => r.name === opts.rule)) {
-      throw new UserError(`no rule "${opts.rule}" in run #${run.id}${didYouMean(opts.rule, ruleSet.rules.map((r) => r.name))}`);
+      throw new UserError(
+        `no rule "${opts.rule}" in run #${run.id}${didYouMean(
+          opts.rule,
+          ruleSet.rules.map((r) => r.name),
+        )}`,
+      );
     }
     // Decisions not stored (not matched) are recomputed from the snapshot with the run's own rules.
     const recomputed = reevaluate(snap, ruleSet, run.id, new Set([targetId]))
@@ -36,19 +46,37 @@ export default async function why(opts: { config?: string; rule?: string; run?: 
     const shown = [...byRule.values()];
 
     const executions = new Map<number, ExecutionRecord>();
-    for (const d of shown) for (const a of d.actions ?? []) if (a.executionId !== undefined) {
-      const e = await store.getExecution(a.executionId);
-      if (e) executions.set(e.id, e);
-    }
+    for (const d of shown)
+      for (const a of d.actions ?? [])
+        if (a.executionId !== undefined) {
+          const e = await store.getExecution(a.executionId);
+          if (e) executions.set(e.id, e);
+        }
     const derivedTarget = recomputedTargetFacts(snap, targetId);
     if (opts.json) {
-      process.stdout.write(JSON.stringify({ run: run.id, at: new Date(snap.now).toISOString(), rulesChangedSince: !current, target: { ...target, facts: derivedTarget }, factSources: snap.factSources, decisions: shown, executions: [...executions.values()] }, null, 2) + '\n');
+      process.stdout.write(
+        `${JSON.stringify(
+          {
+            run: run.id,
+            at: new Date(snap.now).toISOString(),
+            rulesChangedSince: !current,
+            target: { ...target, facts: derivedTarget },
+            factSources: snap.factSources,
+            decisions: shown,
+            executions: [...executions.values()],
+          },
+          null,
+          2,
+        )}\n`,
+      );
       return 0;
     }
     const out: string[] = [];
     out.push(`target ${target.id} (${target.kind}) in run #${run.id} at ${new Date(snap.now).toISOString()} (${run.mode})`);
     if (!current) out.push('note: the rules have changed since this run; this explanation uses the rules the run used');
-    const labels = Object.entries(target.labels).map(([k, v]) => `${k}=${v}`).join(', ');
+    const labels = Object.entries(target.labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ');
     if (labels) out.push(`  labels: ${labels}`);
     if (target.depends_on.length) out.push(`  depends on: ${target.depends_on.join(', ')}`);
     const facts = Object.entries(derivedTarget);
@@ -65,7 +93,7 @@ export default async function why(opts: { config?: string; rule?: string; run?: 
       out.push('');
       out.push(explainDecision(d, { factSources: snap.factSources, executions }));
     }
-    process.stdout.write(out.join('\n') + '\n');
+    process.stdout.write(`${out.join('\n')}\n`);
     return 0;
   } finally {
     await store.close();

@@ -152,7 +152,13 @@ async function actOn(ctx: RunContext, d: Decision): Promise<void> {
     const code = outcome.exitCode !== undefined ? ` (exit ${outcome.exitCode})` : outcome.httpStatus !== undefined ? ` (HTTP ${outcome.httpStatus})` : '';
     if (outcome.status !== 'succeeded') {
       const reason = outcome.status === 'timed_out' ? REASON.TIMED_OUT : REASON.FAILED;
-      stop(d, 'act', reason, `execution #${id} ${step.action} ${outcome.status.replace('_', ' ')}${code}${outcome.error ? `: ${outcome.error}` : ''}`, 'failed');
+      stop(
+        d,
+        'act',
+        reason,
+        `execution #${id} ${step.action} ${outcome.status.replace('_', ' ')}${code}${outcome.error ? `: ${outcome.error}` : ''}`,
+        'failed',
+      );
       return;
     }
     d.trace.push({ stage: 'act', reason: REASON.EXECUTED, detail: `execution #${id} ${step.action} succeeded${code} in ${outcome.durationMs} ms` });

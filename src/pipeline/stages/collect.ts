@@ -43,7 +43,11 @@ export const collectStage: Stage = {
     ctx.factSources = result.factSources;
     for (const r of result.reports) {
       if (r.status === 'failed' || r.status === 'timeout') {
-        ctx.problems.push({ stage: 'collect', reason: `source:${r.status}`, detail: `source "${r.name}" ${r.status === 'timeout' ? 'timed out' : 'failed'}: ${r.error ?? ''}`.trim() });
+        ctx.problems.push({
+          stage: 'collect',
+          reason: `source:${r.status}`,
+          detail: `source "${r.name}" ${r.status === 'timeout' ? 'timed out' : 'failed'}: ${r.error ?? ''}`.trim(),
+        });
       }
       for (const w of r.warnings) ctx.log.warn(`source "${r.name}": ${w}`);
     }

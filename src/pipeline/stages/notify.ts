@@ -39,7 +39,7 @@ function summaryOf(d: Decision): string {
     }
   }
   const last = d.trace.filter((v) => v.stops).pop();
-  return `${d.rule.name} on ${d.target.id}: ${last ? last.detail : d.rule.description ?? 'needs a human'}`;
+  return `${d.rule.name} on ${d.target.id}: ${last ? last.detail : (d.rule.description ?? 'needs a human')}`;
 }
 
 export class Channels {
@@ -61,7 +61,8 @@ export class Channels {
     const ctx = this.ctx;
     const channel = this.get(channelName);
     if (!channel) return { sent: false, note: `no channel "${channelName}"` };
-    if (ctx.dryRun || shadow) return { sent: false, note: `would ${msg.event} on ${channelName}${shadow ? ' (rule in dry-run mode)' : ''}: ${channel.describe(msg)}` };
+    if (ctx.dryRun || shadow)
+      return { sent: false, note: `would ${msg.event} on ${channelName}${shadow ? ' (rule in dry-run mode)' : ''}: ${channel.describe(msg)}` };
     if (msg.event === 'trigger') {
       const { isNew } = await ctx.store.openEscalation({ dedupKey: msg.dedupKey, channel: channelName, summary: msg.summary, at: ctx.now });
       if (!isNew) return { sent: false, note: `already escalated to ${channelName} (open, dedup key ${msg.dedupKey}): not paging again` };
@@ -92,7 +93,7 @@ export const notifyStage: Stage = {
     for (const d of ctx.decisions) {
       const esc = d.rule.escalate;
       // Already part of a message (a breaker escalates once for a whole group): not again per decision.
-      if (!esc || !esc.to || d.escalation) continue;
+      if (!esc?.to || d.escalation) continue;
       const trig = escalationTrigger(d);
       if (!trig || !esc.on.has(trig)) continue;
       const dedupKey = dedupKeyOf(d.rule.name, d.target.id);
@@ -117,7 +118,17 @@ export const notifyStage: Stage = {
       const shadow = d.rule.mode === 'dry-run';
       const r = await channels.send(esc.to, msg, shadow);
       d.escalation = { channel: esc.to, dedupKey, summary, sent: r.sent };
-      d.trace.push({ stage: 'notify', reason: r.sent ? REASON.ESCALATED : r.note.startsWith('already') ? REASON.ESCALATION_DEDUP : r.note.startsWith('would') ? REASON.DRY_RUN : REASON.ESCALATION_FAILED, detail: r.note });
+      d.trace.push({
+        stage: 'notify',
+        reason: r.sent
+          ? REASON.ESCALATED
+          : r.note.startsWith('already')
+            ? REASON.ESCALATION_DEDUP
+            : r.note.startsWith('would')
+              ? REASON.DRY_RUN
+              : REASON.ESCALATION_FAILED,
+        detail: r.note,
+      });
       if (d.rule.steps.length === 0 && d.outcome === 'matched') d.outcome = ctx.dryRun || shadow ? 'dry_run' : 'escalated';
     }
     // Problems that went away: resolve their open escalations (only for targets this run evaluated).
@@ -133,7 +144,16 @@ export const notifyStage: Stage = {
       if (!r || !target || !present.has(target)) continue;
       const stillThere = ctx.decisions.some((d) => d.rule.name === rule && d.target.id === target && d.outcome !== 'not_matched');
       if (stillThere) continue;
-      await channels.send(e.channel, { dedupKey: e.dedupKey, event: 'resolve', summary: `resolved: ${e.summary}`, severity: r.severity, source: 'reflex', rule, target, details: { run: ctx.runId } });
+      await channels.send(e.channel, {
+        dedupKey: e.dedupKey,
+        event: 'resolve',
+        summary: `resolved: ${e.summary}`,
+        severity: r.severity,
+        source: 'reflex',
+        rule,
+        target,
+        details: { run: ctx.runId },
+      });
     }
   },
 };

@@ -23,7 +23,9 @@ const stateWhenStopped = (e: ExecutionRecord) => (e.status === 'interrupted' ? (
  * (a failed send is resolved so that it is tried again) or the recovering run died before sending.
  */
 async function notYetEscalated(ctx: RunContext, skip: Set<number>): Promise<ExecutionRecord[]> {
-  const recent = (await ctx.store.listExecutions({ since: ctx.now - RETRY_LOOKBACK_MS, limit: RETRY_LOOKBACK_ROWS })).filter((e) => e.status === 'interrupted' && !skip.has(e.id));
+  const recent = (await ctx.store.listExecutions({ since: ctx.now - RETRY_LOOKBACK_MS, limit: RETRY_LOOKBACK_ROWS })).filter(
+    (e) => e.status === 'interrupted' && !skip.has(e.id),
+  );
   if (recent.length === 0) return [];
   const open = new Set((await ctx.store.listEscalations({ status: 'open', limit: 10_000 })).map((x) => x.dedupKey));
   return recent.filter((e) => !open.has(dedupKeyOf(e))).sort((a, b) => a.id - b.id);
@@ -37,14 +39,29 @@ export const recoverStage: Stage = {
     const left = await recoverable(ctx, await ctx.store.unfinishedExecutions());
     // We hold the lease, so no live runner owns these: their runner died (or lost its lease) mid-way.
     const ids = left.map((e) => e.id);
-    if (ids.length && !ctx.dryRun) await ctx.store.markInterrupted(ids, `found unfinished by run #${ctx.runId}: its runner stopped before recording an outcome; not re-run`, ctx.now);
+    if (ids.length && !ctx.dryRun)
+      await ctx.store.markInterrupted(ids, `found unfinished by run #${ctx.runId}: its runner stopped before recording an outcome; not re-run`, ctx.now);
     ctx.interrupted = ids;
     // Runs whose runner died never finished: with the one run lease held, none of them is still at work; with shards,
     // those whose runner holds no lease any more (staleRuns).
     if (!ctx.dryRun) {
-      const stale = await staleRuns(ctx, (await ctx.store.listRuns({ limit: 50 })).filter((r) => r.finishedAt === null));
+      const stale = await staleRuns(
+        ctx,
+        (await ctx.store.listRuns({ limit: 50 })).filter((r) => r.finishedAt === null),
+      );
       for (const r of stale) {
-        await ctx.store.finishRun(r.id, { finishedAt: ctx.now, status: 'interrupted', summary: { ...r.summary, interruptedBy: ctx.runId }, snapshot: null, decisions: [], ifUnfinished: true }, null);
+        await ctx.store.finishRun(
+          r.id,
+          {
+            finishedAt: ctx.now,
+            status: 'interrupted',
+            summary: { ...r.summary, interruptedBy: ctx.runId },
+            snapshot: null,
+            decisions: [],
+            ifUnfinished: true,
+          },
+          null,
+        );
       }
     }
     for (const e of left) {
@@ -56,7 +73,8 @@ export const recoverStage: Stage = {
     if (!to) return;
     // A human hears of every interrupted execution: the ones found now, and earlier ones whose escalation did not get through.
     const retry = await notYetEscalated(ctx, new Set(ids));
-    for (const e of retry) ctx.log.warn(`execution #${e.id} (${e.action} on ${e.target}) was interrupted and its escalation did not reach ${to}: sending it again`);
+    for (const e of retry)
+      ctx.log.warn(`execution #${e.id} (${e.action} on ${e.target}) was interrupted and its escalation did not reach ${to}: sending it again`);
     const channels = new Channels(ctx);
     for (const e of [...left, ...retry]) {
       const msg: EscalationMessage = {

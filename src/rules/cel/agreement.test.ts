@@ -18,9 +18,32 @@ const VARS = {
 // ---------------------------------------------------------------- expressions
 
 const num = fc.constantFrom('0', '1', '2', '3', '-1', '10', '0.0', '-0.0', '0.5', '2.5', '1e308', '-1e308', '1e-300', '9007199254740991');
-const numRef = fc.constantFrom('facts.n1', 'facts.n2', 'facts.n3', 'agg.x', 'facts.s1', 'facts.b1', 'facts.missing', 'facts.nul', 'facts.m1.a', 'facts.m1.valueOf', 'facts.toString');
+const numRef = fc.constantFrom(
+  'facts.n1',
+  'facts.n2',
+  'facts.n3',
+  'agg.x',
+  'facts.s1',
+  'facts.b1',
+  'facts.missing',
+  'facts.nul',
+  'facts.m1.a',
+  'facts.m1.valueOf',
+  'facts.toString',
+);
 const str = fc.constantFrom('""', '"a"', '"abc"', '"Hello"', '"ß"', '"😀"', '"a,b"', '"a,b,,c"', '" x "', '"2"', '"1.5"');
-const strRef = fc.constantFrom('facts.s1', 'facts.s2', 'labels.env', 'labels.missing', 'target.id', 'facts.n1', 'facts.m1.b', 'facts.m1.description', 'labels.toString', 'depends_on[3].description');
+const strRef = fc.constantFrom(
+  'facts.s1',
+  'facts.s2',
+  'labels.env',
+  'labels.missing',
+  'target.id',
+  'facts.n1',
+  'facts.m1.b',
+  'facts.m1.description',
+  'labels.toString',
+  'depends_on[3].description',
+);
 const cmp = fc.constantFrom('<', '<=', '>', '>=', '==', '!=');
 const arith = fc.constantFrom('+', '-', '*', '/', '%');
 const factName = fc.constantFrom('n1', 's1', 'b1', 'l1', 'missing', 'nul', 'm1', 'toString', 'hasOwnProperty');
@@ -29,7 +52,7 @@ const mapKey = fc.constantFrom('a', 'b', 'c', 'zz', 'valueOf', 'description');
 // CEL_SEED and CEL_DEPTH let a long local run hunt further than the default one.
 const depth = { maxDepth: Number(process.env.CEL_DEPTH ?? 3), depthIdentifier: 'cel' } as const;
 
-const { bool, number, string, numbers, strings } = fc.letrec((tie) => ({
+const { bool, number, string, numbers } = fc.letrec((tie) => ({
   number: fc.oneof(
     depth,
     num,
@@ -60,16 +83,24 @@ const { bool, number, string, numbers, strings } = fc.letrec((tie) => ({
     fc.tuple(tie('string'), cmp, tie('string')).map(([a, op, b]) => `(${a} ${op} ${b})`),
     fc.tuple(tie('bool'), fc.constantFrom('&&', '||'), tie('bool')).map(([a, op, b]) => `(${a} ${op} ${b})`),
     fc.tuple(tie('bool'), cmp, tie('bool')).map(([a, op, b]) => `(${a} ${op} ${b})`),
-    fc.tuple(fc.constantFrom('facts.n1', 'facts.s1', 'facts.b1', 'facts.l1', 'facts.m1', 'facts.nul'), fc.constantFrom('==', '!='), fc.oneof(tie('number'), tie('string'), tie('bool'))).map(
-      ([a, op, b]) => `(${a} ${op} ${b})`,
-    ),
+    fc
+      .tuple(
+        fc.constantFrom('facts.n1', 'facts.s1', 'facts.b1', 'facts.l1', 'facts.m1', 'facts.nul'),
+        fc.constantFrom('==', '!='),
+        fc.oneof(tie('number'), tie('string'), tie('bool')),
+      )
+      .map(([a, op, b]) => `(${a} ${op} ${b})`),
     tie('string').map((s) => `bool(${s})`),
     tie('bool').map((b) => `dyn(${b})`),
     fc.tuple(tie('string'), tie('number')).map(([k, v]) => `(${k} in {"a": ${v}, "b": 1})`),
     fc.constantFrom('depends_on.all(d, has(d.facts.lag))', 'depends_on.exists(d, !has(d.facts.healthy))', 'facts.l1.map(facts, facts + 1).all(x, x > 0)'),
-    fc.tuple(fc.constantFrom('true', 'false', '"a"', '1', '2.5', 'null'), cmp, fc.constantFrom('facts.n1', 'facts.b1', 'facts.s1', 'facts.nul', 'facts.l1', 'facts.m1')).map(
-      ([a, op, b]) => `(${a} ${op} ${b})`,
-    ),
+    fc
+      .tuple(
+        fc.constantFrom('true', 'false', '"a"', '1', '2.5', 'null'),
+        cmp,
+        fc.constantFrom('facts.n1', 'facts.b1', 'facts.s1', 'facts.nul', 'facts.l1', 'facts.m1'),
+      )
+      .map(([a, op, b]) => `(${a} ${op} ${b})`),
     tie('bool').map((a) => `!${a}`),
     fc.tuple(tie('bool'), tie('bool'), tie('bool')).map(([c, a, b]) => `(${c} ? ${a} : ${b})`),
     factName.map((f) => `has(facts.${f})`),
@@ -79,13 +110,20 @@ const { bool, number, string, numbers, strings } = fc.letrec((tie) => ({
     fc.tuple(tie('string'), tie('strings')).map(([a, l]) => `(${a} in ${l})`),
     fc.tuple(tie('string'), fc.constantFrom('contains', 'startsWith', 'endsWith'), tie('string')).map(([a, m, b]) => `${a}.${m}(${b})`),
     fc.tuple(tie('string'), fc.constantFrom('"^a"', '"b$"', '"[0-9]+"', '"("')).map(([a, re]) => `${a}.matches(${re})`),
-    fc.tuple(tie('numbers'), fc.constantFrom('all', 'exists', 'exists_one'), arith, tie('number'), cmp, tie('number')).map(
-      ([l, m, op, a, c, b]) => `${l}.${m}(x, (x ${op} ${a}) ${c} ${b})`,
-    ),
+    fc
+      .tuple(tie('numbers'), fc.constantFrom('all', 'exists', 'exists_one'), arith, tie('number'), cmp, tie('number'))
+      .map(([l, m, op, a, c, b]) => `${l}.${m}(x, (x ${op} ${a}) ${c} ${b})`),
     fc.tuple(tie('strings'), fc.constantFrom('all', 'exists'), tie('string')).map(([l, m, s]) => `${l}.${m}(x, x.startsWith(${s}) || x == ${s})`),
-    fc.tuple(fc.constantFrom('all', 'exists', 'exists_one'), cmp, tie('number')).map(([m, c, n]) => `depends_on.${m}(d, d.facts.healthy && d.facts.lag ${c} ${n})`),
+    fc
+      .tuple(fc.constantFrom('all', 'exists', 'exists_one'), cmp, tie('number'))
+      .map(([m, c, n]) => `depends_on.${m}(d, d.facts.healthy && d.facts.lag ${c} ${n})`),
     fc.constantFrom('depends_on.all(d, d.facts.healthy)', 'depends_on.exists(d, d.labels.role == "primary")', 'facts.l1 == [1, 2]', 'facts.m1 == {"a": 1}'),
-    fc.constantFrom('now - timestamp(facts.t1) > duration("1h")', 'timestamp(facts.t1) < now', 'timestamp(facts.s1) == now', 'now - duration("30m") >= timestamp(facts.t1)'),
+    fc.constantFrom(
+      'now - timestamp(facts.t1) > duration("1h")',
+      'timestamp(facts.t1) < now',
+      'timestamp(facts.s1) == now',
+      'now - duration("30m") >= timestamp(facts.t1)',
+    ),
   ),
   string: fc.oneof(
     depth,
@@ -114,7 +152,12 @@ const { bool, number, string, numbers, strings } = fc.letrec((tie) => ({
   ),
 }));
 
-const expression = fc.oneof({ weight: 4, arbitrary: bool }, { weight: 2, arbitrary: number }, { weight: 1, arbitrary: string }, { weight: 1, arbitrary: numbers });
+const expression = fc.oneof(
+  { weight: 4, arbitrary: bool },
+  { weight: 2, arbitrary: number },
+  { weight: 1, arbitrary: string },
+  { weight: 1, arbitrary: numbers },
+);
 
 // ---------------------------------------------------------------- activations
 
@@ -228,7 +271,8 @@ describe('compiled and interpreted CEL agree', () => {
             stats.deferred++;
             continue;
           }
-          if (!same(raw, want)) throw new Error(`fast path disagrees on ${src}\n  compiled: ${show(raw)}\n  reference: ${show(want)}\n  activation: ${show(act)}`);
+          if (!same(raw, want))
+            throw new Error(`fast path disagrees on ${src}\n  compiled: ${show(raw)}\n  reference: ${show(want)}\n  activation: ${show(act)}`);
         }
       }),
       { numRuns: 4000, seed: Number(process.env.CEL_SEED ?? 20240501) },

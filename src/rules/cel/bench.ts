@@ -31,7 +31,10 @@ function makeActivation(i: number): object {
   if (rnd() < 0.95) facts.up = rnd() < 0.2 ? 0 : 1;
   if (rnd() < 0.95) facts.restarts_1h = Math.floor(rnd() * 6);
   if (rnd() < 0.9) facts.deployed_at = new Date(NOW.getTime() - Math.floor(rnd() * 3_600_000)).toISOString();
-  if (rnd() < 0.9) facts.alerts = Array.from({ length: Math.floor(rnd() * 4) }, () => ({ labels: { alertname: ALERTS[Math.floor(rnd() * ALERTS.length)]!, severity: 'page' } }));
+  if (rnd() < 0.9)
+    facts.alerts = Array.from({ length: Math.floor(rnd() * 4) }, () => ({
+      labels: { alertname: ALERTS[Math.floor(rnd() * ALERTS.length)]!, severity: 'page' },
+    }));
   facts.cpu = rnd();
   const deps = Array.from({ length: 1 + Math.floor(rnd() * 3) }, (_, j) => {
     const f: Record<string, unknown> = { lag: rnd() * 10 };

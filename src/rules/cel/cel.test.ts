@@ -166,7 +166,16 @@ describe('numbers', () => {
 
   it('makes division and modulo by zero unknown for every number type', () => {
     const a = activation({ zero: 0, one: 1 });
-    for (const src of ['1 / 0', '1 % 0', 'facts.one / 0', 'facts.one / facts.zero', '1.0 / 0.0', 'facts.one % facts.zero', 'facts.zero / 0.0', '2 / facts.zero']) {
+    for (const src of [
+      '1 / 0',
+      '1 % 0',
+      'facts.one / 0',
+      'facts.one / facts.zero',
+      '1.0 / 0.0',
+      'facts.one % facts.zero',
+      'facts.zero / 0.0',
+      '2 / facts.zero',
+    ]) {
       expect(ev(src, a), src).toBe(U);
     }
     expect(ev('[1.0, 2.0].map(x, x / 0.0)', a)).toBe(U);
@@ -175,6 +184,7 @@ describe('numbers', () => {
   });
 
   it('hands integers beyond 2^53 to the interpreter, which is exact', () => {
+    // biome-ignore lint/correctness/noPrecisionLoss: the literal is the exact sum as written; JS rounds it as the interpreter's result is rounded
     expect(ev('9007199254740991 + 2', activation(), { fast: false })).toBe(9007199254740993);
     expect(() => rawFast('9007199254740991 + 2')(activation())).toThrow(Defer);
     expect(ev('9223372036854775807 + 1', activation(), { fast: false })).toBe(U);
@@ -418,7 +428,9 @@ describe('other variable sets', () => {
     expect(e.eval({ status: '200', latency_ms: 120, record: { healthy: true } })).toBe(U);
     expect(e.eval({ latency_ms: 120, record: { healthy: true } })).toBe(U);
     expect(compile('body.items.map(i, i.name)', { variables: vars }).expr!.eval({ body: { items: [{ name: 'a' }, { name: 'b' }] } })).toEqual(['a', 'b']);
-    expect(compile('facts.up == 0', { variables: vars }).errors[0]!.message).toBe('unknown variable `facts`; known variables: body, status, latency_ms, record');
+    expect(compile('facts.up == 0', { variables: vars }).errors[0]!.message).toBe(
+      'unknown variable `facts`; known variables: body, status, latency_ms, record',
+    );
   });
 });
 
@@ -489,7 +501,10 @@ describe('check errors', () => {
   });
 
   it('insists on a bool for conditions', () => {
-    expect(errors('labels.env + "x"', { expect: 'bool' })[0]).toMatchObject({ message: 'a condition must be true or false, but this expression is a string', offset: 0 });
+    expect(errors('labels.env + "x"', { expect: 'bool' })[0]).toMatchObject({
+      message: 'a condition must be true or false, but this expression is a string',
+      offset: 0,
+    });
     expect(errors('size(facts.l)', { expect: 'bool' })[0]!.message).toBe('a condition must be true or false, but this expression is a int');
     expect(compile('facts.up == 0', { variables: VARS, expect: 'bool' }).errors).toEqual([]);
   });

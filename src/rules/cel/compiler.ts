@@ -1,15 +1,5 @@
 // Compiles a type-checked cel-js AST into one JavaScript function (the fast path); throws Unsupported for the rest.
-import {
-  DYN,
-  elementType,
-  hasDyn,
-  hidesIntOrDuration,
-  kindOfType,
-  MACROS,
-  type CelNode,
-  type CelType,
-  type Kind,
-} from './ast.js';
+import { DYN, elementType, hasDyn, hidesIntOrDuration, kindOfType, MACROS, type CelNode, type CelType, type Kind } from './ast.js';
 import * as R from './runtime.js';
 import { UNKNOWN } from './runtime.js';
 
@@ -296,7 +286,9 @@ class Gen {
       const code = this.readCode(r, r.type.valueType ?? DYN);
       const x = this.tmp();
       return this.val(
-        this.let(`typeof ${i.js} === "number" && (${x} = ${r.js}[${i.js}]) !== undefined${code === R.T_DYN ? '' : ` && ${conformsJs(x, code)}`} ? ${x} : listAt(${r.js}, ${i.js}, ${code})`),
+        this.let(
+          `typeof ${i.js} === "number" && (${x} = ${r.js}[${i.js}]) !== undefined${code === R.T_DYN ? '' : ` && ${conformsJs(x, code)}`} ? ${x} : listAt(${r.js}, ${i.js}, ${code})`,
+        ),
         type,
         out,
       );
@@ -395,14 +387,18 @@ class Gen {
     const type = this.typeOf(n);
     const l = this.gen(n.args[0]);
     const listNode = n.args[1] as CelNode;
-    const consts = listNode.op === 'list' && (listNode.args as CelNode[]).every((e) => e.op === 'value' && ['string', 'boolean', 'bigint', 'number'].includes(typeof e.args));
+    const consts =
+      listNode.op === 'list' &&
+      (listNode.args as CelNode[]).every((e) => e.op === 'value' && ['string', 'boolean', 'bigint', 'number'].includes(typeof e.args));
     if (consts) {
       // `x in ["a", "b"]` with literal elements: comparisons against constants, no list built.
       const items = (listNode.args as CelNode[]).map((e) => this.literal(e).js);
       const values = (listNode.args as CelNode[]).map((e) => (typeof e.args === 'bigint' ? Number(e.args) : e.args));
       const any = items.length ? items.map((i) => `${l.js} === ${i}`).join(' || ') : 'false';
       return this.val(
-        this.let(`typeof ${l.js} === "string" || typeof ${l.js} === "number" || typeof ${l.js} === "boolean" ? (${any}) : inList(${l.js}, ${this.konst(values)})`),
+        this.let(
+          `typeof ${l.js} === "string" || typeof ${l.js} === "number" || typeof ${l.js} === "boolean" ? (${any}) : inList(${l.js}, ${this.konst(values)})`,
+        ),
         type,
       );
     }
@@ -627,7 +623,11 @@ class Gen {
     this.emit(`${x} = ${items}[${i}];`);
     // cel-js checks each element against the iteration variable's type before the step:
     // a mismatch fails the whole macro, even all() and exists().
-    this.emit(code === R.T_DYN ? `if (${x} === undefined) { ${res} = U; ${err} = false; break; }` : `if (!(${conformsJs(x, code)})) { ${res} = U; ${err} = false; break; }`);
+    this.emit(
+      code === R.T_DYN
+        ? `if (${x} === undefined) { ${res} = U; ${err} = false; break; }`
+        : `if (!(${conformsJs(x, code)})) { ${res} = U; ${err} = false; break; }`,
+    );
     let resultTaint = false;
     let resultTrusted = true;
     switch (name) {
@@ -699,7 +699,8 @@ class Gen {
     const parts: string[] = [];
     const vals: Val[] = [];
     for (const [k, v] of entries) {
-      if (k.op !== 'value' || typeof k.args !== 'string' || BANNED_MAP_KEYS.has(k.args) || seen.has(k.args)) unsupported('a map literal with computed, repeated or reserved keys');
+      if (k.op !== 'value' || typeof k.args !== 'string' || BANNED_MAP_KEYS.has(k.args) || seen.has(k.args))
+        unsupported('a map literal with computed, repeated or reserved keys');
       seen.add(k.args);
       const val = this.gen(v);
       if (val.k === 'dur') unsupported('a map of durations');

@@ -39,7 +39,8 @@ function createEnvironment(variables: Record<string, string>): Environment {
     if (b === 0) throw divisionByZero();
     return a % b;
   });
-  env.registerOperator('int == double', (a: bigint, b: number) => a == (b as unknown as bigint)); // eslint-disable-line eqeqeq
+  // biome-ignore lint/suspicious/noDoubleEquals: CEL compares int and double by value, which only loose equality does across bigint and number
+  env.registerOperator('int == double', (a: bigint, b: number) => a == (b as unknown as bigint));
   for (const [name, type] of Object.entries(variables)) {
     if (/\b(u?int|bytes)\b/.test(type)) {
       throw new Error(`CEL variable "${name}": declare numbers as double (activations carry JS numbers, not ${type})`);
@@ -95,7 +96,7 @@ export function guardDivisions(ast: CelNode): void {
     const n = stack.pop()!;
     if (n.op === '/' && typeof n.handle === 'function') {
       const h = n.handle;
-      n.handle = function (l: unknown, r: unknown, ...rest: unknown[]) {
+      n.handle = (l: unknown, r: unknown, ...rest: unknown[]) => {
         if (r === 0 || r === 0n) throw divisionByZero(n);
         return h(l, r, ...rest);
       };
@@ -104,7 +105,9 @@ export function guardDivisions(ast: CelNode): void {
   }
 }
 
+// biome-ignore lint/complexity/noBannedTypes: constructors of cel-js classes it does not export, compared by identity
 let durationCtor: Function | undefined;
+// biome-ignore lint/complexity/noBannedTypes: as above
 let typeCtor: Function | undefined;
 
 /** Results leave CEL as plain JS values: ints become numbers, durations seconds, types their names. */

@@ -56,7 +56,11 @@ export function explainError(e: unknown, source: string, activation: object): st
   const values: string[] = [];
   if (node) {
     const facts = (activation as { facts?: Record<string, unknown> }).facts;
-    const operands: CelNode[] = Array.isArray(node.args) ? (node.args as unknown[]).filter((a): a is CelNode => !!a && typeof a === 'object' && 'op' in a) : node.args && typeof node.args === 'object' && 'op' in node.args ? [node.args as CelNode] : [];
+    const operands: CelNode[] = Array.isArray(node.args)
+      ? (node.args as unknown[]).filter((a): a is CelNode => !!a && typeof a === 'object' && 'op' in a)
+      : node.args && typeof node.args === 'object' && 'op' in node.args
+        ? [node.args as CelNode]
+        : [];
     if (node.op === 'call') operands.push(...(node.args[1] as CelNode[]));
     if (node.op === 'rcall') operands.push(node.args[1] as CelNode, ...(node.args[2] as CelNode[]));
     for (const o of operands) {

@@ -109,7 +109,7 @@ async function collectCommand(config: Config, ctx: SourceContext): Promise<Sourc
     const shown = r.stdout.trim().slice(0, 120).replace(/\s+/g, ' ');
     throw new SourceError(`${cmd} printed no JSON (${(err as Error).message.replace(/\s+/g, ' ')}): ${shown || '(nothing)'}${tail}`, { cause: err });
   }
-  let doc;
+  let doc: ReturnType<typeof readTargetsDocument>;
   try {
     doc = readTargetsDocument(data);
   } catch (err) {

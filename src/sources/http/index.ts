@@ -114,7 +114,9 @@ async function collectHttp(config: Config, compiled: Compiled, factNames: string
       if (!Array.isArray(records)) throw new SourceError(`${where}: \`records\` must give a list, it gave ${describe(records)}`);
     } else {
       if (!Array.isArray(body)) {
-        throw new SourceError(`${where}: the body is ${describe(body)}, not a list of records; set \`records\` (a CEL expression selecting them) or \`target_id\``);
+        throw new SourceError(
+          `${where}: the body is ${describe(body)}, not a list of records; set \`records\` (a CEL expression selecting them) or \`target_id\``,
+        );
       }
       records = body;
     }

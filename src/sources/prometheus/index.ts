@@ -48,9 +48,7 @@ interface Sample {
   value: [number, string];
 }
 
-type QueryAnswer =
-  | { ok: true; resultType: string; result: unknown; warnings: string[] }
-  | { ok: false; message: string };
+type QueryAnswer = { ok: true; resultType: string; result: unknown; warnings: string[] } | { ok: false; message: string };
 
 async function collectPrometheus(config: Config, facts: string[], ctx: SourceContext): Promise<SourceOutput> {
   const staleMs = config.staleness ? parseDuration(config.staleness) : DEFAULT_STALENESS_MS;
@@ -75,9 +73,7 @@ async function collectPrometheus(config: Config, facts: string[], ctx: SourceCon
     }
     for (const w of a.warnings) warnings.push(`${label}: Prometheus warns: ${w}`);
     if (a.resultType !== 'vector') {
-      warnings.push(
-        `${label} returned a ${a.resultType}, which names no target; the fact is unknown (write an instant vector that carries the target label)`,
-      );
+      warnings.push(`${label} returned a ${a.resultType}, which names no target; the fact is unknown (write an instant vector that carries the target label)`);
       return;
     }
     const samples = Array.isArray(a.result) ? (a.result as Sample[]) : [];
@@ -166,7 +162,7 @@ async function runQuery(endpoint: URL, headers: Record<string, string>, query: s
   const params = new URLSearchParams({ query, time: (ctx.now / 1000).toFixed(3) });
   const encoded = params.toString();
   const url = new URL(endpoint);
-  let res;
+  let res: Awaited<ReturnType<typeof request>>;
   if (encoded.length <= MAX_GET_QUERY) {
     url.search = encoded;
     res = await request(url, { headers, signal: ctx.signal });
@@ -190,7 +186,7 @@ async function runQuery(endpoint: URL, headers: Record<string, string>, query: s
   if (res.status < 200 || res.status >= 300) {
     throw new SourceError(`${where}: HTTP ${res.status} ${res.statusText}${res.text ? `: ${snippet(res.text)}` : ''}`);
   }
-  if (!body || body.status !== 'success' || !body.data || typeof body.data.resultType !== 'string') {
+  if (body?.status !== 'success' || !body.data || typeof body.data.resultType !== 'string') {
     throw new SourceError(`${where}: not a Prometheus query API answer: ${snippet(res.text) || '(empty body)'}`);
   }
   const warnings = Array.isArray(body.warnings) ? body.warnings.map(String) : [];

@@ -82,7 +82,9 @@ function unusable(err: unknown): boolean {
   const e = err as PgErr;
   const code = e?.code ?? e?.errors?.[0]?.code ?? '';
   if (/^(08|28|53|57P|3D000|55P03|57014|EAI_|E(CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|NOTFOUND|HOSTUNREACH|NETUNREACH|ADDRNOTAVAIL))/.test(code)) return true;
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout|Client was closed and is not queryable/i.test(e?.message ?? '');
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout|Client was closed and is not queryable/i.test(
+    e?.message ?? '',
+  );
 }
 
 function humanCause(err: unknown, timeoutMs: number): string {
@@ -92,7 +94,8 @@ function humanCause(err: unknown, timeoutMs: number): string {
   if (code === 'ENOTFOUND' || code.startsWith('EAI_')) return 'the host name does not resolve';
   if (/Query read timeout/.test(e?.message ?? '')) return 'the server stopped answering (query_timeout)';
   if (code === 'ETIMEDOUT' || /timeout/i.test(e?.message ?? '')) return `no answer within ${timeoutMs} ms`;
-  if (code === '28P01' || code === '28000') return `authentication failed (${e.message}); give the password from the environment: \${REFLEX_PG_PASSWORD} (any variable) in the store URL, or PGPASSWORD, or ~/.pgpass`;
+  if (code === '28P01' || code === '28000')
+    return `authentication failed (${e.message}); give the password from the environment: \${REFLEX_PG_PASSWORD} (any variable) in the store URL, or PGPASSWORD, or ~/.pgpass`;
   if (code === '3D000') return `${e.message} (create it, or fix the URL)`;
   if (code === '55P03') return `another runner held a lock for more than ${timeoutMs} ms`;
   if (code === '57014') return 'a statement was cancelled (statement timeout)';
@@ -162,9 +165,7 @@ class PostgresStore implements Store {
    * In-process, intent transactions run one at a time, so waiting for the advisory lock never
    * holds a pool connection that the holder of the lock might need.
    */
-  private readonly intentMutex = new Mutex(
-    'a store method was called from inside intentTransaction: use the transaction object it passes (tx) instead',
-  );
+  private readonly intentMutex = new Mutex('a store method was called from inside intentTransaction: use the transaction object it passes (tx) instead');
   private readonly s: string;
   private closed = false;
 
@@ -232,11 +233,7 @@ class PostgresStore implements Store {
   private async checkFence(c: PoolClient, fences: Fences): Promise<void> {
     const list = fenceList(fences);
     if (list.length === 0) return;
-    const { rows } = await this.query(
-      'SELECT name, token FROM {s}.leases WHERE name = ANY($1::text[]) ORDER BY name FOR SHARE',
-      [list.map((f) => f.name)],
-      c,
-    );
+    const { rows } = await this.query('SELECT name, token FROM {s}.leases WHERE name = ANY($1::text[]) ORDER BY name FOR SHARE', [list.map((f) => f.name)], c);
     const tokens = new Map(rows.map((r) => [r.name as string, r.token as number]));
     for (const fence of list) {
       const token = tokens.get(fence.name);
@@ -262,9 +259,7 @@ class PostgresStore implements Store {
       await this.tx(async (c) => {
         await this.advisoryLock(c, 'migrate');
         await c.query(this.sql('CREATE SCHEMA IF NOT EXISTS {s}'));
-        await c.query(
-          this.sql('CREATE TABLE IF NOT EXISTS {s}.schema_version (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)'),
-        );
+        await c.query(this.sql('CREATE TABLE IF NOT EXISTS {s}.schema_version (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)'));
         const current = await this.schemaVersion(c);
         if (current > latest) {
           throw new StoreError(
@@ -299,13 +294,21 @@ class PostgresStore implements Store {
     return this.op(() =>
       this.tx(async (c) => {
         // A row to lock even for a name never used; token 0 is never handed out.
-        await this.query("INSERT INTO {s}.leases (name, holder, token, acquired_at, expires_at) VALUES ($1, '', 0, 0, 0) ON CONFLICT (name) DO NOTHING", [name], c);
+        await this.query(
+          "INSERT INTO {s}.leases (name, holder, token, acquired_at, expires_at) VALUES ($1, '', 0, 0, 0) ON CONFLICT (name) DO NOTHING",
+          [name],
+          c,
+        );
         const { rows } = await this.query('SELECT holder, token, expires_at FROM {s}.leases WHERE name = $1 FOR UPDATE', [name], c);
         const row = rows[0]!;
         const expiresAt = now + ttlMs;
         if (row.holder !== '' && row.expires_at > now) return { acquired: false, holder: row.holder, expiresAt: row.expires_at };
         const token = (row.token as number) + 1;
-        await this.query('UPDATE {s}.leases SET holder = $2, token = $3, acquired_at = $4, expires_at = $5 WHERE name = $1', [name, holder, token, now, expiresAt], c);
+        await this.query(
+          'UPDATE {s}.leases SET holder = $2, token = $3, acquired_at = $4, expires_at = $5 WHERE name = $1',
+          [name, holder, token, now, expiresAt],
+          c,
+        );
         return { acquired: true, token, expiresAt };
       }),
     );
@@ -391,18 +394,24 @@ class PostgresStore implements Store {
 
   finishRun(
     runId: number,
-    result: { finishedAt: number; status: string; summary: Record<string, unknown>; snapshot: Uint8Array | null; decisions: DecisionRecord[]; ifUnfinished?: boolean },
+    result: {
+      finishedAt: number;
+      status: string;
+      summary: Record<string, unknown>;
+      snapshot: Uint8Array | null;
+      decisions: DecisionRecord[];
+      ifUnfinished?: boolean;
+    },
     fence: Fences,
   ): Promise<void> {
     return this.op(() =>
       this.tx(async (c) => {
         await this.checkFence(c, fence);
-        const u = await this.query(`UPDATE {s}.runs SET finished_at = $1, status = $2, summary = $3 WHERE id = $4${result.ifUnfinished ? ' AND finished_at IS NULL' : ''}`, [
-          result.finishedAt,
-          result.status,
-          text(toJson(result.summary)),
-          runId,
-        ], c);
+        const u = await this.query(
+          `UPDATE {s}.runs SET finished_at = $1, status = $2, summary = $3 WHERE id = $4${result.ifUnfinished ? ' AND finished_at IS NULL' : ''}`,
+          [result.finishedAt, result.status, text(toJson(result.summary)), runId],
+          c,
+        );
         if (u.rowCount === 0 && result.ifUnfinished) return;
         if (u.rowCount === 0) throw new Error(`finishRun: run ${runId} does not exist`);
         if (result.snapshot === null) await this.query('DELETE FROM {s}.run_snapshots WHERE run_id = $1', [runId], c);
@@ -454,7 +463,7 @@ class PostgresStore implements Store {
       const where: string[] = [];
       if (filter.since !== undefined) where.push(`started_at >= ${p.add(filter.since)}`);
       if (filter.before !== undefined) where.push(`started_at < ${p.add(filter.before)}`);
-      const sql = `SELECT * FROM {s}.runs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY started_at DESC, id DESC LIMIT ${p.add(filter.limit)}`;
+      const sql = `SELECT * FROM {s}.runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT ${p.add(filter.limit)}`;
       return (await this.query(sql, p.values)).rows.map(runFromRow);
     });
   }
@@ -476,7 +485,13 @@ class PostgresStore implements Store {
     });
   }
 
-  decisionHistory(filter: { target?: string; rule?: string; since?: number; limit: number; outcomes?: DecisionRecord['outcome'][] }): Promise<DecisionRecord[]> {
+  decisionHistory(filter: {
+    target?: string;
+    rule?: string;
+    since?: number;
+    limit: number;
+    outcomes?: DecisionRecord['outcome'][];
+  }): Promise<DecisionRecord[]> {
     return this.op(async () => {
       const p = new Params();
       const where: string[] = [];
@@ -484,7 +499,7 @@ class PostgresStore implements Store {
       if (filter.rule !== undefined) where.push(`rule = ${p.add(filter.rule)}`);
       if (filter.since !== undefined) where.push(`at >= ${p.add(filter.since)}`);
       if (filter.outcomes !== undefined) where.push(`outcome = ANY(${p.add(filter.outcomes)}::text[])`);
-      const sql = `SELECT * FROM {s}.decisions ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY at DESC, id DESC LIMIT ${p.add(filter.limit)}`;
+      const sql = `SELECT * FROM {s}.decisions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ${p.add(filter.limit)}`;
       return (await this.query(sql, p.values)).rows.map(decisionFromRow);
     });
   }
@@ -509,7 +524,13 @@ class PostgresStore implements Store {
             `INSERT INTO {s}.for_state (rule, target, since, runs, last_run_id)
              SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::bigint[])
              ON CONFLICT (rule, target) DO UPDATE SET since = excluded.since, runs = excluded.runs, last_run_id = excluded.last_run_id`,
-            [upserts.map((u) => u.rule), upserts.map((u) => u.target), upserts.map((u) => u.since), upserts.map((u) => u.runs), upserts.map((u) => u.lastRunId)],
+            [
+              upserts.map((u) => u.rule),
+              upserts.map((u) => u.target),
+              upserts.map((u) => u.since),
+              upserts.map((u) => u.runs),
+              upserts.map((u) => u.lastRunId),
+            ],
             c,
           );
         }
@@ -545,10 +566,12 @@ class PostgresStore implements Store {
   }
 
   private intentTx(c: PoolClient, state: { open: boolean }): IntentTx {
-    const live = <A extends unknown[], R>(f: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
-      if (!state.open) throw new Error('the intent transaction is over: use tx only inside the intentTransaction callback');
-      return f(...a);
-    };
+    const live =
+      <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+      async (...a: A): Promise<R> => {
+        if (!state.open) throw new Error('the intent transaction is over: use tx only inside the intentTransaction callback');
+        return f(...a);
+      };
     const now = this.now();
     const count = async (sql: string, values: unknown[]) => (await this.query(sql, values, c)).rows[0]!.n as number;
     return {
@@ -586,7 +609,22 @@ class PostgresStore implements Store {
       await this.query(
         `INSERT INTO {s}.executions (key, run_id, rule, action, step, target, kind, describe, detail, cooldown_key, cooldown_ms, groups, created_at, shard, status)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'intent') ON CONFLICT (key) DO NOTHING RETURNING id`,
-        [i.key, i.runId, i.rule, i.action, i.step, i.target, i.kind, text(i.describe), toJson(i.detail), i.cooldownKey, i.cooldownMs, toJson(i.groups), i.createdAt, i.shard ?? null],
+        [
+          i.key,
+          i.runId,
+          i.rule,
+          i.action,
+          i.step,
+          i.target,
+          i.kind,
+          text(i.describe),
+          toJson(i.detail),
+          i.cooldownKey,
+          i.cooldownMs,
+          toJson(i.groups),
+          i.createdAt,
+          i.shard ?? null,
+        ],
         c,
       )
     ).rows[0];
@@ -669,7 +707,7 @@ class PostgresStore implements Store {
       if (filter.rule !== undefined) where.push(`rule = ${p.add(filter.rule)}`);
       if (filter.runId !== undefined) where.push(`run_id = ${p.add(filter.runId)}`);
       if (filter.since !== undefined) where.push(`created_at >= ${p.add(filter.since)}`);
-      const sql = `SELECT * FROM {s}.executions ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ${p.add(filter.limit)}`;
+      const sql = `SELECT * FROM {s}.executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ${p.add(filter.limit)}`;
       return (await this.query(sql, p.values)).rows.map(executionFromRow);
     });
   }
@@ -677,10 +715,7 @@ class PostgresStore implements Store {
   recentOutcomes(rule: string, n: number): Promise<ExecutionStatus[]> {
     return this.op(async () =>
       (
-        await this.query('SELECT status FROM {s}.executions WHERE rule = $1 AND finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT $2', [
-          rule,
-          n,
-        ])
+        await this.query('SELECT status FROM {s}.executions WHERE rule = $1 AND finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT $2', [rule, n])
       ).rows.map((r) => r.status),
     );
   }
@@ -758,7 +793,9 @@ class PostgresStore implements Store {
 
   /** Active at `at`: not lifted, and no expiry or an expiry after `at` (until == at has expired). */
   private async readDisables(at: number, c?: PoolClient): Promise<DisableRecord[]> {
-    return (await this.query('SELECT * FROM {s}.disables WHERE removed_at IS NULL AND (until IS NULL OR until > $1) ORDER BY id', [at], c)).rows.map(disableFromRow);
+    return (await this.query('SELECT * FROM {s}.disables WHERE removed_at IS NULL AND (until IS NULL OR until > $1) ORDER BY id', [at], c)).rows.map(
+      disableFromRow,
+    );
   }
 
   addDisable(d: Omit<DisableRecord, 'id' | 'removedAt' | 'removedBy'>): Promise<number> {
@@ -821,7 +858,8 @@ class PostgresStore implements Store {
   resolveEscalation(dedupKey: string, at: number): Promise<boolean> {
     return this.op(
       async () =>
-        (await this.query("UPDATE {s}.escalations SET status = 'resolved', resolved_at = $1 WHERE dedup_key = $2 AND status = 'open'", [at, dedupKey])).rowCount > 0,
+        (await this.query("UPDATE {s}.escalations SET status = 'resolved', resolved_at = $1 WHERE dedup_key = $2 AND status = 'open'", [at, dedupKey]))
+          .rowCount > 0,
     );
   }
 

@@ -5,7 +5,17 @@ import Database from 'better-sqlite3';
 import type { ExecutionOutcome, ExecutionStatus } from '../../model.js';
 import { bytes, encodeConditions, toJson } from '../codec.js';
 import { Mutex } from '../mutex.js';
-import { auditFromRow, decisionFromRow, disableFromRow, escalationFromRow, executionFromRow, forStateFromRow, leaseFromRow, runFromRow, type Row } from '../rows.js';
+import {
+  auditFromRow,
+  decisionFromRow,
+  disableFromRow,
+  escalationFromRow,
+  executionFromRow,
+  forStateFromRow,
+  leaseFromRow,
+  runFromRow,
+  type Row,
+} from '../rows.js';
 import {
   fenceList,
   JournalConflictError,
@@ -97,9 +107,7 @@ const INSERT_DECISION = `INSERT INTO decisions (run_id, target, rule, outcome, s
 
 class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
-  private readonly mutex = new Mutex(
-    'a store method was called from inside intentTransaction: use the transaction object it passes (tx) instead',
-  );
+  private readonly mutex = new Mutex('a store method was called from inside intentTransaction: use the transaction object it passes (tx) instead');
   private readonly statements = new Map<string, Database.Statement>();
   private closed = false;
 
@@ -172,9 +180,7 @@ class SqliteStore implements Store {
         // Read again under the write lock: another process may have migrated meanwhile.
         const current = this.schemaVersion();
         if (current > latest) {
-          throw new StoreError(
-            `the SQLite store at ${this.where} has schema version ${current}, newer than this Reflex knows (${latest}): upgrade Reflex`,
-          );
+          throw new StoreError(`the SQLite store at ${this.where} has schema version ${current}, newer than this Reflex knows (${latest}): upgrade Reflex`);
         }
         for (const m of [...this.migrations].sort((a, b) => a.version - b.version)) {
           if (m.version <= current) continue;
@@ -246,11 +252,10 @@ class SqliteStore implements Store {
   }
 
   renewLease(fence: Fence, ttlMs: number, now: number): Promise<boolean> {
-    return this.op(
-      () =>
-        this.writeTx(
-          () => this.stmt("UPDATE leases SET expires_at = ? WHERE name = ? AND token = ? AND holder <> ''").run(now + ttlMs, fence.name, fence.token).changes > 0,
-        ),
+    return this.op(() =>
+      this.writeTx(
+        () => this.stmt("UPDATE leases SET expires_at = ? WHERE name = ? AND token = ? AND holder <> ''").run(now + ttlMs, fence.name, fence.token).changes > 0,
+      ),
     );
   }
 
@@ -262,9 +267,7 @@ class SqliteStore implements Store {
   }
 
   listLeases(): Promise<LeaseInfo[]> {
-    return this.op(() =>
-      (this.stmt("SELECT * FROM leases WHERE holder <> '' ORDER BY name").all() as Row[]).map(leaseFromRow),
-    );
+    return this.op(() => (this.stmt("SELECT * FROM leases WHERE holder <> '' ORDER BY name").all() as Row[]).map(leaseFromRow));
   }
 
   // ---- runs
@@ -272,9 +275,13 @@ class SqliteStore implements Store {
   beginRun(run: { startedAt: number; mode: 'dry-run' | 'enforce'; holder: string; ruleSetHash: string; shard?: string | null }): Promise<number> {
     return this.op(() =>
       this.writeTx(() => {
-        const r = this.stmt(
-          "INSERT INTO runs (started_at, status, mode, holder, rule_set_hash, shard) VALUES (?, 'running', ?, ?, ?, ?) RETURNING id",
-        ).get(run.startedAt, run.mode, run.holder, run.ruleSetHash, run.shard ?? null) as Row;
+        const r = this.stmt("INSERT INTO runs (started_at, status, mode, holder, rule_set_hash, shard) VALUES (?, 'running', ?, ?, ?, ?) RETURNING id").get(
+          run.startedAt,
+          run.mode,
+          run.holder,
+          run.ruleSetHash,
+          run.shard ?? null,
+        ) as Row;
         return r.id as number;
       }),
     );
@@ -295,18 +302,22 @@ class SqliteStore implements Store {
 
   finishRun(
     runId: number,
-    result: { finishedAt: number; status: string; summary: Record<string, unknown>; snapshot: Uint8Array | null; decisions: DecisionRecord[]; ifUnfinished?: boolean },
+    result: {
+      finishedAt: number;
+      status: string;
+      summary: Record<string, unknown>;
+      snapshot: Uint8Array | null;
+      decisions: DecisionRecord[];
+      ifUnfinished?: boolean;
+    },
     fence: Fences,
   ): Promise<void> {
     return this.op(() => {
       this.writeTx(() => {
         this.checkFence(fence);
-        const u = this.stmt(`UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?${result.ifUnfinished ? ' AND finished_at IS NULL' : ''}`).run(
-          result.finishedAt,
-          result.status,
-          toJson(result.summary),
-          runId,
-        );
+        const u = this.stmt(
+          `UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?${result.ifUnfinished ? ' AND finished_at IS NULL' : ''}`,
+        ).run(result.finishedAt, result.status, toJson(result.summary), runId);
         if (u.changes === 0 && result.ifUnfinished) return;
         if (u.changes === 0) throw new Error(`finishRun: run ${runId} does not exist`);
         if (result.snapshot === null) this.stmt('DELETE FROM run_snapshots WHERE run_id = ?').run(runId);
@@ -342,9 +353,9 @@ class SqliteStore implements Store {
     return this.op(() => {
       const where: string[] = [];
       const args: unknown[] = [];
-      if (filter.since !== undefined) (where.push('started_at >= ?'), args.push(filter.since));
-      if (filter.before !== undefined) (where.push('started_at < ?'), args.push(filter.before));
-      const sql = `SELECT * FROM runs ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY started_at DESC, id DESC LIMIT ?`;
+      if (filter.since !== undefined) where.push('started_at >= ?'), args.push(filter.since);
+      if (filter.before !== undefined) where.push('started_at < ?'), args.push(filter.before);
+      const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT ?`;
       return (this.stmt(sql).all(...args, filter.limit) as Row[]).map(runFromRow);
     });
   }
@@ -360,21 +371,27 @@ class SqliteStore implements Store {
     return this.op(() => {
       const where = ['run_id = ?'];
       const args: unknown[] = [runId];
-      if (filter.target !== undefined) (where.push('target = ?'), args.push(filter.target));
-      if (filter.rule !== undefined) (where.push('rule = ?'), args.push(filter.rule));
+      if (filter.target !== undefined) where.push('target = ?'), args.push(filter.target);
+      if (filter.rule !== undefined) where.push('rule = ?'), args.push(filter.rule);
       return (this.stmt(`SELECT * FROM decisions WHERE ${where.join(' AND ')} ORDER BY id`).all(...args) as Row[]).map(decisionFromRow);
     });
   }
 
-  decisionHistory(filter: { target?: string; rule?: string; since?: number; limit: number; outcomes?: DecisionRecord['outcome'][] }): Promise<DecisionRecord[]> {
+  decisionHistory(filter: {
+    target?: string;
+    rule?: string;
+    since?: number;
+    limit: number;
+    outcomes?: DecisionRecord['outcome'][];
+  }): Promise<DecisionRecord[]> {
     return this.op(() => {
       const where: string[] = [];
       const args: unknown[] = [];
-      if (filter.target !== undefined) (where.push('target = ?'), args.push(filter.target));
-      if (filter.rule !== undefined) (where.push('rule = ?'), args.push(filter.rule));
-      if (filter.since !== undefined) (where.push('at >= ?'), args.push(filter.since));
-      if (filter.outcomes !== undefined) (where.push('outcome IN (SELECT value FROM json_each(?))'), args.push(toJson(filter.outcomes)));
-      const sql = `SELECT * FROM decisions ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY at DESC, id DESC LIMIT ?`;
+      if (filter.target !== undefined) where.push('target = ?'), args.push(filter.target);
+      if (filter.rule !== undefined) where.push('rule = ?'), args.push(filter.rule);
+      if (filter.since !== undefined) where.push('at >= ?'), args.push(filter.since);
+      if (filter.outcomes !== undefined) where.push('outcome IN (SELECT value FROM json_each(?))'), args.push(toJson(filter.outcomes));
+      const sql = `SELECT * FROM decisions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ?`;
       return (this.stmt(sql).all(...args, filter.limit) as Row[]).map(decisionFromRow);
     });
   }
@@ -389,9 +406,7 @@ class SqliteStore implements Store {
   // ---- `for` state
 
   loadForState(): Promise<ForState[]> {
-    return this.op(() =>
-      (this.stmt('SELECT * FROM for_state ORDER BY rule, target').all() as Row[]).map(forStateFromRow),
-    );
+    return this.op(() => (this.stmt('SELECT * FROM for_state ORDER BY rule, target').all() as Row[]).map(forStateFromRow));
   }
 
   saveForState(upserts: ForState[], deletes: { rule: string; target: string }[], fence: Fences): Promise<void> {
@@ -428,10 +443,12 @@ class SqliteStore implements Store {
   }
 
   private intentTx(state: { open: boolean }): IntentTx {
-    const live = <A extends unknown[], R>(f: (...a: A) => R) => async (...a: A): Promise<R> => {
-      if (!state.open) throw new Error('the intent transaction is over: use tx only inside the intentTransaction callback');
-      return f(...a);
-    };
+    const live =
+      <A extends unknown[], R>(f: (...a: A) => R) =>
+      async (...a: A): Promise<R> => {
+        if (!state.open) throw new Error('the intent transaction is over: use tx only inside the intentTransaction callback');
+        return f(...a);
+      };
     return {
       now: this.now(),
       getSwitch: live(() => this.readSwitch()),
@@ -440,8 +457,8 @@ class SqliteStore implements Store {
       countExecutions: live((f: { since: number; rule?: string; action?: string }) => {
         const where = ['created_at >= ?'];
         const args: unknown[] = [f.since];
-        if (f.rule !== undefined) (where.push('rule = ?'), args.push(f.rule));
-        if (f.action !== undefined) (where.push('action = ?'), args.push(f.action));
+        if (f.rule !== undefined) where.push('rule = ?'), args.push(f.rule);
+        if (f.action !== undefined) where.push('action = ?'), args.push(f.action);
         return (this.stmt(`SELECT count(*) AS n FROM executions WHERE ${where.join(' AND ')}`).get(...args) as Row).n as number;
       }),
       countTargetsInGroup: live(
@@ -463,23 +480,24 @@ class SqliteStore implements Store {
   }
 
   private insertIntent(i: IntentInput): { inserted: true; id: number } | { inserted: false; existingId: number } {
-    const r = this.stmt(`INSERT INTO executions (key, run_id, rule, action, step, target, kind, describe, detail, cooldown_key, cooldown_ms, groups, created_at, shard, status)
+    const r =
+      this.stmt(`INSERT INTO executions (key, run_id, rule, action, step, target, kind, describe, detail, cooldown_key, cooldown_ms, groups, created_at, shard, status)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'intent') ON CONFLICT (key) DO NOTHING RETURNING id`).get(
-      i.key,
-      i.runId,
-      i.rule,
-      i.action,
-      i.step,
-      i.target,
-      i.kind,
-      i.describe,
-      toJson(i.detail),
-      i.cooldownKey,
-      i.cooldownMs,
-      toJson(i.groups),
-      i.createdAt,
-      i.shard ?? null,
-    ) as Row | undefined;
+        i.key,
+        i.runId,
+        i.rule,
+        i.action,
+        i.step,
+        i.target,
+        i.kind,
+        i.describe,
+        toJson(i.detail),
+        i.cooldownKey,
+        i.cooldownMs,
+        toJson(i.groups),
+        i.createdAt,
+        i.shard ?? null,
+      ) as Row | undefined;
     if (r === undefined) {
       const existing = this.stmt('SELECT id FROM executions WHERE key = ?').get(i.key) as Row;
       return { inserted: false, existingId: existing.id };
@@ -527,9 +545,7 @@ class SqliteStore implements Store {
   }
 
   unfinishedExecutions(): Promise<ExecutionRecord[]> {
-    return this.op(() =>
-      (this.stmt("SELECT * FROM executions WHERE status IN ('intent', 'running') ORDER BY id").all() as Row[]).map(executionFromRow),
-    );
+    return this.op(() => (this.stmt("SELECT * FROM executions WHERE status IN ('intent', 'running') ORDER BY id").all() as Row[]).map(executionFromRow));
   }
 
   markInterrupted(ids: number[], note: string, at: number): Promise<void> {
@@ -552,11 +568,11 @@ class SqliteStore implements Store {
     return this.op(() => {
       const where: string[] = [];
       const args: unknown[] = [];
-      if (filter.target !== undefined) (where.push('target = ?'), args.push(filter.target));
-      if (filter.rule !== undefined) (where.push('rule = ?'), args.push(filter.rule));
-      if (filter.runId !== undefined) (where.push('run_id = ?'), args.push(filter.runId));
-      if (filter.since !== undefined) (where.push('created_at >= ?'), args.push(filter.since));
-      const sql = `SELECT * FROM executions ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
+      if (filter.target !== undefined) where.push('target = ?'), args.push(filter.target);
+      if (filter.rule !== undefined) where.push('rule = ?'), args.push(filter.rule);
+      if (filter.runId !== undefined) where.push('run_id = ?'), args.push(filter.runId);
+      if (filter.since !== undefined) where.push('created_at >= ?'), args.push(filter.since);
+      const sql = `SELECT * FROM executions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
       return (this.stmt(sql).all(...args, filter.limit) as Row[]).map(executionFromRow);
     });
   }
@@ -564,10 +580,7 @@ class SqliteStore implements Store {
   recentOutcomes(rule: string, n: number): Promise<ExecutionStatus[]> {
     return this.op(() =>
       (
-        this.stmt('SELECT status FROM executions WHERE rule = ? AND finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT ?').all(
-          rule,
-          n,
-        ) as Row[]
+        this.stmt('SELECT status FROM executions WHERE rule = ? AND finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT ?').all(rule, n) as Row[]
       ).map((r) => r.status),
     );
   }
@@ -580,11 +593,9 @@ class SqliteStore implements Store {
   }
 
   private upsertCooldown(key: string, lastAt: number, until: number): void {
-    this.stmt('INSERT INTO cooldowns (key, last_at, until) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET last_at = excluded.last_at, until = excluded.until').run(
-      key,
-      lastAt,
-      until,
-    );
+    this.stmt(
+      'INSERT INTO cooldowns (key, last_at, until) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET last_at = excluded.last_at, until = excluded.until',
+    ).run(key, lastAt, until);
   }
 
   getCooldown(key: string): Promise<{ lastAt: number; until: number } | null> {
@@ -615,11 +626,9 @@ class SqliteStore implements Store {
   setSourceCache(name: string, at: number, payload: Uint8Array): Promise<void> {
     return this.op(() => {
       this.writeTx(() =>
-        this.stmt('INSERT INTO source_cache (name, at, payload) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET at = excluded.at, payload = excluded.payload').run(
-          name,
-          at,
-          blob(payload),
-        ),
+        this.stmt(
+          'INSERT INTO source_cache (name, at, payload) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET at = excluded.at, payload = excluded.payload',
+        ).run(name, at, blob(payload)),
       );
     });
   }
@@ -679,9 +688,9 @@ class SqliteStore implements Store {
     return this.op(() => {
       const where = ['removed_at IS NULL', '(until IS NULL OR until > ?)'];
       const args: unknown[] = [at];
-      if (match.id !== undefined) (where.push('id = ?'), args.push(match.id));
-      if (match.scope !== undefined) (where.push('scope = ?'), args.push(match.scope));
-      if (match.value !== undefined) (where.push('value = ?'), args.push(match.value));
+      if (match.id !== undefined) where.push('id = ?'), args.push(match.id);
+      if (match.scope !== undefined) where.push('scope = ?'), args.push(match.scope);
+      if (match.value !== undefined) where.push('value = ?'), args.push(match.value);
       if (where.length === 2) throw new Error('removeDisables needs an id, a scope or a value: an empty match would lift every disable');
       return this.writeTx(() =>
         (this.stmt(`UPDATE disables SET removed_at = ?, removed_by = ? WHERE ${where.join(' AND ')} RETURNING *`).all(at, by, ...args) as Row[])
@@ -693,22 +702,20 @@ class SqliteStore implements Store {
 
   listDisables(filter: { activeAt?: number }): Promise<DisableRecord[]> {
     return this.op(() =>
-      filter.activeAt !== undefined
-        ? this.readDisables(filter.activeAt)
-        : (this.stmt('SELECT * FROM disables ORDER BY id').all() as Row[]).map(disableFromRow),
+      filter.activeAt !== undefined ? this.readDisables(filter.activeAt) : (this.stmt('SELECT * FROM disables ORDER BY id').all() as Row[]).map(disableFromRow),
     );
   }
 
   appendAudit(entry: Omit<AuditRecord, 'id'>): Promise<void> {
     return this.op(() => {
-      this.writeTx(() => this.stmt('INSERT INTO audit (at, by, action, detail) VALUES (?, ?, ?, ?)').run(entry.at, entry.by, entry.action, toJson(entry.detail)));
+      this.writeTx(() =>
+        this.stmt('INSERT INTO audit (at, by, action, detail) VALUES (?, ?, ?, ?)').run(entry.at, entry.by, entry.action, toJson(entry.detail)),
+      );
     });
   }
 
   listAudit(limit: number): Promise<AuditRecord[]> {
-    return this.op(() =>
-      (this.stmt('SELECT * FROM audit ORDER BY at DESC, id DESC LIMIT ?').all(limit) as Row[]).map(auditFromRow),
-    );
+    return this.op(() => (this.stmt('SELECT * FROM audit ORDER BY at DESC, id DESC LIMIT ?').all(limit) as Row[]).map(auditFromRow));
   }
 
   // ---- escalations
