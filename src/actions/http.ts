@@ -222,7 +222,15 @@ export function planHttp(
 /** Send a request and turn what happened into an execution outcome: 2xx succeeded; a 3xx not followed, 4xx and 5xx failed. */
 export async function runHttp(
   request: { method: string; url: string; headers: Record<string, string>; body?: string },
-  opts: { timeoutMs: number; followRedirects: boolean; allowPrivate: boolean; resolver?: Resolver; maxBody?: number },
+  opts: {
+    timeoutMs: number;
+    followRedirects: boolean;
+    allowPrivate: boolean;
+    resolver?: Resolver;
+    maxBody?: number;
+    /** Sees the response headers (channels read Retry-After). */
+    onHeaders?: (headers: Record<string, string | string[] | undefined>) => void;
+  },
   ctx: Pick<ExecuteContext, 'signal'>,
   secrets: readonly string[],
 ): Promise<ExecutionOutcome> {
@@ -239,6 +247,7 @@ export async function runHttp(
       maxBody,
       resolver: opts.resolver,
     });
+    opts.onHeaders?.(res.headers);
     const collector = new OutputCollector(maxBody, secrets);
     collector.push(res.body);
     let output = collector.text(redact);

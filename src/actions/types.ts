@@ -71,6 +71,8 @@ export interface EscalationMessage {
   target?: string;
   details: Record<string, unknown>;
   runbook?: string;
+  /** When the problem was seen (ms; the run's time): PagerDuty's `timestamp`, the webhook's. Absent: when sent. */
+  at?: number;
 }
 
 export interface Channel {

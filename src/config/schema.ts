@@ -176,6 +176,13 @@ export const WebhookChannel = z.strictObject({
   kind: z.literal('webhook'),
   url: z.string(),
   headers: Headers.optional(),
+  secret: z
+    .string()
+    .regex(/^(whsec_)?[A-Za-z0-9+/]{32,88}={0,2}$/, 'must be a Standard Webhooks secret: whsec_ followed by 24 to 64 random bytes in base64')
+    .optional()
+    .describe(
+      'Sign every request in the Standard Webhooks scheme (webhook-id, webhook-timestamp, webhook-signature headers): whsec_ and 24-64 random bytes in base64; use ${ENV_VAR}.',
+    ),
 });
 export const SlackChannel = z.strictObject({
   kind: z.literal('slack'),

@@ -144,7 +144,7 @@ describe('slack channel', () => {
     expect(slackProblems(body)).toEqual([]);
     expect(body.text).toBe('[CRITICAL] web-1 is unhealthy and was restarted 3 times this hour');
     const all = JSON.stringify(body.blocks);
-    for (const s of ['*Severity*\\ncritical', '*Rule*\\nrestart-unhealthy', '*Target*\\nweb-1', 'web-1 is unhealthy']) expect(all).toContain(s);
+    for (const s of ['Severity: critical', 'Rule: restart-unhealthy', 'Target: web-1', 'web-1 is unhealthy']) expect(all).toContain(s);
     expect(body.blocks.find((b: { type: string }) => b.type === 'actions').elements[0].url).toBe('https://wiki.example.com/sop/restart?x=1');
   });
 
@@ -196,7 +196,7 @@ describe('pagerduty channel', () => {
       dedup_key: 'reflex/restart-unhealthy/web-1',
       payload: {
         summary: message().summary,
-        source: 'reflex',
+        source: 'web-1',
         severity: 'critical',
         component: 'web-1',
         group: 'service=web',
@@ -246,11 +246,12 @@ describe('pagerduty channel', () => {
     expect(pagerDutyDedupKey(`${long}x`)).not.toBe(keys[0]);
   });
 
-  it.each([429, 500, 503])('reports HTTP %i as a failure', async (status) => {
+  it.each([429, 500, 503])('reports HTTP %i as a failure once its retries are spent', async (status) => {
     const srv = await fakePagerDuty(status);
-    const ch = createChannel('pd', { kind: 'pagerduty', routing_key: 'key-123456', url: `${srv.base}/v2/enqueue` });
+    const ch = createChannel('pd', { kind: 'pagerduty', routing_key: 'key-123456', url: `${srv.base}/v2/enqueue` }, { sleep: async () => {} });
     const out = await ch.send(message(), sendCtx());
     expect(out).toMatchObject({ status: 'failed', httpStatus: status });
+    expect(srv.requests).toHaveLength(3);
     if (status === 429) expect(out.error).toMatch(/rate limiting/);
   });
 
@@ -277,7 +278,13 @@ describe('webhook channel', () => {
       'sre',
       'application/json',
     ]);
-    expect(JSON.parse(req.body)).toEqual(message());
+    expect(JSON.parse(req.body)).toEqual({
+      version: 1,
+      type: 'escalation.trigger',
+      id: expect.stringMatching(/^msg_/),
+      timestamp: expect.any(String),
+      ...message(),
+    });
     expect(ch.describe(message())).toContain('Authorization: ***');
   });
 

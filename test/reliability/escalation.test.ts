@@ -176,7 +176,7 @@ describe('escalation to PagerDuty and Slack across real runs', () => {
       dedup_key: 'reflex/page-on-slow-db/db-1',
       payload: {
         severity: 'critical',
-        source: 'reflex',
+        source: 'db-1',
         component: 'db-1',
         class: 'page-on-slow-db',
         summary: 'db-1 answers slowly: <!channel> & <http://evil.example|click>',

@@ -2,7 +2,7 @@
 import type { z } from 'zod';
 import type { SlackChannel } from '../../config/schema.js';
 import type { Channel, EscalationMessage } from '../types.js';
-import { checkEndpoint, cleanMessage, describePost, postJson, type ChannelOptions, type SendContext } from './common.js';
+import { checkEndpoint, cleanMessage, cutText, describePost, postJson, type ChannelOptions, type SendContext } from './common.js';
 
 /** Slack's limits on block text (characters). */
 export const SLACK_LIMITS = { sectionText: 3000, fieldText: 2000, headerText: 150, contextText: 2000, buttonUrl: 3000 } as const;
@@ -15,9 +15,13 @@ export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-function cut(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
+const cut = cutText;
+
+/**
+ * Text Slack shows as written: values from targets and facts go here, so `*`, `_`, `~` or a backtick in them
+ * format nothing. `&`, `<` and `>` are still escaped, as Slack asks of all message text.
+ */
+const plain = (text: string, max: number) => ({ type: 'plain_text', text: cut(escapeMrkdwn(text) || ' ', max), emoji: false });
 
 function httpLink(url: string | undefined): string | undefined {
   if (!url) return undefined;
@@ -29,30 +33,32 @@ function httpLink(url: string | undefined): string | undefined {
   }
 }
 
-/** The incoming-webhook payload: `text` (notifications, fallback) and `blocks` (summary, severity, rule, target, runbook link). */
-export function slackPayload(msg: EscalationMessage): { text: string; blocks: Record<string, unknown>[] } {
+/**
+ * The incoming-webhook payload: `text` (notifications, fallback) and `blocks` (summary, severity, rule, target,
+ * runbook link). Everything that carries a value (a summary, a target id, a rule name) is plain text, which Slack
+ * does not format: a value cannot bold, strike or link anything, nor mention anyone. The fallback `text` is sent
+ * with `mrkdwn: false` and escaped as well.
+ */
+export function slackPayload(msg: EscalationMessage): { text: string; mrkdwn: false; blocks: Record<string, unknown>[] } {
   const resolved = msg.event === 'resolve';
   const label = resolved ? 'RESOLVED' : msg.severity.toUpperCase();
   const text = cut(`[${label}] ${escapeMrkdwn(msg.summary)}`, SLACK_LIMITS.sectionText);
-  const field = (title: string, value: string) => ({ type: 'mrkdwn', text: cut(`*${title}*\n${escapeMrkdwn(value)}`, SLACK_LIMITS.fieldText) });
+  const field = (title: string, value: string) => plain(`${title}: ${value}`, SLACK_LIMITS.fieldText);
   const fields = [field('Severity', msg.severity)];
   if (msg.rule) fields.push(field('Rule', msg.rule));
   if (msg.target) fields.push(field('Target', msg.target));
   fields.push(field('Source', msg.source));
   const blocks: Record<string, unknown>[] = [
-    {
-      type: 'header',
-      text: { type: 'plain_text', text: cut(resolved ? 'Reflex: resolved' : `Reflex escalation: ${msg.severity}`, SLACK_LIMITS.headerText) },
-    },
-    { type: 'section', text: { type: 'mrkdwn', text: cut(escapeMrkdwn(msg.summary), SLACK_LIMITS.sectionText) } },
+    { type: 'header', text: plain(resolved ? 'Reflex: resolved' : `Reflex escalation: ${msg.severity}`, SLACK_LIMITS.headerText) },
+    { type: 'section', text: plain(msg.summary, SLACK_LIMITS.sectionText) },
     { type: 'section', fields },
   ];
   const runbook = httpLink(msg.runbook);
   if (runbook) {
     blocks.push({ type: 'actions', elements: [{ type: 'button', text: { type: 'plain_text', text: 'Runbook' }, url: runbook }] });
   }
-  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: cut(`dedup key: ${escapeMrkdwn(msg.dedupKey)}`, SLACK_LIMITS.contextText) }] });
-  return { text, blocks };
+  blocks.push({ type: 'context', elements: [plain(`dedup key: ${msg.dedupKey}`, SLACK_LIMITS.contextText)] });
+  return { text, mrkdwn: false, blocks };
 }
 
 export function slackChannel(name: string, config: z.output<typeof SlackChannel>, options: ChannelOptions = {}): Channel {
@@ -65,6 +71,6 @@ export function slackChannel(name: string, config: z.output<typeof SlackChannel>
     kind: 'slack',
     describe: (msg) => describePost(shown, {}, slackPayload(cleanMessage(msg, secrets)), secrets),
     send: (msg, ctx: SendContext) =>
-      postJson(config.url, {}, slackPayload(cleanMessage(msg, [...secrets, ...ctx.secrets])), ctx, [...secrets, config.url], options.resolver),
+      postJson(config.url, {}, slackPayload(cleanMessage(msg, [...secrets, ...ctx.secrets])), ctx, [...secrets, config.url], options),
   };
 }
