@@ -222,19 +222,19 @@ describe('escalation to PagerDuty and Slack across real runs', () => {
     expect(invalid.slack).toEqual([]);
   });
 
-  it('a page PagerDuty refuses (429) is a problem of the run (exit 1) and is sent again by the next run, once', async () => {
+  it('a page PagerDuty keeps refusing (429) is tried 3 times in the run, is a problem of the run (exit 1) and is sent again by the next run, once', async () => {
     const dir = dbProject();
     setLatency(dir, 900);
     pdStatus = 429;
     const refused = await reflexAsync(dir, ['run'], env());
     expect(refused.code, refused.out).toBe(1);
-    expect(refused.stdout).toMatch(/problem: escalation to pager failed: .*429/);
-    expect(events(pd)).toHaveLength(1);
+    expect(refused.stdout).toMatch(/problem: escalation to pager failed: .*429.*\(after 3 attempts\)/);
+    expect(events(pd)).toHaveLength(3);
     pdStatus = undefined;
     const retried = await reflexAsync(dir, ['run'], env());
     expect(retried.code, retried.out).toBe(0);
     await reflexAsync(dir, ['run'], env());
-    expect(events(pd).map((e) => e.event_action)).toEqual(['trigger', 'trigger']);
+    expect(events(pd).map((e) => e.event_action)).toEqual(['trigger', 'trigger', 'trigger', 'trigger']);
     expect(invalid.pagerduty).toEqual([]);
   });
 
@@ -259,7 +259,7 @@ describe('escalation to PagerDuty and Slack across real runs', () => {
     expect(String(events(pd)[0]!.payload!.summary)).toContain('outcome unknown for append on box-1 (execution #1)');
   });
 
-  it('an interrupted execution whose page PagerDuty refused is paged again by the next run, once', async () => {
+  it('an interrupted execution whose page PagerDuty refused (3 attempts) is paged again by the next run, once', async () => {
     const dir = crashProject({ channels: `  pager: { kind: pagerduty, routing_key: "\${PD_ROUTING_KEY}", url: "${pd.base}/v2/enqueue" }` });
     dirs.push(dir);
     writeFileSync(join(dir, 'reflex.yaml'), readFileSync(join(dir, 'reflex.yaml'), 'utf8').replace('escalate_to: humans', 'escalate_to: pager'));
@@ -274,10 +274,8 @@ describe('escalation to PagerDuty and Slack across real runs', () => {
     const retried = await reflexAsync(dir, ['run'], env());
     expect(retried.code, retried.out).toBe(0);
     await reflexAsync(dir, ['run'], env());
-    expect(events(pd).map((e) => [e.event_action, e.dedup_key])).toEqual([
-      ['trigger', 'reflex-interrupted/1'],
-      ['trigger', 'reflex-interrupted/1'],
-    ]);
+    // Three attempts in the refusing run, then one that got through.
+    expect(events(pd).map((e) => [e.event_action, e.dedup_key])).toEqual(Array(4).fill(['trigger', 'reflex-interrupted/1']));
     expect(invalid.pagerduty).toEqual([]);
   });
 
