@@ -1,4 +1,5 @@
 // What most commands do first: load and check the project, open its store. Errors become clear messages.
+import { userInfo } from 'node:os';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { loadProject, resolveConfigPath, type Project } from '../config/load.js';
 import { EXIT, ExitError, UserError } from '../errors.js';
@@ -30,7 +31,8 @@ export function diagnosticsText(diags: Diagnostic[]): string {
   return diags.map(formatDiagnostic).join('\n');
 }
 
-export async function openStoreOrExit(project: Project): Promise<Store> {
+/** Open (and migrate) the store a project names; `reflex disable --all` passes only where it is (cli/switch-store.ts). */
+export async function openStoreOrExit(project: { config: { store: string }; dir: string }): Promise<Store> {
   try {
     const store = await openStore(project.config.store, project.dir);
     await store.migrate();
@@ -51,7 +53,18 @@ export function processSignal(): AbortSignal | undefined {
   return (globalThis as { reflexSignal?: AbortSignal }).reflexSignal;
 }
 
-/** Who is making a change: --by, then the environment. */
-export function who(by?: string): string {
-  return by || process.env.REFLEX_USER || process.env.SUDO_USER || process.env.USER || process.env.USERNAME || 'unknown';
+/**
+ * Who is making a change, for the audit log: --by, then REFLEX_USER, then the person behind sudo, then the
+ * operating-system user (os.userInfo(), which needs no environment: cron and systemd set none), then $USER.
+ */
+export function who(by?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const given = by?.trim() || env.REFLEX_USER || env.SUDO_USER;
+  if (given) return given;
+  try {
+    const u = userInfo().username;
+    if (u) return u;
+  } catch {
+    // no passwd entry for this uid (a container's random uid): fall back to the environment
+  }
+  return env.USER || env.USERNAME || env.LOGNAME || `uid ${process.getuid?.() ?? '?'}`;
 }

@@ -7,7 +7,7 @@ import { cutText, retryAfterMs } from '../../src/actions/channels/common.js';
 import { createChannel } from '../../src/actions/channels/index.js';
 import { webhookKey, webhookSignatureHeaders } from '../../src/actions/channels/webhook.js';
 import type { EscalationMessage } from '../../src/actions/types.js';
-import { VERSION } from '../../src/version.js';
+import { VERSION } from '../../src/util/version.js';
 import { execCtx, receiver, type Receiver } from './helpers.js';
 
 const servers: Receiver[] = [];

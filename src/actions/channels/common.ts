@@ -1,7 +1,7 @@
 // What every HTTP channel shares: a checked endpoint, a JSON POST, redaction of what is printed.
 import type { ExecutionOutcome } from '../../model.js';
 import { makeRedactor, redactHeaders, redactUrl } from '../../redact.js';
-import { USER_AGENT } from '../../version.js';
+import { USER_AGENT } from '../../util/version.js';
 import { runHttp } from '../http.js';
 import type { Resolver } from '../net.js';
 import { displayJson } from '../output.js';

@@ -10,6 +10,7 @@ import { createSources } from '../../sources/index.js';
 import type { DisableScope, Store } from '../../store/types.js';
 import { formatDuration, parseDuration, parseUntil } from '../../util/duration.js';
 import { loadOrExit, openStoreOrExit, who } from '../project.js';
+import { storeLocation } from '../switch-store.js';
 
 export interface SwitchOpts {
   config?: string;
@@ -51,7 +52,6 @@ export default async function disable(opts: SwitchOpts): Promise<number> {
   if (!s) throw new UserError('say what to disable: --all, --rule R, --action A, --target T or --selector label=value');
   const reason = (opts.reason ?? '').trim();
   if (!reason) throw new UserError('--reason must say why (it is kept in the audit log)');
-  const { project, ruleSet } = loadOrExit(opts);
   const now = Date.now();
   let until: number | null = null;
   if (opts.until) {
@@ -62,23 +62,24 @@ export default async function disable(opts: SwitchOpts): Promise<number> {
     }
     if (until <= now) throw new UserError(`--until ${opts.until} is in the past`);
   }
+  const by = who(opts.by);
+  // The off switch needs nothing of the project but its store: it works fast, and with a project that does not load.
+  if (s.scope === 'all') {
+    const at = storeLocation(opts.config) ?? loadOrExit(opts).project;
+    return switchOff(await openStoreOrExit('config' in at ? at : { config: { store: at.store }, dir: at.dir }), { by, reason, now, until, json: opts.json });
+  }
+  const { project, ruleSet } = loadOrExit(opts);
   // A disable that names nothing real protects nothing: refuse it rather than silently doing nothing.
   if (s.scope === 'rule' && !ruleSet.rules.some((r) => r.name === s.value))
     throw new UserError(`no rule "${s.value}" (rules: ${ruleSet.rules.map((r) => r.name).join(', ')})`);
   if (s.scope === 'action' && !project.config.actions[s.value])
     throw new UserError(`no action "${s.value}" (actions: ${Object.keys(project.config.actions).join(', ') || 'none'})`);
-  const by = who(opts.by);
   const store = await openStoreOrExit(project);
   try {
     if (s.scope === 'target' || s.scope === 'selector') await refuseIfNothingMatches(store, project, s);
-    if (s.scope === 'all') {
-      await store.setSwitch({ off: true, by, reason, at: now, until });
-      await store.appendAudit({ at: now, by, action: 'disable:all', detail: { reason, until } });
-    } else {
-      const id = await store.addDisable({ scope: s.scope, value: s.value, selector: s.selector, by, reason, createdAt: now, until });
-      await store.appendAudit({ at: now, by, action: `disable:${s.scope}`, detail: { id, value: s.value, reason, until } });
-    }
-    const what = s.scope === 'all' ? 'all automation' : s.scope === 'selector' ? `targets with ${s.value}` : `${s.scope} "${s.value}"`;
+    const id = await store.addDisable({ scope: s.scope, value: s.value, selector: s.selector, by, reason, createdAt: now, until });
+    await store.appendAudit({ at: now, by, action: `disable:${s.scope}`, detail: { id, value: s.value, reason, until } });
+    const what = s.scope === 'selector' ? `targets with ${s.value}` : `${s.scope} "${s.value}"`;
     const msg = `disabled ${what} (by ${by}: "${reason}"${until ? `, for ${formatDuration(until - now)}, until ${new Date(until).toISOString()}` : ', until enabled again'})`;
     if (opts.json) process.stdout.write(`${JSON.stringify({ disabled: s, by, reason, until })}\n`);
     else process.stdout.write(`${msg}\n`);
@@ -86,6 +87,21 @@ export default async function disable(opts: SwitchOpts): Promise<number> {
   } finally {
     await store.close();
   }
+}
+
+/** Switch all automation off, audited; runs that start from now on act on nothing (and a running one stops before its next action). */
+async function switchOff(store: Store, o: { by: string; reason: string; now: number; until: number | null; json?: boolean }): Promise<number> {
+  try {
+    await store.setSwitch({ off: true, by: o.by, reason: o.reason, at: o.now, until: o.until });
+    await store.appendAudit({ at: o.now, by: o.by, action: 'disable:all', detail: { reason: o.reason, until: o.until } });
+  } finally {
+    await store.close();
+  }
+  const msg = `disabled all automation (by ${o.by}: "${o.reason}"${o.until ? `, for ${formatDuration(o.until - o.now)}, until ${new Date(o.until).toISOString()}` : ', until enabled again'})`;
+  process.stdout.write(
+    o.json ? `${JSON.stringify({ disabled: { scope: 'all', value: '*', selector: null }, by: o.by, reason: o.reason, until: o.until })}\n` : `${msg}\n`,
+  );
+  return EXIT.OK;
 }
 
 /**

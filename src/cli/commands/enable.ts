@@ -1,15 +1,17 @@
 // `reflex enable`: lift the off switch or disables; every change goes to the audit log.
 import { EXIT, UserError } from '../../errors.js';
 import { loadOrExit, openStoreOrExit, who } from '../project.js';
+import { storeLocation } from '../switch-store.js';
 import { scopeOf, type SwitchOpts } from './disable.js';
 
 export default async function enable(opts: SwitchOpts): Promise<number> {
   const s = scopeOf(opts);
   if (!s && opts.id === undefined) throw new UserError('say what to enable: --all, --rule R, --action A, --target T, --selector label=value or --id N');
-  const { project } = loadOrExit(opts);
   const by = who(opts.by);
   const now = Date.now();
-  const store = await openStoreOrExit(project);
+  // Switching automation back on, like off, needs only the store (cli/switch-store.ts).
+  const at = s?.scope === 'all' ? storeLocation(opts.config) : null;
+  const store = await openStoreOrExit(at ? { config: { store: at.store }, dir: at.dir } : loadOrExit(opts).project);
   try {
     if (s?.scope === 'all') {
       const cur = await store.getSwitch();

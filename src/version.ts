@@ -1,9 +1,0 @@
-// Reflex's own version (from package.json), for `--version` and the User-Agent of every request Reflex sends.
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
-
-export const VERSION: string = require('../package.json').version;
-
-/** What every channel request says it is, so a receiver's logs name the sender and its version. */
-export const USER_AGENT = `Reflex/${VERSION} (+https://github.com/reflex-remediation/reflex)`;
