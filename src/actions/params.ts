@@ -11,13 +11,24 @@ const compiled = new Map<string, RegExp>();
  * `^(?:pattern)$` without flags, so `$` means the end of the value (never of a
  * line) and a newline cannot slip past it.
  */
+/** The longest parameter pattern accepted: far above any real one, far below what makes a regular expression engine refuse it. */
+export const MAX_PATTERN_LENGTH = 1000;
+
 export function paramPattern(pattern: string): RegExp {
   let re = compiled.get(pattern);
   if (!re) {
+    if (pattern.length > MAX_PATTERN_LENGTH) {
+      throw new PlanError(
+        `pattern is ${pattern.length} characters long; at most ${MAX_PATTERN_LENGTH} are allowed (a parameter's pattern names the values it accepts)`,
+      );
+    }
     try {
       re = new RegExp(`^(?:${pattern})$`);
+      // V8 compiles a regular expression on its first use, and only then refuses one that is too large: use it
+      // here, so `reflex check` finds it rather than a run.
+      re.test('');
     } catch (err) {
-      throw new PlanError(`invalid pattern /${pattern}/: ${(err as Error).message}`);
+      throw new PlanError(`invalid pattern /${pattern.length > 80 ? `${pattern.slice(0, 80)}…` : pattern}/: ${(err as Error).message}`);
     }
     compiled.set(pattern, re);
   }

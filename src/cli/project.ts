@@ -1,9 +1,10 @@
 // What most commands do first: load and check the project, open its store. Errors become clear messages.
 import { userInfo } from 'node:os';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
-import { loadProject, resolveConfigPath, type Project } from '../config/load.js';
+import { resolveConfigPath, type Project } from '../config/load.js';
 import { EXIT, ExitError, UserError } from '../errors.js';
-import { buildRuleSet, type RuleSet } from '../rules/ruleset.js';
+import { checkConfigFile } from '../config/check.js';
+import type { RuleSet } from '../rules/ruleset.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { StoreError } from '../store/types.js';
@@ -14,17 +15,19 @@ export interface Loaded {
   warnings: Diagnostic[];
 }
 
-/** Load everything; configuration errors end the command with all of them printed and exit code 2. */
-export function loadOrExit(opts: { config?: string }): Loaded {
-  const path = resolveConfigPath(opts.config);
-  const { project, diagnostics } = loadProject(path);
-  const errors = diagnostics.filter((d) => d.severity === 'error');
-  if (!project || errors.length)
-    throw new ExitError(EXIT.CONFIG, `${diagnosticsText(diagnostics)}\n${errors.length} configuration error(s); run \`reflex check\` after fixing them`);
-  const built = buildRuleSet(project);
-  const all = [...diagnostics, ...built.diagnostics];
-  if (!built.ruleSet) throw new ExitError(EXIT.CONFIG, `${diagnosticsText(all)}\n${all.filter((d) => d.severity === 'error').length} configuration error(s)`);
-  return { project, ruleSet: built.ruleSet, warnings: all.filter((d) => d.severity === 'warning') };
+/**
+ * Load everything and apply the whole of `reflex check` (src/config/check.ts): a project `reflex check` refuses is
+ * refused here too, with the same file:line:col messages and exit code 2, before anything starts. The rules
+ * returned are the ones the check compiled.
+ */
+export async function loadOrExit(opts: { config?: string }): Promise<Loaded> {
+  const { project, result, diagnostics, errors } = await checkConfigFile(resolveConfigPath(opts.config));
+  if (!project || !result?.ruleSet || errors)
+    throw new ExitError(
+      EXIT.CONFIG,
+      `${diagnosticsText(diagnostics)}\n${Math.max(errors, 1)} configuration error(s): nothing was started; run \`reflex check\` after fixing them`,
+    );
+  return { project, ruleSet: result.ruleSet, warnings: diagnostics.filter((d) => d.severity === 'warning') };
 }
 
 export function diagnosticsText(diags: Diagnostic[]): string {

@@ -2,14 +2,16 @@
 import { checkAction } from '../actions/index.js';
 import { paramPattern } from '../actions/params.js';
 import { templateRefs } from '../actions/template.js';
-import { buildRuleSet } from '../rules/ruleset.js';
+import { buildRuleSet, type RuleSet } from '../rules/ruleset.js';
 import { didYouMean, type Diagnostic } from './diagnostics.js';
-import type { Broken, LoadedRule, Project } from './load.js';
+import { loadProject, type Broken, type LoadedRule, type Project } from './load.js';
 import { knownWorld } from './facts.js';
 import type { SourceFile } from './diagnostics.js';
 
 export interface CheckResult {
   diagnostics: Diagnostic[];
+  /** The compiled rules, when they compiled: commands that act use these, so they run exactly what was checked. */
+  ruleSet?: RuleSet;
   rules: number;
   aggregates: number;
   sources: number;
@@ -17,8 +19,13 @@ export interface CheckResult {
   channels: number;
 }
 
-/** Run every check on a loaded project. `broken` names entries that failed to load, so references to them are not reported twice. */
-export async function checkProject(project: Project, broken?: Broken): Promise<CheckResult> {
+/**
+ * Run every check on a loaded project. `broken` names entries that failed to load, so references to them are not
+ * reported twice. This is the one validation path: `reflex check`, and every command that loads a project to act on
+ * it or explain it (cli/project.ts, `reflex test`), refuse what it reports as an error.
+ * `requireTests: false` leaves out `guardrails.require_tests` (for `reflex test`, which runs those scenarios itself).
+ */
+export async function checkProject(project: Project, broken?: Broken, opts: { requireTests?: boolean } = {}): Promise<CheckResult> {
   const diagnostics: Diagnostic[] = [];
   const { facts, kinds } = await knownWorld(project, diagnostics);
   if (facts && broken) broken.facts.forEach((f) => facts.add(f));
@@ -28,15 +35,35 @@ export async function checkProject(project: Project, broken?: Broken): Promise<C
   diagnostics.push(...checkConfig(project));
   diagnostics.push(...checkRules(project, facts));
   // guardrails.require_tests: only rules with a passing scenario may be enforced (reflex test's module runs them).
-  if (project.config.guardrails.require_tests && !broken) diagnostics.push(...(await (await import('../testing/coverage.js')).requiredTests(project)));
+  if (project.config.guardrails.require_tests && !broken && opts.requireTests !== false)
+    diagnostics.push(...(await (await import('../testing/coverage.js')).requiredTests(project)));
   return {
     diagnostics: dedupe(diagnostics),
+    ruleSet: built.ruleSet,
     rules: project.rules.length,
     aggregates: project.aggregates.length,
     sources: project.config.sources.length,
     actions: Object.keys(project.config.actions).length,
     channels: Object.keys(project.config.channels).length,
   };
+}
+
+/**
+ * `reflex check` of one configuration file, as every command applies it: load in layers, then every semantic check
+ * (a project with broken entries is still checked, so one pass reports every problem). `project` is set only when
+ * the configuration loaded whole; `errors` counts the diagnostics that refuse it.
+ */
+export async function checkConfigFile(
+  configPath: string,
+  opts: { requireTests?: boolean } = {},
+): Promise<{ project?: Project; result?: CheckResult; diagnostics: Diagnostic[]; errors: number }> {
+  const { project, partial, diagnostics } = loadProject(configPath);
+  const all = [...diagnostics];
+  const loaded = project ?? partial;
+  const result = loaded ? await checkProject(loaded, partial?.broken, opts) : undefined;
+  if (result) all.push(...result.diagnostics);
+  const sorted = sortDiagnostics(all);
+  return { project, result, diagnostics: sorted, errors: sorted.filter((d) => d.severity === 'error').length };
 }
 
 /** Sort by file, line and column (the order people read in), dropping exact repeats. */

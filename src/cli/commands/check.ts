@@ -1,22 +1,13 @@
 // `reflex check`: load everything, compile every expression, check every reference; report all problems at once.
-import { formatDiagnostic, type Diagnostic } from '../../config/diagnostics.js';
-import { loadProject, resolveConfigPath } from '../../config/load.js';
+import { formatDiagnostic } from '../../config/diagnostics.js';
+import { resolveConfigPath } from '../../config/load.js';
 import { EXIT } from '../../errors.js';
-import { checkProject, sortDiagnostics } from '../../config/check.js';
+import { checkConfigFile } from '../../config/check.js';
 
 export default async function check(opts: { config?: string; json?: boolean }): Promise<number> {
-  const path = resolveConfigPath(opts.config);
-  const { project, partial, diagnostics } = loadProject(path);
-  const all: Diagnostic[] = [...diagnostics];
-  let summary = '';
-  // A project with broken entries is still checked, so that one run reports every problem.
-  const loaded = project ?? partial;
-  if (loaded) {
-    const r = await checkProject(loaded, partial?.broken);
-    all.push(...r.diagnostics);
-    summary = `${r.rules} rules, ${r.aggregates} aggregates, ${r.sources} sources, ${r.actions} actions, ${r.channels} channels`;
-  }
-  const sorted = sortDiagnostics(all);
+  const { result, diagnostics: sorted } = await checkConfigFile(resolveConfigPath(opts.config));
+  const r = result;
+  const summary = r ? `${r.rules} rules, ${r.aggregates} aggregates, ${r.sources} sources, ${r.actions} actions, ${r.channels} channels` : '';
   const errors = sorted.filter((d) => d.severity === 'error');
   const warnings = sorted.length - errors.length;
   if (opts.json) {

@@ -65,10 +65,10 @@ export default async function disable(opts: SwitchOpts): Promise<number> {
   const by = who(opts.by);
   // The off switch needs nothing of the project but its store: it works fast, and with a project that does not load.
   if (s.scope === 'all') {
-    const at = storeLocation(opts.config) ?? loadOrExit(opts).project;
+    const at = storeLocation(opts.config) ?? (await loadOrExit(opts)).project;
     return switchOff(await openStoreOrExit('config' in at ? at : { config: { store: at.store }, dir: at.dir }), { by, reason, now, until, json: opts.json });
   }
-  const { project, ruleSet } = loadOrExit(opts);
+  const { project, ruleSet } = await loadOrExit(opts);
   // A disable that names nothing real protects nothing: refuse it rather than silently doing nothing.
   if (s.scope === 'rule' && !ruleSet.rules.some((r) => r.name === s.value))
     throw new UserError(`no rule "${s.value}" (rules: ${ruleSet.rules.map((r) => r.name).join(', ')})`);

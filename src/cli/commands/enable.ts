@@ -11,7 +11,7 @@ export default async function enable(opts: SwitchOpts): Promise<number> {
   const now = Date.now();
   // Switching automation back on, like off, needs only the store (cli/switch-store.ts).
   const at = s?.scope === 'all' ? storeLocation(opts.config) : null;
-  const store = await openStoreOrExit(at ? { config: { store: at.store }, dir: at.dir } : loadOrExit(opts).project);
+  const store = await openStoreOrExit(at ? { config: { store: at.store }, dir: at.dir } : (await loadOrExit(opts)).project);
   try {
     if (s?.scope === 'all') {
       const cur = await store.getSwitch();

@@ -13,7 +13,7 @@ export default async function history(opts: {
   limit?: string;
   json?: boolean;
 }): Promise<number> {
-  const { project } = loadOrExit(opts);
+  const { project } = await loadOrExit(opts);
   const limit = Number(opts.limit ?? 50);
   if (!Number.isInteger(limit) || limit < 1) throw new UserError(`--limit must be a positive whole number, not "${opts.limit}"`);
   let since: number | undefined;

@@ -16,7 +16,7 @@ function evaluated(outcome: DecisionOutcome, lastReason: string | undefined): st
 export default async function replay(opts: { config?: string; json?: boolean }, args: string[]): Promise<number> {
   const id = Number(args[0]);
   if (!Number.isInteger(id) || id < 1) throw new UserError(`replay needs a run id (a whole number), not "${args[0]}"; see reflex history --runs`);
-  const { project, ruleSet } = loadOrExit(opts);
+  const { project, ruleSet } = await loadOrExit(opts);
   const store = await openStoreOrExit(project);
   try {
     const run = await store.getRun(id);

@@ -9,7 +9,7 @@ import { decisionLine, OUTCOME_ORDER } from '../../explain/text.js';
 export default async function run(opts: { config?: string; dryRun?: boolean; json?: boolean; quiet?: boolean; shard?: string[] }): Promise<number> {
   const t0 = performance.now();
   const shards = parseShards(opts.shard);
-  const { project, ruleSet, warnings } = loadOrExit(opts);
+  const { project, ruleSet, warnings } = await loadOrExit(opts);
   const redact = makeRedactor(project.secrets);
   const log = makeLogger({ redact, level: opts.quiet ? 'warn' : 'info', write: (l) => process.stderr.write(`${l}\n`) });
   for (const w of warnings) log.warn(`${w.file}:${w.line}:${w.col}: ${w.message}`);

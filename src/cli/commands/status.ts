@@ -7,7 +7,7 @@ import { formatDuration } from '../../util/duration.js';
 import { loadOrExit, openStoreOrExit } from '../project.js';
 
 export default async function status(opts: { config?: string; json?: boolean }): Promise<number> {
-  const { project } = loadOrExit(opts);
+  const { project } = await loadOrExit(opts);
   const store = await openStoreOrExit(project);
   const now = Date.now();
   try {

@@ -10,7 +10,7 @@ import { loadOrExit, openStoreOrExit } from '../project.js';
 
 export default async function why(opts: { config?: string; rule?: string; run?: string; json?: boolean }, args: string[]): Promise<number> {
   const targetId = args[0]!;
-  const loaded = loadOrExit(opts);
+  const loaded = await loadOrExit(opts);
   const store = await openStoreOrExit(loaded.project);
   try {
     const run = opts.run ? await store.getRun(Number(opts.run)) : await latestRunOf(store, targetId, loaded.project.config.shards.by);
