@@ -20,7 +20,7 @@ describe('the journal connection', () => {
     const dir = crashProject();
     dirs.push(dir);
     // Exactly the way `reflex run` opens it.
-    const { project } = loadOrExit({ config: join(dir, 'reflex.yaml') });
+    const { project } = await loadOrExit({ config: join(dir, 'reflex.yaml') });
     const store = await openStoreOrExit(project);
     const db = (store as unknown as { db: Database.Database }).db;
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
