@@ -68,6 +68,12 @@ export async function knownWorld(project: Project, diagnostics: Diagnostic[]): P
         diagnostics.push(project.configFile.at(['sources', inventories[j]!.i, 'path'], `source "${rep.name}": ${rep.error ?? 'cannot be read'}`));
       }
     });
+    // Inventories with no targets at all (everything decommissioned, a file not filled yet) say nothing about which
+    // facts exist: a run must not be refused because the fleet is empty.
+    if (r.targets.length === 0) {
+      complete = false;
+      kindsComplete = false;
+    }
     for (const t of r.targets) {
       kinds.add(t.kind);
       for (const f of Object.keys(t.facts)) facts.add(f);
