@@ -16,7 +16,14 @@ export interface ParsedYaml {
   fatal: boolean;
 }
 
-/** Parse a YAML file, reporting syntax errors, duplicate keys, forbidden keys and aliases, each with its position. */
+/** The largest configuration, rule or scenario file read: far above any real one, and small enough to check in well under a second. */
+export const MAX_YAML_BYTES = 4 << 20;
+
+/**
+ * Parse a YAML file, reporting syntax errors, duplicate keys, forbidden keys and aliases, each with its position.
+ * Aliases make the file fatal: their values are never built, so an undefined alias or an alias bomb (a billion
+ * laughs) cannot crash or exhaust the process. A file larger than MAX_YAML_BYTES is not parsed.
+ */
 export function parseYamlFile(path: string, text?: string): ParsedYaml {
   const diagnostics: Diagnostic[] = [];
   let source: string;
@@ -28,16 +35,30 @@ export function parseYamlFile(path: string, text?: string): ParsedYaml {
     const lines = new LineCounter();
     return { file: new SourceFile(path, parseDocument('', { lineCounter: lines }), lines), diagnostics, fatal: true };
   }
+  if (source.length > MAX_YAML_BYTES) {
+    const mib = (n: number) => `${(n / (1 << 20)).toFixed(1)} MiB`;
+    diagnostics.push({
+      file: path,
+      line: 1,
+      col: 1,
+      message: `the file is ${mib(source.length)}; Reflex reads files of at most ${mib(MAX_YAML_BYTES)} here`,
+      severity: 'error',
+    });
+    const lc = new LineCounter();
+    return { file: new SourceFile(path, parseDocument('', { lineCounter: lc }), lc), diagnostics, fatal: true };
+  }
   const lines = new LineCounter();
   // Duplicate keys are found below (with both positions), so the parser is told to keep them.
   const doc = parseDocument(source, { lineCounter: lines, uniqueKeys: false, prettyErrors: false, version: '1.2', merge: false });
   const file = new SourceFile(path, doc, lines, source);
   for (const e of [...doc.errors, ...doc.warnings]) {
     const { line, col } = file.pos(e.pos[0]);
-    const msg = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    let msg = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    if (/call stack/i.test(msg)) msg = 'the document is nested too deeply to read';
     diagnostics.push({ file: path, line, col, message: msg.trim() || 'YAML syntax error', severity: e.name === 'YAMLWarning' ? 'warning' : 'error' });
   }
-  const fatal = doc.errors.length > 0;
+  let fatal = doc.errors.length > 0;
+  const alias: { count: number; first?: Diagnostic } = { count: 0 };
   if (!fatal) {
     visit(doc, {
       Map(_, map) {
@@ -55,10 +76,14 @@ export function parseYamlFile(path: string, text?: string): ParsedYaml {
         }
       },
       Alias(_, node) {
-        diagnostics.push(file.diagAt(node as unknown as Node, 'YAML aliases are not supported here; repeat the value instead'));
+        // One diagnostic for all of a file's aliases: an alias bomb holds thousands.
+        if (alias.count++ === 0)
+          diagnostics.push((alias.first = file.diagAt(node as unknown as Node, 'YAML aliases are not supported here; repeat the value instead')));
+        fatal = true;
       },
     });
   }
+  if (alias.first && alias.count > 1) alias.first.message += ` (${alias.count} aliases in this file)`;
   return { file, diagnostics, fatal };
 }
 
