@@ -2,6 +2,7 @@
 // The `reflex` command line: parses flags, turns signals into cancellation, maps errors to exit codes. Nothing else.
 import { createRequire } from 'node:module';
 import { EXIT, ExitError, UserError } from '../errors.js';
+import { guardTerminalOutput } from '../util/terminal.js';
 
 const require = createRequire(import.meta.url);
 const VERSION: string = require('../../package.json').version;
@@ -18,6 +19,8 @@ type CommandModule = { default: (opts: Record<string, any>, args: string[]) => P
 const load = (name: string) => import(`./commands/${name}.js`) as Promise<CommandModule>;
 
 async function main(argv: string[]): Promise<number> {
+  // Ids, labels and reasons come from sources and people: what reaches a terminal cannot steer it (util/terminal.ts).
+  if (!argv.includes('--json')) guardTerminalOutput();
   const { Command, Option, CommanderError } = await import('commander');
   let exitCode = 0;
   const program = new Command('reflex')
