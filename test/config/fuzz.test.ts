@@ -103,33 +103,37 @@ afterAll(() => {
 const cases = fc.tuple(fc.nat({ max: BASES.length - 1 }), fc.array(edit, { minLength: 1, maxLength: 4 }));
 
 describe(`fuzzing the front door (seed ${SEED}, ${RUNS} cases)`, () => {
-  it('check never throws, and loadOrExit refuses exactly what check refuses', async () => {
-    const tally = { ok: 0, refused: 0 };
-    await fc.assert(
-      fc.asyncProperty(cases, async ([b, edits]) => {
-        const dir = mutate(BASES[b]!, edits);
-        made.push(dir);
-        const config = join(dir, 'reflex.yaml');
-        const checked = await checkConfigFile(config);
-        let refusedBy: number | null = null;
-        try {
-          await loadOrExit({ config });
-        } catch (err) {
-          if (!(err instanceof ExitError)) throw err;
-          refusedBy = err.exitCode;
-        }
-        if (checked.errors > 0) {
-          expect(refusedBy).toBe(EXIT.CONFIG);
-          tally.refused++;
-        } else {
-          expect(refusedBy).toBeNull();
-          tally.ok++;
-        }
-      }),
-      { numRuns: RUNS, seed: SEED, endOnFailure: true },
-    );
-    console.log(`fuzz: ${tally.ok} accepted, ${tally.refused} refused, 0 internal errors`);
-  });
+  it(
+    'check never throws, and loadOrExit refuses exactly what check refuses',
+    async () => {
+      const tally = { ok: 0, refused: 0 };
+      await fc.assert(
+        fc.asyncProperty(cases, async ([b, edits]) => {
+          const dir = mutate(BASES[b]!, edits);
+          made.push(dir);
+          const config = join(dir, 'reflex.yaml');
+          const checked = await checkConfigFile(config);
+          let refusedBy: number | null = null;
+          try {
+            await loadOrExit({ config });
+          } catch (err) {
+            if (!(err instanceof ExitError)) throw err;
+            refusedBy = err.exitCode;
+          }
+          if (checked.errors > 0) {
+            expect(refusedBy).toBe(EXIT.CONFIG);
+            tally.refused++;
+          } else {
+            expect(refusedBy).toBeNull();
+            tally.ok++;
+          }
+        }),
+        { numRuns: RUNS, seed: SEED, endOnFailure: true },
+      );
+      console.log(`fuzz: ${tally.ok} accepted, ${tally.refused} refused, 0 internal errors`);
+    },
+    60_000 + RUNS * 50,
+  );
 
   it(`through the CLI (${CLI_SAMPLE} cases): exit 0 or 2, no stack trace, and run starts nothing where check fails`, () => {
     fc.assert(
