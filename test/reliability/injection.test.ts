@@ -154,7 +154,7 @@ describe('injection corpus through a real run', () => {
         const d = doc.decisions.find((x) => x.rule === `via-${s}` && x.target === id(i));
         const want = expected(v, s);
         expect(d, `${name} via ${s}`).toBeDefined();
-        if (want === 'refused') expect([d!.outcome, d!.reason], `${name} via ${s}`).toEqual(['failed', 'plan:invalid']);
+        if (want === 'refused') expect([d!.outcome, d!.reason], `${name} via ${s}`).toEqual(['blocked', 'plan:invalid']);
         else expect(d!.outcome, `${name} via ${s}: ${JSON.stringify(d)}`).toBe('executed');
       }
     });

@@ -14,9 +14,11 @@ export function escalationTrigger(d: Decision): EscalateOn | null {
   const last = d.trace[d.trace.length - 1];
   switch (d.outcome) {
     case 'matched':
+      return d.rule.steps.length === 0 ? 'matched' : null;
+    // `on: [matched]` on an acting rule: tell a person whenever the rule acts (or, in a dry run, would).
     case 'executed':
     case 'dry_run':
-      return d.rule.steps.length === 0 ? 'matched' : null;
+      return 'matched';
     case 'blocked':
       return last?.reason === REASON.CONTEXT ? 'context' : 'blocked';
     case 'failed':

@@ -48,7 +48,7 @@ export const planStage: Stage = {
         d.actions = p.map((x, i) => ({ action: d.rule.steps[i]!.action, step: i, describe: x.describe }));
       } catch (err) {
         if (!(err instanceof PlanError)) throw err;
-        stop(d, 'plan', REASON.PLAN_INVALID, ctx.redact(err.message), 'failed');
+        stop(d, 'plan', REASON.PLAN_INVALID, ctx.redact(err.message), 'blocked');
       }
     }
   },
