@@ -1,4 +1,5 @@
 // The domain words of Reflex (target, fact, rule, decision, execution, run) as plain data types.
+import type { Reason } from './pipeline/reasons.js';
 
 /** A fact's value: anything JSON can carry. A fact that is absent from `Target.facts` is unknown. */
 export type FactValue = string | number | boolean | null | FactValue[] | { [key: string]: FactValue };
@@ -74,7 +75,7 @@ export type DecisionOutcome =
 export interface Verdict {
   stage: string;
   /** A named reason from pipeline/reasons.ts, e.g. `cooldown`, `disabled:rule`, `breaker:widespread`. */
-  reason: string;
+  reason: Reason;
   detail: string;
   /** true when this verdict stopped the decision from acting */
   stops?: boolean;

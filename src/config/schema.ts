@@ -203,6 +203,9 @@ export const Channel = z.discriminatedUnion('kind', [WebhookChannel, SlackChanne
 
 const Limit = z.string().regex(/^\d+ per ((\d+(?:\.\d+)?(?:ms|s|m|h|d))+)$/, { message: 'expected "N per DURATION", e.g. "5 per 10m"' });
 
+/** What people hear about decisions they stopped themselves (off switch, disables). */
+export const SwitchedOff = z.enum(['none', 'summary', 'each']);
+
 export const Guardrails = z
   .strictObject({
     max_severity: Severity.default('warning').describe('Decisions above this severity go to a human instead of acting.'),
@@ -242,6 +245,18 @@ export const Guardrails = z
         of_last: z.number().int().min(1).default(5),
       })
       .prefault({}),
+    blind: z
+      .strictObject({
+        fraction: z
+          .number()
+          .gt(0)
+          .max(1)
+          .default(1)
+          .describe('A rule is blind when at least this fraction of the targets it evaluated is unknown (1: all of them).'),
+        min_targets: z.number().int().min(1).default(1).describe('And at least this many of its targets are unknown.'),
+      })
+      .prefault({})
+      .describe('The blind-automation alarm: one message per rule that cannot decide because its facts are unknown (sources failed or stale).'),
     require_tests: z.boolean().default(false).describe('Every enforced rule must have a scenario test (reflex check fails otherwise).'),
   })
   .prefault({});
@@ -254,6 +269,9 @@ export const Defaults = z
     source_timeout: Duration.default('10s'),
     action_timeout: Duration.default('60s'),
     escalate_to: Name.optional().describe('The channel for escalations of rules that do not name one.'),
+    switched_off: SwitchedOff.default('summary').describe(
+      'What a rule escalating `blocked` sends while people have switched it off (off switch, disables): none, one summary per rule (default), or each target.',
+    ),
     max_concurrency: z.number().int().min(1).default(4).describe('Actions (and sources) running at once.'),
   })
   .prefault({});
@@ -331,6 +349,7 @@ export const Step = z
 export const Escalation = z
   .strictObject({
     to: Name.optional().describe('The channel (default: defaults.escalate_to).'),
+    switched_off: SwitchedOff.optional().describe('Overrides defaults.switched_off for this rule.'),
     summary: Template.optional(),
     on: z
       .array(z.enum(['matched', 'context', 'blocked', 'failed', 'unknown']))

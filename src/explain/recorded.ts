@@ -8,7 +8,7 @@ import { evaluate, type Decision } from '../rules/evaluate.js';
 import { buildRuleSet, type RuleSet } from '../rules/ruleset.js';
 import type { RunRecord, Store } from '../store/types.js';
 import type { Snapshot } from '../pipeline/stages/collect.js';
-import { sourceProblems } from '../pipeline/stages/collect.js';
+import { sourceProblems } from '../pipeline/decision.js';
 import { UserError } from '../errors.js';
 
 export async function readSnapshot(store: Store, run: RunRecord): Promise<Snapshot> {

@@ -1,11 +1,10 @@
 // Blast radius: at most N executions per rule and per action in a window, and at most N (or N%) of a group's targets acted on in a window.
 import type { Target } from '../model.js';
 import { REASON } from '../pipeline/reasons.js';
-import { groupsOf } from '../pipeline/stages/act.js';
+import { cooldownOf, groupsOf } from '../pipeline/decision.js';
 import type { RunContext } from '../pipeline/types.js';
 import type { Decision } from '../rules/evaluate.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
-import { cooldownOf } from './cooldown.js';
 import { recentExecutions, type Limit, type LimitVerdict } from './limits.js';
 import { allowedByFraction, fractionText, parseLimit, windowStart } from './numbers.js';
 
@@ -130,14 +129,6 @@ export function groupLimitDetail(ctx: Pick<RunContext, 'project' | 'ruleSet'>, g
   return `blast radius: ${used} of a limit of ${groupAllowed(ctx, size)} targets with ${group} acted on per ${groupWindow(ctx).text} used (${why}; running actions count)`;
 }
 
-/**
- * For the intent transaction: groups in which a decision's target was already counted when the guard
- * stage admitted it, so acting on it again takes no new place: `store` (an execution in the window) or
- * the cooldown key of an earlier decision of this run on the same target (the transaction checks that it
- * really was journaled).
- */
-export const countedIn = new WeakMap<Decision, Map<string, 'store' | { cooldownKey: string }>>();
-
 type Counted = 'store' | 'running' | { cooldownKey: string };
 
 /** At most N (or N%) of a group's distinct targets acted on per window, counting executions still running. */
@@ -177,7 +168,7 @@ export const groupLimit: Limit = {
           if (by === undefined) add(g, d.target.id, { cooldownKey: cooldownOf(ctx, d, 0).key });
           else if (by !== 'running') counted.set(g, by);
         }
-        countedIn.set(d, counted);
+        d.countedIn = counted;
       },
     };
   },

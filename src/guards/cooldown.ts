@@ -1,21 +1,10 @@
 // Cooldown: an action that ran on a target too recently (in any earlier run, crashed or not) waits. Counted from the intent.
 import type { Decision } from '../rules/evaluate.js';
-import { formatDuration, parseDuration } from '../util/duration.js';
+import { formatDuration } from '../util/duration.js';
+import { cooldownOf } from '../pipeline/decision.js';
 import { REASON } from '../pipeline/reasons.js';
 import { stop, type RunContext } from '../pipeline/types.js';
 import { failClosed, type Guard } from './types.js';
-
-/**
- * One cooldown per rule, action and target. Its length comes from the step (`do: [{cooldown}]`), else the
- * action (`actions.NAME.cooldown`), else `defaults.cooldown`. The journal sets it when the intent is
- * recorded, before the action starts, so a failed or interrupted action cools down too.
- */
-export function cooldownOf(ctx: Pick<RunContext, 'project'>, d: Decision, step: number): { key: string; ms: number } {
-  const s = d.rule.steps[step]!;
-  const cfg = ctx.project.config.actions[s.action];
-  const ms = parseDuration(s.cooldown ?? cfg?.cooldown ?? ctx.project.config.defaults.cooldown);
-  return { key: `action:${d.rule.name}:${s.action}:${d.target.id}`, ms };
-}
 
 /** The verdict for a cooldown still in force (`until` after now), or null. A cooldown whose end equals now has ended. */
 export function cooldownVerdict(action: string, target: string, c: { lastAt: number; until: number } | null, now: number): string | null {

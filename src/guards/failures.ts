@@ -1,10 +1,11 @@
-// Failure breaker: a rule whose actions keep failing (N of its last M executions) disables itself, with an audit record and one escalation.
+// Failure breaker: a rule whose actions keep failing (N of its last M executions) disables itself, with an audit record and one
+// escalation, both carried out by the notify stage after the fence (pipeline/outbox.ts).
 import type { ExecutionStatus } from '../model.js';
 import { REASON } from '../pipeline/reasons.js';
 import { stop, type RunContext } from '../pipeline/types.js';
 import type { Decision } from '../rules/evaluate.js';
 import type { DisableRecord } from '../store/types.js';
-import { BREAKER_KEY_PREFIX, resolveBreakers, sendBreakerEscalation } from './escalate.js';
+import { BREAKER_KEY_PREFIX, breakerMessage, queueResolve } from './escalate.js';
 import { failClosed, type Guard } from './types.js';
 
 /** Who the breaker's disables are by: `reflex status` shows it, and a human lifts it with `reflex enable --rule R`. */
@@ -71,29 +72,26 @@ export const failureBreakerGuard: Guard = {
         continue;
       }
       const reason = `${counted}; enable it again when the cause is fixed: reflex enable --rule ${rule}`;
-      let id: number;
-      try {
-        id = await ctx.store.addDisable({ scope: 'rule', value: rule, selector: null, by: FAILURE_BREAKER_BY, reason, createdAt: ctx.now, until: null });
-        await ctx.store.appendAudit({
-          at: ctx.now,
-          by: FAILURE_BREAKER_BY,
-          action: 'disable:rule',
-          detail: { id, value: rule, reason, until: null, breaker: REASON.BREAKER_FAILURES },
-        });
-      } catch (err) {
-        // The rule stays stopped for this run; the next run counts again and retries the disable.
-        failClosed(ctx, decisions, 'failure breaker', err);
-        continue;
-      }
       for (const d of decisions)
-        stop(d, 'guard', REASON.BREAKER_FAILURES, `failure breaker: ${counted}: rule disabled (disable #${id}) until a human enables it`, 'blocked');
-      ctx.log.warn(`failure breaker: ${counted}: rule disabled (disable #${id})`);
-      await sendBreakerEscalation(ctx, {
-        dedupKey: FAILURE_PREFIX + rule,
-        rule,
-        summary: `rule ${rule} disabled itself: ${counted}`,
-        decisions,
-        details: { breaker: REASON.BREAKER_FAILURES, rule, failures: failed, of_last: outcomes.length, disable: id },
+        stop(
+          d,
+          'guard',
+          REASON.BREAKER_FAILURES,
+          `failure breaker: ${counted}: the rule disables itself until a human enables it (reflex enable --rule ${rule})`,
+          'blocked',
+        );
+      ctx.log.warn(`failure breaker: ${counted}: the rule disables itself`);
+      // Written after the fence, with its audit record, by the notify stage; its one message follows the write.
+      ctx.outbox.disables.push({
+        disable: { scope: 'rule', value: rule, selector: null, by: FAILURE_BREAKER_BY, reason, createdAt: ctx.now, until: null },
+        audit: { at: ctx.now, by: FAILURE_BREAKER_BY, action: 'disable:rule', detail: { value: rule, reason, until: null, breaker: REASON.BREAKER_FAILURES } },
+        then: breakerMessage(ctx, {
+          dedupKey: FAILURE_PREFIX + rule,
+          rule,
+          summary: `rule ${rule} disabled itself: ${counted}`,
+          decisions,
+          details: { breaker: REASON.BREAKER_FAILURES, rule, failures: failed, of_last: outcomes.length },
+        }),
       });
     }
     // A breaker escalation resolves once a human has enabled its rule again.
@@ -105,7 +103,7 @@ export const failureBreakerGuard: Guard = {
       ctx.log.warn(`could not resolve failure breaker escalations: ${(err as Error).message}`);
       return;
     }
-    await resolveBreakers(
+    queueResolve(
       ctx,
       FAILURE_PREFIX,
       (k) => !active.some((x) => x.scope === 'rule' && x.value === k.slice(FAILURE_PREFIX.length) && x.by === FAILURE_BREAKER_BY),

@@ -1,16 +1,16 @@
 // Checks made again inside the transaction that records an intent, so no limit can be passed between check and act.
 import type { Decision } from '../rules/evaluate.js';
 import type { IntentInput, IntentTx } from '../store/types.js';
-import { REASON } from '../pipeline/reasons.js';
+import { REASON, type Reason } from '../pipeline/reasons.js';
 import type { RunContext } from '../pipeline/types.js';
-import { actionLimitDetail, countedIn, groupAllowed, groupLimitDetail, groupSize, groupWindow, ruleLimitDetail } from './blast.js';
+import { actionLimitDetail, groupAllowed, groupLimitDetail, groupSize, groupWindow, ruleLimitDetail } from './blast.js';
 import { cooldownVerdict } from './cooldown.js';
 import { parseLimit, windowStart } from './numbers.js';
 import { describeSwitch, disabledBy, switchOff } from './switches.js';
 
 export interface IntentCheck {
   readonly name: string;
-  check(tx: IntentTx, d: Decision, intent: IntentInput, ctx: RunContext): Promise<{ reason: string; detail: string } | null>;
+  check(tx: IntentTx, d: Decision, intent: IntentInput, ctx: RunContext): Promise<{ reason: Reason; detail: string } | null>;
 }
 
 export const switchIntentCheck: IntentCheck = {
@@ -67,7 +67,7 @@ export const groupLimitIntentCheck: IntentCheck = {
   async check(tx, d, intent, ctx) {
     if (intent.step > 0) return null; // the decision's target took its place with its first step
     const since = windowStart(Math.min(ctx.now, tx.now), groupWindow(ctx).ms);
-    const counted = countedIn.get(d);
+    const counted = d.countedIn;
     for (const g of intent.groups) {
       const by = counted?.get(g);
       if (by === 'store') continue;

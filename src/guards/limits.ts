@@ -1,5 +1,6 @@
 // Limits: guardrails that count (blast radius, group limits, the min-healthy floor, the run's budget), applied together per decision.
-import { actionOrder } from '../pipeline/stages/act.js';
+import type { Reason } from '../pipeline/reasons.js';
+import { actionOrder } from '../pipeline/decision.js';
 import { stop, type RunContext } from '../pipeline/types.js';
 import type { Decision } from '../rules/evaluate.js';
 import type { ExecutionRecord } from '../store/types.js';
@@ -8,7 +9,7 @@ import { parseLimit, windowStart } from './numbers.js';
 import { failClosed, isShadow, type Guard } from './types.js';
 
 export interface LimitVerdict {
-  reason: string;
+  reason: Reason;
   detail: string;
   /** `deferred` for the budget (the decision waits for the next run); `blocked` otherwise. */
   outcome: 'blocked' | 'deferred';
@@ -39,11 +40,10 @@ function earliestWindowStart(ctx: RunContext): number {
  * once per run and shared by the limits (each keeps what its own window covers). The read is bounded; the
  * intent transaction counts exactly in any case.
  */
-const recent = new WeakMap<RunContext, Promise<ExecutionRecord[]>>();
 export async function recentExecutions(ctx: RunContext): Promise<ExecutionRecord[]> {
-  let p = recent.get(ctx);
+  let p = ctx.recentExecutions;
   if (!p) {
-    p = (async () => {
+    p = ctx.recentExecutions = (async () => {
       const [windowed, unfinished] = await Promise.all([
         ctx.store.listExecutions({ since: earliestWindowStart(ctx), limit: 50_000 }),
         ctx.store.unfinishedExecutions(),
@@ -51,7 +51,6 @@ export async function recentExecutions(ctx: RunContext): Promise<ExecutionRecord
       const seen = new Set(windowed.map((e) => e.id));
       return [...windowed, ...unfinished.filter((e) => !seen.has(e.id))];
     })();
-    recent.set(ctx, p);
   }
   return p;
 }

@@ -1,5 +1,5 @@
 // The global off switch and scoped disables (rule, action, target, label selector), read from the store.
-import { REASON } from '../pipeline/reasons.js';
+import { REASON, type Reason } from '../pipeline/reasons.js';
 import { stop, type RunContext } from '../pipeline/types.js';
 import type { Decision } from '../rules/evaluate.js';
 import type { DisableRecord, SwitchState } from '../store/types.js';
@@ -7,11 +7,11 @@ import { formatDuration } from '../util/duration.js';
 import type { Guard } from './types.js';
 
 /** Why a decision is disabled, or null. Pure, so the journal re-checks the same way inside its transaction. */
-export function disabledBy(d: Decision, disables: DisableRecord[], now: number): { reason: string; detail: string } | null {
+export function disabledBy(d: Decision, disables: DisableRecord[], now: number): { reason: Reason; detail: string } | null {
   for (const x of disables) {
     if (x.removedAt !== null || (x.until !== null && x.until <= now)) continue;
     let hit = false;
-    let reason: string = REASON.DISABLED_SELECTOR;
+    let reason: Reason = REASON.DISABLED_SELECTOR;
     switch (x.scope) {
       case 'rule':
         hit = d.rule.name === x.value;

@@ -30,6 +30,6 @@ export function failClosed(ctx: RunContext, decisions: Decision[], guard: string
 }
 
 /** A rule in dry-run (shadow) mode during an enforcing run: guarded and recorded, never executed. */
-export function isShadow(ctx: RunContext, d: Decision): boolean {
+export function isShadow(ctx: Pick<RunContext, 'dryRun'>, d: Decision): boolean {
   return !ctx.dryRun && d.rule.mode === 'dry-run';
 }

@@ -4,7 +4,7 @@ import { REASON } from '../pipeline/reasons.js';
 import { fleetDecisions } from '../pipeline/shards.js';
 import { stop, type RunContext } from '../pipeline/types.js';
 import type { Decision } from '../rules/evaluate.js';
-import { BREAKER_KEY_PREFIX, resolveBreakers, sendBreakerEscalation } from './escalate.js';
+import { BREAKER_KEY_PREFIX, queueBreakerMessage, queueResolve } from './escalate.js';
 import { exceedsFraction, fractionText, percent } from './numbers.js';
 import type { Guard } from './types.js';
 
@@ -104,7 +104,7 @@ export const widespreadGuard: Guard = {
     }
     for (const [key, decisions] of byGroup) {
       const g = groups.get(key)!;
-      await sendBreakerEscalation(ctx, {
+      queueBreakerMessage(ctx, {
         dedupKey: WIDESPREAD_PREFIX + key,
         summary: `${percent(g.problems, g.size)} of ${groupText(g)} have a problem (${g.problems} of ${g.size}): not acting on them individually`,
         decisions,
@@ -112,7 +112,7 @@ export const widespreadGuard: Guard = {
       });
     }
     // A group this run saw that is no longer tripped: its open escalation resolves.
-    await resolveBreakers(ctx, WIDESPREAD_PREFIX, (k) => {
+    queueResolve(ctx, WIDESPREAD_PREFIX, (k) => {
       const key = k.slice(WIDESPREAD_PREFIX.length);
       return groups.has(key) && !trippedKeys.has(key);
     });
@@ -152,13 +152,13 @@ export const implausibleGuard: Guard = {
   async check(ctx, live) {
     const hit = implausible({ ...ctx, decisions: fleetDecisions(ctx) });
     if (!hit) {
-      await resolveBreakers(ctx, IMPLAUSIBLE_KEY, () => ctx.targets.length > 0);
+      queueResolve(ctx, IMPLAUSIBLE_KEY, () => ctx.targets.length > 0);
       return;
     }
     const detail = `implausible facts: all ${hit.total} targets that rules apply to have a problem or unknown facts at once (breaker trips from ${ctx.project.config.guardrails.widespread.min_targets}); more likely a monitoring outage than a fleet-wide failure: nothing acts, one escalation instead`;
     for (const d of live) stop(d, 'guard', REASON.BREAKER_IMPLAUSIBLE, detail, 'blocked');
     if (live.length === 0) return;
-    await sendBreakerEscalation(ctx, {
+    queueBreakerMessage(ctx, {
       dedupKey: IMPLAUSIBLE_KEY,
       summary: `all ${hit.total} targets look broken or unknown at once: check the monitoring; Reflex is not acting`,
       decisions: live,

@@ -16,6 +16,7 @@ import { notifyStage } from './stages/notify.js';
 import { planStage } from './stages/plan.js';
 import { recordStage } from './stages/record.js';
 import { recoverStage } from './stages/recover.js';
+import { emptyOutbox } from './outbox.js';
 import { acquireRunLeases } from './shards.js';
 import { summarize, type RunSummary } from './summary.js';
 import { runStages, type Executor, type RunContext, type Stage } from './types.js';
@@ -156,6 +157,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     sources: o.sources,
     channel: o.channel,
     timings: {},
+    outbox: emptyOutbox(),
   };
   try {
     await o.store.saveRuleSet(o.project.hash, o.project.texts);

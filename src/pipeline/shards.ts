@@ -3,7 +3,7 @@ import { EXIT, UserError } from '../errors.js';
 import type { Target } from '../model.js';
 import { evaluate, type Decision } from '../rules/evaluate.js';
 import { fenceList, type Fence, type Fences, type Store } from '../store/types.js';
-import { sourceProblems } from './stages/collect.js';
+import { sourceProblems } from './decision.js';
 import type { RunContext } from './types.js';
 
 /** How targets are split: `count` shards, by a stable hash of the target id or of one label's value. */

@@ -6,6 +6,7 @@ import type { RuleSet } from '../rules/ruleset.js';
 import type { Fences, Store } from '../store/types.js';
 import type { ShardScope } from './shards.js';
 import type { Logger } from '../util/log.js';
+import type { Reason } from './reasons.js';
 
 export type { SourceReport } from '../sources/collect.js';
 import type { SourceReport } from '../sources/collect.js';
@@ -55,6 +56,10 @@ export interface RunContext {
   /** reflex test: make the channel escalations go to (captured, not sent) instead of the configured one. */
   channel?: (name: string, config: import('../config/schema.js').ChannelConfig) => import('../actions/types.js').Channel;
   timings: Record<string, number>;
+  /** What people must hear, and the writes guards decided on: carried out by the notify stage after the fence (outbox.ts). */
+  outbox: import('./outbox.js').Outbox;
+  /** The journal read once per run by the limits (guards/limits.ts: recentExecutions). */
+  recentExecutions?: Promise<import('../store/types.js').ExecutionRecord[]>;
 }
 
 /** Runs a planned action; real by default, scripted in `reflex test`. */
@@ -81,7 +86,7 @@ export async function runStages(stages: Stage[], ctx: RunContext): Promise<void>
 }
 
 /** Append a verdict that stops a decision, with the outcome it ends in. */
-export function stop(d: Decision, stage: string, reason: string, detail: string, outcome: Decision['outcome']): void {
+export function stop(d: Decision, stage: string, reason: Reason, detail: string, outcome: Decision['outcome']): void {
   d.trace.push({ stage, reason, detail, stops: true });
   d.outcome = outcome;
 }

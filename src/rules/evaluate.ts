@@ -19,6 +19,14 @@ export interface Decision {
   actions: { action: string; step: number; describe: string; executionId?: number; status?: string }[];
   /** Set by the cooldown/guard stages when the decision is escalated. */
   escalation?: { channel: string; dedupKey: string; summary: string; sent?: boolean };
+  /** The plan stage's rendered actions, in step order (they hold functions: never stored). */
+  plans?: import('../actions/types.js').ActionPlan[];
+  /**
+   * Set by the group limit when it admits the decision: groups in which its target was already counted, so
+   * acting on it again takes no new place there: `store` (an execution in the window), or the cooldown key of
+   * an earlier decision of this run on the same target (the intent transaction checks it really was journaled).
+   */
+  countedIn?: Map<string, 'store' | { cooldownKey: string }>;
 }
 
 export interface EvalOptions {

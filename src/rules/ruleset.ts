@@ -52,7 +52,7 @@ export interface CompiledRule {
   severity: Severity;
   mode: Mode;
   steps: StepConfig[];
-  escalate: { to: string | null; on: Set<EscalateOn>; summary?: string } | null;
+  escalate: { to: string | null; on: Set<EscalateOn>; summary?: string; switchedOff: 'none' | 'summary' | 'each' } | null;
   derive: string | null;
   value: CompiledExpr | null;
   /** Facts (own and related), aggregates and relations any of its expressions read. */
@@ -243,7 +243,12 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
       else if (!config.channels[to])
         at(sub, `unknown channel "${to}"${orKnown(to, Object.keys(config.channels), 'channels', 'declare channels under "channels:" in reflex.yaml')}`);
       const on = new Set<EscalateOn>((e as { on?: EscalateOn[] }).on ?? (r.do?.length ? ['context', 'blocked', 'failed'] : ['matched']));
-      escalate = { to, on, summary: (e as { summary?: string }).summary };
+      escalate = {
+        to,
+        on,
+        summary: (e as { summary?: string }).summary,
+        switchedOff: (e as { switched_off?: 'none' | 'summary' | 'each' }).switched_off ?? config.defaults.switched_off,
+      };
     }
 
     const refs = { facts: new Set<string>(), agg: new Set<string>(), relations: new Set<string>() };

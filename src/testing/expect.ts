@@ -2,8 +2,7 @@
 import type { SourceFile } from '../config/diagnostics.js';
 import { explainDecision } from '../explain/text.js';
 import { REASON } from '../pipeline/reasons.js';
-import { sourceProblems } from '../pipeline/stages/collect.js';
-import { toRecord } from '../pipeline/stages/record.js';
+import { sourceProblems, toRecord } from '../pipeline/decision.js';
 import type { RunContext } from '../pipeline/types.js';
 import { evaluate, type Decision } from '../rules/evaluate.js';
 import type { CompiledRule, RuleSet } from '../rules/ruleset.js';

@@ -2,8 +2,7 @@
 import type { Project } from '../config/load.js';
 import { selectorText } from '../rules/selector.js';
 import { runOnce } from '../pipeline/run.js';
-import { cooldownOf } from '../pipeline/stages/cooldown.js';
-import { groupsOf } from '../pipeline/stages/act.js';
+import { cooldownOf, groupsOf } from '../pipeline/decision.js';
 import type { Decision } from '../rules/evaluate.js';
 import type { CompiledRule } from '../rules/ruleset.js';
 import { openSqliteStore } from '../store/sqlite/index.js';

@@ -24,7 +24,7 @@ describe('the failure breaker', () => {
     const v = verdicts(r).a!;
     expect(v.reason).toBe(REASON.BREAKER_FAILURES);
     expect(v.detail).toMatch(
-      /^failure breaker: 2 of the last 2 executions of rule "repair" failed \(the breaker trips at 2 of the last 3\): rule disabled \(disable #\d+\) until a human enables it$/,
+      /^failure breaker: 2 of the last 2 executions of rule "repair" failed \(the breaker trips at 2 of the last 3\): the rule disables itself until a human enables it \(reflex enable --rule repair\)$/,
     );
 
     const [dis] = await h.store.listDisables({ activeAt: h.now });
@@ -32,6 +32,7 @@ describe('the failure breaker', () => {
     expect(dis!.reason).toContain('reflex enable --rule repair');
     const audit = await h.store.listAudit(10);
     expect(audit).toHaveLength(1);
+    expect(audit[0]!.detail.id).toBe(dis!.id);
     expect(audit[0]).toMatchObject({ by: FAILURE_BREAKER_BY, action: 'disable:rule', detail: { value: 'repair', breaker: REASON.BREAKER_FAILURES } });
     const sent = h.takeTriggers();
     expect(sent.map((m) => [m.dedupKey, m.summary])).toEqual([
@@ -40,6 +41,7 @@ describe('the failure breaker', () => {
         'rule repair disabled itself: 2 of the last 2 executions of rule "repair" failed (the breaker trips at 2 of the last 3)',
       ],
     ]);
+    expect(sent[0]!.details.disable).toBe(dis!.id); // the message names the disable it announces
 
     // From now on the disable stops it, run after run, without paging again.
     h.advance(MIN);

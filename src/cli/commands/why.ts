@@ -3,7 +3,7 @@ import { didYouMean } from '../../config/diagnostics.js';
 import { UserError } from '../../errors.js';
 import { readSnapshot, reevaluate, ruleSetOf } from '../../explain/recorded.js';
 import { explainDecision, formatValue } from '../../explain/text.js';
-import { toRecord } from '../../pipeline/stages/record.js';
+import { toRecord } from '../../pipeline/decision.js';
 import { runCovers } from '../../pipeline/shards.js';
 import type { DecisionRecord, ExecutionRecord, RunRecord, Store } from '../../store/types.js';
 import { loadOrExit, openStoreOrExit } from '../project.js';

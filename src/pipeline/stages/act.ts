@@ -2,13 +2,12 @@
 import { runBounded } from '../../actions/concurrency.js';
 import type { ActionPlan } from '../../actions/types.js';
 import { INTENT_CHECKS } from '../../guards/intent.js';
-import { SEVERITIES, type ExecutionOutcome } from '../../model.js';
+import type { ExecutionOutcome } from '../../model.js';
 import type { Decision } from '../../rules/evaluate.js';
 import { JournalConflictError, LeaseLostError, StoreError, type IntentInput } from '../../store/types.js';
-import { REASON } from '../reasons.js';
+import { REASON, type Reason } from '../reasons.js';
 import { live, stop, type RunContext, type Stage } from '../types.js';
-import { cooldownOf } from './cooldown.js';
-import { plans } from './plan.js';
+import { actionOrder, cooldownOf, groupsOf } from '../decision.js';
 
 // ---- test hook (docs/reliability.md): REFLEX_FAILPOINT=after-intent|after-running|before-outcome
 // makes this process kill itself with SIGKILL at that point of the first action it reaches, so
@@ -21,25 +20,6 @@ function failpoint(at: 'after-intent' | 'after-running' | 'before-outcome'): voi
   if (FAILPOINT !== at || failpointHit) return;
   failpointHit = true;
   process.kill(process.pid, FAILPOINT_HOW === 'stop' ? 'SIGSTOP' : 'SIGKILL');
-}
-
-/** The order actions run in: highest severity first, then rule order, then target id. */
-export function actionOrder(a: Decision, b: Decision): number {
-  return (
-    SEVERITIES.indexOf(b.rule.severity) - SEVERITIES.indexOf(a.rule.severity) ||
-    a.rule.index - b.rule.index ||
-    (a.target.id < b.target.id ? -1 : a.target.id > b.target.id ? 1 : 0)
-  );
-}
-
-/** Group keys of a target for blast-radius counting (e.g. `service=checkout`). */
-export function groupsOf(ctx: Pick<RunContext, 'project'>, d: Decision): string[] {
-  const out: string[] = [];
-  for (const l of ctx.project.config.guardrails.blast_radius.group_by) {
-    const v = d.target.labels[l];
-    if (v !== undefined) out.push(`${l}=${v}`);
-  }
-  return out;
 }
 
 /** Dry-run: nothing runs; the trace says exactly what would have. */
@@ -69,7 +49,7 @@ async function runOne(ctx: RunContext, d: Decision, plan: ActionPlan, step: numb
 }
 
 async function actOn(ctx: RunContext, d: Decision): Promise<void> {
-  const ps = plans.get(d) ?? [];
+  const ps = d.plans ?? [];
   for (let i = 0; i < ps.length; i++) {
     const plan = ps[i]!;
     const step = d.rule.steps[i]!;
@@ -96,7 +76,7 @@ async function actOn(ctx: RunContext, d: Decision): Promise<void> {
       // Sharded: the intent is fenced by its target's shard lease, and says which (recovery goes by it).
       shard: ctx.shards?.leaseOf(d.target),
     };
-    let res: { blocked: { reason: string; detail: string } } | { id: number } | { duplicate: number };
+    let res: { blocked: { reason: Reason; detail: string } } | { id: number } | { duplicate: number };
     try {
       res = await ctx.store.intentTransaction(ctx.shards ? ctx.shards.fenceFor(d.target) : ctx.fence, async (tx) => {
         // The time of the serialized transaction, not of the wait for it: with several runners, windows

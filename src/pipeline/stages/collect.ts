@@ -63,13 +63,3 @@ export const collectStage: Stage = {
     ctx.timings.snapshot = Math.round((performance.now() - t0) * 10) / 10;
   },
 };
-
-/** Problems of sources, as the explanation of unknown facts words them. */
-export function sourceProblems(reports: RunContext['sourceReports']): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const r of reports) {
-    if (r.status === 'failed') out[r.name] = `failed: ${r.error ?? 'unknown error'}`;
-    else if (r.status === 'timeout') out[r.name] = `timed out${r.error ? `: ${r.error}` : ''}`;
-  }
-  return out;
-}

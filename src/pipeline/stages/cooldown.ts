@@ -4,8 +4,6 @@
 import { cooldownGuard } from '../../guards/cooldown.js';
 import { live, type Stage } from '../types.js';
 
-export { cooldownOf } from '../../guards/cooldown.js';
-
 export const cooldownStage: Stage = {
   name: 'cooldown',
   async run(ctx) {

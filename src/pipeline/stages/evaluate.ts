@@ -2,7 +2,7 @@
 import { evaluate, forKey } from '../../rules/evaluate.js';
 import type { ForState } from '../../store/types.js';
 import type { Stage } from '../types.js';
-import { sourceProblems } from './collect.js';
+import { sourceProblems } from '../decision.js';
 
 export const evaluateStage: Stage = {
   name: 'evaluate',

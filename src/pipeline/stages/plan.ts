@@ -1,24 +1,12 @@
 // Plan: render every action of every matched decision (pure). A value that cannot be placed safely stops the decision here.
 import { renderParams } from '../../actions/params.js';
 import { planAction } from '../../actions/index.js';
-import { PlanError, type ActionPlan, type TemplateScope } from '../../actions/types.js';
+import { PlanError, type ActionPlan } from '../../actions/types.js';
+import { scopeOf } from '../decision.js';
 import type { Decision } from '../../rules/evaluate.js';
 import { parseDuration } from '../../util/duration.js';
 import { REASON } from '../reasons.js';
 import { stop, type RunContext, type Stage } from '../types.js';
-
-/** Plans per decision, in step order (kept beside the decision: plans hold functions and are not stored). */
-export const plans = new WeakMap<Decision, ActionPlan[]>();
-
-export function scopeOf(d: Decision): TemplateScope {
-  return {
-    target: { id: d.target.id, kind: d.target.kind },
-    labels: d.target.labels,
-    facts: d.target.facts,
-    params: {},
-    rule: { name: d.rule.name, severity: d.rule.severity },
-  };
-}
 
 /** Plan all steps of one decision; throws PlanError for the first step that cannot be planned. */
 export function planDecision(ctx: Pick<RunContext, 'project'>, d: Decision): ActionPlan[] {
@@ -44,7 +32,7 @@ export const planStage: Stage = {
       if (d.outcome !== 'matched' || d.rule.steps.length === 0) continue;
       try {
         const p = planDecision(ctx, d);
-        plans.set(d, p);
+        d.plans = p;
         d.actions = p.map((x, i) => ({ action: d.rule.steps[i]!.action, step: i, describe: x.describe }));
       } catch (err) {
         if (!(err instanceof PlanError)) throw err;

@@ -1,22 +1,8 @@
 // Record: store the run's snapshot, its decisions and summary, and the `for` streaks, in one transaction each.
-import type { DecisionRecord } from '../../store/types.js';
+import { toRecord } from '../decision.js';
 import type { RunContext, Stage } from '../types.js';
 import { summarize } from '../summary.js';
 import { parseDuration } from '../../util/duration.js';
-
-export function toRecord(ctx: Pick<RunContext, 'runId' | 'now'>, d: RunContext['decisions'][number]): DecisionRecord {
-  return {
-    runId: ctx.runId,
-    target: d.target.id,
-    rule: d.rule.name,
-    outcome: d.outcome,
-    severity: d.rule.severity,
-    conditions: d.conditions,
-    trace: d.trace,
-    actions: d.actions.length ? d.actions.map((a) => ({ action: a.action, describe: a.describe, executionId: a.executionId })) : undefined,
-    at: ctx.now,
-  };
-}
 
 export const recordStage: Stage = {
   name: 'record',

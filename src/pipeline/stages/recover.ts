@@ -4,7 +4,6 @@ import type { ExecutionRecord } from '../../store/types.js';
 import { REASON } from '../reasons.js';
 import { recoverable, staleRuns } from '../shards.js';
 import type { RunContext, Stage } from '../types.js';
-import { Channels } from './notify.js';
 
 /**
  * Where a run looks for interrupted executions whose escalation never reached a human: the newest
@@ -75,19 +74,20 @@ export const recoverStage: Stage = {
     const retry = await notYetEscalated(ctx, new Set(ids));
     for (const e of retry)
       ctx.log.warn(`execution #${e.id} (${e.action} on ${e.target}) was interrupted and its escalation did not reach ${to}: sending it again`);
-    const channels = new Channels(ctx);
+    // Sent by the notify stage, after the fence (pipeline/outbox.ts).
     for (const e of [...left, ...retry]) {
       const msg: EscalationMessage = {
         dedupKey: dedupKeyOf(e),
         event: 'trigger',
         summary: `Reflex: outcome unknown for ${e.action} on ${e.target} (execution #${e.id}); check it by hand`,
+        at: ctx.now,
         severity: 'warning',
         source: 'reflex',
         rule: e.rule,
         target: e.target,
         details: { execution: e.id, status: stateWhenStopped(e), describe: e.describe, intentAt: new Date(e.createdAt).toISOString() },
       };
-      await channels.send(to, msg);
+      ctx.outbox.messages.push({ channel: to, message: msg, decisions: [], shadow: false });
     }
   },
 };
