@@ -1,5 +1,5 @@
 // One runner at a time per store: overlapping runs, a killed holder, and a stale holder that wakes up after its lease was taken.
-import { rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -192,6 +192,76 @@ describe.skipIf(!HAS_PROC)('a stale holder', () => {
     } finally {
       db.close();
     }
+  });
+
+  it('frozen after its guards tripped the failure breaker, it wakes after the next run took over: it writes no disable or audit record and sends no page', async () => {
+    const dir = project({
+      lease: '500ms',
+      rules: `  - name: flaky
+    target: { kind: crate }
+    when: { broken: facts.broken }
+    mode: enforce
+    do: [{ action: fail }]
+`,
+    });
+    // One failure trips the breaker at the rule's next decision.
+    const cfg = join(dir, 'reflex.yaml');
+    writeFileSync(
+      cfg,
+      readFileSync(cfg, 'utf8')
+        .replace('failure_breaker: { failures: 1000, of_last: 1000 }', 'failure_breaker: { failures: 1, of_last: 5 }')
+        .replace('channels:\n', '  fail: { kind: exec, argv: ["false"], cooldown: 1s }\nchannels:\n'),
+    );
+    setTargets(dir, [{ id: 'crate-1', kind: 'crate', facts: { broken: true } }]);
+    const first = await reflexAsync(dir, ['run']);
+    expect(first.stdout, first.out).toContain('FAILED      flaky  crate-1');
+
+    // The stale run: its guard stage trips the breaker for flaky (a disable, an audit record and a page to come
+    // after the fence), then it freezes while repair's action runs.
+    await new Promise((r) => setTimeout(r, 1100)); // past the cooldown of the failing action
+    setAction(dir, { gate: true });
+    setTargets(dir, [
+      { id: 'crate-1', kind: 'crate', facts: { broken: true } },
+      { id: 'box-1', kind: 'box', facts: { broken: true } },
+    ]);
+    const a = start(dir, ['run']);
+    await until(() => actionLines(dir).length === 1, 'the action to start');
+    const pid = a.child.pid!;
+    process.kill(pid, 'SIGSTOP');
+    await until(() => processState(pid) === 'T', 'the runner to stop');
+    await waitLeaseExpiry(dir);
+
+    // The run that takes over sees crate-1 healthy again: nothing for the breaker to do.
+    setTargets(dir, [{ id: 'box-1', kind: 'box', facts: { broken: true } }]);
+    writeFileSync(join(dir, 'gate'), '');
+    const c = await reflexAsync(dir, ['run']);
+    expect(c.code, c.out).toBe(1);
+    expect(c.stdout).toContain('interrupted: execution #2 (append on box-1');
+
+    process.kill(pid, 'SIGCONT');
+    const woke = await a.exited;
+    expect(woke.code, woke.out).toBe(3);
+    expect(woke.stderr).toMatch(/lease "run" \(token \d+\) was taken over/);
+    const db = openJournal(dir);
+    try {
+      expect(db.prepare('SELECT * FROM disables').all()).toEqual([]);
+      expect(db.prepare('SELECT * FROM audit').all()).toEqual([]);
+    } finally {
+      db.close();
+    }
+    expect(escalations(dir).filter((e) => e.dedupKey.startsWith('reflex-breaker/'))).toEqual([]);
+
+    // The control: a live run with crate-1 broken trips the breaker, writes the disable and pages once.
+    setTargets(dir, [{ id: 'crate-1', kind: 'crate', facts: { broken: true } }]);
+    const d = await reflexAsync(dir, ['run']);
+    expect(d.stdout, d.out).toContain('ESCALATED   flaky  crate-1');
+    const after = openJournal(dir);
+    try {
+      expect(after.prepare('SELECT scope, value FROM disables').all()).toEqual([{ scope: 'rule', value: 'flaky' }]);
+    } finally {
+      after.close();
+    }
+    expect(escalations(dir).filter((e) => e.dedupKey === 'reflex-breaker/failures/flaky')).toHaveLength(1);
   });
 
   it('frozen just after journaling an intent, it wakes after the next run marked it interrupted: the action never starts', async () => {

@@ -208,8 +208,12 @@ function shardSuffix(ctx: RunContext): string {
 const severityOf = (r: CompiledRule): EscalationMessage['severity'] => (r.severity === 'info' ? 'warning' : r.severity);
 const stopOf = (d: Decision) => d.trace.filter((v) => v.stops).pop();
 
-/** Decisions a guardrail stopped for one cause, grouped per rule and cause: one message each. */
-function causeMessages(ctx: RunContext): OutboxMessage[] {
+/**
+ * Decisions a guardrail stopped for one cause, grouped per rule and cause: one message each. `quiet`: decisions
+ * people stopped themselves whose rule says `switched_off: none` (no message at all).
+ */
+function causeMessages(ctx: RunContext): { messages: OutboxMessage[]; quiet: Set<Decision> } {
+  const quiet = new Set<Decision>();
   const groups = new Map<string, Decision[]>();
   for (const d of ctx.decisions) {
     const esc = d.rule.escalate;
@@ -217,12 +221,7 @@ function causeMessages(ctx: RunContext): OutboxMessage[] {
     const reason = stopOf(d)?.reason;
     if (!reason || !CAUSES.has(reason)) continue;
     if (SWITCHED_OFF.has(reason) && esc.switchedOff !== 'summary') {
-      if (esc.switchedOff === 'none')
-        d.trace.push({
-          stage: 'notify',
-          reason: REASON.ESCALATION_DEDUP,
-          detail: 'not escalated: people switched this off themselves (escalate.switched_off: none)',
-        });
+      if (esc.switchedOff === 'none') quiet.add(d);
       continue; // `each`: the per-decision pass pages it on its own
     }
     const key = `${d.rule.name}\u0000${reason}`;
@@ -264,7 +263,7 @@ function causeMessages(ctx: RunContext): OutboxMessage[] {
       },
     });
   }
-  return out;
+  return { messages: out, quiet };
 }
 
 /**
@@ -355,14 +354,14 @@ export const notifyStage: Stage = {
     for (const m of blindAlarms) await deliver(ctx, channels, m, escalating, false);
 
     // 4. One message per rule and cause for what guardrails stopped.
-    const causes = causeMessages(ctx);
+    const { messages: causes, quiet } = causeMessages(ctx);
     const causeKeys = new Set(causes.map((m) => m.message.dedupKey));
     for (const m of causes) await deliver(ctx, channels, m, escalating, false);
 
     // 5. Single decisions, as their rules say.
     for (const d of ctx.decisions) {
       const esc = d.rule.escalate;
-      if (!esc?.to || d.escalation) continue;
+      if (!esc?.to || d.escalation || quiet.has(d)) continue;
       const trig = escalationTrigger(d);
       if (!trig || !esc.on.has(trig)) continue;
       const dedupKey = dedupKeyOf(d.rule.name, d.target.id);
