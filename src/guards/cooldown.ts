@@ -1,9 +1,7 @@
-// Cooldown: an action that ran on a target too recently (in any earlier run, crashed or not) waits. Counted from the intent.
-import type { Decision } from '../rules/evaluate.js';
 import { formatDuration } from '../util/duration.js';
 import { cooldownOf } from '../pipeline/decision.js';
 import { REASON } from '../pipeline/reasons.js';
-import { stop, type RunContext } from '../pipeline/types.js';
+import { stop } from '../pipeline/types.js';
 import { failClosed, type Guard } from './types.js';
 
 /** The verdict for a cooldown still in force (`until` after now), or null. A cooldown whose end equals now has ended. */

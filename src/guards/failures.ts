@@ -85,7 +85,7 @@ export const failureBreakerGuard: Guard = {
       ctx.outbox.disables.push({
         disable: { scope: 'rule', value: rule, selector: null, by: FAILURE_BREAKER_BY, reason, createdAt: ctx.now, until: null },
         audit: { at: ctx.now, by: FAILURE_BREAKER_BY, action: 'disable:rule', detail: { value: rule, reason, until: null, breaker: REASON.BREAKER_FAILURES } },
-        then: breakerMessage(ctx, {
+        message: breakerMessage(ctx, {
           dedupKey: FAILURE_PREFIX + rule,
           rule,
           summary: `rule ${rule} disabled itself: ${counted}`,

@@ -1,7 +1,6 @@
 // Min-healthy floor: no action that would leave fewer than a fraction of a group's targets healthy while it runs.
 import { REASON } from '../pipeline/reasons.js';
-import { fleetDecisions } from '../pipeline/shards.js';
-import { groupsOf } from '../pipeline/decision.js';
+import { fleetDecisions, groupsOf } from '../pipeline/decision.js';
 import type { Decision } from '../rules/evaluate.js';
 import { groupSize, targetGroups } from './blast.js';
 import { recentExecutions, type Limit, type LimitVerdict } from './limits.js';

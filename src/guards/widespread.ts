@@ -1,7 +1,7 @@
 // Breakers on the state of the world: a widespread problem in a group, or facts that look implausible (a monitoring outage).
 import type { Target } from '../model.js';
+import { fleetDecisions } from '../pipeline/decision.js';
 import { REASON } from '../pipeline/reasons.js';
-import { fleetDecisions } from '../pipeline/shards.js';
 import { stop, type RunContext } from '../pipeline/types.js';
 import type { Decision } from '../rules/evaluate.js';
 import { BREAKER_KEY_PREFIX, queueBreakerMessage, queueResolve } from './escalate.js';

@@ -77,3 +77,8 @@ export function sourceProblems(reports: readonly SourceReport[]): Record<string,
   }
   return out;
 }
+
+/** The decisions of the whole fleet for breakers that span shards; in an unsharded run, the run's own. */
+export function fleetDecisions(ctx: Pick<RunContext, 'fleet' | 'decisions'>): Decision[] {
+  return ctx.fleet ?? ctx.decisions;
+}

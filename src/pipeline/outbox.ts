@@ -30,7 +30,7 @@ export interface OutboxDisable {
   disable: Omit<DisableRecord, 'id' | 'removedAt' | 'removedBy'>;
   audit: Omit<AuditRecord, 'id'>;
   /** Sent once the disable is written, with the disable's id in its details. */
-  then?: OutboxMessage;
+  message?: OutboxMessage;
 }
 
 export interface Outbox {

@@ -1,9 +1,7 @@
 // Shards: which targets a run acts for, the leases that fence them, and the context that spans shards (docs/scale-out.md).
 import { EXIT, UserError } from '../errors.js';
 import type { Target } from '../model.js';
-import { evaluate, type Decision } from '../rules/evaluate.js';
 import { fenceList, type Fence, type Fences, type Store } from '../store/types.js';
-import { sourceProblems } from './decision.js';
 import type { RunContext } from './types.js';
 
 /** How targets are split: `count` shards, by a stable hash of the target id or of one label's value. */
@@ -55,7 +53,6 @@ export function parseShardLease(name: string): { index: number; count: number } 
 export class ShardScope {
   private readonly fences = new Map<number, Fence>();
   private only: { targets: readonly Target[]; ids: Set<string> } | null = null;
-  private census: { decisions: readonly Decision[]; fleet: Decision[] } | null = null;
 
   constructor(
     readonly layout: ShardLayout,
@@ -119,33 +116,6 @@ export class ShardScope {
   describe(): string {
     return this.allFences.map((f) => f.name).join(',');
   }
-
-  /**
-   * The decisions of acting rules over the whole fleet: this run's own, plus those of the targets
-   * in other shards, evaluated on the same facts but never guarded, journaled or recorded. The
-   * widespread and implausible breakers count these, so that a problem spread over several shards
-   * trips them in every runner alike. Computed on first use, once per run.
-   */
-  fleetDecisions(ctx: RunContext): Decision[] {
-    if (this.census?.decisions === ctx.decisions) return this.census.fleet;
-    const mine = this.targetsIn(ctx.targets);
-    const others = new Set<string>();
-    for (const t of ctx.targets) if (!mine.has(t.id)) others.add(t.id);
-    const rest =
-      others.size === 0
-        ? []
-        : evaluate(ctx.ruleSet, ctx.targets, {
-            now: ctx.now,
-            runId: ctx.runId,
-            forState: new Map(),
-            factSources: ctx.factSources,
-            sourceProblems: sourceProblems(ctx.sourceReports),
-            only: others,
-          }).decisions.filter((d) => !d.rule.derive);
-    const fleet = [...ctx.decisions, ...rest];
-    this.census = { decisions: ctx.decisions, fleet };
-    return fleet;
-  }
 }
 
 /**
@@ -176,11 +146,6 @@ export async function staleRuns<R extends { id: number; holder: string }>(ctx: P
   const now = ctx.clock();
   const holding = new Set((await ctx.store.listLeases()).filter((l) => l.expiresAt > now).map((l) => l.holder));
   return others.filter((r) => !holding.has(r.holder));
-}
-
-/** The decisions of the whole fleet for breakers that span shards; in an unsharded run, the run's own. */
-export function fleetDecisions(ctx: RunContext): Decision[] {
-  return ctx.shards ? ctx.shards.fleetDecisions(ctx) : ctx.decisions;
 }
 
 /**

@@ -46,6 +46,11 @@ export interface RunContext {
   snapshot: Promise<Uint8Array | null> | null;
   evaluation: EvalResult | null;
   decisions: Decision[];
+  /**
+   * A sharded run: the decisions of the whole fleet (its own, and the other shards' targets' from the same
+   * evaluation), for the breakers that span shards (docs/scale-out.md). Null otherwise: `decisions` is the fleet.
+   */
+  fleet?: Decision[] | null;
   problems: RunProblem[];
   /** Recovered (interrupted) executions found at the start of the run. */
   interrupted: number[];

@@ -40,6 +40,11 @@ export interface EvalOptions {
   sourceProblems: Record<string, string>;
   /** Only evaluate acting rules for these targets (why/replay of one target); all targets still feed context. */
   only?: Set<string>;
+  /**
+   * With `only`: also decide about the other targets, returned apart in `others` (not counted, no effect on `for`
+   * streaks). A sharded run's breakers that span shards count them, from this one evaluation.
+   */
+  others?: boolean;
   /** Keep not-matched decisions too (why/replay); a normal run only counts them. */
   keepNotMatched?: boolean;
 }
@@ -56,6 +61,8 @@ export interface RuleCounts {
 
 export interface EvalResult {
   decisions: Decision[];
+  /** With `only` and `others`: the decisions about targets outside `only` (not-matched ones left out). */
+  others: Decision[];
   counts: Record<string, RuleCounts>;
   forUpserts: ForState[];
   forDeletes: { rule: string; target: string }[];
@@ -138,6 +145,7 @@ export function evaluate(ruleSet: RuleSet, targets: Target[], opts: EvalOptions)
 
   // ---- acting rules, per target: only the rules of its kind
   const forUpserts: ForState[] = [];
+  const others: Decision[] = [];
   const seenFor = new Set<string>();
   // Per kind, once: its rules, the aggregates they read, their counters. Targets stay in input
   // order, so decisions come out in the same order as ever (later stages and the store see it).
@@ -150,8 +158,11 @@ export function evaluate(ruleSet: RuleSet, targets: Target[], opts: EvalOptions)
       perKind.set(t.kind, k);
     }
     if (k === null) continue;
-    if (opts.only && !opts.only.has(t.id)) continue;
-    const { rules, counts: ruleCounts } = k;
+    const mine = !opts.only || opts.only.has(t.id);
+    if (!mine && !opts.others) continue;
+    const { rules } = k;
+    const ruleCounts = mine ? k.counts : rules.map(emptyCounts);
+    const into = mine ? decisions : others;
     act.reset(t, k.names);
     for (let ri = 0; ri < rules.length; ri++) {
       const r = rules[ri]!;
@@ -161,12 +172,12 @@ export function evaluate(ruleSet: RuleSet, targets: Target[], opts: EvalOptions)
       const w = checkAll(r.when, act);
       if (w >= 0) {
         c.not_matched++;
-        if (opts.keepNotMatched) decisions.push(explainer.decision(r, t, act, 'not_matched', false));
+        if (opts.keepNotMatched && mine) decisions.push(explainer.decision(r, t, act, 'not_matched', false));
         continue;
       }
       if (w === UNDECIDED) {
         c.unknown++;
-        decisions.push(explainer.decision(r, t, act, 'unknown', false));
+        into.push(explainer.decision(r, t, act, 'unknown', false));
         continue;
       }
       // The problem is there. `for` counts how long the problem has held, context or not.
@@ -174,12 +185,14 @@ export function evaluate(ruleSet: RuleSet, targets: Target[], opts: EvalOptions)
       let pendingNote: Verdict | null = null;
       if (r.forMs !== null || r.forRuns !== null) {
         const key = forKey(r.name, t.id);
-        seenFor.add(key);
         const prev = opts.forState.get(key);
         const st: ForState = prev
           ? { rule: r.name, target: t.id, since: prev.since, runs: prev.runs + 1, lastRunId: opts.runId }
           : { rule: r.name, target: t.id, since: opts.now, runs: 1, lastRunId: opts.runId };
-        forUpserts.push(st);
+        if (mine) {
+          seenFor.add(key);
+          forUpserts.push(st);
+        }
         const held = opts.now - st.since;
         const firing = r.forMs !== null ? held >= r.forMs : st.runs >= r.forRuns!;
         if (!firing) {
@@ -213,7 +226,7 @@ export function evaluate(ruleSet: RuleSet, targets: Target[], opts: EvalOptions)
       } else {
         c.matched++;
       }
-      decisions.push(d);
+      into.push(d);
     }
   }
 
@@ -224,7 +237,7 @@ export function evaluate(ruleSet: RuleSet, targets: Target[], opts: EvalOptions)
     if (opts.only && !opts.only.has(st.target)) continue;
     forDeletes.push({ rule: st.rule, target: st.target });
   }
-  return { decisions, counts, forUpserts, forDeletes, world };
+  return { decisions, others, counts, forUpserts, forDeletes, world };
 }
 
 function toFact(v: unknown): FactValue {

@@ -20,9 +20,12 @@ export const evaluateStage: Stage = {
       factSources: ctx.factSources,
       sourceProblems: sourceProblems(ctx.sourceReports),
       only,
+      // The other shards' targets are decided too, in the same pass, for the breakers that span shards.
+      others: only !== undefined,
     });
     ctx.evaluation = r;
     // Derive rules run over the whole fleet; their decisions about other shards' targets are those shards' to record.
     ctx.decisions = only ? r.decisions.filter((d) => only.has(d.target.id)) : r.decisions;
+    ctx.fleet = only ? [...ctx.decisions, ...r.others] : null;
   },
 };

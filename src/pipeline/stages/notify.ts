@@ -341,9 +341,9 @@ export const notifyStage: Stage = {
           ctx.log.warn(detail);
         }
       }
-      if (w.then) {
-        if (id !== null) w.then.message.details = { ...w.then.message.details, disable: id };
-        await deliver(ctx, channels, w.then, escalating, true);
+      if (w.message) {
+        if (id !== null) w.message.message.details = { ...w.message.message.details, disable: id };
+        await deliver(ctx, channels, w.message, escalating, true);
       }
     }
     // 2. Messages guards and recovery asked for (breakers, interrupted executions).

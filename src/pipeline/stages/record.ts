@@ -1,6 +1,6 @@
 // Record: store the run's snapshot, its decisions and summary, and the `for` streaks, in one transaction each.
 import { toRecord } from '../decision.js';
-import type { RunContext, Stage } from '../types.js';
+import type { Stage } from '../types.js';
 import { summarize } from '../summary.js';
 import { parseDuration } from '../../util/duration.js';
 
