@@ -245,6 +245,24 @@ export const Guardrails = z
         of_last: z.number().int().min(1).default(5),
       })
       .prefault({}),
+    storm: z
+      .strictObject({
+        window: Duration.default('30m').describe('How far back the actions of a rule count.'),
+        min_actions: z
+          .number()
+          .int()
+          .min(1)
+          .default(3)
+          .describe('The breaker looks at a group only once the rule acted on this many of its targets in the window.'),
+        ratio: z
+          .number()
+          .gt(0)
+          .default(1.5)
+          .describe('It trips when the targets of the group newly in trouble since the first of those actions reach this many per action.'),
+        enabled: z.boolean().default(true),
+      })
+      .prefault({})
+      .describe('The remediation-storm breaker: a rule whose actions are followed by new trouble around them stops, with one message.'),
     blind: z
       .strictObject({
         fraction: z

@@ -6,6 +6,7 @@ import { failureBreakerGuard } from './failures.js';
 import { minHealthyLimit } from './healthy.js';
 import { limitsGuard, type Limit } from './limits.js';
 import { severityGuard } from './severity.js';
+import { stormGuard } from './storm.js';
 import { disableGuard, switchGuard } from './switches.js';
 import type { Guard } from './types.js';
 import { implausibleGuard, widespreadGuard } from './widespread.js';
@@ -29,6 +30,7 @@ export const GUARDS: readonly Guard[] = [
   failureBreakerGuard,
   implausibleGuard,
   widespreadGuard,
+  stormGuard,
   cooldownGuard,
   limitsGuard(LIMITS),
 ];

@@ -19,6 +19,8 @@ export const REASON = {
   BREAKER_WIDESPREAD: 'breaker:widespread',
   BREAKER_IMPLAUSIBLE: 'breaker:implausible',
   BREAKER_FAILURES: 'breaker:failures',
+  BREAKER_STORM: 'breaker:storm',
+  SLOW_START: 'slow-start',
   BLAST_RULE: 'blast-radius:rule',
   BLAST_ACTION: 'blast-radius:action',
   BLAST_GROUP: 'blast-radius:group',
