@@ -376,6 +376,27 @@ export const Escalation = z
   })
   .describe('Whom to tell, and when.');
 
+/** Limits on one rule, tightening the global guardrails (which stay a ceiling). */
+export const RuleLimits = z
+  .strictObject({
+    blast_radius: Limit.optional().describe(
+      'At most this many executions of this rule per window, e.g. "3 per 10m" (blast_radius.per_rule stays the ceiling).',
+    ),
+    budget_per_run: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("At most this many of this rule's actions in one run (guardrails.budget_per_run stays the ceiling)."),
+    group_fraction: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe("At most this fraction of a group's targets acted on by this rule within the group window (blast_radius.group_fraction stays the ceiling)."),
+  })
+  .describe("Limits of this rule's own, tighter than the global guardrails.");
+
 export const Rule = z.strictObject({
   name: Name,
   description: z.string().optional(),
@@ -387,6 +408,7 @@ export const Rule = z.strictObject({
   severity: Severity.optional(),
   mode: Mode.optional(),
   do: z.array(Step).optional().describe('Actions, run in order.'),
+  limits: RuleLimits.optional(),
   escalate: z.union([Name, Escalation]).optional(),
   derive: FactName.optional().describe('Set this fact on the target instead of acting.'),
   value: Cel.optional().describe('For derive rules: the value of the fact (default: true when matched, false when not).'),
@@ -404,6 +426,7 @@ export type SourceConfig = z.output<typeof Source>;
 export type ActionConfig = z.output<typeof Action>;
 export type ChannelConfig = z.output<typeof Channel>;
 export type RuleConfig = z.output<typeof Rule>;
+export type RuleLimitsConfig = z.output<typeof RuleLimits>;
 export type RuleFileConfig = z.output<typeof RuleFile>;
 export type AggregateConfig = z.output<typeof Aggregate>;
 export type StepConfig = z.output<typeof Step>;

@@ -18,22 +18,42 @@ export function actionLimitDetail(action: string, used: number, lim: ParsedLimit
   return `blast radius: ${used} of a limit of ${lim.max} ${action} actions per ${lim.window} used${need > 1 ? ` (this decision needs ${need})` : ''}`;
 }
 
-/** At most N executions of one rule per window (`blast_radius.per_rule`, default "10 per 10m"); every step is one execution. */
+export function ownRuleLimitDetail(rule: string, used: number, lim: ParsedLimit, need = 1): string {
+  return `blast radius: ${used} of the rule's own limit of ${lim.max} executions of rule "${rule}" per ${lim.window} used (limits.blast_radius)${need > 1 ? ` (this decision needs ${need})` : ''}`;
+}
+
+/**
+ * At most N executions of one rule per window (`blast_radius.per_rule`, default "10 per 10m"), and at most the
+ * rule's own `limits.blast_radius` when it sets one; every step is one execution.
+ */
 export const ruleLimit: Limit = {
   name: 'blast radius (per rule)',
   async load(ctx) {
     const lim = parseLimit(ctx.project.config.guardrails.blast_radius.per_rule);
     const since = windowStart(ctx.now, lim.windowMs);
+    const recent = await recentExecutions(ctx);
     const used = new Map<string, number>();
-    for (const e of await recentExecutions(ctx)) if (e.createdAt >= since) used.set(e.rule, (used.get(e.rule) ?? 0) + 1);
+    for (const e of recent) if (e.createdAt >= since) used.set(e.rule, (used.get(e.rule) ?? 0) + 1);
+    // Each rule with a limit of its own counts its executions in its own window.
+    const own = new Map<string, number>();
+    for (const r of ctx.ruleSet.rules) {
+      if (!r.limits.blastRadius) continue;
+      const from = windowStart(ctx.now, r.limits.blastRadius.windowMs);
+      own.set(r.name, recent.filter((e) => e.rule === r.name && e.createdAt >= from).length);
+    }
     return {
       check(d): LimitVerdict | null {
         const u = used.get(d.rule.name) ?? 0;
         const need = d.rule.steps.length;
-        return u + need <= lim.max ? null : { reason: REASON.BLAST_RULE, detail: ruleLimitDetail(d.rule.name, u, lim, need), outcome: 'blocked' };
+        if (u + need > lim.max) return { reason: REASON.BLAST_RULE, detail: ruleLimitDetail(d.rule.name, u, lim, need), outcome: 'blocked' };
+        const mine = d.rule.limits.blastRadius;
+        const o = own.get(d.rule.name) ?? 0;
+        if (mine && o + need > mine.max) return { reason: REASON.BLAST_RULE, detail: ownRuleLimitDetail(d.rule.name, o, mine, need), outcome: 'blocked' };
+        return null;
       },
       admit(d) {
         used.set(d.rule.name, (used.get(d.rule.name) ?? 0) + d.rule.steps.length);
+        if (own.has(d.rule.name)) own.set(d.rule.name, own.get(d.rule.name)! + d.rule.steps.length);
       },
     };
   },
@@ -129,6 +149,17 @@ export function groupLimitDetail(ctx: Pick<RunContext, 'project' | 'ruleSet'>, g
   return `blast radius: ${used} of a limit of ${groupAllowed(ctx, size)} targets with ${group} acted on per ${groupWindow(ctx).text} used (${why}; running actions count)`;
 }
 
+export function ownGroupLimitDetail(
+  ctx: Pick<RunContext, 'project' | 'ruleSet'>,
+  rule: string,
+  fraction: number,
+  group: string,
+  used: number,
+  size: number,
+): string {
+  return `blast radius: ${used} of the rule's own limit of ${allowedByFraction(fraction, size)} targets with ${group} acted on by rule "${rule}" per ${groupWindow(ctx).text} used (limits.group_fraction ${fractionText(fraction)} of ${size} target${size === 1 ? '' : 's'}; running actions count)`;
+}
+
 type Counted = 'store' | 'running' | { cooldownKey: string };
 
 /** At most N (or N%) of a group's distinct targets acted on per window, counting executions still running. */
@@ -145,10 +176,22 @@ export const groupLimit: Limit = {
       if (!m) acted.set(g, (m = new Map()));
       if (!m.has(target)) m.set(target, by);
     };
+    // rule -> group -> targets it acted on (only for rules with limits.group_fraction)
+    const byRule = new Map<string, Map<string, Set<string>>>();
+    const ownFraction = new Set(ctx.ruleSet.rules.filter((r) => r.limits.groupFraction !== null).map((r) => r.name));
+    const addOwn = (rule: string, g: string, target: string) => {
+      let m = byRule.get(rule);
+      if (!m) byRule.set(rule, (m = new Map()));
+      let t = m.get(g);
+      if (!t) m.set(g, (t = new Set()));
+      t.add(target);
+    };
     for (const e of await recentExecutions(ctx)) {
       // Executions created in the window count. One older still marked running (its runner died) counts here too, to be safe.
-      if (e.createdAt >= since) for (const g of e.groups) add(g, e.target, 'store');
+      const inWindow = e.createdAt >= since;
+      if (inWindow) for (const g of e.groups) add(g, e.target, 'store');
       else if (e.status === 'intent' || e.status === 'running') for (const g of e.groups) add(g, e.target, 'running');
+      if (ownFraction.has(e.rule) && (inWindow || e.status === 'intent' || e.status === 'running')) for (const g of e.groups) addOwn(e.rule, g, e.target);
     }
     return {
       check(d): LimitVerdict | null {
@@ -159,9 +202,21 @@ export const groupLimit: Limit = {
           const size = groupSize(ctx, g);
           if (used + 1 > groupAllowed(ctx, size)) return { reason: REASON.BLAST_GROUP, detail: groupLimitDetail(ctx, g, used, size), outcome: 'blocked' };
         }
+        const f = d.rule.limits.groupFraction;
+        if (f !== null) {
+          for (const g of groupsOf(ctx, d)) {
+            const mine = byRule.get(d.rule.name)?.get(g);
+            if (mine?.has(d.target.id)) continue;
+            const used = mine?.size ?? 0;
+            const size = groupSize(ctx, g);
+            if (used + 1 > allowedByFraction(f, size))
+              return { reason: REASON.BLAST_GROUP, detail: ownGroupLimitDetail(ctx, d.rule.name, f, g, used, size), outcome: 'blocked' };
+          }
+        }
         return null;
       },
       admit(d) {
+        if (d.rule.limits.groupFraction !== null) for (const g of groupsOf(ctx, d)) addOwn(d.rule.name, g, d.target.id);
         const counted = new Map<string, 'store' | { cooldownKey: string }>();
         for (const g of groupsOf(ctx, d)) {
           const by = acted.get(g)?.get(d.target.id);

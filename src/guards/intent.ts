@@ -3,9 +3,18 @@ import type { Decision } from '../rules/evaluate.js';
 import type { IntentInput, IntentTx } from '../store/types.js';
 import { REASON, type Reason } from '../pipeline/reasons.js';
 import type { RunContext } from '../pipeline/types.js';
-import { actionLimitDetail, groupAllowed, groupLimitDetail, groupSize, groupWindow, ruleLimitDetail } from './blast.js';
+import {
+  actionLimitDetail,
+  groupAllowed,
+  groupLimitDetail,
+  groupSize,
+  groupWindow,
+  ownGroupLimitDetail,
+  ownRuleLimitDetail,
+  ruleLimitDetail,
+} from './blast.js';
 import { cooldownVerdict } from './cooldown.js';
-import { parseLimit, windowStart } from './numbers.js';
+import { allowedByFraction, parseLimit, windowStart } from './numbers.js';
 import { describeSwitch, disabledBy, switchOff } from './switches.js';
 
 export interface IntentCheck {
@@ -39,10 +48,14 @@ export const cooldownIntentCheck: IntentCheck = {
 /** Executions of the rule in the window ending now, this runner's and every other's. */
 export const ruleLimitIntentCheck: IntentCheck = {
   name: 'blast radius (per rule)',
-  async check(tx, _d, intent, ctx) {
+  async check(tx, d, intent, ctx) {
     const lim = parseLimit(ctx.project.config.guardrails.blast_radius.per_rule);
     const used = await tx.countExecutions({ since: windowStart(tx.now, lim.windowMs), rule: intent.rule });
-    return used + 1 > lim.max ? { reason: REASON.BLAST_RULE, detail: ruleLimitDetail(intent.rule, used, lim) } : null;
+    if (used + 1 > lim.max) return { reason: REASON.BLAST_RULE, detail: ruleLimitDetail(intent.rule, used, lim) };
+    const own = d.rule.limits.blastRadius;
+    if (!own) return null;
+    const mine = await tx.countExecutions({ since: windowStart(tx.now, own.windowMs), rule: intent.rule });
+    return mine + 1 > own.max ? { reason: REASON.BLAST_RULE, detail: ownRuleLimitDetail(intent.rule, mine, own) } : null;
   },
 };
 
@@ -78,6 +91,15 @@ export const groupLimitIntentCheck: IntentCheck = {
       const used = await tx.countTargetsInGroup(g, since);
       const size = groupSize(ctx, g);
       if (used + 1 > groupAllowed(ctx, size)) return { reason: REASON.BLAST_GROUP, detail: groupLimitDetail(ctx, g, used, size) };
+    }
+    // The rule's own fraction: its other targets in the group, and this one (counted once, acted on before or not).
+    const f = d.rule.limits.groupFraction;
+    if (f !== null) {
+      for (const g of intent.groups) {
+        const others = await tx.countTargetsInGroup(g, since, { rule: intent.rule, except: intent.target });
+        const size = groupSize(ctx, g);
+        if (others + 1 > allowedByFraction(f, size)) return { reason: REASON.BLAST_GROUP, detail: ownGroupLimitDetail(ctx, intent.rule, f, g, others, size) };
+      }
     }
     return null;
   },

@@ -32,6 +32,7 @@ function earliestWindowStart(ctx: RunContext): number {
   const b = ctx.project.config.guardrails.blast_radius;
   const windows = [parseLimit(b.per_rule).windowMs, parseDuration(b.window)];
   if (b.per_action) windows.push(parseLimit(b.per_action).windowMs);
+  for (const r of ctx.ruleSet.rules) if (r.limits.blastRadius) windows.push(r.limits.blastRadius.windowMs);
   return windowStart(ctx.now, Math.max(...windows));
 }
 

@@ -2,7 +2,7 @@
 import type { Diagnostic } from '../config/diagnostics.js';
 import { didYouMean } from '../config/diagnostics.js';
 import type { Broken, Loc, LoadedAggregate, LoadedRule, Project } from '../config/load.js';
-import type { StepConfig } from '../config/schema.js';
+import type { Config, RuleConfig, StepConfig } from '../config/schema.js';
 import type { Mode, Severity } from '../model.js';
 import { parseDuration } from '../util/duration.js';
 import { compile, type CelDiagnostic, type CompiledExpr } from './cel/index.js';
@@ -53,11 +53,65 @@ export interface CompiledRule {
   mode: Mode;
   steps: StepConfig[];
   escalate: { to: string | null; on: Set<EscalateOn>; summary?: string; switchedOff: 'none' | 'summary' | 'each' } | null;
+  /** The rule's own limits (`limits:`), each tighter than the global guardrail of the same name; null where not set. */
+  limits: RuleLimits;
   derive: string | null;
   value: CompiledExpr | null;
   /** Facts (own and related), aggregates and relations any of its expressions read. */
   refs: { facts: Set<string>; agg: Set<string>; relations: Set<string> };
   loc: Loc;
+}
+
+export interface RuleLimits {
+  blastRadius: { max: number; windowMs: number; window: string } | null;
+  budgetPerRun: number | null;
+  groupFraction: number | null;
+}
+
+/** "5 per 10m" -> { max: 5, windowMs, window: "10m" } (the schema has checked the shape). */
+function parseLimitText(text: string): { max: number; windowMs: number; window: string } {
+  const [n, window] = text.trim().split(/ per /);
+  return { max: Number(n), windowMs: parseDuration(window!), window: window! };
+}
+
+/**
+ * A rule's own limits, and an error for each one that can never bind because the global guardrail it
+ * tightens is at least as strict: a limit the author believes in must be one that applies.
+ */
+function compileLimits(r: RuleConfig, config: Config, at: (sub: PropertyKey[], message: string) => void): RuleLimits {
+  const l = r.limits ?? {};
+  const g = config.guardrails;
+  const out: RuleLimits = { blastRadius: null, budgetPerRun: null, groupFraction: null };
+  if (l.blast_radius !== undefined) {
+    const own = parseLimitText(l.blast_radius);
+    const ceiling = parseLimitText(g.blast_radius.per_rule);
+    // It never binds before the ceiling when it allows at least as many in a window no longer than the ceiling's.
+    if (own.max >= ceiling.max && own.windowMs <= ceiling.windowMs && !(own.max === ceiling.max && own.windowMs === ceiling.windowMs))
+      at(
+        ['limits', 'blast_radius'],
+        `rule "${r.name}": limits.blast_radius "${l.blast_radius}" is looser than guardrails.blast_radius.per_rule "${g.blast_radius.per_rule}", which stays the ceiling (a rule's limits can only tighten the global ones)`,
+      );
+    out.blastRadius = own;
+  }
+  if (l.budget_per_run !== undefined) {
+    if (l.budget_per_run > g.budget_per_run)
+      at(
+        ['limits', 'budget_per_run'],
+        `rule "${r.name}": limits.budget_per_run ${l.budget_per_run} is looser than guardrails.budget_per_run ${g.budget_per_run}, which stays the ceiling`,
+      );
+    out.budgetPerRun = l.budget_per_run;
+  }
+  if (l.group_fraction !== undefined) {
+    if (l.group_fraction > g.blast_radius.group_fraction)
+      at(
+        ['limits', 'group_fraction'],
+        `rule "${r.name}": limits.group_fraction ${l.group_fraction} is looser than guardrails.blast_radius.group_fraction ${g.blast_radius.group_fraction}, which stays the ceiling`,
+      );
+    else if (g.blast_radius.group_by.length === 0)
+      at(['limits', 'group_fraction'], `rule "${r.name}": limits.group_fraction needs groups, and guardrails.blast_radius.group_by is empty`);
+    out.groupFraction = l.group_fraction;
+  }
+  return out;
 }
 
 export interface CompiledAggregate {
@@ -284,6 +338,7 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
       mode: r.mode ?? config.defaults.mode,
       steps: r.do ?? [],
       escalate,
+      limits: compileLimits(r, config, at),
       derive: r.derive ?? null,
       value,
       refs,

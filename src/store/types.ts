@@ -166,8 +166,11 @@ export interface IntentTx {
   cooldown(key: string): Promise<{ lastAt: number; until: number } | null>;
   /** Executions (any status, intents included) created at or after `since`, optionally for one rule/action. */
   countExecutions(filter: { since: number; rule?: string; action?: string }): Promise<number>;
-  /** Distinct targets acted on at or after `since` within one group key (executions whose `groups` contain it). */
-  countTargetsInGroup(group: string, since: number): Promise<number>;
+  /**
+   * Distinct targets acted on at or after `since` within one group key (executions whose `groups` contain it),
+   * optionally by one rule only and leaving one target out.
+   */
+  countTargetsInGroup(group: string, since: number, filter?: { rule?: string; except?: string }): Promise<number>;
   /** Executions in `intent` or `running` right now within one group key. */
   countRunningInGroup(group: string): Promise<number>;
   /** Insert the intent and set its cooldown key's last time; refused when its key exists already. */

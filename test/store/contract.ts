@@ -452,6 +452,10 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
           expect(await tx.countTargetsInGroup('service=web', 2500)).toBe(1);
           expect(await tx.countTargetsInGroup('region=eu', 0)).toBe(1);
           expect(await tx.countTargetsInGroup('nope', 0)).toBe(0);
+          expect(await tx.countTargetsInGroup('service=web', 0, { rule: 'restart-unhealthy' })).toBe(2);
+          expect(await tx.countTargetsInGroup('service=web', 0, { rule: 'other' })).toBe(0);
+          expect(await tx.countTargetsInGroup('service=web', 0, { rule: 'restart-unhealthy', except: 'web-1' })).toBe(1);
+          expect(await tx.countTargetsInGroup('service=web', 0, { except: 'web-2' })).toBe(1);
           expect(await tx.countRunningInGroup('service=web')).toBe(3);
         });
         await s.markRunning(ids[0]!, 4000);

@@ -586,11 +586,11 @@ class PostgresStore implements Store {
         if (f.action !== undefined) where.push(`action = ${p.add(f.action)}`);
         return count(`SELECT count(*) AS n FROM {s}.executions WHERE ${where.join(' AND ')}`, p.values);
       }),
-      countTargetsInGroup: live((group: string, since: number) =>
+      countTargetsInGroup: live((group: string, since: number, f?: { rule?: string; except?: string }) =>
         count(
           `SELECT count(DISTINCT e.target) AS n FROM {s}.execution_groups g JOIN {s}.executions e ON e.id = g.execution_id
-           WHERE g.grp = $1 AND e.created_at >= $2`,
-          [group, since],
+           WHERE g.grp = $1 AND e.created_at >= $2 AND ($3::text IS NULL OR e.rule = $3) AND ($4::text IS NULL OR e.target <> $4)`,
+          [group, since, f?.rule ?? null, f?.except ?? null],
         ),
       ),
       countRunningInGroup: live((group: string) =>

@@ -462,10 +462,17 @@ class SqliteStore implements Store {
         return (this.stmt(`SELECT count(*) AS n FROM executions WHERE ${where.join(' AND ')}`).get(...args) as Row).n as number;
       }),
       countTargetsInGroup: live(
-        (group: string, since: number) =>
+        (group: string, since: number, f?: { rule?: string; except?: string }) =>
           (
             this.stmt(`SELECT count(DISTINCT e.target) AS n FROM execution_groups g JOIN executions e ON e.id = g.execution_id
-              WHERE g.grp = ? AND e.created_at >= ?`).get(group, since) as Row
+              WHERE g.grp = ? AND e.created_at >= ? AND (? IS NULL OR e.rule = ?) AND (? IS NULL OR e.target <> ?)`).get(
+              group,
+              since,
+              f?.rule ?? null,
+              f?.rule ?? null,
+              f?.except ?? null,
+              f?.except ?? null,
+            ) as Row
           ).n as number,
       ),
       countRunningInGroup: live(
