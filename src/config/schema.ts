@@ -275,6 +275,12 @@ export const Guardrails = z
       })
       .prefault({})
       .describe('The blind-automation alarm: one message per rule that cannot decide because its facts are unknown (sources failed or stale).'),
+    slow_start: z
+      .boolean()
+      .default(true)
+      .describe(
+        "A rule's actions in one run start in waves of 1, 2, 4, ... up to defaults.max_concurrency, widening only while the previous wave succeeded; a failure stops the rule's batch.",
+      ),
     require_tests: z.boolean().default(false).describe('Every enforced rule must have a scenario test (reflex check fails otherwise).'),
   })
   .prefault({});

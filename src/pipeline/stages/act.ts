@@ -1,5 +1,4 @@
 // Journal and execute: commit the intent durably (re-checking guards in the same transaction), then run, then record the outcome.
-import { runBounded } from '../../actions/concurrency.js';
 import type { ActionPlan } from '../../actions/types.js';
 import { INTENT_CHECKS } from '../../guards/intent.js';
 import type { ExecutionOutcome } from '../../model.js';
@@ -146,6 +145,94 @@ async function actOn(ctx: RunContext, d: Decision): Promise<void> {
   if (d.outcome === 'matched') d.outcome = 'executed';
 }
 
+interface Batch {
+  /** The rule's decisions not started yet, in the order actions run. */
+  queue: Decision[];
+  /** The current wave's size, and how many of it may still start. */
+  size: number;
+  open: number;
+  /** How many the current wave holds (fewer than `size` at the end of the queue). */
+  wave: number;
+  inFlight: number;
+  /** Targets whose action failed in the current wave. */
+  failed: string[];
+}
+
+/**
+ * Starts the actions of a run (docs/guardrails.md, "Slow start"). Each rule's actions start in waves of
+ * 1, 2, 4, ... up to `max_concurrency`, a wave only once the one before has finished and succeeded; a
+ * failure ends the rule's batch after its wave (the rest is deferred to the next run). The off switch, a
+ * disable or a limit reached meanwhile stop each later decision at its intent. Rules go side by side and
+ * share `max_concurrency`; whenever a place is free, the first decision in action order (severity, rule,
+ * target) whose wave is open starts. Resolves when every started action has finished; rejects with the
+ * first error thrown (a lost lease, a failed store) once they have.
+ */
+function startInWaves(ctx: RunContext, todo: Decision[], one: (d: Decision) => Promise<void>): Promise<void> {
+  const max = ctx.project.config.defaults.max_concurrency;
+  const slow = ctx.project.config.guardrails.slow_start;
+  const rank = new Map(todo.map((d, i) => [d, i]));
+  const batches = new Map<string, Batch>();
+  for (const d of todo) {
+    const b = batches.get(d.rule.name);
+    if (b) b.queue.push(d);
+    else batches.set(d.rule.name, { queue: [d], size: 1, open: 0, wave: 0, inFlight: 0, failed: [] });
+  }
+  for (const b of batches.values()) b.open = b.wave = slow ? 1 : b.queue.length;
+
+  const waveDone = (b: Batch) => {
+    if (b.failed.length > 0 && b.queue.length > 0) {
+      const f = b.failed;
+      const what = f.length === 1 ? `the action on ${f[0]}` : `the actions on ${f.length} targets (${f.slice(0, 3).join(', ')}${f.length > 3 ? ', ...' : ''})`;
+      for (const d of b.queue)
+        stop(
+          d,
+          'act',
+          REASON.SLOW_START,
+          `slow start: not started in this run because ${what} failed in the wave before (a wave of ${b.wave}); the next run decides again`,
+          'deferred',
+        );
+      b.queue = [];
+      return;
+    }
+    b.failed = [];
+    b.size = Math.min(b.size * 2, max);
+    b.open = b.wave = Math.min(b.size, b.queue.length);
+  };
+
+  return new Promise((resolve, reject) => {
+    let running = 0;
+    let error: { reason: unknown } | null = null;
+    const pump = () => {
+      while (running < max) {
+        let best: Batch | null = null;
+        for (const b of batches.values()) if (b.open > 0 && b.queue.length > 0 && (!best || rank.get(b.queue[0]!)! < rank.get(best.queue[0]!)!)) best = b;
+        if (!best) break;
+        const b = best;
+        const d = b.queue.shift()!;
+        b.open--;
+        b.inFlight++;
+        running++;
+        one(d)
+          .catch((reason: unknown) => {
+            error ??= { reason };
+          })
+          .finally(() => {
+            running--;
+            b.inFlight--;
+            if (d.outcome === 'failed') b.failed.push(d.target.id);
+            if (slow && b.inFlight === 0 && b.open === 0) waveDone(b);
+            pump();
+          });
+      }
+      if (running === 0) {
+        if (error) reject(error.reason);
+        else resolve();
+      }
+    };
+    pump();
+  });
+}
+
 export const actStage: Stage = {
   name: 'act',
   async run(ctx) {
@@ -155,23 +242,19 @@ export const actStage: Stage = {
     // Once the store fails, nothing more starts: every action needs its intent committed first, and
     // trying each one against a store that is gone only delays the run's failure (exit code 3).
     let storeDown: StoreError | null = null;
-    const results = await runBounded(
-      todo.map((d) => async () => {
-        if (storeDown) {
-          stop(d, 'journal', REASON.STORE_ERROR, `not started: the store failed earlier in this run (${ctx.redact(storeDown.message)})`, 'blocked');
-          return;
-        }
-        try {
-          await actOn(ctx, d);
-        } catch (err) {
-          if (err instanceof StoreError) storeDown ??= err;
-          throw err;
-        }
-      }),
-      ctx.project.config.defaults.max_concurrency,
-    );
+    const one = async (d: Decision) => {
+      if (storeDown) {
+        stop(d, 'journal', REASON.STORE_ERROR, `not started: the store failed earlier in this run (${ctx.redact(storeDown.message)})`, 'blocked');
+        return;
+      }
+      try {
+        await actOn(ctx, d);
+      } catch (err) {
+        if (err instanceof StoreError) storeDown ??= err;
+        throw err;
+      }
+    };
     // A lost lease (or a bug) ends the run after the actions already started have finished.
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    await startInWaves(ctx, todo, one);
   },
 };
