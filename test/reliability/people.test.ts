@@ -170,3 +170,104 @@ describe('what on-call receives', () => {
     expect(slack.requests.map((q) => JSON.parse(q.body).text)).toEqual([expect.stringMatching(/resolved: automation is blind for rule restart-chat/)]);
   });
 });
+
+describe('what a message carries', () => {
+  it('an escalation names the facts behind the decision with their sources, the rule’s description, the run and the command to see more', async () => {
+    const dir = project();
+    const rules = join(dir, 'rules.yaml');
+    const { readFileSync } = await import('node:fs');
+    // One target, an action that fails: each rule pages about its one failure.
+    writeFileSync(join(dir, 'inventory.json'), JSON.stringify({ targets: [{ id: 'web-1', kind: 'instance', labels: { service: 'shop' } }] }));
+    writeFileSync(
+      rules,
+      readFileSync(rules, 'utf8').replaceAll(
+        'target: { kind: instance }',
+        'description: An instance fails its health check. Restart it.\n    target: { kind: instance }',
+      ),
+    );
+    writeFileSync(join(dir, 'reflex.yaml'), readFileSync(join(dir, 'reflex.yaml'), 'utf8').replace('argv: ["true"]', 'argv: ["false"]'));
+    const r = await reflexAsync(dir, ['run'], env());
+    expect(r.code, r.out).toBe(1);
+    expect(counts()).toEqual({ pagerduty: 1, slack: 1, webhook: 1 });
+    const facts = ['unhealthy holds: !facts.healthy (facts.healthy = false from source "health")'];
+    const page = JSON.parse(pd.requests[0]!.body);
+    expect(page.payload.source).toBe('web-1');
+    expect(page.payload.custom_details).toMatchObject({
+      run: 1,
+      description: 'An instance fails its health check. Restart it.',
+      facts,
+      more: 'reflex why web-1 --run 1',
+    });
+    expect(JSON.parse(hook.requests[0]!.body).details).toMatchObject({ run: 1, facts, more: 'reflex why web-1 --run 1' });
+    const blocks = JSON.parse(slack.requests[0]!.body).blocks as { text?: { text: string }; elements?: { text: string }[] }[];
+    const texts = blocks.flatMap((b) => [b.text?.text, ...(b.elements ?? []).map((e) => e.text)]).filter(Boolean);
+    expect(texts).toContain('An instance fails its health check. Restart it.');
+    expect(texts).toContain(`Facts:\n${facts[0]}`);
+    expect(texts).toContainEqual(expect.stringMatching(/^run 1 · more: reflex why web-1 --run 1 · dedup key: reflex\/restart-chat\/web-1$/));
+  });
+});
+
+describe('a remediation storm', () => {
+  it('each restart makes two neighbours unhealthy: over 10 runs the storm breaker trips and pages once per rule', async () => {
+    const ids = Array.from({ length: 40 }, (_, i) => `web-${String(i + 1).padStart(2, '0')}`);
+    const dir = fixture(
+      {
+        'reflex.yaml': `store: state.db
+rules: [rules.yaml]
+sources:
+  - { name: inventory, kind: inventory, path: inventory.json }
+  - { name: health, kind: command, argv: [${JSON.stringify(process.execPath)}, health.mjs], facts: [healthy] }
+actions:
+  restart: { kind: exec, argv: [${JSON.stringify(process.execPath)}, restart.mjs, "{{ target.id }}"], cooldown: 1h, params: {} }
+channels:
+  pager: { kind: pagerduty, routing_key: "\${PD_KEY}", url: "${pd.base}/v2/enqueue" }
+defaults: { mode: enforce, max_concurrency: 1 }
+guardrails:
+  budget_per_run: 1
+  widespread: { min_targets: 1000, implausible: false }
+  blast_radius: { per_rule: "1000 per 10m", group_fraction: 1, group_by: [] }
+`,
+        'rules.yaml': `rules:
+  - name: restart-unhealthy
+    target: { kind: instance }
+    when: { unhealthy: "!facts.healthy" }
+    do: [{ action: restart }]
+    escalate: { to: pager, on: [failed] }
+`,
+        'inventory.json': JSON.stringify({ targets: ids.map((id) => ({ id, kind: 'instance' })) }),
+        'state.json': JSON.stringify({ unhealthy: ['web-01'] }),
+        'health.mjs': `import { readFileSync } from 'node:fs';
+const s = JSON.parse(readFileSync(new URL('./state.json', import.meta.url), 'utf8'));
+const ids = ${JSON.stringify(ids)};
+console.log(JSON.stringify({ targets: ids.map((id) => ({ id, facts: { healthy: !s.unhealthy.includes(id) } })) }));
+`,
+        // The restart "fixes" its target and knocks over the next two healthy ones.
+        'restart.mjs': `import { readFileSync, writeFileSync } from 'node:fs';
+const f = new URL('./state.json', import.meta.url);
+const s = JSON.parse(readFileSync(f, 'utf8'));
+const ids = ${JSON.stringify(ids)};
+const me = process.argv[2];
+s.unhealthy = s.unhealthy.filter((x) => x !== me);
+s.hit = [...(s.hit ?? []), me];
+let n = 0;
+for (const id of ids) if (n < 2 && id !== me && !s.unhealthy.includes(id) && !(s.hit ?? []).includes(id)) { s.unhealthy.push(id); n++; }
+writeFileSync(f, JSON.stringify(s));
+`,
+      },
+      'reflex-storm-',
+    );
+    dirs.push(dir);
+    let restarts = 0;
+    for (let run = 1; run <= 10; run++) {
+      const r = await reflexAsync(dir, ['run'], env());
+      expect(r.code, r.out).toBe(0);
+      restarts += (r.stdout.match(/EXECUTED {4}restart-unhealthy/g) ?? []).length;
+    }
+    // One restart per run (budget 1) until the breaker sees the storm: 3 actions, 6 targets newly in trouble.
+    expect(restarts).toBe(3);
+    expect(pdEvents().map((e) => [e.event_action, e.dedup_key])).toEqual([['trigger', 'reflex-breaker/storm/restart-unhealthy/*']]);
+    expect(pdEvents()[0]!.payload!.summary).toMatch(
+      /^remediation storm in rule restart-unhealthy's targets: 3 actions in 30m, \d+ new troubled targets after them: rule restart-unhealthy stopped$/,
+    );
+  });
+});

@@ -53,11 +53,19 @@ export function slackPayload(msg: EscalationMessage): { text: string; mrkdwn: fa
     { type: 'section', text: plain(msg.summary, SLACK_LIMITS.sectionText) },
     { type: 'section', fields },
   ];
+  // What the notify stage adds to every trigger (pipeline/message.ts): the rule's description, the facts behind the
+  // decision, and the command that shows more.
+  const d = msg.details;
+  if (!resolved && typeof d.description === 'string' && d.description) blocks.push({ type: 'section', text: plain(d.description, SLACK_LIMITS.sectionText) });
+  const facts = Array.isArray(d.facts) ? d.facts.filter((f): f is string => typeof f === 'string') : [];
+  if (!resolved && facts.length) blocks.push({ type: 'section', text: plain(`Facts:\n${facts.join('\n')}`, SLACK_LIMITS.sectionText) });
   const runbook = httpLink(msg.runbook);
   if (runbook) {
     blocks.push({ type: 'actions', elements: [{ type: 'button', text: { type: 'plain_text', text: 'Runbook' }, url: runbook }] });
   }
-  blocks.push({ type: 'context', elements: [plain(`dedup key: ${msg.dedupKey}`, SLACK_LIMITS.contextText)] });
+  const more = typeof d.more === 'string' && !resolved ? `more: ${d.more} · ` : '';
+  const run = typeof d.run === 'number' ? `run ${d.run} · ` : '';
+  blocks.push({ type: 'context', elements: [plain(`${run}${more}dedup key: ${msg.dedupKey}`, SLACK_LIMITS.contextText)] });
   return { text, mrkdwn: false, blocks };
 }
 

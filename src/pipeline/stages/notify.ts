@@ -10,6 +10,7 @@ import type { CompiledRule, EscalateOn } from '../../rules/ruleset.js';
 import type { EscalationRecord } from '../../store/types.js';
 import { parseDuration } from '../../util/duration.js';
 import { scopeOf } from '../decision.js';
+import { withContext } from '../message.js';
 import type { OutboxMessage } from '../outbox.js';
 import { REASON, type Reason } from '../reasons.js';
 import type { RunContext, Stage } from '../types.js';
@@ -182,7 +183,7 @@ async function deliver(ctx: RunContext, channels: Channels, m: OutboxMessage, ke
     ctx.log.warn(`nobody to tell: ${m.message.summary} (set defaults.escalate_to)`);
     return;
   }
-  const r = await channels.trySend(m.channel, m.message, { shadow: m.shadow, update: m.update });
+  const r = await channels.trySend(m.channel, withContext(ctx, m.message, m.decisions), { shadow: m.shadow, update: m.update });
   if (r.result === 'sent' || r.result === 'open') keys.add(m.message.dedupKey);
   const note =
     r.result === 'sent'
@@ -382,12 +383,10 @@ export const notifyStage: Stage = {
           outcome: d.outcome,
           description: d.rule.description,
           why: d.trace.map((v) => `${v.stage}: ${v.reason}: ${v.detail}`),
-          conditions: d.conditions.map((c) => `${c.name}: ${c.result}`),
-          more: `reflex why ${d.target.id} --run ${ctx.runId}`,
         },
       };
       const shadow = d.rule.mode === 'dry-run';
-      const r = await channels.trySend(esc.to, msg, { shadow });
+      const r = await channels.trySend(esc.to, withContext(ctx, msg, [d]), { shadow });
       d.escalation = { channel: esc.to, dedupKey, summary, sent: r.result === 'sent' };
       d.trace.push({ stage: 'notify', reason: TRACE_REASON[r.result], detail: r.note });
       if (d.rule.steps.length === 0 && d.outcome === 'matched') d.outcome = ctx.dryRun || shadow ? 'dry_run' : 'escalated';
