@@ -42,6 +42,8 @@ export const REASON = {
   ESCALATED: 'escalated',
   ESCALATION_DEDUP: 'escalation:dedup',
   ESCALATION_FAILED: 'escalation:failed',
+  /** A rule could not decide for all (or guardrails.blind.fraction) of its targets. */
+  BLIND: 'blind',
 } as const;
 
 export type Reason = (typeof REASON)[keyof typeof REASON];

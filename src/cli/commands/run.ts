@@ -1,5 +1,6 @@
 // `reflex run`: one pass of the pipeline; a summary for people or a stable JSON document for machines.
 import { EXIT, UserError } from '../../errors.js';
+import { runExitCode } from '../../pipeline/exit.js';
 import { runOnce } from '../../pipeline/run.js';
 import { makeLogger } from '../../util/log.js';
 import { makeRedactor } from '../../redact.js';
@@ -65,7 +66,7 @@ export default async function run(opts: { config?: string; dryRun?: boolean; jso
       if (!opts.quiet && notable.length) out.push(`explain a target: reflex why ${notable[0]!.target.id}`);
       if (out.length) process.stdout.write(`${redact(out.join('\n'))}\n`);
     }
-    return s.problems.length || res.decisions.some((d) => d.outcome === 'failed') ? EXIT.PROBLEMS : EXIT.OK;
+    return runExitCode(res) === 1 ? EXIT.PROBLEMS : EXIT.OK;
   } finally {
     await store.close();
   }

@@ -10,6 +10,7 @@ import type { CompiledRule, EscalateOn } from '../../rules/ruleset.js';
 import type { EscalationRecord } from '../../store/types.js';
 import { parseDuration } from '../../util/duration.js';
 import { scopeOf } from '../decision.js';
+import { breakerProblems } from '../exit.js';
 import { withContext } from '../message.js';
 import type { OutboxMessage } from '../outbox.js';
 import { REASON, type Reason } from '../reasons.js';
@@ -350,8 +351,10 @@ export const notifyStage: Stage = {
     // 2. Messages guards and recovery asked for (breakers, interrupted executions).
     for (const m of ctx.outbox.messages) await deliver(ctx, channels, m, escalating, true);
 
-    // 3. Rules that cannot see: one alarm each.
+    // 3. Rules that cannot see: one alarm each. Blindness and breakers are problems of the run (its exit status says so).
     const { messages: blindAlarms, blind } = blindMessages(ctx);
+    for (const m of blindAlarms) ctx.problems.push({ stage: 'notify', reason: REASON.BLIND, detail: m.message.summary });
+    ctx.problems.push(...breakerProblems(ctx));
     for (const m of blindAlarms) await deliver(ctx, channels, m, escalating, false);
 
     // 4. One message per rule and cause for what guardrails stopped.
