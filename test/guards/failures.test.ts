@@ -113,6 +113,25 @@ describe('the failure breaker', () => {
     expect(h.messages.filter((m) => m.event === 'resolve').map((m) => m.dedupKey)).toEqual(['reflex-breaker/failures/repair']);
   });
 
+  it('its message stays open while the rule is disabled, and resolves at the first run after a human enables it, even with nothing to act on', async () => {
+    const h = await harness({ guardrails: G, actions, targets: [{ id: 'a', broken: true }] });
+    h.outcome = () => 'failed';
+    for (let i = 0; i < 3; i++) {
+      await h.run();
+      h.advance(MIN);
+    }
+    expect(h.takeTriggers().map((m) => m.dedupKey)).toEqual(['reflex-breaker/failures/repair']);
+    for (let i = 0; i < 6; i++) {
+      await h.run();
+      h.advance(MIN);
+    }
+    expect(h.messages.filter((m) => m.event === 'resolve')).toEqual([]);
+    await h.store.removeDisables({ scope: 'rule', value: 'repair' }, 'ann', h.now);
+    h.setTargets([{ id: 'a', broken: false }]);
+    await h.run();
+    expect(h.messages.filter((m) => m.event === 'resolve').map((m) => m.dedupKey)).toEqual(['reflex-breaker/failures/repair']);
+  });
+
   it('in --dry-run says it would disable the rule, and writes nothing', async () => {
     const h = await harness({ guardrails: G, actions, targets: [{ id: 'a', broken: true }] });
     h.outcome = () => 'failed';
