@@ -215,3 +215,13 @@ export function planExec(name: string, config: ExecActionConfig, scope: Template
   };
   return plan;
 }
+
+/** The exec kind's own checks for `reflex check` (no target needed): the program is written literally. */
+export function checkExec(name: string, config: ExecActionConfig): string[] {
+  return hasPlaceholder(config.argv[0]!) ? [`action ${name}, argv[0]: the program must be written literally, without placeholders`] : [];
+}
+
+/** Every template of an exec action, with where it is. */
+export function execTemplates(config: ExecActionConfig): [string, string][] {
+  return config.argv.map((a, i) => [`argv[${i}]`, a]);
+}

@@ -268,3 +268,44 @@ export async function runHttp(
     return { status: 'failed', durationMs, output: '', error: redact(`request failed: ${e.code ? `${e.code} ` : ''}${e.message}`) };
   }
 }
+
+/**
+ * The http kind's own checks for `reflex check` (no target needed): the URL template, header names,
+ * placeholders only in values of the body, and no body on a GET.
+ */
+export function checkHttp(name: string, config: HttpActionConfig): string[] {
+  const problems: string[] = [];
+  try {
+    checkUrlTemplate(config.url);
+  } catch (err) {
+    problems.push(`action ${name}: ${(err as Error).message}`);
+  }
+  for (const p of checkHeaderNames(config.headers)) problems.push(`action ${name}: ${p}`);
+  const keys = (v: unknown, where: string): void => {
+    if (Array.isArray(v)) v.forEach((x, i) => keys(x, `${where}[${i}]`));
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (hasPlaceholder(k)) problems.push(`action ${name}, ${where}: placeholders may appear in values, not keys (${k})`);
+        keys(x, `${where}.${k}`);
+      }
+    }
+  };
+  if (config.body !== undefined) {
+    keys(config.body, 'body');
+    if ((config.method ?? 'POST') === 'GET') problems.push(`action ${name}: a GET request cannot have a body`);
+  }
+  return problems;
+}
+
+/** Every template of an http action (URL, header values, strings in the body), with where it is. */
+export function httpTemplates(config: HttpActionConfig): [string, string][] {
+  const out: [string, string][] = [['url', config.url]];
+  for (const [h, v] of Object.entries(config.headers ?? {})) out.push([`header ${h}`, v]);
+  const walk = (v: unknown, where: string): void => {
+    if (typeof v === 'string') out.push([where, v]);
+    else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${where}[${i}]`));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, `${where}.${k}`);
+  };
+  if (config.body !== undefined) walk(config.body, 'body');
+  return out;
+}

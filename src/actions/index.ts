@@ -2,11 +2,11 @@
 import type { ActionConfig } from '../config/schema.js';
 import { makeRedactor } from '../redact.js';
 import { parseDuration } from '../util/duration.js';
-import { planExec } from './exec.js';
-import { checkHeaderNames, checkUrlTemplate, planHttp, type HttpPlanOptions } from './http.js';
+import { checkExec, execTemplates, planExec } from './exec.js';
+import { checkHttp, httpTemplates, planHttp, type HttpPlanOptions } from './http.js';
 import { paramPattern, renderParams } from './params.js';
-import { hasPlaceholder, parseTemplate, templateRefs } from './template.js';
-import { PlanError, type ActionPlan, type PlanContext } from './types.js';
+import { parseTemplate, templateRefs } from './template.js';
+import { PlanError, type ActionPlan, type PlanContext, type TemplateScope } from './types.js';
 
 export { PlanError } from './types.js';
 export type { ActionPlan, Channel, EscalationMessage, ExecuteContext, PlanContext, TemplateScope } from './types.js';
@@ -14,6 +14,23 @@ export { templateRefs, renderTemplate, parseTemplate } from './template.js';
 export { renderParams } from './params.js';
 export { runBounded } from './concurrency.js';
 export { createChannel } from './channels/index.js';
+
+/** What an action kind provides: planning for one target, and what `reflex check` can find without one. */
+interface ActionKind<C extends ActionConfig> {
+  plan(name: string, config: C, scope: TemplateScope, timeoutMs: number, secrets: readonly string[], options: HttpPlanOptions): ActionPlan;
+  /** The kind's own configuration problems (params and templates in general are checked for every kind). */
+  check(name: string, config: C): string[];
+  /** Every template of the configuration, with where it is. */
+  templates(config: C): [string, string][];
+}
+
+/** The action kinds, one module each (as the source kinds are): adding a kind is adding an entry here. */
+const KINDS: { [K in ActionConfig['kind']]: ActionKind<Extract<ActionConfig, { kind: K }>> } = {
+  exec: { plan: (n, c, s, t, sec) => planExec(n, c, s, t, sec), check: checkExec, templates: execTemplates },
+  http: { plan: planHttp, check: checkHttp, templates: httpTemplates },
+};
+
+const kindOf = (config: ActionConfig) => KINDS[config.kind] as ActionKind<ActionConfig>;
 
 /** Milliseconds of a duration (`30s`, `1h30m`); a PlanError for anything else. */
 export function durationMs(text: string): number {
@@ -36,12 +53,7 @@ export function planAction(name: string, config: ActionConfig, ctx: PlanContext,
     const params = renderParams(name, config, ctx.with, ctx.scope);
     const scope = { ...ctx.scope, params };
     const timeoutMs = config.timeout ? durationMs(config.timeout) : ctx.defaultTimeoutMs;
-    switch (config.kind) {
-      case 'exec':
-        return planExec(name, config, scope, timeoutMs, ctx.secrets);
-      case 'http':
-        return planHttp(name, config, scope, timeoutMs, ctx.secrets, options);
-    }
+    return kindOf(config).plan(name, config, scope, timeoutMs, ctx.secrets, options);
   } catch (err) {
     if (err instanceof PlanError) throw new PlanError(redact(err.message));
     throw err;
@@ -75,45 +87,9 @@ export function checkAction(name: string, config: ActionConfig): string[] {
       problems.push(`action ${name}, param ${p}: ${(err as Error).message}`);
     }
   }
-  for (const [where, text] of actionTemplates(config)) check(where, text);
-  if (config.kind === 'exec') {
-    if (hasPlaceholder(config.argv[0]!)) problems.push(`action ${name}, argv[0]: the program must be written literally, without placeholders`);
-  } else {
-    try {
-      checkUrlTemplate(config.url);
-    } catch (err) {
-      problems.push(`action ${name}: ${(err as Error).message}`);
-    }
-    for (const p of checkHeaderNames(config.headers)) problems.push(`action ${name}: ${p}`);
-    const keys = (v: unknown, where: string): void => {
-      if (Array.isArray(v)) v.forEach((x, i) => keys(x, `${where}[${i}]`));
-      else if (v && typeof v === 'object') {
-        for (const [k, x] of Object.entries(v)) {
-          if (hasPlaceholder(k)) problems.push(`action ${name}, ${where}: placeholders may appear in values, not keys (${k})`);
-          keys(x, `${where}.${k}`);
-        }
-      }
-    };
-    if (config.body !== undefined) {
-      keys(config.body, 'body');
-      if ((config.method ?? 'POST') === 'GET') problems.push(`action ${name}: a GET request cannot have a body`);
-    }
-  }
+  for (const [where, text] of kindOf(config).templates(config)) check(where, text);
+  problems.push(...kindOf(config).check(name, config));
   return problems;
-}
-
-/** Every template in an action's configuration, with where it is (for checks). */
-function actionTemplates(config: ActionConfig): [string, string][] {
-  if (config.kind === 'exec') return config.argv.map((a, i) => [`argv[${i}]`, a]);
-  const out: [string, string][] = [['url', config.url]];
-  for (const [h, v] of Object.entries(config.headers ?? {})) out.push([`header ${h}`, v]);
-  const walk = (v: unknown, where: string): void => {
-    if (typeof v === 'string') out.push([where, v]);
-    else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${where}[${i}]`));
-    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, `${where}.${k}`);
-  };
-  if (config.body !== undefined) walk(config.body, 'body');
-  return out;
 }
 
 /**
@@ -136,7 +112,7 @@ export function checkStepParams(actionName: string, config: ActionConfig, withTe
     }
   }
   const used = new Set<string>();
-  for (const [, text] of actionTemplates(config)) {
+  for (const [, text] of kindOf(config).templates(config)) {
     try {
       for (const ref of templateRefs(text)) if (ref.startsWith('params.')) used.add(ref.slice('params.'.length));
     } catch {
