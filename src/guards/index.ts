@@ -19,7 +19,8 @@ export const LIMITS: readonly Limit[] = [ruleLimit, actionLimit, groupLimit, min
 
 /**
  * 1-2 people's switches first (nothing else matters when automation is off); 3 what must go to a human
- * anyway; 4-6 breakers, which stop whole rules, groups or runs; 7 cooldown, before anything that counts, so
+ * anyway; 4-6 breakers (failures, implausible facts, widespread problem, remediation storm), which stop whole
+ * rules, groups or runs; 7 cooldown, before anything that counts, so
  * a decision that waits never uses up a limit; 8 the limits, the budget last (a deferred decision is one that
  * every other guardrail allowed).
  */
