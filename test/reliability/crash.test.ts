@@ -11,6 +11,7 @@ import {
   openJournal,
   processState,
   reflexAsync,
+  seededRandom,
   setAction,
   setBroken,
   sleep,
@@ -132,6 +133,7 @@ describe.concurrent('crash from outside', () => {
       const dir = project();
       // The action waits for a gate that opens only after the kill, so the kill always lands while it runs.
       setAction(dir, { gate: true });
+      const random = seededRandom('crash while an action runs');
       const targets: string[] = [];
       for (let i = 1; i <= N; i++) {
         const t = `box-${i}`;
@@ -139,7 +141,7 @@ describe.concurrent('crash from outside', () => {
         setBroken(dir, targets);
         const run = start(dir, ['run']);
         const line = await until(() => actionLines(dir).find((l) => l.target === t), `the action on ${t} to start`);
-        await sleep(Math.floor(Math.random() * 250));
+        await sleep(Math.floor(random() * 250));
         run.child.kill('SIGKILL');
         const crashed = await run.exited;
         expect(crashed.signal, crashed.out).toBe('SIGKILL');
@@ -168,12 +170,13 @@ describe.concurrent('crash from outside', () => {
       const span = Math.max(200, Date.now() - t0);
       const targets = ['box-0'];
       const seen = new Set<string>();
+      const random = seededRandom('crash anywhere');
       for (let i = 1; i <= N; i++) {
         const t = `box-${i}`;
         targets.push(t);
         setBroken(dir, targets);
         const run = start(dir, ['run']);
-        await sleep(Math.floor(Math.random() * span * 1.2));
+        await sleep(Math.floor(random() * span * 1.2));
         run.child.kill('SIGKILL');
         await run.exited;
         // An action the killed runner had just started may still be starting: wait until nothing of this project runs.

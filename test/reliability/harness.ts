@@ -277,3 +277,21 @@ export function runs(dir: string): { id: number; status: string; holder: string 
     db.close();
   }
 }
+
+/**
+ * A seeded random source for the moments crash tests kill a run (mulberry32): the seed is printed, and
+ * `REFLEX_CRASH_SEED=N` replays the same moments. (Where a kill lands also depends on the machine's speed;
+ * the seed makes the chosen delays the same, which is what can be replayed.)
+ */
+export function seededRandom(what: string): () => number {
+  const given = process.env.REFLEX_CRASH_SEED;
+  let seed = given !== undefined && /^\d+$/.test(given) ? Number(given) >>> 0 : Math.floor(Math.random() * 2 ** 32) >>> 0;
+  console.log(`${what}: random seed ${seed} (replay with REFLEX_CRASH_SEED=${seed})`);
+  return () => {
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
