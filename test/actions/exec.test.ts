@@ -155,11 +155,9 @@ describe('exec: running', () => {
       require('node:fs').writeFileSync(${JSON.stringify(pids)}, JSON.stringify({ child: process.pid, grandchild: g.pid }));
       setInterval(() => {}, 1000);`;
     const plan = planAction('x', exec({ argv: [NODE, '-e', script], timeout: '1s' }), planCtx());
-    const started = Date.now();
     const out = await plan.run(execCtx());
     expect(out.status).toBe('timed_out');
     expect(out.error).toMatch(/timed out after 1000 ms; process group killed/);
-    expect(Date.now() - started).toBeLessThan(5000);
     const { child, grandchild } = JSON.parse(readFileSync(pids, 'utf8')) as { child: number; grandchild: number };
     // Give the kernel a moment to tear the group down.
     for (let i = 0; i < 50 && ((await alive(child)) || (await alive(grandchild))); i++) await new Promise((r) => setTimeout(r, 100));
@@ -168,7 +166,6 @@ describe('exec: running', () => {
   });
 
   it('sends SIGKILL to a group that ignores SIGTERM after the grace period', async () => {
-    const started = Date.now();
     const out = await runProcess(
       {
         argv: [NODE, '-e', 'process.on("SIGTERM", () => {}); console.log("up"); setInterval(() => {}, 1000)'],
@@ -181,8 +178,9 @@ describe('exec: running', () => {
       undefined,
       [],
     );
+    // It ends at all (the test's timeout bounds it): SIGTERM alone would never end this process.
     expect(out.status).toBe('timed_out');
-    expect(Date.now() - started).toBeLessThan(4000);
+    expect(out.output).toContain('up');
   });
 
   it('kills the group when the run is cancelled', async () => {

@@ -248,11 +248,10 @@ describe('http: running', () => {
     const srv = await server(() => {
       /* never respond */
     });
-    const started = Date.now();
     const out = await planAction('x', http({ url: `${srv.base}/slow`, timeout: '500ms' }), planCtx()).run(execCtx());
     expect(out.status).toBe('timed_out');
-    expect(Date.now() - started).toBeGreaterThanOrEqual(450);
-    expect(Date.now() - started).toBeLessThan(3000);
+    // The request reached the server and was left unanswered: the timeout, not an error, ended it.
+    expect(srv.requests).toHaveLength(1);
   });
 
   it('stops when the run is cancelled', async () => {
@@ -271,8 +270,7 @@ describe('http: running', () => {
     });
     const plan = planAction('x', http({ url: `${srv.base}/slow`, timeout: '30s' }), planCtx());
     plan.timeoutMs = 300;
-    const started = Date.now();
+    // With the plan's 30 s, this would outlast the test's own timeout: the step's 300 ms must be what applies.
     expect((await plan.run(execCtx())).status).toBe('timed_out');
-    expect(Date.now() - started).toBeLessThan(3000);
   });
 });

@@ -77,13 +77,12 @@ describe('collectAll', () => {
   it('times a source out through its signal, and also when it ignores the signal', async () => {
     const honours = fakeSource('honours', (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))));
     const ignores = fakeSource('ignores', () => new Promise(() => {}));
-    const t0 = Date.now();
     const res = await collectAll([honours, ignores, fakeSource('fast', ok([{ id: 'x' }]))], {
       ...baseOpts,
       defaultTimeoutMs: 5_000,
       timeouts: { honours: 100, ignores: 150 },
     });
-    expect(Date.now() - t0).toBeLessThan(2_000);
+    // Named by their own timeouts, not the default of 5 s (which would also outlast the test's timeout).
     expect(res.reports.map((r) => [r.status, r.error])).toEqual([
       ['timeout', 'timed out after 100ms'],
       ['timeout', 'timed out after 150ms'],

@@ -56,11 +56,10 @@ describe('command source', () => {
 
   it('stops a command whose output is too large', async () => {
     const dir = fixture({ 'big.mjs': `const s = 'x'.repeat(1 << 20); for (let i = 0; i < 40; i++) process.stdout.write(s); setTimeout(() => {}, 60000);` });
-    const t0 = Date.now();
+    // The command would sleep for a minute after writing: it is stopped, not waited for (the test's timeout bounds it).
     await expect(command([node, 'big.mjs']).collect(ctxIn(dir))).rejects.toThrow(
       'the output is larger than the limit of 16777216 bytes; the command was stopped',
     );
-    expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
   it('kills the whole process group on timeout', async () => {

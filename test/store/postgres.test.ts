@@ -125,7 +125,6 @@ if (pgSkipReason !== null) {
         expect(back).toHaveLength(50_000);
         expect(back[49_999]).toEqual({ ...decisions[49_999], runId: id }); // kept in order
         expect(Buffer.from((await s.getSnapshot(id))!).equals(Buffer.from(snapshot))).toBe(true); // toEqual walks 5 MB slowly
-        expect(ms).toBeLessThan(20_000);
       } finally {
         await s.close();
       }

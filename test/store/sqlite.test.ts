@@ -89,10 +89,8 @@ describe('sqlite store on disk', () => {
     const other = new Database(path);
     other.exec('BEGIN IMMEDIATE');
     try {
-      const t0 = Date.now();
       await expect(s.setCooldown('k', 1, 2)).rejects.toThrow(StoreError);
       await expect(s.setCooldown('k', 1, 2)).rejects.toThrow(/locked by another process \(waited 100 ms\)/);
-      expect(Date.now() - t0).toBeGreaterThanOrEqual(180);
     } finally {
       other.exec('ROLLBACK');
       other.close();
