@@ -2,6 +2,7 @@
 // in that group (targets it did not act on, which had no problem when the first of those actions ran), the rule
 // stops acting in the group, with one message, until the window holds no such storm (docs/guardrails.md).
 import { fleetDecisions, groupsOf } from '../pipeline/decision.js';
+import { runCovers } from '../pipeline/shards/rounds.js';
 import { REASON } from '../pipeline/reasons.js';
 import { stop, type RunContext } from '../pipeline/types.js';
 import type { Decision } from '../rules/evaluate.js';
@@ -31,14 +32,23 @@ const groupsOfTarget = (ctx: Pick<RunContext, 'project'>, d: Pick<Decision, 'tar
   return g.length ? g : [ALL];
 };
 
+/** What a recorded run saw of a rule: the targets it found in trouble, and whether it decided about a target at all. */
+export interface Baseline {
+  troubled: Set<string>;
+  covers: (target: string) => boolean;
+}
+
 /**
- * The storms of this run, per rule and group. `before(run, rule)` reads the targets a recorded run found in trouble
- * for a rule (its stored decisions: every one that reached the guards is kept).
+ * The storms of this run, per rule and group. `before(run, rule)` reads what a recorded run saw of a rule (its
+ * stored decisions: every one that reached the guards is kept), or null when the run recorded no decisions (it
+ * crashed, or is still running). The baseline is the first run of the rule's executions in the window that
+ * recorded its decisions; only executions from that run on count, and only targets it decided about (in a
+ * sharded layout, those of its shards) can be new trouble. With no baseline, nothing can be judged: no storm.
  */
 export async function findStorms(
   ctx: Pick<RunContext, 'project' | 'decisions' | 'fleet'>,
   executions: readonly ExecutionRecord[],
-  before: (runId: number, rule: string) => Promise<Set<string>>,
+  before: (runId: number, rule: string) => Promise<Baseline | null>,
 ): Promise<Storm[]> {
   const { min_actions, ratio } = ctx.project.config.guardrails.storm;
   const byRule = new Map<string, ExecutionRecord[]>();
@@ -55,7 +65,19 @@ export async function findStorms(
     l.push(d);
   }
   const out: Storm[] = [];
-  for (const [rule, es] of byRule) {
+  for (const [rule, all] of byRule) {
+    if (new Set(all.map((e) => e.target)).size < min_actions) continue;
+    let was: Baseline | null = null;
+    let from = 0;
+    for (const runId of [...new Set(all.map((e) => e.runId))].sort((a, b) => a - b)) {
+      if ((was = await before(runId, rule))) {
+        from = runId;
+        break;
+      }
+    }
+    if (!was) continue;
+    const base = was;
+    const es = all.filter((e) => e.runId >= from);
     if (new Set(es.map((e) => e.target)).size < min_actions) continue;
     const acted = new Map<string, Set<string>>();
     for (const e of es) {
@@ -66,11 +88,9 @@ export async function findStorms(
       }
     }
     if (![...acted.values()].some((s) => s.size >= min_actions)) continue;
-    const firstRun = es.reduce((m, e) => Math.min(m, e.runId), Number.POSITIVE_INFINITY);
-    const was = await before(firstRun, rule);
     const fresh = new Map<string, Set<string>>();
     const add = (g: string, t: string) => {
-      if (was.has(t)) return;
+      if (base.troubled.has(t) || !base.covers(t)) return;
       let s = fresh.get(g);
       if (!s) fresh.set(g, (s = new Set()));
       s.add(t);
@@ -95,9 +115,20 @@ export const stormGuard: Guard = {
     let storms: Storm[];
     try {
       const executions = (await ctx.store.listExecutions({ since: ctx.now - windowMs, limit: 50_000 })).filter((e) => e.status !== 'refused');
+      const byId = new Map(ctx.targets.map((t) => [t.id, t]));
+      const by = ctx.project.config.shards.by;
       storms = await findStorms(ctx, executions, async (runId, rule) => {
+        const run = await ctx.store.getRun(runId);
+        // Only a run that recorded its decisions (ok, or with problems) knows what was in trouble.
+        if (!run || (run.status !== 'ok' && run.status !== 'problems')) return null;
         const ds = await ctx.store.getDecisions(runId, { rule });
-        return new Set(ds.filter((d) => d.outcome !== 'unknown' && d.outcome !== 'not_matched').map((d) => d.target));
+        return {
+          troubled: new Set(ds.filter((d) => d.outcome !== 'unknown' && d.outcome !== 'not_matched').map((d) => d.target)),
+          covers: (id) => {
+            const t = byId.get(id);
+            return t ? runCovers(run, t, by) : !run.shard;
+          },
+        };
       });
     } catch (err) {
       failClosed(ctx, live, 'storm breaker', err);

@@ -107,3 +107,36 @@ describe('the storm breaker', () => {
     expect(h.calls.length).toBe(1 + 2 + 4 + 8);
   });
 });
+
+describe('the storm breaker judges only from runs that recorded what they saw', () => {
+  it('actions of a run that crashed before recording its decisions are no evidence: many broken targets do not trip it', async () => {
+    const h = await harness({ guardrails: WEB });
+    // A run that journaled three actions and was killed before it recorded anything.
+    const crashed = await h.store.beginRun({ startedAt: h.now, mode: 'enforce', holder: 'dead:1', ruleSetHash: 'x' });
+    for (const t of ['b-1', 'b-2', 'b-3']) {
+      await h.store.intentTransaction(null, (tx) =>
+        tx.insertIntent({
+          key: `crashed-${t}`,
+          runId: crashed,
+          rule: 'repair',
+          action: 'fix',
+          step: 0,
+          target: t,
+          kind: 'exec',
+          describe: 'x',
+          detail: {},
+          cooldownKey: `action:repair:fix:${t}`,
+          cooldownMs: 0,
+          groups: ['service=web'],
+          createdAt: h.now,
+        }),
+      );
+    }
+    h.advance(MIN);
+    // Ten targets broken now (what the crashed run saw is unknown): without a baseline, nothing can be judged.
+    fleet(h, new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
+    const r = await h.run();
+    expect(Object.values(verdicts(r)).filter((v) => v.reason === REASON.BREAKER_STORM)).toEqual([]);
+    expect(h.messages.filter((m) => m.dedupKey.startsWith('reflex-breaker/storm/'))).toEqual([]);
+  });
+});
