@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { loadProject, type Project } from '../config/load.js';
-import { evaluate, type Decision } from '../rules/evaluate.js';
+import { evaluate, type Decision, type EvalResult } from '../rules/evaluate.js';
+import type { CompiledRule } from '../rules/ruleset.js';
 import { buildRuleSet, type RuleSet } from '../rules/ruleset.js';
 import type { RunRecord, Store } from '../store/types.js';
 import type { Snapshot } from '../pipeline/stages/collect.js';
@@ -51,6 +52,14 @@ export async function ruleSetOf(
 
 /** Re-evaluate a recorded run (all targets, or some) with a rule set, keeping not-matched decisions. */
 export function reevaluate(snap: Snapshot, ruleSet: RuleSet, runId: number, only?: Set<string>): Decision[] {
+  return evaluateRecorded(snap, ruleSet, runId, only).decisions;
+}
+
+/**
+ * Re-evaluate a recorded run and keep everything an explanation reads: every decision (not-matched ones and
+ * every derive rule's, for every target: where a derived fact came from), and the world (aggregates, relations).
+ */
+export function evaluateRecorded(snap: Snapshot, ruleSet: RuleSet, runId: number, only?: Set<string>): EvalResult {
   // The snapshot is pre-derive; evaluation adds derived facts to these (fresh) objects.
   return evaluate(ruleSet, snap.targets, {
     now: snap.now,
@@ -60,5 +69,14 @@ export function reevaluate(snap: Snapshot, ruleSet: RuleSet, runId: number, only
     sourceProblems: sourceProblems(snap.sources),
     only,
     keepNotMatched: true,
-  }).decisions;
+  });
+}
+
+/** The rule set reduced to one acting rule and the derive rules (which every rule may read): `why --rule R` for a fleet. */
+export function onlyRule(ruleSet: RuleSet, rule: CompiledRule): RuleSet {
+  return {
+    ...ruleSet,
+    rules: ruleSet.rules.filter((r) => r.derive || r === rule),
+    byKind: rule.derive ? new Map() : new Map([[rule.kind, [rule]]]),
+  };
 }
