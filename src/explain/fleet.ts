@@ -70,6 +70,8 @@ export function fleetSummary(o: {
   covers: (t: Target) => boolean;
   stored: readonly DecisionRecord[];
   recomputed: readonly Decision[];
+  /** The decision about a target neither list has (a not-matched one): made again, for the condition that failed. */
+  decide?: (t: Target) => Decision | null;
   run: { id: number; at: number; mode: string };
 }): FleetSummary {
   const { rule } = o;
@@ -96,7 +98,7 @@ export function fleetSummary(o: {
       continue;
     }
     evaluated++;
-    const d = byTarget.get(t.id);
+    const d = byTarget.get(t.id) ?? o.decide?.(t) ?? undefined;
     const outcome = d?.outcome ?? 'not_matched';
     let list = groups.get(outcome);
     if (!list) groups.set(outcome, (list = []));

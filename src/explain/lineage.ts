@@ -3,8 +3,8 @@
 import type { FactValue, Target } from '../model.js';
 import { UNKNOWN } from '../rules/cel/index.js';
 import { Activation, type World } from '../rules/context.js';
-import type { Decision } from '../rules/evaluate.js';
-import type { CompiledAggregate } from '../rules/ruleset.js';
+import { type Decision, Explainer } from '../rules/evaluate.js';
+import type { CompiledAggregate, CompiledRule } from '../rules/ruleset.js';
 import { inputName } from './verdict.js';
 
 /** What an aggregate was for one reading target: the numbers `reflex why` shows. */
@@ -35,30 +35,71 @@ export type Origin =
 const FIRST = 5;
 
 export class Lineage {
-  private readonly derivations = new Map<string, Map<string, Decision>>();
+  private readonly memo = new Map<string, Decision | null>();
   private readonly aggMemo = new Map<string, AggregateInfo | null>();
+  private readonly explainer: Explainer;
+  private readonly act: Activation;
+  private readonly rules: Map<string, CompiledRule>;
 
+  /**
+   * Over the world of an evaluation that has run (its derived facts set). A derive rule reads only facts set
+   * before it runs, so evaluating its conditions again afterwards sees what it saw: decisions are made here on
+   * demand, for the few targets an explanation reaches, not kept for the whole fleet.
+   */
   constructor(
-    decisions: readonly Decision[],
     private readonly world: World,
     private readonly factSources: Record<string, string>,
+    sourceProblems: Record<string, string>,
   ) {
-    for (const d of decisions) {
-      if (!d.rule.derive) continue;
-      let m = this.derivations.get(d.target.id);
-      if (!m) this.derivations.set(d.target.id, (m = new Map()));
-      m.set(d.rule.derive, d);
+    this.explainer = new Explainer({ factSources, sourceProblems });
+    this.act = new Activation(world);
+    this.rules = new Map(world.ruleSet.rules.map((r) => [r.name, r]));
+  }
+
+  /**
+   * The decision of `rule` about `t` as the run's evaluation made it, before any later stage (not-matched,
+   * unknown, derived or matched; `for` streaks are not known here). Null when the rule does not apply to `t`.
+   */
+  decide(rule: CompiledRule, t: Target): Decision | null {
+    if (rule.kind !== t.kind || (rule.selector && !rule.selector(t.labels))) return null;
+    this.act.reset(t, [...rule.refs.agg]);
+    let sawUnknown = false;
+    let fails = false;
+    for (const c of rule.when) {
+      const v = c.expr.eval(this.act);
+      if (v === false) {
+        fails = true;
+        break;
+      }
+      if (v !== true) sawUnknown = true;
     }
+    const outcome = fails ? 'not_matched' : sawUnknown ? 'unknown' : rule.derive ? (rule.derive in t.facts ? 'derived' : 'unknown') : 'matched';
+    return this.explainer.decision(rule, t, this.act, outcome, !fails && !sawUnknown);
   }
 
   /** The derive rule's decision that set (or left unset) `fact` on `target` in this run. */
   derivation(target: string, fact: string): Decision | undefined {
-    return this.derivations.get(target)?.get(fact);
+    const key = `${target}\u0000${fact}`;
+    let d = this.memo.get(key);
+    if (d === undefined) {
+      const name = this.world.ruleSet.derived.get(fact);
+      const rule = name !== undefined ? this.rules.get(name) : undefined;
+      const t = this.world.byId.get(target);
+      d = rule && t ? this.decide(rule, t) : null;
+      this.memo.set(key, d);
+    }
+    return d ?? undefined;
   }
 
   /** Facts a derive rule of the run decided for this target, in the order the rules ran. */
   derivedFactsOf(target: string): Map<string, Decision> {
-    return this.derivations.get(target) ?? new Map();
+    const out = new Map<string, Decision>();
+    for (const r of this.world.ruleSet.rules) {
+      if (!r.derive) continue;
+      const d = this.derivation(target, r.derive);
+      if (d) out.set(r.derive, d);
+    }
+    return out;
   }
 
   /** Where the input `key` of a condition evaluated for `self` came from. */

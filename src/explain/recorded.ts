@@ -56,10 +56,11 @@ export function reevaluate(snap: Snapshot, ruleSet: RuleSet, runId: number, only
 }
 
 /**
- * Re-evaluate a recorded run and keep everything an explanation reads: every decision (not-matched ones and
- * every derive rule's, for every target: where a derived fact came from), and the world (aggregates, relations).
+ * Re-evaluate a recorded run as the run did (with `keepNotMatched`, also the not-matched decisions, for every
+ * target of every derive rule too). The result's world (derived facts set, aggregates, relations) is what an
+ * explanation reads through `Lineage`.
  */
-export function evaluateRecorded(snap: Snapshot, ruleSet: RuleSet, runId: number, only?: Set<string>): EvalResult {
+export function evaluateRecorded(snap: Snapshot, ruleSet: RuleSet, runId: number, only?: Set<string>, keepNotMatched = true): EvalResult {
   // The snapshot is pre-derive; evaluation adds derived facts to these (fresh) objects.
   return evaluate(ruleSet, snap.targets, {
     now: snap.now,
@@ -68,7 +69,7 @@ export function evaluateRecorded(snap: Snapshot, ruleSet: RuleSet, runId: number
     factSources: snap.factSources,
     sourceProblems: sourceProblems(snap.sources),
     only,
-    keepNotMatched: true,
+    keepNotMatched,
   });
 }
 

@@ -161,7 +161,7 @@ export function explainDecision(
           continue;
         }
         const fact = k.startsWith('facts.') ? k.slice(6) : null;
-        const src = fact && opts.factSources?.[fact] ? ` (from source "${opts.factSources[fact]}")` : '';
+        const src = fact && opts.factSources?.[fact] ? ` (from ${opts.factSources[fact]})` : '';
         lines.push(`              ${k} = ${formatValue(v)}${src}`);
       }
       if (c.unknown) lines.push(`              why unknown: ${c.unknown}`);

@@ -189,7 +189,7 @@ function toldWhom(v: VerdictInput): string {
     const r = v.trace[i]!.reason;
     if (r === REASON.ESCALATED) return `; paged ${to}`;
     if (r === REASON.ESCALATION_DEDUP) return `; ${to} was already paged`;
-    if (r === REASON.ESCALATION_FAILED) return `; paging ${to} failed`;
+    if (r === REASON.ESCALATION_FAILED) return `; telling ${to} failed: ${v.trace[i]!.detail}`;
   }
   return '';
 }

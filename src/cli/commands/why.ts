@@ -8,7 +8,8 @@ import { nearestIds } from '../../explain/nearest.js';
 import { evaluateRecorded, onlyRule, readSnapshot, ruleSetOf } from '../../explain/recorded.js';
 import { explainDecision, formatValue, recordedVerdict } from '../../explain/text.js';
 import type { Target } from '../../model.js';
-import { toRecord } from '../../pipeline/decision.js';
+import { sourceProblems, toRecord } from '../../pipeline/decision.js';
+import type { Decision } from '../../rules/evaluate.js';
 import { runCovers } from '../../pipeline/shards.js';
 import type { Snapshot } from '../../pipeline/stages/collect.js';
 import type { CompiledRule, RuleSet } from '../../rules/ruleset.js';
@@ -71,13 +72,18 @@ async function oneTarget(
   if (!snap.targets.some((t) => t.id === targetId)) throw new UserError(await unseenTarget(store, run, snap, targetId));
   // Decisions not stored (not matched, derived) are recomputed from the snapshot with the run's own rules; the
   // same evaluation says where each derived fact came from (lineage).
-  const ev = evaluateRecorded(snap, ruleSet, run.id, new Set([targetId]));
+  const ev = evaluateRecorded(snap, ruleSet, run.id, new Set([targetId]), false);
   const target = ev.world.byId.get(targetId)!;
-  const lineage = new Lineage(ev.decisions, ev.world, snap.factSources);
+  const lineage = new Lineage(ev.world, snap.factSources, sourceProblems(snap.sources));
   const stored = await store.getDecisions(run.id, { target: targetId, rule: rule?.name });
   const byRule = new Map<string, DecisionRecord>();
-  for (const d of ev.decisions)
-    if (d.target.id === targetId && (!rule || d.rule === rule)) byRule.set(d.rule.name, toRecord({ runId: run.id, now: snap.now }, d));
+  const rec = (d: Decision) => toRecord({ runId: run.id, now: snap.now }, d);
+  // In rule order: derive rules (made again here), then what the evaluation decided, else not matched.
+  const mine = new Map(ev.decisions.filter((d) => d.target.id === targetId && !d.rule.derive).map((d) => [d.rule.name, d]));
+  for (const r of rule ? [rule] : ruleSet.rules) {
+    const d = r.derive ? lineage.derivation(targetId, r.derive) : (mine.get(r.name) ?? lineage.decide(r, target));
+    if (d) byRule.set(r.name, rec(d));
+  }
   for (const d of stored) byRule.set(d.rule, d); // what the run recorded wins (it has the guard and action verdicts)
   const order = (d: DecisionRecord) => (d.outcome === 'not_matched' ? 1 : 0);
   const shown = [...byRule.values()].sort((a, b) => order(a) - order(b));
@@ -208,7 +214,8 @@ async function fleet(
 ): Promise<number> {
   // Only this rule (and the derive rules it may read) is evaluated again: for the not-matched decisions, which
   // runs do not store, and for derive rules, whose decisions are all recomputed.
-  const ev = evaluateRecorded(snap, onlyRule(ruleSet, rule), run.id);
+  const ev = evaluateRecorded(snap, onlyRule(ruleSet, rule), run.id, undefined, false);
+  const lineage = new Lineage(ev.world, snap.factSources, sourceProblems(snap.sources));
   const stored = rule.derive ? [] : await store.getDecisions(run.id, { rule: rule.name });
   const f = fleetSummary({
     rule,
@@ -217,6 +224,7 @@ async function fleet(
     covers: (t: Target) => !run.shard || runCovers(run, t, by),
     stored,
     recomputed: ev.decisions,
+    decide: (t) => lineage.decide(rule, t),
     run: { id: run.id, at: snap.now, mode: run.mode },
   });
   process.stdout.write(json ? `${JSON.stringify(f, null, 2)}\n` : `${fleetText(f)}\n`);
