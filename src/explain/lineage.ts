@@ -50,6 +50,7 @@ export class Lineage {
     private readonly world: World,
     private readonly factSources: Record<string, string>,
     sourceProblems: Record<string, string>,
+    private readonly sources: readonly { name: string; facts: string[] }[] = [],
   ) {
     this.explainer = new Explainer({ factSources, sourceProblems });
     this.act = new Activation(world);
@@ -75,6 +76,18 @@ export class Lineage {
     }
     const outcome = fails ? 'not_matched' : sawUnknown ? 'unknown' : rule.derive ? (rule.derive in t.facts ? 'derived' : 'unknown') : 'matched';
     return this.explainer.decision(rule, t, this.act, outcome, !fails && !sawUnknown);
+  }
+
+  /**
+   * The source a fact came from: `"queues"`. The run records one source per fact name, so when several sources
+   * report a fact of that name this says which could have (`"inv" or "queues"`) rather than guess.
+   */
+  sourceOf(fact: string): string | undefined {
+    const named = this.factSources[fact];
+    if (named === undefined) return undefined;
+    const all = this.sources.filter((s) => s.facts.includes(fact)).map((s) => s.name);
+    if (all.length > 1) return all.join('" or "');
+    return named;
   }
 
   /** The derive rule's decision that set (or left unset) `fact` on `target` in this run. */
@@ -111,7 +124,7 @@ export class Lineage {
       const fact = own ? own[1]! : rel![2]!;
       const d = this.derivation(target, fact);
       if (d) return { kind: 'derived', rule: d.rule.name, decision: d };
-      const source = this.factSources[fact];
+      const source = this.sourceOf(fact);
       return source ? { kind: 'source', source } : { kind: 'none' };
     }
     if (key.startsWith('agg.')) {
@@ -127,8 +140,10 @@ export class Lineage {
     return (key) => {
       const o = this.origin(key, self);
       if (o.kind === 'derived') {
-        const from = o.decision.conditions
-          .filter((c) => !c.name.startsWith('context.') && c.result !== 'unknown')
+        // What decided it: the inputs of the conditions that held, or of the first that failed.
+        const when = o.decision.conditions.filter((c) => !c.name.startsWith('context.'));
+        const failed = when.find((c) => c.result === false);
+        const from = (failed ? [failed] : when.filter((c) => c.result === true))
           .flatMap((c) => Object.entries(c.inputs ?? {}))
           .slice(0, 3)
           .map(([k, v]) => `${inputName(k)} = ${v === undefined ? 'unknown' : JSON.stringify(v)}`);

@@ -177,8 +177,8 @@ function stopPhrase(stop: Verdict, v: VerdictInput): string {
     const f = v.conditions.find((c) => c.name.startsWith('context.') && c.result === false);
     if (f) return failing(f, v.provenance);
   }
-  if (stop.reason === REASON.COOLDOWN) return stop.detail;
-  return stop.detail.startsWith(stop.reason) ? stop.detail : `${stop.reason}: ${stop.detail}`;
+  // Guardrails word their details for people, numbers included (`blast radius: 3 of a limit of 3 ...`).
+  return stop.detail;
 }
 
 /** `; paged oncall` when a message about this decision went out (or `; oncall was already paged`). */

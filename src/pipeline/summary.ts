@@ -65,8 +65,8 @@ export function ruleModes(rules: readonly { derive: string | null; mode: string 
 export function summaryHeader(s: Pick<RunSummary, 'run' | 'mode' | 'startedAt' | 'targets' | 'ruleModes'>, ms: number): string {
   const { enforce, shadow, derive } = s.ruleModes;
   const parts = [...(enforce ? [`${enforce} enforce`] : []), ...(shadow ? [`${shadow} shadow`] : []), ...(derive ? [`${derive} derive`] : [])];
-  const total = enforce + shadow + derive;
-  if (parts.length) parts[0] = parts[0]!.replace(/^(\d+) /, `$1 ${total === 1 && parts.length === 1 ? 'rule' : 'rules'} `);
+  // The first number carries the word: `1 rule enforce, 3 shadow`, `2 rules enforce, 3 shadow`.
+  if (parts.length) parts[0] = parts[0]!.replace(/^(\d+) /, (_m, n: string) => `${n} ${n === '1' ? 'rule' : 'rules'} `);
   const mix = parts.join(', ') || 'no rules';
   const dry = s.mode === 'dry-run' ? ' (dry run: nothing acts)' : '';
   return `run #${s.run}${dry}: ${mix}; at ${s.startedAt}: ${s.targets} targets, ${ms} ms`;

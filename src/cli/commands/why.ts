@@ -74,7 +74,7 @@ async function oneTarget(
   // same evaluation says where each derived fact came from (lineage).
   const ev = evaluateRecorded(snap, ruleSet, run.id, new Set([targetId]), false);
   const target = ev.world.byId.get(targetId)!;
-  const lineage = new Lineage(ev.world, snap.factSources, sourceProblems(snap.sources));
+  const lineage = new Lineage(ev.world, snap.factSources, sourceProblems(snap.sources), snap.sources);
   const stored = await store.getDecisions(run.id, { target: targetId, rule: rule?.name });
   const byRule = new Map<string, DecisionRecord>();
   const rec = (d: Decision) => toRecord({ runId: run.id, now: snap.now }, d);
@@ -123,11 +123,15 @@ async function oneTarget(
             const info = lineage.aggregate(k.slice(4), targetId);
             if (info) aggregates[info.name] = info;
           }
-    const factOrigins: Record<string, { source: string } | { derivedBy: string; outcome: string }> = {};
+    const factOrigins: Record<string, { source: string; sources?: string[] } | { derivedBy: string; outcome: string }> = {};
     for (const k of Object.keys(target.facts)) {
       const d = derived.get(k);
       if (d) factOrigins[k] = { derivedBy: d.rule.name, outcome: d.outcome };
-      else if (snap.factSources[k]) factOrigins[k] = { source: snap.factSources[k]! };
+      else if (snap.factSources[k]) {
+        // Several sources report a fact of this name: the run recorded one of them; all are named.
+        const all = snap.sources.filter((s) => s.facts.includes(k)).map((s) => s.name);
+        factOrigins[k] = all.length > 1 ? { source: snap.factSources[k]!, sources: all } : { source: snap.factSources[k]! };
+      }
     }
     process.stdout.write(
       `${JSON.stringify(
@@ -174,7 +178,8 @@ async function oneTarget(
   for (const [k, v] of facts) {
     const d = derived.get(k);
     if (!d) {
-      out.push(`    ${k} = ${formatValue(v)}  (${snap.factSources[k] ? `from source "${snap.factSources[k]}"` : 'from a source'})`);
+      const src = lineage.sourceOf(k);
+      out.push(`    ${k} = ${formatValue(v)}  (${src ? `from source "${src}"` : 'from a source'})`);
       continue;
     }
     out.push(`    ${k} = ${formatValue(v)}  (derived by rule ${d.rule.name} in this run)`);
@@ -215,7 +220,7 @@ async function fleet(
   // Only this rule (and the derive rules it may read) is evaluated again: for the not-matched decisions, which
   // runs do not store, and for derive rules, whose decisions are all recomputed.
   const ev = evaluateRecorded(snap, onlyRule(ruleSet, rule), run.id, undefined, false);
-  const lineage = new Lineage(ev.world, snap.factSources, sourceProblems(snap.sources));
+  const lineage = new Lineage(ev.world, snap.factSources, sourceProblems(snap.sources), snap.sources);
   const stored = rule.derive ? [] : await store.getDecisions(run.id, { rule: rule.name });
   const f = fleetSummary({
     rule,
