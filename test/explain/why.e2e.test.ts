@@ -1,10 +1,12 @@
 // `reflex why` end to end (issue 17), on the compiled CLI: verdict sentences first, where derived facts and aggregates
 // came from, exclusions, the fleet view, unseen targets, `for` in dry runs, and the run summary's header and hint.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { timeOf } from '../../src/explain/verdict.js';
-import { fixture, reflex } from '../helpers.js';
+import { fixture, ROOT, reflex } from '../helpers.js';
 
 /**
  * Workers fed by a queue source. Two derive rules in a chain (queue-backlogged -> worker-stalled), an aggregate over
@@ -331,5 +333,25 @@ actions: { fix: { kind: exec, argv: [node, -e, "1"] } }
     expect(r.stdout).toContain('  PENDING     fix-down  b-1  conditions have held for 1 of the required 3 consecutive runs\n');
     expect(r.stdout).toMatch(/\nexplain a target: reflex why b-1\n$/);
     expect(r.stdout).toMatch(/^run #1: 1 rule enforce; at /);
+  });
+});
+
+describe('docs/concepts.md', () => {
+  it('shows the answer reflex why really gives on the webshop example with a slow database', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reflex-why-doc-'));
+    cpSync(join(ROOT, 'examples/webshop'), dir, { recursive: true, filter: (src) => !src.includes('.reflex') });
+    const demo = (...args: string[]) => spawnSync(process.execPath, ['demo/service.mjs', ...args], { cwd: dir, encoding: 'utf8' });
+    expect(reflex(['run', '--dry-run'], { cwd: dir }).status).toBe(0);
+    demo('break', 'web-2');
+    expect(reflex(['run'], { cwd: dir }).status).toBe(0);
+    const inv = join(dir, 'inventory.yaml');
+    writeFileSync(inv, readFileSync(inv, 'utf8').replace('p99_latency_ms: 35,', 'p99_latency_ms: 350,'));
+    demo('break', 'web-3');
+    expect(reflex(['run'], { cwd: dir }).status).toBe(0);
+    const answer = reflex(['why', 'web-3'], { cwd: dir }).stdout;
+    const md = readFileSync(join(ROOT, 'docs/concepts.md'), 'utf8');
+    const shown = /```\n\$ reflex why web-3\n([\s\S]*?)```/.exec(md)?.[1];
+    expect(shown).toBeDefined();
+    expect(lines(answer)).toEqual(lines(shown!));
   });
 });
