@@ -47,7 +47,7 @@ describe('the webshop example, end to end', () => {
   it('why explains the decision: conditions with values and sources, the trace, and the execution journal', () => {
     const r = reflex(['why', 'web-2', '--run', '3'], { cwd: dir });
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain('healthy = false  (health)');
+    expect(r.stdout).toContain('healthy = false  (from source "health")');
     expect(r.stdout).toContain('holds   unhealthy: !facts.healthy');
     expect(r.stdout).toContain('depends_on[db-main].facts.storage_slow = false');
     const svc = reflex(['why', 'webshop', '--run', '3'], { cwd: dir });
@@ -55,7 +55,7 @@ describe('the webshop example, end to end', () => {
     expect(svc.stdout).toContain('agg.unhealthy_fraction = 0.25');
     expect(r.stdout).toMatch(/execution #1: succeeded; intent .*, started .*, finished .*, exit 0/);
     expect(r.stdout).toContain('rule clean-full-disk (severity warning): NOT MATCHED');
-    expect(r.stdout).toContain('facts.disk_used_pct = 41 (from health)');
+    expect(r.stdout).toContain('facts.disk_used_pct = 41 (from source "health")');
   });
 
   it('why --json is a stable document, and an unknown target gets a suggestion', () => {

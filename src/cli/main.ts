@@ -91,10 +91,13 @@ Docs: docs/rules.md (rule language), docs/concepts.md, docs/guardrails.md`,
 
   program
     .command('why')
-    .argument('<target>', 'the target id')
-    .description('explain what Reflex decided about a target and why: conditions with their values and sources, and every guardrail verdict')
-    .option('--rule <rule>', 'only this rule')
+    .argument('[target]', 'the target id (without one, --rule R explains that rule over the whole fleet)')
+    .description(
+      'explain what Reflex decided about a target and why: one sentence per rule, then conditions with their values and where they came from, and every guardrail verdict',
+    )
+    .option('--rule <rule>', 'only this rule; without a target: this rule over the fleet (counts by outcome, what stopped it)')
     .option('--run <id>', 'this run (default: the latest)')
+    .option('--depth <n>', 'how many derive rules back to show where derived facts came from', '1')
     .option('--json', 'print the explanation as JSON')
     .action(action('why'));
 

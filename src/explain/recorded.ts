@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { loadProject, type Project } from '../config/load.js';
-import { evaluate, type Decision } from '../rules/evaluate.js';
+import { evaluate, type Decision, type EvalResult } from '../rules/evaluate.js';
+import type { CompiledRule } from '../rules/ruleset.js';
 import { buildRuleSet, type RuleSet } from '../rules/ruleset.js';
 import type { RunRecord, Store } from '../store/types.js';
 import type { Snapshot } from '../pipeline/stages/collect.js';
@@ -51,6 +52,15 @@ export async function ruleSetOf(
 
 /** Re-evaluate a recorded run (all targets, or some) with a rule set, keeping not-matched decisions. */
 export function reevaluate(snap: Snapshot, ruleSet: RuleSet, runId: number, only?: Set<string>): Decision[] {
+  return evaluateRecorded(snap, ruleSet, runId, only).decisions;
+}
+
+/**
+ * Re-evaluate a recorded run as the run did (with `keepNotMatched`, also the not-matched decisions, for every
+ * target of every derive rule too). The result's world (derived facts set, aggregates, relations) is what an
+ * explanation reads through `Lineage`.
+ */
+export function evaluateRecorded(snap: Snapshot, ruleSet: RuleSet, runId: number, only?: Set<string>, keepNotMatched = true): EvalResult {
   // The snapshot is pre-derive; evaluation adds derived facts to these (fresh) objects.
   return evaluate(ruleSet, snap.targets, {
     now: snap.now,
@@ -59,6 +69,15 @@ export function reevaluate(snap: Snapshot, ruleSet: RuleSet, runId: number, only
     factSources: snap.factSources,
     sourceProblems: sourceProblems(snap.sources),
     only,
-    keepNotMatched: true,
-  }).decisions;
+    keepNotMatched,
+  });
+}
+
+/** The rule set reduced to one acting rule and the derive rules (which every rule may read): `why --rule R` for a fleet. */
+export function onlyRule(ruleSet: RuleSet, rule: CompiledRule): RuleSet {
+  return {
+    ...ruleSet,
+    rules: ruleSet.rules.filter((r) => r.derive || r === rule),
+    byKind: rule.derive ? new Map() : new Map([[rule.kind, [rule]]]),
+  };
 }

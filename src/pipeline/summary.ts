@@ -8,6 +8,8 @@ export interface RunSummary {
   targets: number;
   outcomes: Record<string, number>;
   rules: Record<string, Record<string, number>>;
+  /** How many rules act for real (`enforce`), only say what they would do (`shadow`), or derive facts (`derive`). */
+  ruleModes: { enforce: number; shadow: number; derive: number };
   sources: RunContext['sourceReports'];
   problems: RunContext['problems'];
   interrupted: number[];
@@ -37,9 +39,35 @@ export function summarize(ctx: RunContext): RunSummary {
     targets: ctx.targets.length,
     outcomes,
     rules,
+    ruleModes: ruleModes(ctx.ruleSet.rules),
     sources: ctx.sourceReports,
     problems: ctx.problems,
     interrupted: ctx.interrupted,
     timingsMs: ctx.timings,
   };
+}
+
+/** The mix of rule modes: derive rules never act, so they count apart from shadow ones. */
+export function ruleModes(rules: readonly { derive: string | null; mode: string }[]): RunSummary['ruleModes'] {
+  const m = { enforce: 0, shadow: 0, derive: 0 };
+  for (const r of rules) {
+    if (r.derive) m.derive++;
+    else if (r.mode === 'enforce') m.enforce++;
+    else m.shadow++;
+  }
+  return m;
+}
+
+/**
+ * The first line of a run summary: `run #4: 2 rules enforce, 3 shadow, 1 derive; at ...`. A dry run says that
+ * nothing acts whatever the modes, so the header never claims enforcement that did not happen.
+ */
+export function summaryHeader(s: Pick<RunSummary, 'run' | 'mode' | 'startedAt' | 'targets' | 'ruleModes'>, ms: number): string {
+  const { enforce, shadow, derive } = s.ruleModes;
+  const parts = [...(enforce ? [`${enforce} enforce`] : []), ...(shadow ? [`${shadow} shadow`] : []), ...(derive ? [`${derive} derive`] : [])];
+  // The first number carries the word: `1 rule enforce, 3 shadow`, `2 rules enforce, 3 shadow`.
+  if (parts.length) parts[0] = parts[0]!.replace(/^(\d+) /, (_m, n: string) => `${n} ${n === '1' ? 'rule' : 'rules'} `);
+  const mix = parts.join(', ') || 'no rules';
+  const dry = s.mode === 'dry-run' ? ' (dry run: nothing acts)' : '';
+  return `run #${s.run}${dry}: ${mix}; at ${s.startedAt}: ${s.targets} targets, ${ms} ms`;
 }

@@ -5,7 +5,8 @@ import { runOnce } from '../../pipeline/run.js';
 import { makeLogger } from '../../util/log.js';
 import { makeRedactor } from '../../redact.js';
 import { loadOrExit, openStoreOrExit, processSignal } from '../project.js';
-import { decisionLine, OUTCOME_ORDER } from '../../explain/text.js';
+import { decisionLine, hintTarget, OUTCOME_ORDER } from '../../explain/text.js';
+import { summaryHeader } from '../../pipeline/summary.js';
 
 export default async function run(opts: { config?: string; dryRun?: boolean; json?: boolean; quiet?: boolean; shard?: string[] }): Promise<number> {
   const t0 = performance.now();
@@ -40,9 +41,8 @@ export default async function run(opts: { config?: string; dryRun?: boolean; jso
       process.stdout.write(`${redact(JSON.stringify(doc, null, 2))}\n`);
     } else {
       const out: string[] = [];
-      const mode = opts.dryRun ? 'dry-run' : 'enforce';
       if (!opts.quiet) {
-        out.push(`run #${res.runId} (${mode}) at ${s.startedAt}: ${s.targets} targets, ${ruleSet.rules.length} rules, ${ms} ms`);
+        out.push(summaryHeader(s, ms));
         const sc = res.ctx.shards;
         if (sc) out.push(`  shards ${sc.shards.join(', ')} of ${sc.layout.count}: acted for ${sc.targetsIn(res.ctx.targets).size} of the ${s.targets} targets`);
         for (const r of s.sources) {
@@ -55,7 +55,7 @@ export default async function run(opts: { config?: string; dryRun?: boolean; jso
         (a, b) => OUTCOME_ORDER.indexOf(a.outcome) - OUTCOME_ORDER.indexOf(b.outcome) || a.rule.index - b.rule.index || a.target.id.localeCompare(b.target.id),
       );
       const shown = opts.quiet ? notable.filter((d) => d.outcome === 'failed' || d.outcome === 'interrupted') : notable;
-      for (const d of shown.slice(0, 100)) out.push(`  ${decisionLine(d)}`);
+      for (const d of shown.slice(0, 100)) out.push(`  ${decisionLine(d, { dryRun: !!opts.dryRun })}`);
       if (shown.length > 100) out.push(`  ... and ${shown.length - 100} more (reflex history --rule R, or --json)`);
       const counts = Object.entries(s.outcomes)
         .filter(([, n]) => n > 0)
@@ -63,7 +63,8 @@ export default async function run(opts: { config?: string; dryRun?: boolean; jso
         .map(([k, n]) => `${n} ${k.replace('_', ' ')}`);
       if (!opts.quiet) out.push(`decisions: ${counts.join(', ') || 'none'}`);
       for (const p of s.problems) out.push(`problem: ${p.detail}`);
-      if (!opts.quiet && notable.length) out.push(`explain a target: reflex why ${notable[0]!.target.id}`);
+      const hint = hintTarget(notable);
+      if (!opts.quiet && hint) out.push(`explain a target: reflex why ${hint}`);
       if (out.length) process.stdout.write(`${redact(out.join('\n'))}\n`);
     }
     return runExitCode(res) === 1 ? EXIT.PROBLEMS : EXIT.OK;
