@@ -2,6 +2,7 @@
 // the decision (each condition with its inputs and where they came from, as `reflex why` prints them), and the
 // command that shows more. The notify stage adds these to each trigger just before it is sent.
 import type { EscalationMessage } from '../actions/types.js';
+import { liveVerdict } from '../explain/text.js';
 import type { FactValue } from '../model.js';
 import type { Decision } from '../rules/evaluate.js';
 import type { RunContext } from './types.js';
@@ -46,7 +47,7 @@ export function conditionLines(ctx: Pick<RunContext, 'factSources' | 'ruleSet'>,
  * run itself, such as an interrupted execution). Fields a message set itself are kept.
  */
 export function withContext(
-  ctx: Pick<RunContext, 'factSources' | 'ruleSet' | 'runId'>,
+  ctx: Pick<RunContext, 'factSources' | 'ruleSet' | 'runId' | 'now' | 'dryRun'>,
   msg: EscalationMessage,
   decisions: readonly Decision[],
 ): EscalationMessage {
@@ -58,6 +59,8 @@ export function withContext(
   if (description && details.description === undefined) details.description = description;
   if (decisions.length === 1) {
     const d = decisions[0]!;
+    // The one-line verdict `reflex why` starts with, for this decision of this run.
+    details.verdict ??= liveVerdict(d, { id: ctx.runId, now: ctx.now, dryRun: ctx.dryRun });
     details.facts ??= conditionLines(ctx, d);
     details.more ??= `reflex why ${d.target.id} --run ${ctx.runId}`;
   } else if (decisions.length > 1) {

@@ -197,6 +197,7 @@ describe('what a message carries', () => {
       description: 'An instance fails its health check. Restart it.',
       facts,
       more: 'reflex why web-1 --run 1',
+      verdict: expect.stringMatching(/web-1/),
     });
     expect(JSON.parse(hook.requests[0]!.body).details).toMatchObject({ run: 1, facts, more: 'reflex why web-1 --run 1' });
     const blocks = JSON.parse(slack.requests[0]!.body).blocks as { text?: { text: string }; elements?: { text: string }[] }[];

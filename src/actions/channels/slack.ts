@@ -56,6 +56,7 @@ export function slackPayload(msg: EscalationMessage): { text: string; mrkdwn: fa
   // What the notify stage adds to every trigger (pipeline/message.ts): the rule's description, the facts behind the
   // decision, and the command that shows more.
   const d = msg.details;
+  if (!resolved && typeof d.verdict === 'string' && d.verdict) blocks.push({ type: 'section', text: plain(d.verdict, SLACK_LIMITS.sectionText) });
   if (!resolved && typeof d.description === 'string' && d.description) blocks.push({ type: 'section', text: plain(d.description, SLACK_LIMITS.sectionText) });
   const facts = Array.isArray(d.facts) ? d.facts.filter((f): f is string => typeof f === 'string') : [];
   if (!resolved && facts.length) blocks.push({ type: 'section', text: plain(`Facts:\n${facts.join('\n')}`, SLACK_LIMITS.sectionText) });
