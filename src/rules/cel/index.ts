@@ -66,10 +66,12 @@
 // maps, durations over 104 days). A property-based test holds both paths to the same
 // results.
 import type { ParseResult } from '@marcbachmann/cel-js';
-import type { CelNode } from './ast.js';
+import { children, type CelNode } from './ast.js';
 import { compileFast, Unsupported } from './compiler.js';
 import { diagnosticFromError, type CelDiagnostic } from './diagnostics.js';
-import { environment, guardDivisions, toPlain, variableTypes } from './env.js';
+import { environment, patchSemantics, toPlain, typeEmptyMacroRanges, variableTypes } from './env.js';
+import { literalOffsets } from './literal.js';
+import { regexProblem } from './re2.js';
 import { explainError } from './explain.js';
 import { collectRefs, type Refs } from './refs.js';
 import { UNKNOWN } from './runtime.js';
@@ -125,6 +127,7 @@ export function compile(source: string, opts: CompileOptions): CompileResult {
   } catch (e) {
     return { errors: [diagnosticFromError(e, source, env, declared)] };
   }
+  typeEmptyMacroRanges(parsed.ast as unknown as CelNode);
   const checked = parsed.check();
   if (!checked.valid) return { errors: [diagnosticFromError(checked.error, source, env, declared)] };
   const ast = parsed.ast as unknown as CelNode;
@@ -132,12 +135,13 @@ export function compile(source: string, opts: CompileOptions): CompileResult {
 
   const { refs, problems } = collectRefs(ast, new Set(declared), opts.fields);
   const errors: CelDiagnostic[] = problems.map((p) => ({ ...p }));
+  errors.push(...regexLiteralProblems(ast, source));
   if (opts.expect === 'bool' && type !== 'bool' && type !== 'dyn') {
     errors.push({ message: `a condition must be true or false, but this expression is a ${type}`, offset: 0, length: source.length });
   }
   if (errors.length) return { errors };
 
-  guardDivisions(ast);
+  patchSemantics(ast);
   const interpret = (activation: object): unknown => {
     try {
       const v: unknown = parsed(activation as Record<string, unknown>);
@@ -188,6 +192,33 @@ export function compile(source: string, opts: CompileOptions): CompileResult {
     explainUnknown,
   };
   return { expr, errors: [] };
+}
+
+/** `x.matches("…")` with a literal pattern RE2 refuses: an error at its position in the pattern, before anything runs. */
+function regexLiteralProblems(ast: CelNode, source: string): CelDiagnostic[] {
+  const out: CelDiagnostic[] = [];
+  const stack = [ast];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (n.op === 'rcall' && n.args[0] === 'matches' && (n.args[2] as CelNode[]).length === 1) {
+      const p = (n.args[2] as CelNode[])[0]!;
+      if (p.op === 'value' && typeof p.args === 'string') {
+        const problem = regexProblem(p.args);
+        if (problem) {
+          const map = literalOffsets(source.slice(p.start, p.end));
+          const from = map?.[problem.offset];
+          const to = map?.[Math.min(problem.offset + problem.length, p.args.length)];
+          out.push(
+            from !== undefined && to !== undefined
+              ? { message: problem.message, offset: p.start + from, length: Math.max(1, to - from) }
+              : { message: problem.message, offset: p.start, length: p.end - p.start },
+          );
+        }
+      }
+    }
+    stack.push(...children(n));
+  }
+  return out;
 }
 
 /** A condition's value as three-valued truth: anything but true or false is unknown. */
