@@ -515,8 +515,9 @@ class Gen {
       return this.val('U', type);
     }
     const dur = d as { seconds: bigint; nanos: number; valueOf(): number };
-    // CEL's range: at most 10,000 years either way (the interpreter makes the literal an error).
-    if (dur.seconds > 315576000000n || dur.seconds < -315576000000n) return this.val('U', type);
+    // CEL's range: int64 nanoseconds, about ±292 years (the interpreter makes the literal an error).
+    const ns = dur.seconds * 1_000_000_000n + BigInt(dur.nanos);
+    if (ns > 9223372036854775807n || ns < -9223372036854775808n) return this.val('U', type);
     return this.val(`(${dur.valueOf()})`, type, { dur: { seconds: dur.seconds, nanos: dur.nanos }, lit: true });
   }
 

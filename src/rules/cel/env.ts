@@ -42,6 +42,10 @@ function createEnvironment(variables: Record<string, string>): Environment {
   });
   // biome-ignore lint/suspicious/noDoubleEquals: CEL compares int and double by value, which only loose equality does across bigint and number
   env.registerOperator('int == double', (a: bigint, b: number) => a == (b as unknown as bigint));
+  // Conversions the specification has and cel-js lacks. Timestamps hold milliseconds.
+  env.registerFunction('int(google.protobuf.Timestamp): int', (t: Date) => BigInt(Math.floor(t.getTime() / 1000)));
+  env.registerFunction('string(google.protobuf.Timestamp): string', (t: Date) => t.toISOString().replace(/\.?0*Z$/, 'Z'));
+  env.registerFunction('string(google.protobuf.Duration): string', (d: object) => String(d));
   for (const [name, type] of Object.entries(variables)) {
     if (/\b(u?int|bytes)\b/.test(type)) {
       throw new Error(`CEL variable "${name}": declare numbers as double (activations carry JS numbers, not ${type})`);
@@ -110,14 +114,14 @@ function evalError(code: string, message: string, node?: unknown): EvaluationErr
   return new EvaluationError({ code, message, node: node as never });
 }
 
-/** CEL's int64 range; timestamps from year 1 to 9999; durations of at most 315,576,000,000 s (10,000 years). */
+/** CEL's int64 range; timestamps from year 1 to 9999; durations that fit int64 nanoseconds (about ±292 years), as cel-go and the conformance tests have it. */
 export const INT64_MAX = 9223372036854775807n;
 export const INT64_MIN = -9223372036854775808n;
 export const TS_MAX_MS = 253402300799999;
 export const TS_MIN_MS = -62135596800000;
-export const DURATION_MAX_S = 315576000000;
+export const DURATION_MAX_NS = 9223372036854775807n;
 
-/** A value CEL cannot represent is an error: ints beyond int64, timestamps beyond 0001-9999, durations beyond 10,000 years. */
+/** A value CEL cannot represent is an error: ints beyond int64, timestamps beyond 0001-9999, durations beyond ±292 years. */
 function checkRange(v: unknown, node: CelNode): unknown {
   switch (typeof v) {
     case 'bigint':
@@ -130,8 +134,9 @@ function checkRange(v: unknown, node: CelNode): unknown {
         return v;
       }
       if (v !== null && v.constructor === durationConstructor()) {
-        const s = (v as { seconds: bigint }).seconds;
-        if (s > BigInt(DURATION_MAX_S) || s < -BigInt(DURATION_MAX_S)) throw evalError('duration_overflow', 'duration out of range (±10,000 years)', node);
+        const d = v as { seconds: bigint; nanos: number };
+        const ns = d.seconds * 1_000_000_000n + BigInt(d.nanos);
+        if (ns > DURATION_MAX_NS || ns < -DURATION_MAX_NS - 1n) throw evalError('duration_overflow', 'duration out of range (about ±292 years)', node);
       }
       return v;
   }
@@ -160,7 +165,8 @@ const TIME_GETTERS = new Set([
  * - division and modulo by zero are errors for every number type (CEL says ±Inf or
  *   NaN for doubles): `errors / requests > 0.05` never acts on an empty window;
  * - results out of range are errors: ints beyond int64 (`int(1e99)`, `-(-2^63)`,
- *   `-2^63 / -1`), timestamps beyond years 1-9999, durations beyond 10,000 years;
+ *   `-2^63 / -1`), timestamps beyond years 1-9999, durations beyond int64
+ *   nanoseconds (about ±292 years);
  * - `matches()` is RE2 (re2.ts);
  * - `has()` on a value that is not a map is an error, not false;
  * - timestamp accessors take numeric offsets (`getHours("+02:00")`) and IANA zones.
@@ -180,6 +186,7 @@ export function patchSemantics(ast: CelNode): void {
         };
       }
       if (n.op === 'rcall' && n.args[0] === 'matches' && (n.args[2] as unknown[]).length === 1) h = matchesHandle(n) as (...a: unknown[]) => unknown;
+      if (n.op === 'call' && n.args[0] === 'int' && (n.args[1] as unknown[]).length === 1) h = strictIntOfDouble(n, h);
       if (n.op === 'rcall' && TIME_GETTERS.has(n.args[0] as string) && (n.args[2] as unknown[]).length === 1)
         h = zonedGetter(n, h) as (...a: unknown[]) => unknown;
       if (RANGE_CHECKED.has(n.op)) {
@@ -190,6 +197,17 @@ export function patchSemantics(ast: CelNode): void {
     }
     stack.push(...children(n));
   }
+}
+
+/** `int(x)` of a double: only doubles strictly between -2^63 and 2^63 convert (the rest have no int64 value). */
+function strictIntOfDouble(n: CelNode, inner: (...a: unknown[]) => unknown): (...a: unknown[]) => unknown {
+  return (args: unknown, ...rest: unknown[]) => {
+    const v = (args as unknown[])[0];
+    if (typeof v === 'number' && !(v > -9223372036854775808 && v < 9223372036854775808)) {
+      throw evalError('numeric_overflow', `int() of ${v}: out of the int64 range`, n);
+    }
+    return inner(args, ...rest);
+  };
 }
 
 /** The handler of `s.matches(p)`: RE2 semantics (rcall handlers take [receiver, ...args]). */
