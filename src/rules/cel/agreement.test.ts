@@ -109,7 +109,25 @@ const { bool, number, string, numbers } = fc.letrec((tie) => ({
     fc.tuple(tie('number'), tie('numbers')).map(([a, l]) => `(${a} in ${l})`),
     fc.tuple(tie('string'), tie('strings')).map(([a, l]) => `(${a} in ${l})`),
     fc.tuple(tie('string'), fc.constantFrom('contains', 'startsWith', 'endsWith'), tie('string')).map(([a, m, b]) => `${a}.${m}(${b})`),
-    fc.tuple(tie('string'), fc.constantFrom('"^a"', '"b$"', '"[0-9]+"', '"("')).map(([a, re]) => `${a}.matches(${re})`),
+    fc
+      .tuple(
+        tie('string'),
+        fc.constantFrom(
+          '"^a"',
+          '"b$"',
+          '"[0-9]+"',
+          '"("',
+          '"\\\\Aa"',
+          '"^[[:alpha:]]+$"',
+          '"(?i)HELLO"',
+          '"^.$"',
+          '"(?P<x>b)"',
+          '"\\\\s"',
+          '"a{2,1}"',
+          'r"\\d"',
+        ),
+      )
+      .map(([a, re]) => `${a}.matches(${re})`),
     fc
       .tuple(tie('numbers'), fc.constantFrom('all', 'exists', 'exists_one'), arith, tie('number'), cmp, tie('number'))
       .map(([l, m, op, a, c, b]) => `${l}.${m}(x, (x ${op} ${a}) ${c} ${b})`),

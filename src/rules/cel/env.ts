@@ -199,11 +199,13 @@ export function patchSemantics(ast: CelNode): void {
   }
 }
 
+const TWO_63 = 2 ** 63;
+
 /** `int(x)` of a double: only doubles strictly between -2^63 and 2^63 convert (the rest have no int64 value). */
 function strictIntOfDouble(n: CelNode, inner: (...a: unknown[]) => unknown): (...a: unknown[]) => unknown {
   return (args: unknown, ...rest: unknown[]) => {
     const v = (args as unknown[])[0];
-    if (typeof v === 'number' && !(v > -9223372036854775808 && v < 9223372036854775808)) {
+    if (typeof v === 'number' && !(v > -TWO_63 && v < TWO_63)) {
       throw evalError('numeric_overflow', `int() of ${v}: out of the int64 range`, n);
     }
     return inner(args, ...rest);

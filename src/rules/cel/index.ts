@@ -218,7 +218,7 @@ function regexLiteralProblems(ast: CelNode, source: string): CelDiagnostic[] {
     }
     stack.push(...children(n));
   }
-  return out;
+  return out.sort((a, b) => a.offset - b.offset);
 }
 
 /** A condition's value as three-valued truth: anything but true or false is unknown. */
