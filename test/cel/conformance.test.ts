@@ -92,6 +92,7 @@ function show(v: unknown): string {
   if (v === ERROR) return 'an error';
   if (v instanceof Date) return v.toISOString();
   if (typeof v === 'number' && Object.is(v, -0)) return '-0';
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
   return JSON.stringify(v) ?? String(v);
 }
 

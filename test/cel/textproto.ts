@@ -138,6 +138,8 @@ export function parseTextproto(src: string, file = 'textproto'): Message {
       if (/nan/i.test(s)) return Number.NaN;
       return Number(s.replace(/[fF]$/, ''));
     }
+    if (/^(inf|infinity)$/i.test(x.v)) return Infinity;
+    if (/^nan$/i.test(x.v)) return Number.NaN;
     if (x.v === 'true') return true;
     if (x.v === 'false') return false;
     return x.v; // an enum name such as NULL_VALUE
