@@ -27,7 +27,7 @@
 //                   else false
 //   exists_one, map, filter: UNKNOWN if the predicate is unknown for any element
 //   has(facts.x) is false for a missing fact (never unknown); has(facts.a.b) is
-//   unknown when facts.a is missing.
+//   unknown when facts.a is missing or is not a map (CEL: has() on a non-map is an error).
 // Equality across types is false, not unknown (`facts.s == 1` with s a string), as in
 // CEL; ordering across types (`<`) is unknown. `x in list` compares like `==`;
 // `k in map` tests for the key.
@@ -35,7 +35,13 @@
 // Timestamps and durations. `now` is the run's clock (a timestamp); `timestamp("…")`
 // parses RFC 3339; `duration("10m")` takes Go-style units (ns, us, ms, s, m, h).
 // `now - timestamp(facts.deployed_at) > duration("10m")` works as expected; timestamps
-// compare with timestamps and durations with durations.
+// compare with timestamps and durations with durations. Timestamps hold milliseconds
+// and run from year 1 to 9999; durations fit int64 nanoseconds (about ±292 years);
+// a result outside is UNKNOWN. Accessors take a zone: `now.getHours("Europe/Berlin")`,
+// `now.getHours("+02:00")`.
+//
+// Regular expressions. `matches()` is RE2 (re2.ts), in both paths; a literal pattern
+// RE2 refuses is a compile error at its position, a computed one is UNKNOWN.
 //
 // Results (what eval returns): UNKNOWN, or a plain JS value: number, string, boolean,
 // null, array, object, Date for a timestamp, and a number of SECONDS (possibly
