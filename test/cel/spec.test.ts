@@ -47,6 +47,13 @@ describe('matches() is RE2', () => {
     expect(ev(source)).toBe(want);
   });
 
+  it('is RE2 inside macros and on dynamic values', () => {
+    const facts = { names: ['web-1', 'db-1'], n: 'web' };
+    expect(ev('facts.names.exists(a, a.matches("(?i)^WEB"))', { facts })).toBe(true);
+    expect(ev('facts.names.filter(a, a.matches("^[[:alpha:]]+-1$")).size()', { facts })).toBe(2);
+    expect(ev('dyn(facts.n).matches("\\\\Aw")', { facts })).toBe(true);
+  });
+
   it('gives the same answer on facts as on literals', () => {
     const facts = { name: 'web-1', emoji: '😀', mixed: 'Web-1' };
     expect(ev('facts.name.matches("\\\\Aweb")', { facts })).toBe(true);
@@ -118,6 +125,13 @@ describe('has() on a value that is not a map', () => {
       expect(ev('has(facts.maintenance.until)', { facts }), String(maintenance)).toBe(U);
       expect(ev('!has(facts.maintenance.until)', { facts }), String(maintenance)).toBe(U);
     }
+  });
+
+  it('is unknown inside macros too, in both paths', () => {
+    const facts = { windows: [{ until: 'x' }, 'not a map'], m: { a: 'str' } };
+    expect(ev('facts.windows.exists(w, !has(w.until))', { facts })).toBe(U);
+    expect(ev('facts.windows.all(w, has(w.until))', { facts })).toBe(U);
+    expect(ev('facts.m.map(k, facts.m[k]).exists(v, !has(v.until))', { facts })).toBe(U);
   });
 
   it('tests a map for the key, and a missing fact stays false', () => {
@@ -192,6 +206,19 @@ describe('time zones', () => {
   it('is unknown for a zone that does not exist', () => {
     expect(ev('now.getHours("Mars/Olympus")', { now })).toBe(U);
     expect(ev('now.getHours("+25:00")', { now })).toBe(U);
+  });
+
+  it("counts the day of the year in UTC whatever the machine's zone", () => {
+    const tz = process.env.TZ;
+    try {
+      process.env.TZ = 'Europe/Berlin';
+      expect(ev('now.getDayOfYear()', { now: new Date('2026-07-01T12:00:00Z') })).toBe(181);
+      expect(ev('now.getDayOfYear()', { now: new Date('2026-01-01T00:30:00Z') })).toBe(0);
+      expect(ev('now.getDayOfYear("+00:00")', { now: new Date('2026-07-01T12:00:00Z') })).toBe(181);
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
   });
 
   it('follows daylight saving time for named zones', () => {

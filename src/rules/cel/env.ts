@@ -189,6 +189,8 @@ export function patchSemantics(ast: CelNode): void {
       if (n.op === 'call' && n.args[0] === 'int' && (n.args[1] as unknown[]).length === 1) h = strictIntOfDouble(n, h);
       if (n.op === 'rcall' && TIME_GETTERS.has(n.args[0] as string) && (n.args[2] as unknown[]).length === 1)
         h = zonedGetter(n, h) as (...a: unknown[]) => unknown;
+      // cel-js counts getDayOfYear() in the machine's local time, a day short after a DST change: UTC, as CEL says.
+      if (n.op === 'rcall' && n.args[0] === 'getDayOfYear' && (n.args[2] as unknown[]).length === 0) h = utcDayOfYear(h) as (...a: unknown[]) => unknown;
       if (RANGE_CHECKED.has(n.op)) {
         const inner = h;
         h = (...a: unknown[]) => checkRange(inner(...a), n);
@@ -223,6 +225,14 @@ function matchesHandle(n: CelNode): (args: unknown[]) => unknown {
       if (e instanceof InvalidRegex) throw evalError('invalid_regular_expression', e.message, n);
       throw e;
     }
+  };
+}
+
+function utcDayOfYear(fallback: (...a: unknown[]) => unknown): (args: unknown[], ...rest: unknown[]) => unknown {
+  return (args: unknown[], ...rest: unknown[]) => {
+    const [d] = args;
+    if (!(d instanceof Date)) return fallback(args, ...rest);
+    return BigInt(Math.round((Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86_400_000));
   };
 }
 
