@@ -144,6 +144,20 @@ describe('has() on a value that is not a map', () => {
   });
 });
 
+describe('explanations', () => {
+  it('say why a has(), a pattern, a conversion or a zone was unknown', () => {
+    const why = (source: string, facts: object) => expr(source).explainUnknown({ facts, now: new Date() });
+    expect(why('!has(facts.maintenance.until)', { maintenance: 'tomorrow' })).toBe(
+      'has() needs a map, not a string in `facts.maintenance.until` (facts.maintenance = "tomorrow")',
+    );
+    expect(why('!facts.name.matches(facts.p)', { name: 'x', p: '(?=a)' })).toBe(
+      'invalid RE2 regular expression: invalid or unsupported Perl syntax: `(?=` in `facts.name.matches(facts.p)` (facts.name = "x", facts.p = "(?=a)")',
+    );
+    expect(why('int(facts.n) > 1', { n: 1e99 })).toContain('out of the int64 range');
+    expect(why('now.getHours(facts.tz) > 1', { tz: 'Mars/X' })).toContain('unknown time zone "Mars/X"');
+  });
+});
+
 describe('range and overflow are unknown', () => {
   it.each([
     'int(1e99)',
