@@ -47,6 +47,14 @@ describe('matches() is RE2', () => {
     expect(ev(source)).toBe(want);
   });
 
+  it('has the function form matches(text, pattern) too', () => {
+    expect(ev('matches("web-1", "\\\\Aweb")')).toBe(true);
+    expect(ev('matches(facts.n, "(?i)^WEB$")', { facts: { n: 'web' } })).toBe(true);
+    expect(ev('!matches(facts.n, facts.p)', { facts: { n: 'web', p: '(?=w)' } })).toBe(U);
+    const r = compile('matches(facts.n, "a(?=b)")', { variables: VARS });
+    expect(r.errors.map((e) => 'matches(facts.n, "a(?=b)")'.slice(e.offset, e.offset + e.length))).toEqual(['(?=']);
+  });
+
   it('is RE2 inside macros and on dynamic values', () => {
     const facts = { names: ['web-1', 'db-1'], n: 'web' };
     expect(ev('facts.names.exists(a, a.matches("(?i)^WEB"))', { facts })).toBe(true);

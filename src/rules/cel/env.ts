@@ -46,6 +46,15 @@ function createEnvironment(variables: Record<string, string>): Environment {
   env.registerFunction('int(google.protobuf.Timestamp): int', (t: Date) => BigInt(Math.floor(t.getTime() / 1000)));
   env.registerFunction('string(google.protobuf.Timestamp): string', (t: Date) => t.toISOString().replace(/\.?0*Z$/, 'Z'));
   env.registerFunction('string(google.protobuf.Duration): string', (d: object) => String(d));
+  // The function form of matches(), as CEL has it; RE2 like the method.
+  env.registerFunction('matches(string, string): bool', (s: string, p: string) => {
+    try {
+      return re2Matches(s, p);
+    } catch (e) {
+      if (e instanceof InvalidRegex) throw evalError('invalid_regular_expression', e.message);
+      throw e;
+    }
+  });
   for (const [name, type] of Object.entries(variables)) {
     if (/\b(u?int|bytes)\b/.test(type)) {
       throw new Error(`CEL variable "${name}": declare numbers as double (activations carry JS numbers, not ${type})`);

@@ -206,8 +206,14 @@ function regexLiteralProblems(ast: CelNode, source: string): CelDiagnostic[] {
   const stack = [ast];
   while (stack.length) {
     const n = stack.pop()!;
-    if (n.op === 'rcall' && n.args[0] === 'matches' && (n.args[2] as CelNode[]).length === 1) {
-      const p = (n.args[2] as CelNode[])[0]!;
+    const pattern =
+      n.op === 'rcall' && n.args[0] === 'matches' && (n.args[2] as CelNode[]).length === 1
+        ? (n.args[2] as CelNode[])[0]
+        : n.op === 'call' && n.args[0] === 'matches' && (n.args[1] as CelNode[]).length === 2
+          ? (n.args[1] as CelNode[])[1]
+          : undefined;
+    if (pattern) {
+      const p = pattern;
       if (p.op === 'value' && typeof p.args === 'string') {
         const problem = regexProblem(p.args);
         if (problem) {
