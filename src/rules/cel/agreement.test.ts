@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileFast, type FastFn } from './compiler.js';
-import { environment, typeEmptyMacroRanges, variableTypes } from './env.js';
+import { environment, prepareForCheck, variableTypes } from './env.js';
 import { compile, UNKNOWN, type CompiledExpr } from './index.js';
 import { Defer } from './runtime.js';
 
@@ -248,7 +248,7 @@ function show(v: unknown): string {
 function rawFast(source: string): FastFn | null {
   const env = environment(VARS);
   const p = env.parse(source);
-  typeEmptyMacroRanges(p.ast as never);
+  prepareForCheck(p.ast as never);
   if (!p.check().valid) return null;
   try {
     return compileFast(p.ast as never, { variables: variableTypes(env, VARS), constant: (s) => env.evaluate(s) }).fn;

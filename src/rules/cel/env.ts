@@ -99,12 +99,15 @@ export function variableTypes(env: Environment, variables: Record<string, string
 }
 
 /**
- * `[].exists(e, e == 2)`: cel-js types an empty literal as `list<T>`, and then finds two
- * overloads for `e == 2` (int and double) and refuses the expression. An empty literal
- * that a macro iterates is typed `list<dyn>` (or `map<dyn, dyn>`) instead: there is
- * nothing in it, so nothing is lost.
+ * Fixes to cel-js's type checking, applied to the parsed AST before it is checked:
+ * - `[].exists(e, e == 2)`: cel-js types an empty literal as `list<T>`, then finds two
+ *   overloads for `e == 2` (int and double) and refuses the expression. An empty
+ *   literal that a macro iterates is typed `list<dyn>` (or `map<dyn, dyn>`) instead:
+ *   there is nothing in it, so nothing is lost.
+ * - `has({'a': 1}.a)`: cel-js accepts only a variable at the root of has(); CEL
+ *   accepts any expression (patchHas evaluates it).
  */
-export function typeEmptyMacroRanges(ast: CelNode): void {
+export function prepareForCheck(ast: CelNode): void {
   const stack = [ast];
   while (stack.length) {
     const n = stack.pop()!;
@@ -115,8 +118,35 @@ export function typeEmptyMacroRanges(ast: CelNode): void {
         r.setMeta('check', (chk: { getType(t: string): unknown }) => chk.getType(t));
       }
     }
+    if (n.op === 'call' && n.args[0] === 'has') widenHasRoot(n);
     stack.push(...children(n));
   }
+}
+
+interface Checker {
+  check(n: CelNode, ctx: unknown): unknown;
+  getType(t: string): unknown;
+  createError(code: string, message: string, node: CelNode): Error;
+}
+
+function widenHasRoot(n: CelNode): void {
+  const macro = (n as unknown as { meta?: { macro?: { typeCheck?: unknown; macroHasProps?: CelNode[] } } }).meta?.macro;
+  if (!macro || typeof macro.typeCheck !== 'function') return;
+  macro.typeCheck = (chk: Checker, m: { args: CelNode[]; macroHasProps?: CelNode[] }, ctx: unknown) => {
+    let node = m.args[0]!;
+    if (node.op !== '.') throw chk.createError('invalid_macro_argument', 'has() needs a field selection, such as has(facts.x)', node);
+    if (!m.macroHasProps) {
+      const props: CelNode[] = [];
+      while (node.op === '.') {
+        props.push(node);
+        node = node.args[0] as CelNode;
+      }
+      chk.check(node, ctx);
+      props.push(node);
+      m.macroHasProps = props;
+    }
+    return chk.getType('bool');
+  };
 }
 
 function evalError(code: string, message: string, node?: unknown): EvaluationError {

@@ -75,7 +75,7 @@ import type { ParseResult } from '@marcbachmann/cel-js';
 import { children, type CelNode } from './ast.js';
 import { compileFast, Unsupported } from './compiler.js';
 import { diagnosticFromError, type CelDiagnostic } from './diagnostics.js';
-import { environment, patchSemantics, toPlain, typeEmptyMacroRanges, variableTypes } from './env.js';
+import { environment, patchSemantics, toPlain, prepareForCheck, variableTypes } from './env.js';
 import { literalOffsets } from './literal.js';
 import { regexProblem } from './re2.js';
 import { explainError } from './explain.js';
@@ -133,7 +133,7 @@ export function compile(source: string, opts: CompileOptions): CompileResult {
   } catch (e) {
     return { errors: [diagnosticFromError(e, source, env, declared)] };
   }
-  typeEmptyMacroRanges(parsed.ast as unknown as CelNode);
+  prepareForCheck(parsed.ast as unknown as CelNode);
   const checked = parsed.check();
   if (!checked.valid) return { errors: [diagnosticFromError(checked.error, source, env, declared)] };
   const ast = parsed.ast as unknown as CelNode;
