@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileFast, type FastFn } from './compiler.js';
-import { environment, variableTypes } from './env.js';
+import { environment, prepareForCheck, variableTypes } from './env.js';
 import { compile, UNKNOWN, type CompiledExpr } from './index.js';
 import { Defer } from './runtime.js';
 
@@ -105,11 +105,39 @@ const { bool, number, string, numbers } = fc.letrec((tie) => ({
     fc.tuple(tie('bool'), tie('bool'), tie('bool')).map(([c, a, b]) => `(${c} ? ${a} : ${b})`),
     factName.map((f) => `has(facts.${f})`),
     mapKey.map((k) => `has(facts.m1.${k})`),
+    fc.tuple(factName, mapKey).map(([f, k]) => `has(facts.${f}.${k})`),
+    fc.constantFrom('[].exists(e, e == 2)', '[].all(e, e > 0)', 'has({"a": 1}.a)', 'facts.l1.exists(x, has(x.a))'),
+    fc.constantFrom(
+      'timestamp("9999-12-31T23:59:59Z") + duration("1s") > now',
+      'now + duration("2562048h") > now',
+      'now.getHours("+02:00") > 3',
+      'now.getDayOfWeek("Europe/Berlin") == 1',
+      'int(facts.n1 * 1e300) > 0',
+      '-(-9223372036854775807 - 1) > 0',
+    ),
     mapKey.map((k) => `("${k}" in facts.m1)`),
     fc.tuple(tie('number'), tie('numbers')).map(([a, l]) => `(${a} in ${l})`),
     fc.tuple(tie('string'), tie('strings')).map(([a, l]) => `(${a} in ${l})`),
     fc.tuple(tie('string'), fc.constantFrom('contains', 'startsWith', 'endsWith'), tie('string')).map(([a, m, b]) => `${a}.${m}(${b})`),
-    fc.tuple(tie('string'), fc.constantFrom('"^a"', '"b$"', '"[0-9]+"', '"("')).map(([a, re]) => `${a}.matches(${re})`),
+    fc
+      .tuple(
+        tie('string'),
+        fc.constantFrom(
+          '"^a"',
+          '"b$"',
+          '"[0-9]+"',
+          '"("',
+          '"\\\\Aa"',
+          '"^[[:alpha:]]+$"',
+          '"(?i)HELLO"',
+          '"^.$"',
+          '"(?P<x>b)"',
+          '"\\\\s"',
+          '"a{2,1}"',
+          'r"\\d"',
+        ),
+      )
+      .map(([a, re]) => `${a}.matches(${re})`),
     fc
       .tuple(tie('numbers'), fc.constantFrom('all', 'exists', 'exists_one'), arith, tie('number'), cmp, tie('number'))
       .map(([l, m, op, a, c, b]) => `${l}.${m}(x, (x ${op} ${a}) ${c} ${b})`),
@@ -230,6 +258,7 @@ function show(v: unknown): string {
 function rawFast(source: string): FastFn | null {
   const env = environment(VARS);
   const p = env.parse(source);
+  prepareForCheck(p.ast as never);
   if (!p.check().valid) return null;
   try {
     return compileFast(p.ast as never, { variables: variableTypes(env, VARS), constant: (s) => env.evaluate(s) }).fn;

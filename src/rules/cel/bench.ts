@@ -44,7 +44,7 @@ function makeActivation(i: number): object {
   return {
     facts,
     labels: { env: rnd() < 0.7 ? 'prod' : 'staging', service: `svc-${i % 50}` },
-    target: { id: `i-${i}`, kind: 'instance' },
+    target: { id: i % 3 ? `i-${i}` : `Web-${i % 1000}`, kind: 'instance' },
     agg: rnd() < 0.98 ? { service_unhealthy: rnd() * 0.6 } : {},
     depends_on: deps,
     now: NOW,
@@ -58,8 +58,12 @@ type Act = {
   labels: Record<string, unknown>;
   agg: Record<string, unknown>;
   depends_on: { facts: Record<string, unknown> }[];
+  target: { id: string };
   now: Date;
 };
+
+const WEB = /^i-[0-9]+$/;
+const WEB_I = /^web-[0-9]+$/i;
 
 const CASES: { name: string; cel: string; hand: (a: Act) => unknown }[] = [
   {
@@ -127,6 +131,18 @@ const CASES: { name: string; cel: string; hand: (a: Act) => unknown }[] = [
       if (Number.isNaN(t)) return U;
       return a.now.getTime() - t > 600_000;
     },
+  },
+  {
+    // RE2 translated to a JS RegExp (the common subset).
+    name: 'matches (RE2 as JS)',
+    cel: 'target.id.matches("^i-[0-9]+$")',
+    hand: (a) => WEB.test(a.target.id),
+  },
+  {
+    // RE2-only syntax, matched by re2js.
+    name: 'matches (re2js)',
+    cel: 'target.id.matches("(?i)^web-[[:digit:]]+$")',
+    hand: (a) => WEB_I.test(a.target.id),
   },
 ];
 

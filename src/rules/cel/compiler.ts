@@ -2,6 +2,7 @@
 import { DYN, elementType, hasDyn, hidesIntOrDuration, kindOfType, MACROS, type CelNode, type CelType, type Kind } from './ast.js';
 import * as R from './runtime.js';
 import { UNKNOWN } from './runtime.js';
+import { compileRegex, isRegex } from './re2.js';
 
 /** Raised at compile time for a construct the compiler leaves to the interpreter. */
 export class Unsupported extends Error {}
@@ -446,7 +447,7 @@ class Gen {
     const offset = (d: { seconds: bigint; nanos: number }) => Number(d.seconds) * 1000 + Math.floor(d.nanos / 1_000_000);
     if (l.k === 'time' && r.k === 'dur' && r.dur && (op === '+' || op === '-')) {
       const off = op === '+' ? offset(r.dur) : -(Number(r.dur.seconds) * 1000) - Math.floor(r.dur.nanos / 1_000_000);
-      return this.val(this.let(`${l.js} === U ? U : new Date(${l.js}.getTime() + (${off}))`), type);
+      return this.val(this.let(`${l.js} === U ? U : tsAdd(${l.js}, ${off})`), type);
     }
     // duration + timestamp: cel-js types the result as a duration but returns a timestamp; left to it.
     return unsupported(`${l.type.name} ${op} ${r.type.name}`);
@@ -514,6 +515,9 @@ class Gen {
       return this.val('U', type);
     }
     const dur = d as { seconds: bigint; nanos: number; valueOf(): number };
+    // CEL's range: int64 nanoseconds, about ±292 years (the interpreter makes the literal an error).
+    const ns = dur.seconds * 1_000_000_000n + BigInt(dur.nanos);
+    if (ns > 9223372036854775807n || ns < -9223372036854775808n) return this.val('U', type);
     return this.val(`(${dur.valueOf()})`, type, { dur: { seconds: dur.seconds, nanos: dur.nanos }, lit: true });
   }
 
@@ -582,12 +586,8 @@ class Gen {
       case 'matches/1': {
         const p = argNodes[0]!;
         if (p.op === 'value' && typeof p.args === 'string') {
-          let re: RegExp;
-          try {
-            re = new RegExp(p.args);
-          } catch {
-            return this.val(this.let(`(${r.js}, U)`), type);
-          }
+          const re = compileRegex(p.args);
+          if (!isRegex(re)) return this.val(this.let(`(${r.js}, U)`), type);
           return this.val(this.let(`matchesRe(${r.js}, ${this.konst(re)})`), type);
         }
         return this.val(this.let(`matches(${r.js}, ${a0!.js})`), type);
@@ -752,6 +752,7 @@ const HELPERS = [
   'tsOfString',
   'tsOfInt',
   'tsDiff',
+  'tsAdd',
   'contains',
   'startsWith',
   'endsWith',

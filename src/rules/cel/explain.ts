@@ -68,5 +68,6 @@ export function explainError(e: unknown, source: string, activation: object): st
       if (f && facts && typeof facts === 'object' && Object.hasOwn(facts, f)) values.push(`facts.${f} = ${show(facts[f])}`);
     }
   }
-  return `${summary}${snippet ? ` in \`${snippet}\`` : ''}${values.length ? ` (${values.join(', ')})` : ''}`;
+  const shown = [...new Set(values)];
+  return `${summary}${snippet ? ` in \`${snippet}\`` : ''}${shown.length ? ` (${shown.join(', ')})` : ''}`;
 }

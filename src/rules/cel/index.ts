@@ -27,7 +27,7 @@
 //                   else false
 //   exists_one, map, filter: UNKNOWN if the predicate is unknown for any element
 //   has(facts.x) is false for a missing fact (never unknown); has(facts.a.b) is
-//   unknown when facts.a is missing.
+//   unknown when facts.a is missing or is not a map (CEL: has() on a non-map is an error).
 // Equality across types is false, not unknown (`facts.s == 1` with s a string), as in
 // CEL; ordering across types (`<`) is unknown. `x in list` compares like `==`;
 // `k in map` tests for the key.
@@ -35,7 +35,13 @@
 // Timestamps and durations. `now` is the run's clock (a timestamp); `timestamp("…")`
 // parses RFC 3339; `duration("10m")` takes Go-style units (ns, us, ms, s, m, h).
 // `now - timestamp(facts.deployed_at) > duration("10m")` works as expected; timestamps
-// compare with timestamps and durations with durations.
+// compare with timestamps and durations with durations. Timestamps hold milliseconds
+// and run from year 1 to 9999; durations fit int64 nanoseconds (about ±292 years);
+// a result outside is UNKNOWN. Accessors take a zone: `now.getHours("Europe/Berlin")`,
+// `now.getHours("+02:00")`.
+//
+// Regular expressions. `matches()` is RE2 (re2.ts), in both paths; a literal pattern
+// RE2 refuses is a compile error at its position, a computed one is UNKNOWN.
 //
 // Results (what eval returns): UNKNOWN, or a plain JS value: number, string, boolean,
 // null, array, object, Date for a timestamp, and a number of SECONDS (possibly
@@ -66,10 +72,12 @@
 // maps, durations over 104 days). A property-based test holds both paths to the same
 // results.
 import type { ParseResult } from '@marcbachmann/cel-js';
-import type { CelNode } from './ast.js';
+import { children, type CelNode } from './ast.js';
 import { compileFast, Unsupported } from './compiler.js';
 import { diagnosticFromError, type CelDiagnostic } from './diagnostics.js';
-import { environment, guardDivisions, toPlain, variableTypes } from './env.js';
+import { environment, patchSemantics, toPlain, prepareForCheck, variableTypes } from './env.js';
+import { literalOffsets } from './literal.js';
+import { regexProblem } from './re2.js';
 import { explainError } from './explain.js';
 import { collectRefs, type Refs } from './refs.js';
 import { UNKNOWN } from './runtime.js';
@@ -125,6 +133,7 @@ export function compile(source: string, opts: CompileOptions): CompileResult {
   } catch (e) {
     return { errors: [diagnosticFromError(e, source, env, declared)] };
   }
+  prepareForCheck(parsed.ast as unknown as CelNode);
   const checked = parsed.check();
   if (!checked.valid) return { errors: [diagnosticFromError(checked.error, source, env, declared)] };
   const ast = parsed.ast as unknown as CelNode;
@@ -132,12 +141,13 @@ export function compile(source: string, opts: CompileOptions): CompileResult {
 
   const { refs, problems } = collectRefs(ast, new Set(declared), opts.fields);
   const errors: CelDiagnostic[] = problems.map((p) => ({ ...p }));
+  errors.push(...regexLiteralProblems(ast, source));
   if (opts.expect === 'bool' && type !== 'bool' && type !== 'dyn') {
     errors.push({ message: `a condition must be true or false, but this expression is a ${type}`, offset: 0, length: source.length });
   }
   if (errors.length) return { errors };
 
-  guardDivisions(ast);
+  patchSemantics(ast);
   const interpret = (activation: object): unknown => {
     try {
       const v: unknown = parsed(activation as Record<string, unknown>);
@@ -188,6 +198,39 @@ export function compile(source: string, opts: CompileOptions): CompileResult {
     explainUnknown,
   };
   return { expr, errors: [] };
+}
+
+/** `x.matches("…")` with a literal pattern RE2 refuses: an error at its position in the pattern, before anything runs. */
+function regexLiteralProblems(ast: CelNode, source: string): CelDiagnostic[] {
+  const out: CelDiagnostic[] = [];
+  const stack = [ast];
+  while (stack.length) {
+    const n = stack.pop()!;
+    const pattern =
+      n.op === 'rcall' && n.args[0] === 'matches' && (n.args[2] as CelNode[]).length === 1
+        ? (n.args[2] as CelNode[])[0]
+        : n.op === 'call' && n.args[0] === 'matches' && (n.args[1] as CelNode[]).length === 2
+          ? (n.args[1] as CelNode[])[1]
+          : undefined;
+    if (pattern) {
+      const p = pattern;
+      if (p.op === 'value' && typeof p.args === 'string') {
+        const problem = regexProblem(p.args);
+        if (problem) {
+          const map = literalOffsets(source.slice(p.start, p.end));
+          const from = map?.[problem.offset];
+          const to = map?.[Math.min(problem.offset + problem.length, p.args.length)];
+          out.push(
+            from !== undefined && to !== undefined
+              ? { message: problem.message, offset: p.start + from, length: Math.max(1, to - from) }
+              : { message: problem.message, offset: p.start, length: p.end - p.start },
+          );
+        }
+      }
+    }
+    stack.push(...children(n));
+  }
+  return out.sort((a, b) => a.offset - b.offset);
 }
 
 /** A condition's value as three-valued truth: anything but true or false is unknown. */

@@ -1,4 +1,5 @@
 // Values and helpers shared by the compiled fast path and the reference interpreter: UNKNOWN, DEFER, runtime kinds.
+import { compileRegex, isRegex, type Regex } from './re2.js';
 
 /** The value of an expression that cannot be known: a missing fact, a type mismatch, a division by zero... */
 export const UNKNOWN: unique symbol = Symbol('UNKNOWN');
@@ -152,7 +153,7 @@ export function listAt(l: unknown, i: unknown, t: number): unknown {
   return U;
 }
 
-/** `has(x.k)` once `x` is evaluated. */
+/** `has(x.k)` once `x` is evaluated: a map is tested for the key; anything else is an error (UNKNOWN), as in CEL. */
 export function has(x: unknown, k: string, t: number): unknown {
   if (x === U) return U;
   if (isPlainMap(x)) {
@@ -164,9 +165,9 @@ export function has(x: unknown, k: string, t: number): unknown {
     case 'string':
     case 'number':
     case 'boolean':
-      return false;
+      return U;
   }
-  if (x === null || isArray(x) || isDate(x)) return false;
+  if (x === null || isArray(x) || isDate(x)) return U;
   return defer('has() on an unusual value');
 }
 
@@ -462,17 +463,14 @@ export function lastIndexOf(a: unknown, b: unknown): unknown {
 export function split(a: unknown, b: unknown): unknown {
   return s2(a, b) ? (a as string).split(b as string) : U;
 }
+/** `a.matches(b)`: RE2, compiled once per pattern; a pattern RE2 refuses is UNKNOWN. */
 export function matches(a: unknown, b: unknown): unknown {
   if (!s2(a, b)) return U;
-  let re: RegExp;
-  try {
-    re = new RegExp(b as string);
-  } catch {
-    return U;
-  }
-  return re.test(a as string);
+  const re = compileRegex(b as string);
+  return isRegex(re) ? re.test(a as string) : U;
 }
-export function matchesRe(a: unknown, re: RegExp): unknown {
+/** `a.matches("literal")`: the pattern compiled with the expression. */
+export function matchesRe(a: unknown, re: Regex): unknown {
   if (typeof a !== 'string') {
     if (a !== U) kindOf(a);
     return U;
@@ -511,6 +509,12 @@ export function range(x: unknown): unknown[] | null {
   if (isPlainMap(x)) return Object.keys(x);
   if (x !== U) kindOf(x);
   return null;
+}
+
+/** `t + ms` for a timestamp and a duration literal: outside years 1-9999 is UNKNOWN (CEL's range). */
+export function tsAdd(t: Date, ms: number): unknown {
+  const x = t.getTime() + ms;
+  return x <= 253402300799999 && x >= -62135596800000 ? new Date(x) : U;
 }
 
 /** `a - b` of two timestamps, in milliseconds; long spans go to the interpreter, whose BigInt arithmetic rounds them its own way. */
