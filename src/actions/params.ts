@@ -3,18 +3,19 @@ import type { ActionConfig } from '../config/schema.js';
 import { PlanError, type TemplateScope } from './types.js';
 import { quote } from './output.js';
 import { parseTemplate, renderTemplate } from './template.js';
+import { compileRegex, isRegex } from '../rules/cel/re2.js';
 
-const compiled = new Map<string, RegExp>();
+const compiled = new Map<string, { test(value: string): boolean }>();
 
-/**
- * A param pattern as a regular expression that must match the whole value:
- * `^(?:pattern)$` without flags, so `$` means the end of the value (never of a
- * line) and a newline cannot slip past it.
- */
 /** The longest parameter pattern accepted: far above any real one, far below what makes a regular expression engine refuse it. */
 export const MAX_PATTERN_LENGTH = 1000;
 
-export function paramPattern(pattern: string): RegExp {
+/**
+ * A param pattern as an RE2 regular expression that must match the whole value: `^(?:pattern)$` without flags,
+ * so `$` means the end of the value (never of a line) and a newline cannot slip past it.
+ */
+
+export function paramPattern(pattern: string): { test(value: string): boolean } {
   let re = compiled.get(pattern);
   if (!re) {
     if (pattern.length > MAX_PATTERN_LENGTH) {
@@ -22,14 +23,14 @@ export function paramPattern(pattern: string): RegExp {
         `pattern is ${pattern.length} characters long; at most ${MAX_PATTERN_LENGTH} are allowed (a parameter's pattern names the values it accepts)`,
       );
     }
-    try {
-      re = new RegExp(`^(?:${pattern})$`);
-      // V8 compiles a regular expression on its first use, and only then refuses one that is too large: use it
-      // here, so `reflex check` finds it rather than a run.
-      re.test('');
-    } catch (err) {
-      throw new PlanError(`invalid pattern /${pattern.length > 80 ? `${pattern.slice(0, 80)}…` : pattern}/: ${(err as Error).message}`);
-    }
+    const shown = pattern.length > 80 ? `${pattern.slice(0, 80)}…` : pattern;
+    // RE2, as CEL's matches() (docs/rules.md): a pattern copied from Go, Prometheus or Kubernetes means what it said
+    // there. It must stand on its own (so `a)|(b` cannot escape the anchors), then it must match the whole value.
+    const alone = compileRegex(pattern);
+    if (!isRegex(alone)) throw new PlanError(`invalid pattern /${shown}/: ${alone.message}`);
+    const whole = compileRegex(`^(?:${pattern})$`);
+    if (!isRegex(whole)) throw new PlanError(`invalid pattern /${shown}/: ${whole.message}`);
+    re = whole;
     compiled.set(pattern, re);
   }
   return re;

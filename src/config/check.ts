@@ -264,7 +264,7 @@ function checkRules(project: Project, facts: Set<string> | null): Diagnostic[] {
         // A literal value can be checked against the param's pattern now rather than at run time.
         const pattern = action?.params?.[k]?.pattern;
         if (pattern !== undefined && !v.includes('{{')) {
-          let re: RegExp | undefined;
+          let re: { test(value: string): boolean } | undefined;
           try {
             re = paramPattern(pattern);
           } catch {

@@ -59,3 +59,22 @@ describe('timeouts', () => {
     expect(planAction('x', exec({ argv: ['true'] }), planCtx()).timeoutMs).toBe(10_000);
   });
 });
+
+describe('param patterns are RE2, as matches() is', () => {
+  const restart = (pattern: string) => exec({ argv: ['systemctl', 'restart', '{{ params.unit }}'], params: { unit: { pattern } } });
+  const plan = (pattern: string, unit: string) => () => planAction('restart', restart(pattern), planCtx(undefined, { with: { unit } }));
+
+  it('POSIX classes mean what they mean in Go and Prometheus (in JavaScript, [[:alnum:]]+ accepted "a]")', () => {
+    expect(() => plan('[[:alnum:]-]+', 'web-1')()).not.toThrow();
+    expect(plan('[[:alnum:]-]+', 'a]')).toThrow(/does not match/);
+  });
+
+  it('a pattern that does not stand on its own is refused, so it cannot escape the anchors', () => {
+    expect(checkAction('restart', restart('[a-z]+)|(.*'))).toEqual([expect.stringMatching(/^action restart, param unit: invalid pattern/)]);
+    expect(plan('[a-z]+)|(.*', 'x; rm -rf /')).toThrow(/invalid pattern/);
+  });
+
+  it('what RE2 cannot read (a lookahead) is a check error', () => {
+    expect(checkAction('restart', restart('(?!admin)[a-z]+'))).toEqual([expect.stringMatching(/invalid pattern .*RE2/)]);
+  });
+});
