@@ -31,7 +31,9 @@ export interface FleetSummary {
   kind: string;
   /** The rule's mode (`dry-run` is shadow) and the run's. */
   ruleMode: string;
-  run: { id: number; at: string; mode: string };
+  /** The fact a derive rule sets (it never acts: it has no mode that matters). */
+  derive: string | null;
+  run: { id: number; at: string; mode: string; shard: string | null };
   /** Targets of the rule's kind in the run (in a sharded run: of this run's shards). */
   targets: number;
   evaluated: number;
@@ -72,7 +74,7 @@ export function fleetSummary(o: {
   recomputed: readonly Decision[];
   /** The decision about a target neither list has (a not-matched one): made again, for the condition that failed. */
   decide?: (t: Target) => Decision | null;
-  run: { id: number; at: number; mode: string };
+  run: { id: number; at: number; mode: string; shard?: string | null };
 }): FleetSummary {
   const { rule } = o;
   const byTarget = new Map<string, { outcome: DecisionOutcome; trace: DecisionRecord['trace']; conditions: DecisionRecord['conditions'] }>();
@@ -125,7 +127,8 @@ export function fleetSummary(o: {
     rule: rule.name,
     kind: rule.kind,
     ruleMode: rule.mode,
-    run: { id: o.run.id, at: new Date(o.run.at).toISOString(), mode: o.run.mode },
+    derive: rule.derive,
+    run: { id: o.run.id, at: new Date(o.run.at).toISOString(), mode: o.run.mode, shard: o.run.shard ?? null },
     targets,
     evaluated,
     excluded: { count: excluded, by: byCount(excludedBy).map(([clause, count]) => ({ clause, count })), first: excludedFirst.sort(byId) },
@@ -155,8 +158,10 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 /** The fleet view as text. */
 export function fleetText(f: FleetSummary): string {
   const out: string[] = [];
-  const shadow = f.ruleMode === 'dry-run' ? 'shadow' : 'enforce';
-  out.push(`rule ${f.rule} in run #${f.run.id} at ${f.run.at} (rule in ${shadow} mode${f.run.mode === 'dry-run' ? '; the run was a dry run' : ''})`);
+  const mode = f.derive ? `derives ${f.derive}` : `rule in ${f.ruleMode === 'dry-run' ? 'shadow' : 'enforce'} mode`;
+  out.push(`rule ${f.rule} in run #${f.run.id} at ${f.run.at} (${mode}${f.run.mode === 'dry-run' ? '; the run was a dry run' : ''})`);
+  // A sharded run decided only for the targets of its own shards.
+  if (f.run.shard) out.push(`  this run held ${f.run.shard}: only its targets are counted (other runs decided the others)`);
   out.push(
     `  ${plural(f.targets, `${f.kind} target`)}: ${f.evaluated} evaluated` +
       (f.excluded.count ? `, ${f.excluded.count} excluded by its target selector (${f.excluded.by.map((b) => `${b.clause}: ${b.count}`).join(', ')})` : ''),
@@ -179,7 +184,9 @@ export function fleetText(f: FleetSummary): string {
       if (s.details.length > 3) out.push(`    ... and ${plural(s.details.length - 3, 'other detail')}`);
     }
   }
-  const telling = f.outcomes.find((g) => g.outcome !== 'not_matched') ?? f.outcomes[0];
+  // The most telling target: one that something happened to, before an unknown or a not-matched one.
+  const telling =
+    f.outcomes.find((g) => g.outcome !== 'not_matched' && g.outcome !== 'unknown') ?? f.outcomes.find((g) => g.outcome === 'unknown') ?? f.outcomes[0];
   if (telling) out.push(`explain one: reflex why ${telling.first[0]} --rule ${f.rule} --run ${f.run.id}`);
   return out.join('\n');
 }

@@ -56,7 +56,7 @@ export function verdictSentence(v: VerdictInput): string {
     case 'interrupted':
       return `${what ?? 'an action'} on ${t} was interrupted ${at}: ${stop ? stopDetail(stop) : 'its runner stopped'}; a person must check whether it took effect`;
     case 'dry_run': {
-      const why = dryRunWhy(v.trace, v.run.id);
+      const why = dryRunWhy(v.trace, v.run);
       if (!what) return `would page ${v.escalateTo ?? 'a person'} about ${t} (${why}: nothing was sent)${becauseText}`;
       return `would run ${what} on ${t} (${why}: nothing ran)${becauseText}`;
     }
@@ -194,8 +194,10 @@ function toldWhom(v: VerdictInput): string {
   return '';
 }
 
-function dryRunWhy(trace: readonly Verdict[], run: number): string {
-  return trace.some((x) => x.reason === REASON.SHADOW) ? `run ${run}; the rule is in shadow mode` : `run ${run} was a dry run`;
+/** A dry run stops everything; otherwise only a rule in shadow mode would have acted without acting. */
+function dryRunWhy(trace: readonly Verdict[], run: { id: number; dryRun: boolean }): string {
+  if (run.dryRun && !trace.some((x) => x.reason === REASON.SHADOW)) return `run ${run.id} was a dry run`;
+  return `run ${run.id}; the rule is in shadow mode`;
 }
 
 // The `for` verdict of the evaluate stage (rules/evaluate.ts) gives its numbers in these two shapes; a unit test pins them.

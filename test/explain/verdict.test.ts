@@ -92,7 +92,16 @@ describe('verdictSentence', () => {
     expect(verdictSentence(failed)).toBe(
       `ran restart-instance on web-2 at 10:04 UTC (run 41) and it failed: execution #7 restart-instance failed (exit 1); it ran ${because}`,
     );
-    const dry = base({ outcome: 'dry_run', trace: [{ stage: 'act', reason: 'dry-run', detail: '--dry-run: would run exec', stops: true }] });
+    const page0 = base({ outcome: 'dry_run', actions: [], escalateTo: 'oncall', trace: [{ stage: 'notify', reason: 'dry-run', detail: 'shown, not sent' }] });
+    expect(verdictSentence(page0)).toBe(`would page oncall about web-2 (run 41; the rule is in shadow mode: nothing was sent) ${because}`);
+    expect(verdictSentence({ ...page0, run: { ...page0.run, dryRun: true } })).toBe(
+      `would page oncall about web-2 (run 41 was a dry run: nothing was sent) ${because}`,
+    );
+    const dry = base({
+      outcome: 'dry_run',
+      run: { id: 41, at: AT, dryRun: true },
+      trace: [{ stage: 'act', reason: 'dry-run', detail: '--dry-run: would run exec', stops: true }],
+    });
     expect(verdictSentence(dry)).toBe(`would run restart-instance on web-2 (run 41 was a dry run: nothing ran) ${because}`);
     const shadow = base({ outcome: 'dry_run', trace: [{ stage: 'act', reason: 'shadow', detail: 'shadow', stops: true }] });
     expect(verdictSentence(shadow)).toBe(`would run restart-instance on web-2 (run 41; the rule is in shadow mode: nothing ran) ${because}`);

@@ -230,7 +230,7 @@ async function fleet(
     stored,
     recomputed: ev.decisions,
     decide: (t) => lineage.decide(rule, t),
-    run: { id: run.id, at: snap.now, mode: run.mode },
+    run: { id: run.id, at: snap.now, mode: run.mode, shard: run.shard ?? null },
   });
   process.stdout.write(json ? `${JSON.stringify(f, null, 2)}\n` : `${fleetText(f)}\n`);
   return 0;
