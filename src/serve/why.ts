@@ -97,7 +97,7 @@ export async function explainTarget(
     out.push(`  source ${s.name} ${s.status}: ${s.error ?? ''} (its facts are unknown in this run)`);
   if (shown.length === 0) out.push('  no rule applies to this target');
   const order = (d: DecisionRecord) => (d.outcome === 'not_matched' ? 1 : 0);
-  for (const d of shown.sort((a, b) => order(a) - order(b))) {
+  for (const d of [...shown].sort((a, b) => order(a) - order(b))) {
     out.push('');
     out.push(explainDecision(d, { factSources: snap.factSources, executions }));
   }
