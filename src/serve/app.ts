@@ -30,7 +30,8 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
   'X-Frame-Options': 'DENY',
   'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
+  // Not no-referrer: with it, browsers send `Origin: null` on form posts, which the same-origin check must refuse.
+  'Referrer-Policy': 'same-origin',
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
@@ -236,7 +237,7 @@ export function createApp(deps: ServeDeps, opts: AppOptions): OpenAPIHono<Env> {
       );
     if (!auth.tokenOk(token)) {
       log(`reflex serve: failed login as "${name}" from ${clientOf(c)}`);
-      return page(c, V.LoginPage({ viewer, next, error: 'wrong token' }) as JSX.Element, 401);
+      return page(c, V.LoginPage({ viewer, next, name, error: 'wrong token' }) as JSX.Element, 401);
     }
     const { value } = auth.issue(name);
     setCookie(c, SESSION_COOKIE, value, { httpOnly: true, sameSite: 'Strict', path: '/', maxAge: SESSION_MS / 1000, secure: c.req.url.startsWith('https:') });

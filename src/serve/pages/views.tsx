@@ -816,7 +816,7 @@ export const RulesPage: FC<{ rules: ReturnType<ReadModel['rules']>; hasTests: bo
 
 // ---------------------------------------------------------------- login, errors
 
-export const LoginPage: FC<{ viewer: Viewer; next: string; error?: string }> = ({ viewer, next, error }) => (
+export const LoginPage: FC<{ viewer: Viewer; next: string; error?: string; name?: string }> = ({ viewer, next, error, name }) => (
   <Layout title="Log in" viewer={viewer}>
     {!viewer.writable ? (
       <p>
@@ -832,7 +832,7 @@ export const LoginPage: FC<{ viewer: Viewer; next: string; error?: string }> = (
         ) : null}
         <input type="hidden" name="next" value={next} />
         <label>
-          your name (for the audit log) <input name="name" required autocomplete="username" maxlength={64} />
+          your name (for the audit log) <input name="name" value={name ?? ''} required autocomplete="username" maxlength={64} />
         </label>
         <label>
           token <input name="token" type="password" required autocomplete="current-password" />
