@@ -66,12 +66,13 @@ dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; }
 .pager { display: flex; gap: 1rem; margin: .6rem 0; }
 figure.chart { margin: 0; background: #fff; border: 1px solid var(--line); padding: .5rem; }
-figure.chart svg { width: 100%; max-width: 900px; height: auto; }
+figure.chart > svg { width: 100%; max-width: 900px; height: auto; }
+.legend svg { vertical-align: middle; }
 figure.chart .axis { stroke: var(--line); }
 figure.chart .tick { font-size: 10px; fill: var(--muted); }
 .legend { margin-right: 1rem; font-size: 12px; }
 .g-acted { fill: var(--acted); } .g-failed { fill: var(--failed); } .g-escalated { fill: var(--escalated); }
-.g-blocked { fill: var(--blocked); } .g-dry-run { fill: var(--dryrun); } .g-unknown { fill: var(--unknown); } .g-runfailed { fill: #000; }
+.g-held { fill: var(--blocked); } .g-dry-run { fill: var(--dryrun); } .g-unknown { fill: var(--unknown); } .g-runfailed { fill: #000; }
 .bar { fill: #5b8def; }
 details summary { cursor: pointer; color: var(--muted); }
 `;

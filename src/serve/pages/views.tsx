@@ -20,20 +20,20 @@ function outcomeText(o: Record<string, number>): string {
 // ---------------------------------------------------------------- chart
 
 /** The chart's colour groups, most urgent first. */
-const GROUPS: { name: string; outcomes: DecisionOutcome[] }[] = [
-  { name: 'failed', outcomes: ['failed', 'interrupted'] },
-  { name: 'acted', outcomes: ['executed'] },
-  { name: 'escalated', outcomes: ['escalated'] },
-  { name: 'blocked', outcomes: ['blocked', 'cooled_down', 'deferred'] },
-  { name: 'dry-run', outcomes: ['dry_run'] },
-  { name: 'unknown', outcomes: ['unknown', 'pending'] },
+const GROUPS: { name: string; cls: string; outcomes: DecisionOutcome[] }[] = [
+  { name: 'failed', cls: 'failed', outcomes: ['failed', 'interrupted'] },
+  { name: 'acted', cls: 'acted', outcomes: ['executed'] },
+  { name: 'escalated', cls: 'escalated', outcomes: ['escalated'] },
+  { name: 'held back', cls: 'held', outcomes: ['blocked', 'cooled_down', 'deferred'] },
+  { name: 'dry-run', cls: 'dry-run', outcomes: ['dry_run'] },
+  { name: 'unknown', cls: 'unknown', outcomes: ['unknown', 'pending'] },
 ];
 
 export const RunChart: FC<{ runs: Overview['recent'] }> = ({ runs }) => {
   const W = 720;
   const H = 160;
   const n = Math.max(runs.length, 1);
-  const bw = Math.max(4, Math.floor((W - 40) / n) - 4);
+  const bw = Math.min(40, Math.max(4, Math.floor((W - 40) / n) - 4));
   const totals = runs.map((r) => GROUPS.reduce((a, g) => a + g.outcomes.reduce((b, o) => b + (r.outcomes[o] ?? 0), 0), 0));
   const max = Math.max(1, ...totals);
   return (
@@ -58,7 +58,7 @@ export const RunChart: FC<{ runs: Overview['recent'] }> = ({ runs }) => {
                 if (!v) return null;
                 const h = Math.max(1, Math.round((v / max) * (H - 10)));
                 y -= h;
-                return <rect x={x} y={y} width={bw} height={h} class={`g-${g.name}`} />;
+                return <rect x={x} y={y} width={bw} height={h} class={`g-${g.cls}`} />;
               })}
               {n <= 30 ? (
                 <text x={x + bw / 2} y={H + 14} class="tick" text-anchor="middle">
@@ -73,7 +73,7 @@ export const RunChart: FC<{ runs: Overview['recent'] }> = ({ runs }) => {
         {GROUPS.map((g) => (
           <span class="legend">
             <svg width="10" height="10" aria-hidden="true">
-              <rect width="10" height="10" class={`g-${g.name}`} />
+              <rect width="10" height="10" class={`g-${g.cls}`} />
             </svg>{' '}
             {g.name}
           </span>
