@@ -121,6 +121,7 @@ export class ReadModel {
   readonly clock: () => number;
   private readonly snapshots = new Lru<number, Snapshot>(3);
   private readonly decisions = new Lru<number, DecisionRecord[]>(6);
+  private readonly whys = new Lru<string, { doc: WhyDoc; text: string }>(200);
 
   constructor(deps: ServeDeps) {
     this.store = deps.store;
@@ -144,6 +145,12 @@ export class ReadModel {
   async runDecisions(run: RunRecord): Promise<DecisionRecord[]> {
     if (run.finishedAt === null) return [];
     return this.decisions.get(run.id, () => this.store.getDecisions(run.id));
+  }
+
+  /** Load the latest finished run's snapshot and decisions into the caches. */
+  async warm(): Promise<void> {
+    const r = await this.latestFinished();
+    if (r) await Promise.all([this.snapshot(r).catch(() => null), this.runDecisions(r)]);
   }
 
   async latestFinished(filter: (r: RunRecord) => boolean = () => true): Promise<RunRecord | null> {
@@ -214,13 +221,14 @@ export class ReadModel {
   }
 
   /**
-   * Decisions matching the filters, newest first, a page at a time. Within one run (or with a label filter, which needs
-   * the run's snapshot: the latest finished run unless one is named) the run's decisions are filtered in memory;
-   * across runs the store's history is read. Not-matched decisions are not stored: the decision detail recomputes them.
+   * Decisions matching the filters, newest first, a page at a time. Within one run (the latest finished one unless a
+   * run is named, or a target or rule is, which are searched across runs) the run's decisions are filtered in memory
+   * (a label filter reads the run's snapshot); across runs the store's history is read. Not-matched decisions are not stored: the decision detail recomputes them.
    */
   async decisionsPage(f: DecisionFilter): Promise<{ decisions: DecisionRecord[]; page: number; more: boolean; run: number | null; total: number | null }> {
     const size = PAGE_SIZE;
-    if (f.run !== undefined || f.label !== undefined) {
+    // Across runs only by target or rule (the store has indexes for those); otherwise one run, the latest by default.
+    if (f.run !== undefined || f.label !== undefined || (f.target === undefined && f.rule === undefined)) {
       const run = f.run !== undefined ? await this.run(f.run) : await this.latestFinished();
       if (!run) return { decisions: [], page: f.page, more: false, run: null, total: 0 };
       let list = await this.runDecisions(run);
@@ -250,16 +258,24 @@ export class ReadModel {
     return { decisions: got.slice(f.page * size, (f.page + 1) * size), page: f.page, more: got.length > (f.page + 1) * size, run: null, total: null };
   }
 
-  /** The decision detail: `reflex why TARGET --run N [--rule R]`. */
+  /**
+   * The decision detail: `reflex why TARGET --run N [--rule R]`. Recomputing it re-evaluates the run's rules (see
+   * docs/performance.md for what that costs on a large fleet); a finished run does not change, so answers are kept.
+   */
   async why(runId: number | undefined, target: string, rule?: string): Promise<{ doc: WhyDoc; text: string }> {
     const run = runId !== undefined ? await this.run(runId) : await this.latestFinished();
     if (!run) throw new NotFound('no finished run recorded yet');
-    try {
-      return await explainTarget(this.store, this.loaded, run, await this.snapshot(run), target, rule);
-    } catch (err) {
-      if (err instanceof UserError) throw new NotFound(err.message);
-      throw err;
-    }
+    const load = async () => {
+      try {
+        return await explainTarget(this.store, this.loaded, run, await this.snapshot(run), target, rule);
+      } catch (err) {
+        if (err instanceof UserError) throw new NotFound(err.message);
+        throw err;
+      }
+    };
+    // Executions change after the run (a late outcome, an interrupted one): keep answers only briefly.
+    const key = `${run.id}\u0000${target}\u0000${rule ?? ''}\u0000${Math.floor(this.clock() / 60_000)}`;
+    return run.finishedAt === null ? load() : this.whys.get(key, load);
   }
 
   /** A target across runs: its latest labels and facts, and every recorded decision and execution about it. */

@@ -22,7 +22,7 @@ function peer(c: Context): string {
 }
 
 export function startServer(deps: ServeDeps, opts: Omit<AppOptions, 'clientOf'> & { host: string; port: number }): Promise<Running> {
-  const app = createApp(deps, { ...opts, clientOf: peer });
+  const app = createApp(deps, { warm: true, ...opts, clientOf: peer });
   return new Promise((resolve, reject) => {
     let server: ServerType;
     const onError = (err: NodeJS.ErrnoException) => {

@@ -525,10 +525,10 @@ export const DecisionsPage: FC<{ r: M<'decisionsPage'>; f: DecisionFilter; rules
         {r.run !== null ? (
           <>
             Run <a href={`/runs/${r.run}`}>#{r.run}</a>
-            {f.run === undefined ? ' (the latest: a label filter reads one run)' : ''}: {r.total} decision(s).{' '}
+            {f.run === undefined ? ' (the latest; give a target or a rule to search across runs)' : ''}: {r.total} decision(s).{' '}
           </>
         ) : (
-          'All runs, newest first. '
+          'Across runs, newest first. '
         )}
         Not-matched decisions are not listed (runs do not store them): open a target's why to see every rule, matched or not.
       </p>
