@@ -16,7 +16,7 @@ describe('docs/console.md', () => {
   });
 
   it('has a Kubernetes Deployment and Service that parse, passing only flags reflex serve has', () => {
-    const help = reflex(['serve', '--help']).stdout;
+    const help = reflex(['serve', '--help']).stdout + reflex(['--help']).stdout; // -c/--config is global
     const docs = blocks('yaml').flatMap((b) => parseAllDocuments(b).map((d) => d.toJS()));
     const kinds = docs.map((d) => d.kind);
     expect(kinds).toEqual(expect.arrayContaining(['Deployment', 'Service']));
@@ -31,7 +31,7 @@ describe('docs/console.md', () => {
   it('has a systemd unit whose ExecStart uses real flags', () => {
     const unit = blocks('ini').find((b) => b.includes('[Service]'))!;
     const exec = /^ExecStart=(.*)$/m.exec(unit)![1]!;
-    const help = reflex(['serve', '--help']).stdout;
+    const help = reflex(['serve', '--help']).stdout + reflex(['--help']).stdout; // -c/--config is global
     for (const f of exec.split(/\s+/).filter((x) => x.startsWith('--'))) expect(help, f).toContain(f);
     expect(unit).toMatch(/^\[Install\]$/m);
   });
