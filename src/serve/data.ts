@@ -122,6 +122,8 @@ export class ReadModel {
   private readonly snapshots = new Lru<number, Snapshot>(3);
   private readonly decisions = new Lru<number, DecisionRecord[]>(6);
   private readonly whys = new Lru<string, { doc: WhyDoc; text: string }>(200);
+  /** Run and label -> the ids of the run's targets with it (a label filter would otherwise scan the fleet each time). */
+  private readonly labelled = new Lru<string, Set<string>>(50);
 
   constructor(deps: ServeDeps) {
     this.store = deps.store;
@@ -237,8 +239,10 @@ export class ReadModel {
       if (f.target) list = list.filter((d) => d.target === f.target);
       if (f.label) {
         const [k, v] = splitLabel(f.label);
-        const snap = await this.snapshot(run);
-        const ids = new Set(snap.targets.filter((t) => t.labels[k] === v).map((t) => t.id));
+        const ids = await this.labelled.get(`${run.id}\u0000${k}\u0000${v}`, async () => {
+          const snap = await this.snapshot(run);
+          return new Set(snap.targets.filter((t) => t.labels[k] === v).map((t) => t.id));
+        });
         list = list.filter((d) => ids.has(d.target));
       }
       return {
