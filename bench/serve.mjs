@@ -71,7 +71,10 @@ for (let i = REUSE ? RUNS + 1 : 2; i <= RUNS; i++) {
     null,
   );
 }
-if (!REUSE) log(`  runs 2-${RUNS} copied through the store in ${Math.round(performance.now() - t1)} ms (${decisions.length} stored decisions and a ${(snapshot.length / 1e6).toFixed(1)} MB snapshot each)`);
+if (!REUSE)
+  log(
+    `  runs 2-${RUNS} copied through the store in ${Math.round(performance.now() - t1)} ms (${decisions.length} stored decisions and a ${(snapshot.length / 1e6).toFixed(1)} MB snapshot each)`,
+  );
 
 // ---- what to ask: a blocked decision's target, one of its labels, the latest run and one in the middle
 const sample = decisions.find((d) => d.outcome === 'blocked') ?? decisions[0];
