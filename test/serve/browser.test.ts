@@ -1,3 +1,4 @@
+// biome-ignore-all lint/performance/useDomNodeTextContent: these are Playwright locators; innerText is the text a person sees
 // The console in a real browser (Debian's chromium through playwright-core): every page loads with no CSP or script
 // error, the filters work, a decision leads to its trace, the off switch flips only with the token; and screenshots.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';

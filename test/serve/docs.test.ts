@@ -6,7 +6,7 @@ import { parseAllDocuments } from 'yaml';
 import { reflex, ROOT } from '../helpers.js';
 
 const MD = readFileSync(join(ROOT, 'docs/console.md'), 'utf8');
-const blocks = (lang: string) => [...MD.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
+const blocks = (lang: string) => [...MD.matchAll(new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``, 'g'))].map((m) => m[1]!);
 
 describe('docs/console.md', () => {
   it('shows only screenshots that exist', () => {
