@@ -154,6 +154,13 @@ Docs: docs/rules.md (rule language), docs/concepts.md, docs/guardrails.md`,
     .action(action('enable'));
 
   program
+    .command('serve')
+    .description('the web console and HTTP API: runs, decisions with their why, targets, the journal, switches and disables (changes need a token)')
+    .option('--listen <host:port>', 'where to listen; a non-loopback address needs a token', '127.0.0.1:9797')
+    .option('--token-file <file>', 'read the token from this file (default: $REFLEX_SERVE_TOKEN; none: read-only)')
+    .action(action('serve'));
+
+  program
     .command('test')
     .argument('[files...]', "scenario files (default: the configuration's tests, or rules/*_test.yaml)")
     .description('run scenario tests for rules on a synthetic clock, never acting for real')

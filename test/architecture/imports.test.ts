@@ -78,6 +78,16 @@ describe('the module graph of src/', () => {
     expect(bad).toEqual([]);
   });
 
+  it('keeps the console a reader: src/serve imports no pipeline stage, source, action, CLI or test runner', () => {
+    // It explains and changes switches; it never collects facts, runs a stage or acts (docs/console.md).
+    const forbidden = ['pipeline/stages/', 'pipeline/run.ts', 'sources/', 'actions/', 'cli/', 'testing/', 'guards/index.ts'];
+    const bad = [...graph].flatMap(([f, deps]) =>
+      rel(f).startsWith('serve/') ? deps.filter((d) => forbidden.some((x) => rel(d).startsWith(x))).map((d) => `${rel(f)} -> ${rel(d)}`) : [],
+    );
+    expect(bad).toEqual([]);
+    expect([...graph.keys()].some((f) => rel(f).startsWith('serve/'))).toBe(true);
+  });
+
   it('keeps the base layers at the bottom: store, model and util import nothing above them', () => {
     const above = ['cli/', 'pipeline/', 'guards/', 'explain/', 'testing/', 'serve/'];
     const bad = [...graph].flatMap(([f, deps]) =>

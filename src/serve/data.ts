@@ -1,0 +1,422 @@
+// The console's read model: what each page and API call shows, read from the store in short queries (never a long
+// transaction, so runs keep writing), with finished runs' snapshots and decisions cached (they no longer change).
+import { relative } from 'node:path';
+import type { Project } from '../config/load.js';
+import { UserError } from '../errors.js';
+import { readSnapshot } from '../explain/recorded.js';
+import { describeDisable, describeSwitch, switchOff } from '../guards/switches.js';
+import type { DecisionOutcome } from '../model.js';
+import { REASON } from '../pipeline/reasons.js';
+import type { Snapshot } from '../pipeline/stages/collect.js';
+import type { RuleSet } from '../rules/ruleset.js';
+import type { AuditRecord, DecisionRecord, DisableRecord, EscalationRecord, ExecutionRecord, RunRecord, Store, SwitchState } from '../store/types.js';
+import { explainTarget, type WhyDoc } from './why.js';
+
+/** Which scenario tests name a rule, computed once when the console starts (`reflex test`'s coverage). */
+export interface RuleTests {
+  tested: boolean;
+  passing: boolean;
+  fired: boolean;
+}
+
+export interface ServeDeps {
+  store: Store;
+  loaded: { project: Project; ruleSet: RuleSet };
+  /** Rule name -> its scenario coverage; null when the project has no scenario files. */
+  coverage: Map<string, RuleTests> | null;
+  clock?: () => number;
+}
+
+export const PAGE_SIZE = 50;
+
+/** Outcomes in the order people read them, with the group the chart colours them by. */
+export const OUTCOMES: DecisionOutcome[] = [
+  'failed',
+  'interrupted',
+  'executed',
+  'escalated',
+  'blocked',
+  'dry_run',
+  'deferred',
+  'cooled_down',
+  'matched',
+  'unknown',
+  'pending',
+  'derived',
+  'not_matched',
+];
+
+/** Reasons of guardrails that stop decisions as a group (breakers) or by counting (limits), as `reflex status` lists them. */
+const GUARDRAIL_REASONS = new Set<string>([
+  REASON.BREAKER_WIDESPREAD,
+  REASON.BREAKER_IMPLAUSIBLE,
+  REASON.BREAKER_FAILURES,
+  REASON.BREAKER_STORM,
+  REASON.BLAST_RULE,
+  REASON.BLAST_ACTION,
+  REASON.BLAST_GROUP,
+  REASON.MIN_HEALTHY,
+  REASON.BUDGET,
+  REASON.GUARD_UNREADABLE,
+  REASON.SWITCH_UNREADABLE,
+]);
+
+export interface Stopped {
+  reason: string;
+  detail: string;
+  count: number;
+  examples: { rule: string; target: string }[];
+}
+
+export interface Overview {
+  now: number;
+  automation: 'on' | 'off';
+  switch: SwitchState;
+  switchText: string | null;
+  lastRun: (RunRecord & { ageMs: number }) | null;
+  escalations: EscalationRecord[];
+  /** Breakers and limits that stopped decisions in the latest finished run. */
+  breakers: { run: number | null; stopped: Stopped[] };
+  interrupted: ExecutionRecord[];
+  /** What rules in shadow (dry-run) mode would have done in the latest enforcing run. */
+  shadow: { run: number | null; decisions: DecisionRecord[] };
+  /** Recent runs, oldest first, with their outcome counts (the chart). */
+  recent: { id: number; startedAt: number; status: string; mode: string; outcomes: Record<string, number> }[];
+  activeDisables: number;
+}
+
+export interface DecisionFilter {
+  run?: number;
+  rule?: string;
+  outcome?: DecisionOutcome;
+  target?: string;
+  /** `key=value` (one label). */
+  label?: string;
+  page: number;
+}
+
+/** A small LRU of promises: one read per key even when requests arrive together. */
+class Lru<K, V> {
+  private readonly map = new Map<K, Promise<V>>();
+  constructor(private readonly max: number) {}
+  get(key: K, load: () => Promise<V>): Promise<V> {
+    const hit = this.map.get(key);
+    if (hit) {
+      this.map.delete(key);
+      this.map.set(key, hit);
+      return hit;
+    }
+    const p = load();
+    this.map.set(key, p);
+    p.catch(() => this.map.delete(key));
+    while (this.map.size > this.max) this.map.delete(this.map.keys().next().value as K);
+    return p;
+  }
+}
+
+export class ReadModel {
+  readonly store: Store;
+  readonly loaded: ServeDeps['loaded'];
+  readonly coverage: ServeDeps['coverage'];
+  readonly clock: () => number;
+  private readonly snapshots = new Lru<number, Snapshot>(3);
+  private readonly decisions = new Lru<number, DecisionRecord[]>(6);
+  private readonly whys = new Lru<string, { doc: WhyDoc; text: string }>(200);
+  /** Run and label -> the ids of the run's targets with it (a label filter would otherwise scan the fleet each time). */
+  private readonly labelled = new Lru<string, Set<string>>(50);
+
+  constructor(deps: ServeDeps) {
+    this.store = deps.store;
+    this.loaded = deps.loaded;
+    this.coverage = deps.coverage;
+    this.clock = deps.clock ?? Date.now;
+  }
+
+  async run(id: number): Promise<RunRecord> {
+    const r = Number.isSafeInteger(id) && id > 0 ? await this.store.getRun(id) : null;
+    if (!r) throw new NotFound(`no run #${id} in the store`);
+    return r;
+  }
+
+  /** A finished run's snapshot is read (and unzipped) once; an unfinished one has none yet. */
+  async snapshot(run: RunRecord): Promise<Snapshot> {
+    if (run.finishedAt === null) throw new NotFound(`run #${run.id} has not finished: it has no facts snapshot yet`);
+    return this.snapshots.get(run.id, () => readSnapshot(this.store, run));
+  }
+
+  async runDecisions(run: RunRecord): Promise<DecisionRecord[]> {
+    if (run.finishedAt === null) return [];
+    return this.decisions.get(run.id, () => this.store.getDecisions(run.id));
+  }
+
+  /** Load the latest finished run's snapshot and decisions into the caches. */
+  async warm(): Promise<void> {
+    const r = await this.latestFinished();
+    if (r) await Promise.all([this.snapshot(r).catch(() => null), this.runDecisions(r)]);
+  }
+
+  async latestFinished(filter: (r: RunRecord) => boolean = () => true): Promise<RunRecord | null> {
+    const runs = await this.store.listRuns({ limit: 50 });
+    return runs.find((r) => r.finishedAt !== null && r.status !== 'failed' && filter(r)) ?? null;
+  }
+
+  async overview(): Promise<Overview> {
+    const now = this.clock();
+    const sw = await this.store.getSwitch();
+    const runs = await this.store.listRuns({ limit: 30 });
+    const lastRun = runs[0] ?? null;
+    const escalations = await this.store.listEscalations({ status: 'open', limit: 100 });
+    const interrupted = (await this.store.listExecutions({ limit: 500 })).filter(
+      (e) => e.status === 'interrupted' && now - (e.finishedAt ?? e.createdAt) < 7 * 86_400_000,
+    );
+    const finished = runs.find((r) => r.finishedAt !== null && r.status !== 'failed') ?? null;
+    const stopped = finished ? guardrailsStopped(await this.runDecisions(finished)) : [];
+    const enforce = runs.find((r) => r.finishedAt !== null && r.status !== 'failed' && r.mode === 'enforce') ?? null;
+    const shadow = enforce ? (await this.runDecisions(enforce)).filter((d) => d.trace.some((v) => v.reason === REASON.SHADOW)) : [];
+    const disables = await this.store.listDisables({ activeAt: now });
+    return {
+      now,
+      automation: switchOff(sw, now) ? 'off' : 'on',
+      switch: sw,
+      switchText: switchOff(sw, now) ? describeSwitch(sw, now) : null,
+      lastRun: lastRun ? { ...lastRun, ageMs: Math.max(0, now - lastRun.startedAt) } : null,
+      escalations,
+      breakers: { run: finished?.id ?? null, stopped },
+      interrupted,
+      shadow: { run: enforce?.id ?? null, decisions: shadow },
+      recent: runs
+        .slice()
+        .reverse()
+        .map((r) => ({ id: r.id, startedAt: r.startedAt, status: r.status, mode: r.mode, outcomes: outcomesOf(r) })),
+      activeDisables: disables.length,
+    };
+  }
+
+  /** Runs, newest first, a page at a time (`before`: the id the previous page ended at). */
+  async runs(page: number): Promise<{ runs: RunRecord[]; page: number; more: boolean }> {
+    const all = await this.store.listRuns({ limit: (page + 1) * PAGE_SIZE + 1 });
+    const runs = all.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
+    return { runs, page, more: all.length > (page + 1) * PAGE_SIZE };
+  }
+
+  async runDetail(id: number): Promise<{
+    run: RunRecord;
+    rules: { rule: string; counts: Record<string, number> }[];
+    sources: { name: string; kind: string; status: string; durationMs: number; targets: number; error?: string; warnings: string[] }[];
+    timings: { stage: string; ms: number }[];
+    problems: { stage?: string; reason?: string; detail?: string }[];
+  }> {
+    const run = await this.run(id);
+    const s = run.summary as {
+      rules?: Record<string, Record<string, number>>;
+      sources?: { name: string; kind: string; status: string; durationMs: number; targets: number; error?: string; warnings?: string[] }[];
+      timingsMs?: Record<string, number>;
+      problems?: { stage?: string; reason?: string; detail?: string }[];
+    };
+    return {
+      run,
+      rules: Object.entries(s.rules ?? {}).map(([rule, counts]) => ({ rule, counts })),
+      sources: (s.sources ?? []).map((x) => ({ ...x, warnings: x.warnings ?? [] })),
+      timings: Object.entries(s.timingsMs ?? {}).map(([stage, ms]) => ({ stage, ms })),
+      problems: s.problems ?? [],
+    };
+  }
+
+  /**
+   * Decisions matching the filters, newest first, a page at a time. Within one run (the latest finished one unless a
+   * run is named, or a target or rule is, which are searched across runs) the run's decisions are filtered in memory
+   * (a label filter reads the run's snapshot); across runs the store's history is read. Not-matched decisions are not stored: the decision detail recomputes them.
+   */
+  async decisionsPage(f: DecisionFilter): Promise<{ decisions: DecisionRecord[]; page: number; more: boolean; run: number | null; total: number | null }> {
+    const size = PAGE_SIZE;
+    // Across runs only by target or rule (the store has indexes for those); otherwise one run, the latest by default.
+    if (f.run !== undefined || f.label !== undefined || (f.target === undefined && f.rule === undefined)) {
+      const run = f.run !== undefined ? await this.run(f.run) : await this.latestFinished();
+      if (!run) return { decisions: [], page: f.page, more: false, run: null, total: 0 };
+      let list = await this.runDecisions(run);
+      if (f.rule) list = list.filter((d) => d.rule === f.rule);
+      if (f.outcome) list = list.filter((d) => d.outcome === f.outcome);
+      if (f.target) list = list.filter((d) => d.target === f.target);
+      if (f.label) {
+        const [k, v] = splitLabel(f.label);
+        const ids = await this.labelled.get(`${run.id}\u0000${k}\u0000${v}`, async () => {
+          const snap = await this.snapshot(run);
+          return new Set(snap.targets.filter((t) => t.labels[k] === v).map((t) => t.id));
+        });
+        list = list.filter((d) => ids.has(d.target));
+      }
+      return {
+        decisions: list.slice(f.page * size, (f.page + 1) * size),
+        page: f.page,
+        more: list.length > (f.page + 1) * size,
+        run: run.id,
+        total: list.length,
+      };
+    }
+    const got = await this.store.decisionHistory({
+      target: f.target || undefined,
+      rule: f.rule || undefined,
+      outcomes: f.outcome ? [f.outcome] : undefined,
+      limit: (f.page + 1) * size + 1,
+    });
+    return { decisions: got.slice(f.page * size, (f.page + 1) * size), page: f.page, more: got.length > (f.page + 1) * size, run: null, total: null };
+  }
+
+  /**
+   * The decision detail: `reflex why TARGET --run N [--rule R]`. Recomputing it re-evaluates the run's rules (see
+   * docs/performance.md for what that costs on a large fleet); a finished run does not change, so answers are kept.
+   */
+  async why(runId: number | undefined, target: string, rule?: string): Promise<{ doc: WhyDoc; text: string }> {
+    const run = runId !== undefined ? await this.run(runId) : await this.latestFinished();
+    if (!run) throw new NotFound('no finished run recorded yet');
+    const load = async () => {
+      try {
+        return await explainTarget(this.store, this.loaded, run, await this.snapshot(run), target, rule);
+      } catch (err) {
+        if (err instanceof UserError) throw new NotFound(err.message);
+        throw err;
+      }
+    };
+    // Executions change after the run (a late outcome, an interrupted one): keep answers only briefly.
+    const key = `${run.id}\u0000${target}\u0000${rule ?? ''}\u0000${Math.floor(this.clock() / 60_000)}`;
+    return run.finishedAt === null ? load() : this.whys.get(key, load);
+  }
+
+  /** A target across runs: its latest labels and facts, and every recorded decision and execution about it. */
+  async target(
+    id: string,
+    page: number,
+  ): Promise<{
+    id: string;
+    seen: { run: number; kind: string; labels: Record<string, string>; depends_on: string[] } | null;
+    decisions: DecisionRecord[];
+    executions: ExecutionRecord[];
+    more: boolean;
+  }> {
+    const latest = await this.latestFinished();
+    let seen = null;
+    if (latest) {
+      try {
+        const t = (await this.snapshot(latest)).targets.find((x) => x.id === id);
+        if (t) seen = { run: latest.id, kind: t.kind, labels: t.labels, depends_on: t.depends_on };
+      } catch {
+        // a run without a snapshot (pruned): the history below still tells the story
+      }
+    }
+    const got = await this.store.decisionHistory({ target: id, limit: (page + 1) * PAGE_SIZE + 1 });
+    const executions = await this.store.listExecutions({ target: id, limit: 100 });
+    if (!seen && got.length === 0 && executions.length === 0) throw new NotFound(`no target "${id}" in the latest run or in the history`);
+    return { id, seen, decisions: got.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE), executions, more: got.length > (page + 1) * PAGE_SIZE };
+  }
+
+  /** The journal, newest first; filters by status, rule and target. */
+  async executions(f: {
+    status?: string;
+    rule?: string;
+    target?: string;
+    page: number;
+  }): Promise<{ executions: ExecutionRecord[]; page: number; more: boolean }> {
+    // The store filters by rule and target; a status filter reads more rows and filters them here.
+    const want = (f.page + 1) * PAGE_SIZE + 1;
+    const limit = f.status ? Math.max(want * 4, 1000) : want;
+    let list = await this.store.listExecutions({ rule: f.rule || undefined, target: f.target || undefined, limit });
+    if (f.status) list = list.filter((e) => e.status === f.status);
+    return { executions: list.slice(f.page * PAGE_SIZE, (f.page + 1) * PAGE_SIZE), page: f.page, more: list.length > (f.page + 1) * PAGE_SIZE };
+  }
+
+  async guardrails(): Promise<{
+    now: number;
+    switch: SwitchState;
+    automation: 'on' | 'off';
+    switchText: string | null;
+    disables: (DisableRecord & { text: string; active: boolean })[];
+    audit: AuditRecord[];
+  }> {
+    const now = this.clock();
+    const sw = await this.store.getSwitch();
+    const all = await this.store.listDisables({});
+    const active = new Set((await this.store.listDisables({ activeAt: now })).map((d) => d.id));
+    return {
+      now,
+      switch: sw,
+      automation: switchOff(sw, now) ? 'off' : 'on',
+      switchText: switchOff(sw, now) ? describeSwitch(sw, now) : null,
+      disables: all
+        .map((d) => ({ ...d, text: describeDisable(d, now), active: active.has(d.id) }))
+        .sort((a, b) => Number(b.active) - Number(a.active) || b.createdAt - a.createdAt)
+        .slice(0, 200),
+      audit: await this.store.listAudit(200),
+    };
+  }
+
+  /** Every rule with its mode, severity, actions and scenario coverage. */
+  rules(): {
+    name: string;
+    kind: 'act' | 'escalate' | 'derive';
+    mode: string;
+    severity: string;
+    actions: string[];
+    file: string;
+    tests: RuleTests | null;
+    enforcedUntested: boolean;
+  }[] {
+    const { project, ruleSet } = this.loaded;
+    return ruleSet.rules.map((r) => {
+      const tests = this.coverage?.get(r.name) ?? null;
+      const actions = r.steps.map((s) => s.action);
+      const kind = r.derive ? 'derive' : actions.length ? 'act' : 'escalate';
+      return {
+        name: r.name,
+        kind,
+        mode: r.mode,
+        severity: r.severity,
+        actions,
+        file: relative(project.dir, r.loc.file.path),
+        tests,
+        enforcedUntested: kind === 'act' && r.mode === 'enforce' && !tests?.passing,
+      };
+    });
+  }
+}
+
+/** A page or record that does not exist: 404, with a message for people. */
+export class NotFound extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFound';
+  }
+}
+
+export function splitLabel(label: string): [string, string] {
+  const i = label.indexOf('=');
+  if (i <= 0) throw new BadRequest(`label filter "${label}": write it as key=value`);
+  return [label.slice(0, i).trim(), label.slice(i + 1).trim()];
+}
+
+/** A request the console cannot serve as asked (a bad filter): 400, with a message for people. */
+export class BadRequest extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BadRequest';
+  }
+}
+
+export function outcomesOf(r: RunRecord): Record<string, number> {
+  const o = (r.summary as { outcomes?: Record<string, number> }).outcomes;
+  return o && typeof o === 'object' ? o : {};
+}
+
+/** Decisions of a run stopped by a breaker or a limit, grouped by reason and detail (the numbers). */
+export function guardrailsStopped(decisions: DecisionRecord[]): Stopped[] {
+  const out = new Map<string, Stopped>();
+  for (const d of decisions) {
+    const v = d.trace.filter((x) => x.stops).pop();
+    if (!v || !GUARDRAIL_REASONS.has(v.reason)) continue;
+    const key = `${v.reason}\u0000${v.detail}`;
+    let g = out.get(key);
+    if (!g) out.set(key, (g = { reason: v.reason, detail: v.detail, count: 0, examples: [] }));
+    g.count++;
+    if (g.examples.length < 3) g.examples.push({ rule: d.rule, target: d.target });
+  }
+  return [...out.values()];
+}

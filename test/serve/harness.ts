@@ -1,0 +1,109 @@
+// A recorded project for the console's tests: targets with hostile ids and labels, runs that acted, failed, were
+// blocked and shadowed, recorded by the real CLI into a real SQLite store; and the app built in-process over it.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadOrExit, openStoreOrExit } from '../../src/cli/project.js';
+import { createApp } from '../../src/serve/app.js';
+import type { RuleTests } from '../../src/serve/data.js';
+import type { Store } from '../../src/store/types.js';
+import { fixture, reflex } from '../helpers.js';
+
+/** Ids and labels a hostile or careless source could report: markup, quotes, control characters, a bidi override. */
+export const HOSTILE = {
+  script: '<script>alert(1)</script>',
+  quotes: `web-"q'uote`,
+  control: 'ctl-\u001b[31m-red\u0007',
+  bidi: 'bidi-\u202eevil',
+  label: '"><img src=x onerror=alert(2)>',
+};
+
+const INVENTORY = `targets:
+  - { id: ${JSON.stringify(HOSTILE.script)}, kind: instance, labels: { service: shop, team: ${JSON.stringify(HOSTILE.label)} }, facts: { healthy: false, flaky: false } }
+  - { id: ${JSON.stringify(HOSTILE.quotes)}, kind: instance, labels: { service: shop, team: core }, facts: { healthy: false, flaky: true } }
+  - { id: "ctl-\\e[31m-red\\a", kind: instance, labels: { service: shop, team: core }, facts: { healthy: true, flaky: false } }
+  - { id: "bidi-\\u202eevil", kind: instance, labels: { service: cart, team: core }, facts: { healthy: true, flaky: false } }
+  - { id: web-1, kind: instance, labels: { service: shop, team: core }, facts: { healthy: true, flaky: false } }
+  - { id: web-2, kind: instance, labels: { service: shop, team: core }, facts: { healthy: true, flaky: false } }
+  - { id: web-3, kind: instance, labels: { service: cart, team: core }, facts: { healthy: true, flaky: false } }
+  - { id: web-4, kind: instance, labels: { service: cart, team: core }, facts: { healthy: true, flaky: false } }
+  - { id: web-5, kind: instance, labels: { service: cart, team: core }, facts: { healthy: true, flaky: false } }
+  - { id: web-6, kind: instance, labels: { service: cart, team: core }, facts: { healthy: true, flaky: false } }
+`;
+
+export const FILES: Record<string, string> = {
+  'reflex.yaml': `store: .reflex/state.db
+rules: [rules/*.yaml]
+sources:
+  - { name: inventory, kind: inventory, path: inventory.yaml }
+actions:
+  poke:
+    kind: exec
+    argv: [node, -e, "process.exit(0)"]
+    cooldown: 1m
+  break:
+    kind: exec
+    argv: [node, -e, "process.exit(3)"]
+    cooldown: 1m
+defaults:
+  mode: enforce
+guardrails:
+  widespread: { fraction: 0.9, min_targets: 50, group_by: [service] }
+  blast_radius: { group_fraction: 0.5, group_by: [service] }
+`,
+  'inventory.yaml': INVENTORY,
+  'rules/app.yaml': `rules:
+  - name: restart-unhealthy
+    target: { kind: instance }
+    when:
+      unhealthy: "!facts.healthy"
+    do:
+      - action: poke
+  - name: fix-flaky
+    target: { kind: instance }
+    when:
+      flaky: facts.flaky
+    do:
+      - action: break
+  - name: shadow-restart
+    mode: dry-run
+    target: { kind: instance }
+    when:
+      unhealthy: "!facts.healthy"
+    do:
+      - action: poke
+`,
+};
+
+export interface Recorded {
+  dir: string;
+}
+
+/** The project, with two runs: a dry run and an enforcing run (one action succeeded, one failed). */
+export function recordedProject(): Recorded {
+  const dir = fixture(FILES, 'reflex-serve-');
+  for (const args of [
+    ['run', '--dry-run', '-q'],
+    ['run', '-q'],
+  ]) {
+    const r = reflex(args, { cwd: dir });
+    // The enforcing run has a failed action: exit 1 is what it says about that.
+    if (r.status !== 0 && r.status !== 1) throw new Error(`reflex ${args.join(' ')} exited ${r.status}: ${r.out}`);
+  }
+  return { dir };
+}
+
+/** The app in-process over a recorded project (as `reflex serve` builds it), with its store. */
+export async function appOver(dir: string, opts: { token?: string | null; coverage?: Map<string, RuleTests> | null; clock?: () => number } = {}) {
+  const loaded = await loadOrExit({ config: join(dir, 'reflex.yaml') });
+  const store: Store = await openStoreOrExit(loaded.project);
+  const lines: string[] = [];
+  const app = createApp({ store, loaded, coverage: opts.coverage ?? null, clock: opts.clock }, { token: opts.token ?? null, log: (l) => lines.push(l) });
+  return { app, store, loaded, lines };
+}
+
+export const TOKEN = 'test-token-0123456789abcdef';
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'reflex-serve-out-'));
+}
