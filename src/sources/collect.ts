@@ -187,7 +187,6 @@ const TYPE_CHECK: Record<FactTypeName, (v: unknown) => boolean> = {
   number: (v) => typeof v === 'number',
   string: (v) => typeof v === 'string',
 };
-const TYPE_WORD: Record<FactTypeName, string> = { bool: 'a boolean', number: 'a number', string: 'text' };
 
 /**
  * The net every source's data passes, whatever its kind (and its cached results too): a report

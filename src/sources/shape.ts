@@ -195,9 +195,7 @@ export function readTargetsDocument(data: unknown, opts: ReadOptions = {}): Targ
       const keys = Object.keys(data);
       const near = keys.find((k) => suggest(k, ['targets']) === 'targets');
       throw new ShapeError(
-        near
-          ? `unknown top-level field \`${near}\`, did you mean \`targets\`?`
-          : 'expected a list of targets, or a map with a `targets:` list',
+        near ? `unknown top-level field \`${near}\`, did you mean \`targets\`?` : 'expected a list of targets, or a map with a `targets:` list',
         near ? [near] : [],
         near !== undefined,
       );
@@ -220,7 +218,7 @@ export function readTargetsDocument(data: unknown, opts: ReadOptions = {}): Targ
   const prevFacts: string[] = [];
   // Repeated ids are rare: a sorted copy of the ids (far cheaper than a map of 100,000 entries)
   // shows whether there are any; only then does the loop keep a map to name each repeat's first entry.
-  let distinct = !hasRepeats(list);
+  const distinct = !hasRepeats(list);
   const seen = distinct ? null : new Map<string, number>();
   // Targets of malformed entries, with why: every fact of the document is made unknown there at the end.
   const broken: { t: TargetReport; reason: string }[] = [];

@@ -145,7 +145,12 @@ async function collectHttp(config: Config, compiled: Compiled, factNames: string
     const depField = config.target?.depends_on_label;
     let noId = 0;
     (records as unknown[]).forEach((record) => {
-      const r = record instanceof Map ? Object.fromEntries(record) : record && typeof record === 'object' && !Array.isArray(record) ? (record as Record<string, unknown>) : undefined;
+      const r =
+        record instanceof Map
+          ? Object.fromEntries(record)
+          : record && typeof record === 'object' && !Array.isArray(record)
+            ? (record as Record<string, unknown>)
+            : undefined;
       const rawId = r && Object.hasOwn(r, idField) ? r[idField] : undefined;
       if ((typeof rawId !== 'string' || rawId === '') && (typeof rawId !== 'number' || !Number.isFinite(rawId))) {
         noId++;
@@ -155,7 +160,8 @@ async function collectHttp(config: Config, compiled: Compiled, factNames: string
       if (config.target?.kind) t.kind = config.target.kind;
       for (const l of keep) {
         const v = Object.hasOwn(r!, l) ? r![l] : undefined;
-        if ((typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean') && !FORBIDDEN_NAMES.has(l)) (t.labels ??= {})[l] = String(v);
+        if ((typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean') && !FORBIDDEN_NAMES.has(l))
+          (t.labels ??= {})[l] = String(v);
       }
       if (depField) {
         const d = Object.hasOwn(r!, depField) ? r![depField] : undefined;
@@ -173,7 +179,8 @@ async function collectHttp(config: Config, compiled: Compiled, factNames: string
   }
   for (const [name, c] of errorCounts) {
     warnings.add(`fact "${name}" could not be computed for ${c.count} ${c.count === 1 ? 'target' : 'targets'} (unknown there): ${c.first}`);
-    if (problems.length < 20) problems.push(`${where}: fact "${name}" could not be computed for ${c.count} ${c.count === 1 ? 'record' : 'records'}: ${c.first}`);
+    if (problems.length < 20)
+      problems.push(`${where}: fact "${name}" could not be computed for ${c.count} ${c.count === 1 ? 'record' : 'records'}: ${c.first}`);
   }
   malformed += failedRecords;
   return { targets, facts: factNames, warnings: warnings.done(), ...(problems.length ? { problems } : {}), ...(malformed ? { malformed } : {}) };

@@ -55,7 +55,9 @@ async function readLimited(full: string, shown: string, maxBytes: number, signal
     handle = await open(full, 'r');
     const { size } = await handle.stat();
     if (size > maxBytes) {
-      throw new SourceError(`${shown}: the file is ${sizeText(size)}, over the limit of ${sizeText(maxBytes)} (raise the source's max_bytes if it is meant to be this large)`);
+      throw new SourceError(
+        `${shown}: the file is ${sizeText(size)}, over the limit of ${sizeText(maxBytes)} (raise the source's max_bytes if it is meant to be this large)`,
+      );
     }
     const text = await handle.readFile({ encoding: 'utf8', signal });
     // The file may have grown between the two calls.
