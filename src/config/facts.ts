@@ -14,6 +14,8 @@ export type KnownType = FactTypeName | 'dyn';
 export interface FactTypeInfo {
   type: KnownType;
   from: string;
+  /** Two sources give the fact different types (then it is `dyn`): what they are, for a warning. */
+  conflict?: string;
 }
 
 /**
@@ -50,8 +52,13 @@ function valueType(v: FactValue): KnownType {
 function addType(types: Map<string, FactTypeInfo>, fact: string, type: KnownType, from: string): void {
   const had = types.get(fact);
   if (!had) types.set(fact, { type, from });
-  else if (had.type !== type) had.type = 'dyn';
+  else if (had.type !== type && had.type !== 'dyn' && type !== 'dyn') {
+    had.conflict ??= `${TYPE_WORDS[had.type]} (${had.from}) and ${TYPE_WORDS[type]} (${from})`;
+    had.type = 'dyn';
+  } else if (had.type !== type) had.type = 'dyn';
 }
+
+const TYPE_WORDS: Record<KnownType, string> = { number: 'a number', bool: 'a boolean', string: 'text', dyn: 'of varying type' };
 
 /** What the sources will report, as far as can be known before anything runs. */
 export async function knownWorld(project: Project, diagnostics: Diagnostic[]): Promise<KnownWorld> {
@@ -139,6 +146,15 @@ export async function knownWorld(project: Project, diagnostics: Diagnostic[]): P
       }
     }
     for (const [f, t] of seen) addType(types, f, t, `in inventory "${r.factSources[f] ?? 'inventory'}"`);
+  }
+  for (const [f, t] of types) {
+    if (t.conflict) {
+      diagnostics.push(
+        project.configFile.at(['sources'], `fact "${f}" is ${t.conflict}: rules cannot rely on its type (the source listed first wins per target)`, {
+          severity: 'warning',
+        }),
+      );
+    }
   }
   return { facts: complete ? facts : null, kinds: kindsComplete ? kinds : null, types };
 }
