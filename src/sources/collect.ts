@@ -211,6 +211,10 @@ export function screenOutput(output: SourceOutput, source: Pick<Source, 'declare
   const list = output.targets as unknown[];
   for (let i = 0; i < list.length; i++) {
     const r = list[i] as TargetReport;
+    if (sound(r, maxDepth, typed)) {
+      targets?.push(r);
+      continue;
+    }
     if (typeof r !== 'object' || r === null || typeof r.id !== 'string' || r.id === '') {
       targets ??= list.slice(0, i) as TargetReport[];
       malformed++;
@@ -288,6 +292,39 @@ export function screenOutput(output: SourceOutput, source: Pick<Source, 'declare
     // A changed report is a new object; the others are the source's own, as before.
     owned: output.owned,
   };
+}
+
+/** True when a report needs nothing from the net (nearly every report): checked without allocating anything. */
+function sound(r: TargetReport, maxDepth: number, typed: Record<string, FactTypeName> | undefined): boolean {
+  if (typeof r !== 'object' || r === null || typeof r.id !== 'string' || r.id === '') return false;
+  const l = r.labels as Record<string, unknown> | undefined;
+  if (l !== undefined) {
+    if (typeof l !== 'object' || l === null || Array.isArray(l)) return false;
+    for (const k in l) if (typeof l[k] !== 'string' || k === '__proto__') return false;
+  }
+  const f = r.facts as Record<string, unknown> | undefined;
+  if (f !== undefined) {
+    if (typeof f !== 'object' || f === null || Array.isArray(f)) return false;
+    for (const k in f) {
+      const v = f[k];
+      if (k === '__proto__') return false;
+      if (typeof v === 'number') {
+        if (!Number.isFinite(v)) return false;
+      } else if (typeof v === 'object') {
+        if (v !== null && valueProblem(v, maxDepth) !== null) return false;
+      } else if (typeof v !== 'string' && typeof v !== 'boolean') return false;
+      if (typed) {
+        const want = typed[k];
+        if (want && !TYPE_CHECK[want](v)) return false;
+      }
+    }
+  }
+  const u = r.unknown as Record<string, unknown> | undefined;
+  if (u !== undefined) {
+    if (typeof u !== 'object' || u === null) return false;
+    for (const k in u) if (typeof u[k] !== 'string' || k === '__proto__') return false;
+  }
+  return true;
 }
 
 function shortValue(v: unknown): string {

@@ -223,9 +223,19 @@ export function readTargetsDocument(data: unknown, opts: ReadOptions = {}): Targ
   // Targets of malformed entries, with why: every fact of the document is made unknown there at the end.
   const broken: { t: TargetReport; reason: string }[] = [];
   let malformed = 0;
+  // The entry being read, and its first mistake (its facts are then unknown for that reason; later ones are problems
+  // too). Kept outside the loop so the helpers below are made once, not once per entry of a 100,000-entry file.
+  let entry = 0;
+  let first: string | undefined;
+  const at = (...rest: DocPath): DocPath => pathOf(base, entry, ...rest);
+  const bad = (path: DocPath, message: string, key = false): void => {
+    problem(path, message, key);
+    first ??= `${where(path, key)}: ${message}`;
+  };
   for (let i = 0; i < list.length; i++) {
     const e: unknown = list[i];
-    const at = (...rest: DocPath): DocPath => pathOf(base, i, ...rest);
+    entry = i;
+    first = undefined;
     if (!isPlainObject(e)) {
       malformed++;
       warnings.add(`${where(at())}: ${problem(at(), `a target must be a map with at least an \`id\`, not ${typeName(e)}; the entry is left out`)}`);
@@ -239,14 +249,8 @@ export function readTargetsDocument(data: unknown, opts: ReadOptions = {}): Targ
       warnings.add(`${where(p)}: ${problem(p, `${msg}; the entry is left out`)}`);
       continue;
     }
-    // The first mistake of this entry (its facts are then unknown for that reason); later ones are problems too.
-    let first: string | undefined;
     // A fact whose value cannot be used is unknown on its own; the entry counts as malformed.
     let factProblem = false;
-    const bad = (path: DocPath, message: string, key = false): void => {
-      problem(path, message, key);
-      first ??= `${where(path, key)}: ${message}`;
-    };
     const t: TargetReport = { id };
     if (e.kind !== undefined && e.kind !== null) {
       if (typeof e.kind !== 'string' || e.kind === '') bad(at('kind'), `\`kind\` must be a non-empty string, not ${typeName(e.kind)}`);
@@ -257,10 +261,10 @@ export function readTargetsDocument(data: unknown, opts: ReadOptions = {}): Targ
       else {
         // Converted in place (the parsed document is ours): 100,000 entries need no second copy of their labels.
         const labels = e.labels;
-        for (const k of Object.keys(labels)) {
+        for (const k in labels) {
           const v = labels[k];
-          if (typeof v === 'string' && !FORBIDDEN_NAMES.has(k)) continue;
-          if (FORBIDDEN_NAMES.has(k)) bad(at('labels', k), `\`${k}\` is not allowed as a label name`, true);
+          if (typeof v === 'string' && k !== '__proto__') continue;
+          if (k === '__proto__') bad(at('labels', k), `\`${k}\` is not allowed as a label name`, true);
           else if (typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) {
             labels[k] = String(v);
             continue;
@@ -275,13 +279,17 @@ export function readTargetsDocument(data: unknown, opts: ReadOptions = {}): Targ
     if (dep !== undefined && dep !== null) {
       if (typeof dep === 'string' && dep !== '') t.depends_on = [dep];
       else if (Array.isArray(dep)) {
-        const deps: string[] = [];
+        let deps: string[] | undefined;
         for (let j = 0; j < dep.length; j++) {
           const d: unknown = dep[j];
-          if (typeof d === 'string' && d !== '') deps.push(d);
-          else bad(at('depends_on', j), `\`depends_on\` entries must be target ids (text), not ${typeName(d)}`);
+          if (typeof d === 'string' && d !== '') deps?.push(d);
+          else {
+            // Only an entry with a mistake pays for a copy of its list.
+            deps ??= (dep as unknown[]).slice(0, j) as string[];
+            bad(at('depends_on', j), `\`depends_on\` entries must be target ids (text), not ${typeName(d)}`);
+          }
         }
-        t.depends_on = deps;
+        t.depends_on = deps ?? (dep as string[]);
       } else bad(at('depends_on'), `\`depends_on\` must be a target id or a list of them, not ${typeName(dep)}`);
     }
     if (e.facts !== undefined && e.facts !== null) {
@@ -290,19 +298,24 @@ export function readTargetsDocument(data: unknown, opts: ReadOptions = {}): Targ
         const facts = e.facts as Record<string, FactValue>;
         let unknown: Record<string, string> | undefined;
         let j = 0;
-        for (const k of Object.keys(facts)) {
+        for (const k in facts) {
           if (prevFacts[j] !== k) {
-            if (!FORBIDDEN_NAMES.has(k)) factNames.add(k);
+            if (k !== '__proto__') factNames.add(k);
             prevFacts[j] = k;
           }
           j++;
-          if (FORBIDDEN_NAMES.has(k)) {
+          if (k === '__proto__') {
             bad(at('facts', k), `\`${k}\` is not allowed as a fact name`, true);
             delete facts[k];
             continue;
           }
           const v: unknown = facts[k];
-          const why = v === undefined ? 'the fact has no value' : valueProblem(v, maxDepth);
+          const why =
+            typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))
+              ? null
+              : v === undefined
+                ? 'the fact has no value'
+                : valueProblem(v, maxDepth);
           if (why) {
             // Only this fact is unusable: the entry's other facts stay known.
             problem(at('facts', k), `fact \`${k}\`: ${why}`);
@@ -332,7 +345,7 @@ export function readTargetsDocument(data: unknown, opts: ReadOptions = {}): Targ
         if (Object.keys(u).length > 0) t.unknown = u;
       }
     }
-    for (const k of Object.keys(e)) {
+    for (const k in e) {
       if (isEntryField(k)) continue;
       const near = suggest(k, ENTRY_FIELDS);
       bad(at(k), near ? `unknown field \`${k}\`, did you mean \`${near}\`?` : `unknown field \`${k}\` (a target has ${ENTRY_FIELDS.join(', ')})`, true);
