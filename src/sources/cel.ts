@@ -39,6 +39,11 @@ export function celVars(v: { body: unknown; record: unknown; status: number; lat
   return { body: v.body, record: v.record, status: BigInt(v.status), latency_ms: v.latencyMs };
 }
 
+/** Stands for a value nested deeper than the limit: CEL cannot read into it, toFactValue names it. */
+export class TooDeep {
+  constructor(readonly limit: number) {}
+}
+
 /**
  * A CEL result as a fact value: ints become numbers, timestamps ISO text, durations seconds,
  * bytes base64, optionals their value (an empty optional is an error: the fact is unknown), and a
@@ -46,7 +51,7 @@ export function celVars(v: { body: unknown; record: unknown; status: number; lat
  */
 export function toFactValue(v: unknown, maxDepth = 32, depth = 1): FactValue {
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
-  if (depth > maxDepth || (typeof v === 'object' && (v as object).constructor?.name === 'TooDeep')) {
+  if (depth > maxDepth || v instanceof TooDeep) {
     throw new Error(`the value is nested deeper than the limit of ${maxDepth} levels (max_depth)`);
   }
   if (typeof v === 'number') {

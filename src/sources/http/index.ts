@@ -1,7 +1,7 @@
 // The HTTP JSON source: GET an endpoint, select records with CEL, compute each record's facts with CEL; or probe one target.
 import type { FactTypeName, SourceConfig } from '../../config/schema.js';
 import type { FactValue, TargetReport } from '../../model.js';
-import { celVars, compileCel, toFactValue, type Program } from '../cel.js';
+import { celVars, compileCel, TooDeep, toFactValue, type Program } from '../cel.js';
 import { request, requestHeaders, shownUrl, snippet } from '../fetch.js';
 import { maxBytesOf } from '../limits.js';
 import { DEFAULT_MAX_DEPTH, FORBIDDEN_NAMES, valueProblem, WarningList } from '../shape.js';
@@ -228,11 +228,6 @@ export function celSafe(root: unknown, maxDepth: number): unknown {
     }
   }
   return holder.v;
-}
-
-/** Stands for a value nested deeper than the limit: CEL cannot read it, toFactValue names it. */
-export class TooDeep {
-  constructor(readonly limit: number) {}
 }
 
 function toPlain(v: unknown): unknown {
