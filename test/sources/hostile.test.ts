@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Target } from '../../src/model.js';
 import { collectAll, createSource } from '../../src/sources/index.js';
 import { fixture } from '../helpers.js';
-import { baseOpts, sendJson, startServer, type TestServer } from './helpers.js';
+import { baseOpts, fakeSource, sendJson, startServer, type TestServer } from './helpers.js';
 
 const node = process.execPath;
 const DEEP = 100_000;
@@ -208,5 +208,22 @@ describe('hostile source data', () => {
     const res = await collect({ kind: 'http', url: `${server.url}/x`, facts: { ready: { value: 'record.ready', type: 'bool' } } }, '/');
     expect(byId(res.targets, 'a').unknown?.ready).toBe('declared `type: bool`, but the source gave text ("yes")');
     expect(byId(res.targets, 'b').facts).toEqual({ ready: false });
+  });
+
+  it('the net catches what any source kind returns, and leaves the objects a source keeps untouched', async () => {
+    const reports = [
+      { id: 'a', labels: { ok: 'x', bad: 1 as unknown as string }, facts: { n: Number.NEGATIVE_INFINITY, m: 1 } },
+      { id: '', facts: { n: 1 } },
+      { id: 'b', facts: { n: 2 } },
+    ];
+    const frozen = JSON.stringify(reports.map((r) => ({ ...r, facts: { ...r.facts, n: String(r.facts.n) } })));
+    const source = fakeSource('fake', async () => ({ targets: reports, facts: ['n', 'm'], warnings: [] }));
+    for (let run = 0; run < 2; run++) {
+      const res = await collectAll([source], baseOpts);
+      expect(res.targets.map((t) => t.id)).toEqual(['a', 'b']);
+      expect(res.targets[0]).toMatchObject({ labels: { ok: 'x' }, facts: { m: 1 }, unknown: { n: expect.stringMatching(/out of range/) } });
+      expect(res.reports[0]!.malformed).toBe(2);
+    }
+    expect(JSON.stringify(reports.map((r) => ({ ...r, facts: { ...r.facts, n: String(r.facts.n) } })))).toBe(frozen);
   });
 });
