@@ -36,12 +36,9 @@ describe('hostile source data', () => {
     expect(res.reports[0]).toMatchObject({ status: 'ok', malformed: 1 });
     const deep = byId(res.targets, 'deep');
     expect(deep.facts).toEqual({ restarts: 1 });
-    // Too deep for the YAML reader that finds positions, so the path names the place.
-    expect(deep.unknown?.blob).toBe('inv.json: targets[0].facts.blob: the value is nested deeper than the limit of 32 levels (max_depth)');
+    expect(deep.unknown?.blob).toBe('inv.json:1:47: the value is nested deeper than the limit of 32 levels (max_depth)');
     expect(byId(res.targets, 'fine').facts).toEqual({ restarts: 2 });
-    expect(res.reports[0]!.problems).toEqual([
-      'inv.json: targets[0].facts.blob: fact `blob`: the value is nested deeper than the limit of 32 levels (max_depth)',
-    ]);
+    expect(res.reports[0]!.problems).toEqual(['inv.json:1:47: fact `blob`: the value is nested deeper than the limit of 32 levels (max_depth)']);
   });
 
   it('max_depth sets the nesting limit', async () => {
@@ -226,4 +223,19 @@ describe('hostile source data', () => {
     }
     expect(JSON.stringify(reports.map((r) => ({ ...r, facts: { ...r.facts, n: String(r.facts.n) } })))).toBe(frozen);
   });
+
+  it('100,000 entries with a mistake each: every fact there unknown, the first 50 mistakes with their position, the rest counted', async () => {
+    const targets = Array.from({ length: 100_000 }, (_, i) => ({ id: `w-${i}`, kind: 'worker', lables: { n: String(i) }, facts: { up: 1 } }));
+    const text = JSON.stringify({ targets }, null, 1);
+    const dir = fixture({ 'inv.json': text });
+    const res = await collect({ kind: 'inventory', path: 'inv.json' }, dir);
+    expect(res.reports[0]).toMatchObject({ status: 'ok', malformed: 100_000, targets: 100_000 });
+    const problems = res.reports[0]!.problems!;
+    expect(problems).toHaveLength(51);
+    expect(problems[50]).toBe('inv.json: ... and 99950 more mistakes like these');
+    const line = (n: number) =>
+      text.split('\n').findIndex((l, i, all) => l.includes('"lables"') && all.slice(0, i).join('\n').split('"lables"').length - 1 === n) + 1;
+    expect(problems[0]).toBe(`inv.json:${line(0)}:4: unknown field \`lables\`, did you mean \`labels\`?`);
+    expect(res.targets[99_999]!.unknown?.up).toMatch(/^malformed entry: inv\.json:\d+:4: unknown field `lables`/);
+  }, 60_000);
 });

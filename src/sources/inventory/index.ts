@@ -6,9 +6,10 @@ import type { SourceConfig } from '../../config/schema.js';
 import { maxBytesOf, sizeText } from '../limits.js';
 import { SourceError, type Source, type SourceContext, type SourceOutput } from '../types.js';
 import { pathText, readTargetsDocument, ShapeError, type DocPath } from '../shape.js';
+import { JsonPositions, lineColAt, lineStartsOf } from './json-positions.js';
 
-/** Positions of mistakes are found by reading the file again as YAML; past this size the path alone names them. */
-const MAX_LOCATE_BYTES = 16 * 1024 * 1024;
+/** Positions of mistakes in YAML are found by reading the file again; past this size the path alone names them (JSON is scanned, at any size). */
+const MAX_LOCATE_BYTES = 4 * 1024 * 1024;
 
 type Config = Extract<SourceConfig, { kind: 'inventory' }>;
 
@@ -121,12 +122,18 @@ function lineCol(text: string, pos: number): { line: number; col: number } {
 /** Turns a path in the document into `file:line:col`; the file is read again as YAML (JSON is YAML) once, and only when there is a mistake. */
 class Locator {
   private parsed?: { doc: ReturnType<typeof parseDocument>; lines: LineCounter } | null;
+  private json?: { positions: JsonPositions; lines: number[] };
   constructor(
     private readonly text: string,
     private readonly shown: string,
   ) {}
 
   where(path: DocPath, key = false): string {
+    if (isJsonText(this.text, this.shown)) {
+      this.json ??= { positions: new JsonPositions(this.text), lines: lineStartsOf(this.text) };
+      const { line, col } = lineColAt(this.json.lines, this.json.positions.offset(path, key));
+      return `${this.shown}:${line}:${col}`;
+    }
     if (this.parsed === undefined) {
       this.parsed = null;
       if (this.text.length <= MAX_LOCATE_BYTES) {
