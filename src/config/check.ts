@@ -6,6 +6,7 @@ import { buildRuleSet, type RuleSet } from '../rules/ruleset.js';
 import { didYouMean, type Diagnostic } from './diagnostics.js';
 import { loadProject, type Broken, type LoadedRule, type Project } from './load.js';
 import { knownWorld } from './facts.js';
+import { checkFactTypes } from './types.js';
 import type { SourceFile } from './diagnostics.js';
 
 export interface CheckResult {
@@ -27,11 +28,13 @@ export interface CheckResult {
  */
 export async function checkProject(project: Project, broken?: Broken, opts: { requireTests?: boolean } = {}): Promise<CheckResult> {
   const diagnostics: Diagnostic[] = [];
-  const { facts, kinds } = await knownWorld(project, diagnostics);
+  const { facts, kinds, types } = await knownWorld(project, diagnostics);
   if (facts && broken) broken.facts.forEach((f) => facts.add(f));
   if (kinds) diagnostics.push(...checkKinds(project, kinds));
   const built = buildRuleSet(project, { knownFacts: facts, broken });
   diagnostics.push(...built.diagnostics);
+  // Types known before running (declared `type:`, inventory values): a type mismatch is a mistake now, not an unknown every run.
+  diagnostics.push(...checkFactTypes(project, types));
   diagnostics.push(...checkConfig(project));
   diagnostics.push(...checkRules(project, facts));
   // guardrails.require_tests: only rules with a passing scenario may be enforced (reflex test's module runs them).

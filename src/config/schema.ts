@@ -50,10 +50,33 @@ const Auth = z
 
 // ---------------------------------------------------------------- sources
 
+/** A size in bytes: a number, or a number with a unit (KiB, MiB, GiB; KB, MB, GB). */
+export const ByteSize = z
+  .union([
+    z.number().int().positive(),
+    z.string().regex(/^\d+(\.\d+)?\s*([KMG]i?B|B)$/, { message: 'expected a size such as 64MiB, 512KiB or a number of bytes' }),
+  ])
+  .describe('A size: a number of bytes, or a number with a unit such as 512KiB, 64MiB, 1GiB.');
+
+/** The type a source declares for a fact: `reflex check` type-checks conditions against it, and a run makes a value of another type unknown. */
+export const FactType = z
+  .enum(['bool', 'number', 'string'])
+  .describe('The type of the fact: bool, number or string. reflex check type-checks expressions against it; a value of another type is unknown.');
+
 const SourceBase = {
   name: Name.describe('The source name, shown in explanations of its facts.'),
   timeout: Duration.optional().describe('How long the source may take; then its facts are unknown. Default: defaults.source_timeout.'),
   cooldown: Duration.optional().describe('Reuse the last successful result for this long (for expensive analyses).'),
+  max_bytes: ByteSize.optional().describe(
+    'The largest answer (file, response body, command output) read from this source; a larger one fails the source. Default 64MiB (16MiB for commands).',
+  ),
+  max_depth: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .optional()
+    .describe('How deeply a fact value may nest (lists and maps in lists and maps); a deeper value is unknown. Default 32.'),
 };
 
 /** How reported series or records become targets. */
@@ -89,6 +112,10 @@ export const PrometheusSource = z.strictObject({
       z.strictObject({
         fact: FactName.describe('The fact this query sets on each target it returns.'),
         query: z.string().min(1).describe('A PromQL instant query.'),
+        type: z
+          .enum(['bool', 'number'])
+          .optional()
+          .describe('number (default), or bool: a sample of 1 is true, 0 is false (what `== bool 1` returns), anything else is unknown.'),
         target: TargetMapping.optional(),
         expect_targets: z.boolean().optional().describe('An empty answer is reported as a problem (default true).'),
       }),
@@ -117,7 +144,18 @@ export const HttpSource = z.strictObject({
   /** CEL over `response` (body), `status`, `latency_ms` returning a list of records. */
   records: Cel.optional().describe('CEL over body/status/latency_ms that returns a list of records (maps), one per target.'),
   target: TargetMapping.optional(),
-  facts: z.record(FactName, Cel).describe('fact: CEL expression over `record` (and body, status, latency_ms).'),
+  facts: z
+    .record(
+      FactName,
+      z.union([
+        Cel,
+        z.strictObject({
+          value: Cel.describe('A CEL expression over `record` (and body, status, latency_ms).'),
+          type: FactType.optional(),
+        }),
+      ]),
+    )
+    .describe('fact: CEL expression over `record` (and body, status, latency_ms), or {value: expression, type: bool|number|string}.'),
   target_id: z.string().optional().describe('For a single-target probe: the target id the facts belong to.'),
 });
 
@@ -127,7 +165,10 @@ export const CommandSource = z.strictObject({
   argv: z.array(z.string()).min(1).describe('The command and its arguments; no shell.'),
   cwd: z.string().optional(),
   env: z.array(z.string()).optional().describe('Names of environment variables passed through (allow-list).'),
-  facts: z.array(FactName).optional().describe('Fact names the command prints (for reflex check).'),
+  facts: z
+    .union([z.array(FactName), z.record(FactName, FactType)])
+    .optional()
+    .describe('Fact names the command prints (for reflex check): a list of names, or a map of name: type (bool, number, string).'),
 });
 
 export const Source = z.discriminatedUnion('kind', [InventorySource, PrometheusSource, AlertmanagerSource, HttpSource, CommandSource]);
@@ -428,6 +469,7 @@ export const RuleFile = z.strictObject({
 });
 
 export type Config = z.output<typeof Config>;
+export type FactTypeName = z.output<typeof FactType>;
 export type SourceConfig = z.output<typeof Source>;
 export type ActionConfig = z.output<typeof Action>;
 export type ChannelConfig = z.output<typeof Channel>;

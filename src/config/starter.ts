@@ -38,7 +38,8 @@ sources:
   #   url: http://127.0.0.1:9090
   #   queries:
   #     - fact: healthy
-  #       query: up{job="shop"} == 1
+  #       query: up{job="shop"}    # 1 or 0 for every instance; "== 1" would drop the down ones (no series: unknown, never acted on)
+  #       type: bool               # 1 -> true, 0 -> false, so rules read !facts.healthy
 
 actions:
   restart-instance:

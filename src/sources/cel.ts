@@ -39,12 +39,21 @@ export function celVars(v: { body: unknown; record: unknown; status: number; lat
   return { body: v.body, record: v.record, status: BigInt(v.status), latency_ms: v.latencyMs };
 }
 
+/** Stands for a value nested deeper than the limit: CEL cannot read into it, toFactValue names it. */
+export class TooDeep {
+  constructor(readonly limit: number) {}
+}
+
 /**
  * A CEL result as a fact value: ints become numbers, timestamps ISO text, durations seconds,
- * bytes base64, optionals their value (an empty optional is an error: the fact is unknown).
+ * bytes base64, optionals their value (an empty optional is an error: the fact is unknown), and a
+ * value nested deeper than `maxDepth` an error too (never a stack overflow).
  */
-export function toFactValue(v: unknown): FactValue {
+export function toFactValue(v: unknown, maxDepth = 32, depth = 1): FactValue {
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
+  if (depth > maxDepth || v instanceof TooDeep) {
+    throw new Error(`the value is nested deeper than the limit of ${maxDepth} levels (max_depth)`);
+  }
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new Error(`the value is ${v}, not a usable number`);
     return v;
@@ -54,21 +63,21 @@ export function toFactValue(v: unknown): FactValue {
   if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
   if (v instanceof Optional) {
     if (!v.hasValue()) throw new Error('the optional value is empty');
-    return toFactValue(v.value());
+    return toFactValue(v.value(), maxDepth, depth);
   }
-  if (Array.isArray(v)) return v.map(toFactValue);
+  if (Array.isArray(v)) return v.map((x) => toFactValue(x, maxDepth, depth + 1));
   if (v instanceof Map) {
     const out: Record<string, FactValue> = {};
-    for (const [k, x] of v) if (String(k) !== '__proto__') out[String(k)] = toFactValue(x);
+    for (const [k, x] of v) if (String(k) !== '__proto__') out[String(k)] = toFactValue(x, maxDepth, depth + 1);
     return out;
   }
   if (typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    if (o.constructor && o.constructor !== Object && typeof o.seconds !== 'undefined' && typeof o.nanos !== 'undefined') {
+    if (typeof o.constructor === 'function' && o.constructor !== Object && typeof o.seconds !== 'undefined' && typeof o.nanos !== 'undefined') {
       return Number(o.seconds) + Number(o.nanos) / 1e9;
     }
     const out: Record<string, FactValue> = {};
-    for (const k of Object.keys(o)) if (k !== '__proto__') out[k] = toFactValue(o[k]);
+    for (const k of Object.keys(o)) if (k !== '__proto__') out[k] = toFactValue(o[k], maxDepth, depth + 1);
     return out;
   }
   throw new Error(`a ${typeof v} cannot be a fact`);

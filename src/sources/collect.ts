@@ -2,7 +2,9 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { FactValue, Target, TargetReport } from '../model.js';
 import type { Store } from '../store/types.js';
+import type { FactTypeName } from '../config/schema.js';
 import { formatDuration } from '../util/duration.js';
+import { DEFAULT_MAX_DEPTH, FORBIDDEN_NAMES, typeName, valueProblem, WarningList } from './shape.js';
 import { SourceError, type Source, type SourceOutput } from './types.js';
 
 export type SourceStatus = 'ok' | 'failed' | 'timeout' | 'cached';
@@ -22,6 +24,10 @@ export interface SourceReport {
   facts: string[];
   /** When the reused result was collected (status `cached`). */
   cachedAt?: number;
+  /** Records with a mistake (left out, or with their facts unknown and the reason); absent when none. */
+  malformed?: number;
+  /** The first mistakes in the data, each `where: message`. */
+  problems?: string[];
 }
 
 /** The two store methods source cooldowns need. */
@@ -93,8 +99,9 @@ async function collectOne(source: Source, opts: CollectOptions): Promise<Outcome
       const hit = await opts.cache.getSourceCache(source.name);
       const age = hit ? opts.now - hit.at : -1;
       if (hit && age >= 0 && age < cooldown) {
-        const output = decodeCached(hit.payload, source.fingerprint);
-        if (output) {
+        const cached = decodeCached(hit.payload, source.fingerprint);
+        if (cached) {
+          const output = screenOutput(cached, source);
           return {
             output,
             report: {
@@ -105,6 +112,7 @@ async function collectOne(source: Source, opts: CollectOptions): Promise<Outcome
               targets: output.targets.length,
               facts: output.facts,
               cachedAt: hit.at,
+              ...dataProblems(output),
             },
           };
         }
@@ -136,6 +144,7 @@ async function collectOne(source: Source, opts: CollectOptions): Promise<Outcome
     if (!output || !Array.isArray(output.targets) || !Array.isArray(output.warnings) || !Array.isArray(output.facts)) {
       throw new Error('the source returned no targets/warnings/facts lists');
     }
+    output = screenOutput(output, source);
   } catch (err) {
     if (timedOut) return failed('timeout', `timed out after ${formatDuration(timeoutMs)}`, warnings);
     if (ac.signal.aborted) return failed('failed', reasonText(ac.signal.reason), warnings);
@@ -161,8 +170,166 @@ async function collectOne(source: Source, opts: CollectOptions): Promise<Outcome
       durationMs: elapsed(),
       targets: output.targets.length,
       facts: output.facts,
+      ...dataProblems(output),
     },
   };
+}
+
+function dataProblems(output: SourceOutput): Pick<SourceReport, 'malformed' | 'problems'> {
+  const out: Pick<SourceReport, 'malformed' | 'problems'> = {};
+  if (output.malformed) out.malformed = output.malformed;
+  if (output.problems?.length) out.problems = output.problems;
+  return out;
+}
+
+const TYPE_CHECK: Record<FactTypeName, (v: unknown) => boolean> = {
+  bool: (v) => typeof v === 'boolean',
+  number: (v) => typeof v === 'number',
+  string: (v) => typeof v === 'string',
+};
+
+/**
+ * The net every source's data passes, whatever its kind (and its cached results too): a report
+ * without a usable id is left out; a label that is not text is dropped; a fact whose value cannot
+ * be used (nested deeper than max_depth, a number out of range, a `__proto__` key) or is not of its
+ * declared type is unknown there with the reason. Nothing here can exhaust the stack, so hostile
+ * data costs its own facts, never the run. Reports are copied before they are changed: a source
+ * may keep the objects it returned.
+ */
+export function screenOutput(output: SourceOutput, source: Pick<Source, 'declaredTypes' | 'maxDepth'>): SourceOutput {
+  const maxDepth = source.maxDepth ?? DEFAULT_MAX_DEPTH;
+  let types: Record<string, FactTypeName> | undefined;
+  try {
+    types = source.declaredTypes?.();
+  } catch {
+    types = undefined;
+  }
+  const typed = types && Object.keys(types).length > 0 ? types : undefined;
+  const warnings = new WarningList();
+  let malformed = 0;
+  let targets: TargetReport[] | undefined;
+  const list = output.targets as unknown[];
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i] as TargetReport;
+    if (sound(r, maxDepth, typed)) {
+      targets?.push(r);
+      continue;
+    }
+    if (typeof r !== 'object' || r === null || typeof r.id !== 'string' || r.id === '') {
+      targets ??= list.slice(0, i) as TargetReport[];
+      malformed++;
+      warnings.add(`a target report without a usable id (${typeName((r as { id?: unknown } | null)?.id)}) was left out`);
+      continue;
+    }
+    let copy: TargetReport | undefined;
+    const own = (): TargetReport => {
+      if (!copy) {
+        copy = { ...r, facts: { ...r.facts }, ...(r.unknown ? { unknown: { ...r.unknown } } : {}) };
+        if (r.labels) copy.labels = { ...r.labels };
+      }
+      return copy;
+    };
+    const labels = r.labels;
+    if (labels !== undefined && (typeof labels !== 'object' || labels === null || Array.isArray(labels))) {
+      delete own().labels;
+      warnings.add(`target "${r.id}": its labels are ${typeName(labels)}, not a map; dropped`);
+    } else if (labels) {
+      for (const k of Object.keys(labels)) {
+        if (typeof labels[k] === 'string' && !FORBIDDEN_NAMES.has(k)) continue;
+        delete own().labels![k];
+        warnings.add(`target "${r.id}": label \`${k}\` ${FORBIDDEN_NAMES.has(k) ? 'is not an allowed name' : `is ${typeName(labels[k])}, not text`}; dropped`);
+      }
+    }
+    const facts = r.facts;
+    let bad = false;
+    if (facts !== undefined && (typeof facts !== 'object' || facts === null || Array.isArray(facts))) {
+      delete own().facts;
+      bad = true;
+      warnings.add(`target "${r.id}": its facts are ${typeName(facts)}, not a map; dropped`);
+    } else if (facts) {
+      for (const k of Object.keys(facts)) {
+        const v: unknown = facts[k];
+        let why: string | null;
+        if (FORBIDDEN_NAMES.has(k)) why = `\`${k}\` is not allowed as a fact name`;
+        else {
+          why = v === undefined ? 'the fact has no value' : valueProblem(v, maxDepth);
+          const want = typed?.[k];
+          if (!why && want && !TYPE_CHECK[want](v)) {
+            why = `declared \`type: ${want}\`, but the source gave ${typeName(v)}${v !== null && typeof v !== 'object' ? ` (${shortValue(v)})` : ''}`;
+          }
+        }
+        if (!why) continue;
+        const t = own();
+        delete t.facts![k];
+        if (!FORBIDDEN_NAMES.has(k)) (t.unknown ??= {})[k] = why;
+        bad = true;
+        warnings.add(`target "${r.id}": fact \`${k}\` is unknown: ${why}`);
+      }
+    }
+    if (r.unknown !== undefined && (typeof r.unknown !== 'object' || r.unknown === null)) {
+      delete own().unknown;
+      bad = true;
+    } else if (r.unknown) {
+      for (const k of Object.keys(r.unknown)) {
+        if (typeof r.unknown[k] === 'string' && !FORBIDDEN_NAMES.has(k)) continue;
+        const t = own();
+        if (FORBIDDEN_NAMES.has(k)) delete t.unknown![k];
+        else t.unknown![k] = 'unknown (the source gave a reason that is not text)';
+      }
+    }
+    if (bad) malformed++;
+    if (copy) {
+      targets ??= list.slice(0, i) as TargetReport[];
+      targets.push(copy);
+    } else if (targets) targets.push(r);
+  }
+  if (!targets && malformed === 0) return output;
+  return {
+    ...output,
+    targets: targets ?? output.targets,
+    warnings: [...output.warnings, ...warnings.done()],
+    malformed: (output.malformed ?? 0) + malformed,
+    // A changed report is a new object; the others are the source's own, as before.
+    owned: output.owned,
+  };
+}
+
+/** True when a report needs nothing from the net (nearly every report): checked without allocating anything. */
+function sound(r: TargetReport, maxDepth: number, typed: Record<string, FactTypeName> | undefined): boolean {
+  if (typeof r !== 'object' || r === null || typeof r.id !== 'string' || r.id === '') return false;
+  const l = r.labels as Record<string, unknown> | undefined;
+  if (l !== undefined) {
+    if (typeof l !== 'object' || l === null || Array.isArray(l)) return false;
+    for (const k in l) if (typeof l[k] !== 'string' || k === '__proto__') return false;
+  }
+  const f = r.facts as Record<string, unknown> | undefined;
+  if (f !== undefined) {
+    if (typeof f !== 'object' || f === null || Array.isArray(f)) return false;
+    for (const k in f) {
+      const v = f[k];
+      if (k === '__proto__') return false;
+      if (typeof v === 'number') {
+        if (!Number.isFinite(v)) return false;
+      } else if (typeof v === 'object') {
+        if (v !== null && valueProblem(v, maxDepth) !== null) return false;
+      } else if (typeof v !== 'string' && typeof v !== 'boolean') return false;
+      if (typed) {
+        const want = typed[k];
+        if (want && !TYPE_CHECK[want](v)) return false;
+      }
+    }
+  }
+  const u = r.unknown as Record<string, unknown> | undefined;
+  if (u !== undefined) {
+    if (typeof u !== 'object' || u === null) return false;
+    for (const k in u) if (typeof u[k] !== 'string' || k === '__proto__') return false;
+  }
+  return true;
+}
+
+function shortValue(v: unknown): string {
+  const s = typeof v === 'string' ? JSON.stringify(v) : String(v);
+  return s.length > 40 ? `${s.slice(0, 40)}...` : s;
 }
 
 function declared(source: Source): string[] {
@@ -226,9 +393,9 @@ function adopt(r: TargetReport): Target | null {
   let unknown: Record<string, string> | undefined;
   if (r.unknown) {
     for (const k in r.unknown) {
-      if (k === '__proto__' || k in facts) continue;
+      if (k === '__proto__' || Object.hasOwn(facts, k)) continue;
       unknown ??= {};
-      if (!(k in unknown)) unknown[k] = r.unknown[k]!;
+      if (!Object.hasOwn(unknown, k)) unknown[k] = r.unknown[k]!;
     }
   }
   const t: Target = { id: r.id, kind: r.kind ?? '', labels: r.labels ?? {}, depends_on: deps ?? [], facts };
@@ -284,7 +451,7 @@ function mergeOutcomes(outcomes: Outcome[]): CollectResult {
         if (r.labels) {
           for (const k in r.labels) {
             const v = r.labels[k]!;
-            if (!(k in t.labels)) {
+            if (!Object.hasOwn(t.labels, k)) {
               if (k !== '__proto__') t.labels[k] = v;
             } else if (t.labels[k] !== v) labelConflicts++;
           }
@@ -294,7 +461,7 @@ function mergeOutcomes(outcomes: Outcome[]): CollectResult {
       if (r.facts) {
         for (const k in r.facts) {
           if (k === '__proto__') continue;
-          if (!(k in t.facts)) t.facts[k] = r.facts[k]!;
+          if (!Object.hasOwn(t.facts, k)) t.facts[k] = r.facts[k]!;
           else if (factSources[k] !== report.name) {
             const c = factConflicts.get(k);
             if (c) c.count++;
@@ -304,9 +471,9 @@ function mergeOutcomes(outcomes: Outcome[]): CollectResult {
       }
       if (r.unknown) {
         for (const k in r.unknown) {
-          if (k === '__proto__' || k in t.facts) continue;
+          if (k === '__proto__' || Object.hasOwn(t.facts, k)) continue;
           t.unknown ??= {};
-          if (!(k in t.unknown)) t.unknown[k] = r.unknown[k]!;
+          if (!Object.hasOwn(t.unknown, k)) t.unknown[k] = r.unknown[k]!;
         }
       }
     }
@@ -323,7 +490,7 @@ function mergeOutcomes(outcomes: Outcome[]): CollectResult {
   for (const t of targets) {
     if (t.kind === '') t.kind = 'unknown';
     if (t.unknown) {
-      for (const k in t.unknown) if (k in t.facts) delete t.unknown[k];
+      for (const k in t.unknown) if (Object.hasOwn(t.facts, k)) delete t.unknown[k];
       if (Object.keys(t.unknown).length === 0) delete t.unknown;
     }
   }
@@ -335,7 +502,7 @@ function mergeOutcomes(outcomes: Outcome[]): CollectResult {
       for (const t of targets) {
         if (d.kind !== undefined && t.kind !== d.kind) continue;
         for (const f in d.facts) {
-          if (f in t.facts || (t.unknown && f in t.unknown)) continue;
+          if (Object.hasOwn(t.facts, f) || (t.unknown && Object.hasOwn(t.unknown, f))) continue;
           t.facts[f] = cloneValue(d.facts[f]!);
         }
       }

@@ -6,9 +6,11 @@ import { createCommandSource } from './command/index.js';
 import { compileHttpSource, createHttpSource } from './http/index.js';
 import { createInventorySource } from './inventory/index.js';
 import { createPrometheusSource } from './prometheus/index.js';
+import { DEFAULT_MAX_DEPTH } from './shape.js';
 import type { Source } from './types.js';
 
 export { collectAll, type CollectOptions, type CollectResult, type SourceCache, type SourceReport, type SourceStatus } from './collect.js';
+export { parseByteSize } from './limits.js';
 export { SourceError, type Source, type SourceContext, type SourceOutput, type DefaultFacts } from './types.js';
 
 type Factories = { [K in SourceConfig['kind']]: (config: Extract<SourceConfig, { kind: K }>) => Source };
@@ -26,7 +28,7 @@ export function createSource(config: SourceConfig): Source {
   const make = factories[config.kind] as (c: SourceConfig) => Source;
   const source = make(config);
   const fingerprint = createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
-  return { ...source, fingerprint };
+  return { ...source, fingerprint, maxDepth: config.max_depth ?? DEFAULT_MAX_DEPTH };
 }
 
 /** Sources in configuration order. */

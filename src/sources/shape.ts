@@ -1,22 +1,37 @@
-// The targets document (inventory files, command output): checked and turned into TargetReports, with paths for errors.
+// The targets document (inventory files, command output): checked like configuration and turned into TargetReports, with paths for errors.
+import { suggest } from '../config/diagnostics.js';
 import type { FactValue, TargetReport } from '../model.js';
 
 export type DocPath = (string | number)[];
 
-/** The document does not have the shape of a targets list; `path` points at the offending value. */
+/** The document does not have the shape of a targets list at all; `path` points at the offending value. */
 export class ShapeError extends Error {
   constructor(
     message: string,
     readonly path: DocPath,
+    /** The mistake is the key at the path (a misspelt field), not its value. */
+    readonly key = false,
   ) {
     super(message);
     this.name = 'ShapeError';
   }
 }
 
+/** One mistake in a targets document, where it is (the inventory turns the path into file:line:col). */
+export interface DocProblem {
+  path: DocPath;
+  message: string;
+  /** The mistake is the key itself (a misspelt field): point at the key, not its value. */
+  key?: boolean;
+}
+
 const ENTRY_FIELDS = ['id', 'kind', 'labels', 'depends_on', 'facts', 'unknown'];
 const isEntryField = (k: string): boolean => k === 'id' || k === 'kind' || k === 'labels' || k === 'depends_on' || k === 'facts' || k === 'unknown';
 const MAX_WARNINGS = 20;
+/** Problems kept with their path (the rest are counted): enough to fix a file, bounded for a file of 100,000 broken entries. */
+export const MAX_PROBLEMS = 50;
+/** Default of a source's `max_depth`: how deeply a fact value may nest. */
+export const DEFAULT_MAX_DEPTH = 32;
 
 export function pathText(path: DocPath): string {
   let s = '';
@@ -40,9 +55,76 @@ export class WarningList {
     if (this.items.length < MAX_WARNINGS) this.items.push(w);
     else this.extra++;
   }
+  get count(): number {
+    return this.items.length + this.extra;
+  }
   done(): string[] {
     return this.extra > 0 ? [...this.items, `... and ${this.extra} more warnings like these`] : this.items;
   }
+}
+
+/** Names that are never taken as a label or fact name: they would reach an object's prototype, not a key. */
+export const FORBIDDEN_NAMES: ReadonlySet<string> = new Set(['__proto__']);
+
+/** A short description of a value's type, for messages. */
+export function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a map';
+  if (typeof v === 'number') return 'a number';
+  if (typeof v === 'boolean') return 'a boolean';
+  if (typeof v === 'string') return 'text';
+  return `a ${typeof v}`;
+}
+
+/**
+ * Why a fact value cannot be used, or null when it can: nested deeper than `maxDepth`, a number
+ * out of range (JSON's `-1e400` parses to -Infinity; YAML's `.inf`, `.nan`), a `__proto__` key, or
+ * something that is not JSON data. Iterative, so a value nested 100,000 levels deep costs no stack.
+ */
+export function valueProblem(v: unknown, maxDepth: number): string | null {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return null;
+    case 'number':
+      return Number.isFinite(v) ? null : nonFinite(v);
+    case 'object':
+      if (v === null) return null;
+      break;
+    default:
+      return `${typeName(v)} is not data`;
+  }
+  const stack: { v: unknown; depth: number }[] = [{ v, depth: 1 }];
+  while (stack.length > 0) {
+    const { v: x, depth } = stack.pop()!;
+    if (depth > maxDepth) return `the value is nested deeper than the limit of ${maxDepth} levels (max_depth)`;
+    if (Array.isArray(x)) {
+      for (let i = 0; i < x.length; i++) {
+        const e: unknown = x[i];
+        if (typeof e === 'object' && e !== null) stack.push({ v: e, depth: depth + 1 });
+        else if (typeof e === 'number' && !Number.isFinite(e)) return nonFinite(e);
+        else if (e === undefined || typeof e === 'function' || typeof e === 'symbol' || typeof e === 'bigint') return `${typeName(e)} is not data`;
+      }
+    } else {
+      const o = x as Record<string, unknown>;
+      const proto = Object.getPrototypeOf(o);
+      if (proto !== Object.prototype && proto !== null) return 'the value is not plain data';
+      for (const k of Object.keys(o)) {
+        if (FORBIDDEN_NAMES.has(k)) return `the key \`${k}\` is not allowed in a value`;
+        const e = o[k];
+        if (typeof e === 'object' && e !== null) stack.push({ v: e, depth: depth + 1 });
+        else if (typeof e === 'number' && !Number.isFinite(e)) return nonFinite(e);
+        else if (e === undefined || typeof e === 'function' || typeof e === 'symbol' || typeof e === 'bigint') return `${typeName(e)} is not data`;
+      }
+    }
+  }
+  return null;
+}
+
+function nonFinite(v: number): string {
+  if (Number.isNaN(v)) return 'the value is NaN, not a usable number';
+  return `the number is out of range (${v > 0 ? '+' : '-'}Infinity, e.g. 1e400 written in the data)`;
 }
 
 /**
@@ -62,21 +144,65 @@ function hasRepeats(list: unknown[]): boolean {
   return false;
 }
 
+export interface TargetsDocument {
+  /** The targets: a malformed entry's target is kept (so rules see it) with every fact unknown; an entry without an id is left out. */
+  targets: TargetReport[];
+  facts: string[];
+  warnings: string[];
+  distinct: boolean;
+  /** The first MAX_PROBLEMS mistakes, each with its path: `reflex check` reports them as errors at their position. */
+  problems: DocProblem[];
+  /** How many mistakes there are in all (problems holds the first of them). */
+  problemCount: number;
+  /** Entries with a mistake: left out (no id), or reported with their facts unknown. */
+  malformed: number;
+}
+
+export interface ReadOptions {
+  /** How deeply a fact value may nest (default DEFAULT_MAX_DEPTH). */
+  maxDepth?: number;
+  /** Turns a path into where it is for people (an inventory: `file:line:col`); by default the path itself. */
+  where?: (path: DocPath, key?: boolean) => string;
+}
+
 /**
  * Read a targets document: `{targets: [...]}` or a top-level list of
- * `{id, kind?, labels?, depends_on?, facts?, unknown?}`. Throws ShapeError at the first
- * entry that cannot be used (a half-read inventory would silently drop targets).
+ * `{id, kind?, labels?, depends_on?, facts?, unknown?}`, checked the way configuration is: every
+ * misspelt field, wrong type or unusable value is a problem with its path and a suggestion. One bad
+ * entry never hides the others: its target keeps its id, kind, relations and the labels that are
+ * right, and every fact of the document is unknown there with the reason (a target silently
+ * missing facts or labels could be matched by a rule it should not be, or by none that should).
+ * Throws ShapeError only when the document is not a list of targets at all.
  */
-export function readTargetsDocument(data: unknown): { targets: TargetReport[]; facts: string[]; warnings: string[]; distinct: boolean } {
+export function readTargetsDocument(data: unknown, opts: ReadOptions = {}): TargetsDocument {
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
+  const where = opts.where ?? ((p: DocPath) => pathText(p));
   const warnings = new WarningList();
+  const problems: DocProblem[] = [];
+  let problemCount = 0;
+  const problem = (path: DocPath, message: string, key = false): string => {
+    problemCount++;
+    if (problems.length < MAX_PROBLEMS) problems.push(key ? { path, message, key } : { path, message });
+    return message;
+  };
   let list: unknown;
   let base: DocPath;
   if (Array.isArray(data)) {
     list = data;
     base = [];
   } else if (isPlainObject(data)) {
-    if (!('targets' in data)) throw new ShapeError('expected a list of targets, or a map with a `targets:` list', []);
-    for (const k of Object.keys(data)) if (k !== 'targets') warnings.add(`unknown top-level field \`${k}\` ignored`);
+    if (!Object.hasOwn(data, 'targets')) {
+      const keys = Object.keys(data);
+      const near = keys.find((k) => suggest(k, ['targets']) === 'targets');
+      throw new ShapeError(
+        near ? `unknown top-level field \`${near}\`, did you mean \`targets\`?` : 'expected a list of targets, or a map with a `targets:` list',
+        near ? [near] : [],
+        near !== undefined,
+      );
+    }
+    for (const k of Object.keys(data)) {
+      if (k !== 'targets') warnings.add(`${where([k], true)}: ${problem([k], `unknown top-level field \`${k}\` (an inventory has only \`targets\`)`, true)}`);
+    }
     list = data.targets;
     base = ['targets'];
     if (list === null) list = [];
@@ -85,7 +211,7 @@ export function readTargetsDocument(data: unknown): { targets: TargetReport[]; f
   }
   if (!Array.isArray(list)) throw new ShapeError('`targets` must be a list', base);
 
-  const targets: TargetReport[] = new Array(list.length);
+  const targets: TargetReport[] = [];
   const factNames = new Set<string>();
   // Fact names of the previous entry, by position: entries mostly list the same facts in the
   // same order, so most names are already known without a Set lookup (every name kept here is in factNames).
@@ -94,76 +220,161 @@ export function readTargetsDocument(data: unknown): { targets: TargetReport[]; f
   // shows whether there are any; only then does the loop keep a map to name each repeat's first entry.
   const distinct = !hasRepeats(list);
   const seen = distinct ? null : new Map<string, number>();
+  // Targets of malformed entries, with why: every fact of the document is made unknown there at the end.
+  const broken: { t: TargetReport; reason: string }[] = [];
+  let malformed = 0;
+  // The entry being read, and its first mistake (its facts are then unknown for that reason; later ones are problems
+  // too). Kept outside the loop so the helpers below are made once, not once per entry of a 100,000-entry file.
+  let entry = 0;
+  let first: string | undefined;
+  const at = (...rest: DocPath): DocPath => pathOf(base, entry, ...rest);
+  const bad = (path: DocPath, message: string, key = false): void => {
+    problem(path, message, key);
+    first ??= `${where(path, key)}: ${message}`;
+  };
   for (let i = 0; i < list.length; i++) {
     const e: unknown = list[i];
-    if (!isPlainObject(e)) throw new ShapeError('a target must be a map with at least an `id`', pathOf(base, i));
+    entry = i;
+    first = undefined;
+    if (!isPlainObject(e)) {
+      malformed++;
+      warnings.add(`${where(at())}: ${problem(at(), `a target must be a map with at least an \`id\`, not ${typeName(e)}; the entry is left out`)}`);
+      continue;
+    }
     const id = e.id;
     if (typeof id !== 'string' || id === '') {
-      throw new ShapeError(
-        id === undefined ? 'a target needs an `id`' : '`id` must be a non-empty string',
-        id === undefined ? pathOf(base, i) : pathOf(base, i, 'id'),
-      );
+      malformed++;
+      const p = id === undefined ? at() : at('id');
+      const msg = id === undefined ? missingId(e) : `\`id\` must be a non-empty string, not ${typeName(id)}`;
+      warnings.add(`${where(p)}: ${problem(p, `${msg}; the entry is left out`)}`);
+      continue;
     }
+    // A fact whose value cannot be used is unknown on its own; the entry counts as malformed.
+    let factProblem = false;
     const t: TargetReport = { id };
     if (e.kind !== undefined && e.kind !== null) {
-      if (typeof e.kind !== 'string' || e.kind === '') throw new ShapeError('`kind` must be a non-empty string', pathOf(base, i, 'kind'));
-      t.kind = e.kind;
+      if (typeof e.kind !== 'string' || e.kind === '') bad(at('kind'), `\`kind\` must be a non-empty string, not ${typeName(e.kind)}`);
+      else t.kind = e.kind;
     }
     if (e.labels !== undefined && e.labels !== null) {
-      if (!isPlainObject(e.labels)) throw new ShapeError('`labels` must be a map of label: value', pathOf(base, i, 'labels'));
-      const labels = e.labels;
-      for (const k in labels) {
-        const v = labels[k];
-        if (typeof v === 'string') continue;
-        if (typeof v === 'number' || typeof v === 'boolean') labels[k] = String(v);
-        else throw new ShapeError(`label \`${k}\` must be text, a number or a boolean`, pathOf(base, i, 'labels', k));
+      if (!isPlainObject(e.labels)) bad(at('labels'), `\`labels\` must be a map of label: value, not ${typeName(e.labels)}`);
+      else {
+        // Converted in place (the parsed document is ours): 100,000 entries need no second copy of their labels.
+        const labels = e.labels;
+        for (const k in labels) {
+          const v = labels[k];
+          if (typeof v === 'string' && k !== '__proto__') continue;
+          if (k === '__proto__') bad(at('labels', k), `\`${k}\` is not allowed as a label name`, true);
+          else if (typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) {
+            labels[k] = String(v);
+            continue;
+          } else if (typeof v === 'number') bad(at('labels', k), `label \`${k}\`: ${nonFinite(v)}`);
+          else bad(at('labels', k), `label \`${k}\` must be text, a number or a boolean, not ${typeName(v)}`);
+          delete labels[k];
+        }
+        t.labels = labels as Record<string, string>;
       }
-      if (Object.hasOwn(labels, '__proto__')) throw new ShapeError('`__proto__` is not allowed as a label name', pathOf(base, i, 'labels'));
-      t.labels = labels as Record<string, string>;
     }
     const dep = e.depends_on;
     if (dep !== undefined && dep !== null) {
-      if (typeof dep === 'string') t.depends_on = [dep];
+      if (typeof dep === 'string' && dep !== '') t.depends_on = [dep];
       else if (Array.isArray(dep)) {
+        let deps: string[] | undefined;
         for (let j = 0; j < dep.length; j++) {
-          if (typeof dep[j] !== 'string' || dep[j] === '')
-            throw new ShapeError('`depends_on` entries must be target ids (text)', pathOf(base, i, 'depends_on', j));
+          const d: unknown = dep[j];
+          if (typeof d === 'string' && d !== '') deps?.push(d);
+          else {
+            // Only an entry with a mistake pays for a copy of its list.
+            deps ??= (dep as unknown[]).slice(0, j) as string[];
+            bad(at('depends_on', j), `\`depends_on\` entries must be target ids (text), not ${typeName(d)}`);
+          }
         }
-        t.depends_on = dep as string[];
-      } else throw new ShapeError('`depends_on` must be a target id or a list of them', pathOf(base, i, 'depends_on'));
+        t.depends_on = deps ?? (dep as string[]);
+      } else bad(at('depends_on'), `\`depends_on\` must be a target id or a list of them, not ${typeName(dep)}`);
     }
     if (e.facts !== undefined && e.facts !== null) {
-      if (!isPlainObject(e.facts)) throw new ShapeError('`facts` must be a map of fact: value', pathOf(base, i, 'facts'));
-      if (Object.hasOwn(e.facts, '__proto__')) throw new ShapeError('`__proto__` is not allowed as a fact name', pathOf(base, i, 'facts'));
-      let j = 0;
-      for (const k in e.facts) {
-        if (e.facts[k] === undefined) throw new ShapeError(`fact \`${k}\` has no value`, pathOf(base, i, 'facts', k));
-        if (prevFacts[j] !== k) {
-          factNames.add(k);
-          prevFacts[j] = k;
+      if (!isPlainObject(e.facts)) bad(at('facts'), `\`facts\` must be a map of fact: value, not ${typeName(e.facts)}`);
+      else {
+        const facts = e.facts as Record<string, FactValue>;
+        let unknown: Record<string, string> | undefined;
+        let j = 0;
+        for (const k in facts) {
+          if (prevFacts[j] !== k) {
+            if (k !== '__proto__') factNames.add(k);
+            prevFacts[j] = k;
+          }
+          j++;
+          if (k === '__proto__') {
+            bad(at('facts', k), `\`${k}\` is not allowed as a fact name`, true);
+            delete facts[k];
+            continue;
+          }
+          const v: unknown = facts[k];
+          const why =
+            typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))
+              ? null
+              : v === undefined
+                ? 'the fact has no value'
+                : valueProblem(v, maxDepth);
+          if (why) {
+            // Only this fact is unusable: the entry's other facts stay known.
+            problem(at('facts', k), `fact \`${k}\`: ${why}`);
+            delete facts[k];
+            const w = where(at('facts', k));
+            (unknown ??= {})[k] = `${w}: ${why}`;
+            warnings.add(`${w}: fact \`${k}\` of "${id}" is unknown: ${why}`);
+            factProblem = true;
+          }
         }
-        j++;
+        t.facts = facts;
+        if (unknown) t.unknown = unknown;
       }
-      t.facts = e.facts as Record<string, FactValue>;
     }
     if (e.unknown !== undefined && e.unknown !== null) {
-      if (!isPlainObject(e.unknown)) throw new ShapeError('`unknown` must be a map of fact: reason', pathOf(base, i, 'unknown'));
-      const u: Record<string, string> = {};
-      for (const k in e.unknown) {
-        if (k === '__proto__') continue;
-        u[k] = String(e.unknown[k]);
-        factNames.add(k);
+      if (!isPlainObject(e.unknown)) bad(at('unknown'), `\`unknown\` must be a map of fact: reason, not ${typeName(e.unknown)}`);
+      else {
+        const u: Record<string, string> = t.unknown ?? {};
+        for (const k of Object.keys(e.unknown)) {
+          const v = e.unknown[k];
+          if (FORBIDDEN_NAMES.has(k)) bad(at('unknown', k), `\`${k}\` is not allowed as a fact name`);
+          else if (typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)) || v === null) {
+            if (!Object.hasOwn(u, k)) u[k] = v === null ? 'unknown' : String(v);
+            factNames.add(k);
+          } else bad(at('unknown', k), `the reason why \`${k}\` is unknown must be text, not ${typeName(v)}`);
+        }
+        if (Object.keys(u).length > 0) t.unknown = u;
       }
-      t.unknown = u;
     }
-    for (const k in e)
-      if (!isEntryField(k)) warnings.add(`${pathText(pathOf(base, i))}: unknown field \`${k}\` ignored (a target has ${ENTRY_FIELDS.join(', ')})`);
+    for (const k in e) {
+      if (isEntryField(k)) continue;
+      const near = suggest(k, ENTRY_FIELDS);
+      bad(at(k), near ? `unknown field \`${k}\`, did you mean \`${near}\`?` : `unknown field \`${k}\` (a target has ${ENTRY_FIELDS.join(', ')})`, true);
+    }
     if (seen) {
       const prev = seen.get(id);
-      if (prev !== undefined) warnings.add(`${pathText(pathOf(base, i))}: target "${id}" is listed again (first at entry ${prev}); the entries are merged`);
+      if (prev !== undefined) warnings.add(`${where(at())}: target "${id}" is listed again (first at entry ${prev}); the entries are merged`);
       else seen.set(id, i);
     }
-    targets[i] = t;
+    if (first !== undefined) {
+      broken.push({ t, reason: first });
+      warnings.add(`${first}; the facts of "${id}" are unknown`);
+    }
+    if (first !== undefined || factProblem) malformed++;
+    targets.push(t);
   }
-  return { targets, facts: [...factNames].sort(), warnings: warnings.done(), distinct };
+  // A malformed entry: every fact the document names is unknown there, with the first mistake as the reason.
+  for (const { t, reason } of broken) {
+    const own = Object.keys(t.facts ?? {});
+    const unknown: Record<string, string> = {};
+    for (const f of factNames) unknown[f] = `malformed entry: ${reason}`;
+    for (const f of own) unknown[f] = `malformed entry: ${reason}`;
+    delete t.facts;
+    t.unknown = unknown;
+  }
+  return { targets, facts: [...factNames].sort(), warnings: warnings.done(), distinct, problems, problemCount, malformed };
+}
+
+function missingId(e: Record<string, unknown>): string {
+  const near = Object.keys(e).find((k) => suggest(k, ['id']) === 'id' && k !== 'id');
+  return near ? `a target needs an \`id\` (is \`${near}\` meant to be \`id\`?)` : 'a target needs an `id`';
 }

@@ -1,6 +1,6 @@
 // The one interface every source kind implements: collect facts about targets, within a deadline.
 import type { FactValue, TargetReport } from '../model.js';
-import type { SourceConfig } from '../config/schema.js';
+import type { FactTypeName, SourceConfig } from '../config/schema.js';
 
 export interface SourceContext {
   /** Aborted when the source's timeout passes or the run is cancelled. Pass it to fetch/spawn. */
@@ -37,6 +37,13 @@ export interface SourceOutput {
   owned?: boolean;
   /** No two target reports share an id (the collector then needs no index to merge this source alone). */
   distinct?: boolean;
+  /**
+   * Mistakes in the data (a misspelt field, a wrong type, a value out of range), the first few, each
+   * `where: message` (an inventory's `where` is `file:line:col`, so `reflex check` reports them there).
+   */
+  problems?: string[];
+  /** Records with a mistake: left out (no id), or reported with their facts unknown and the reason. */
+  malformed?: number;
 }
 
 export interface DefaultFacts {
@@ -50,6 +57,13 @@ export interface Source {
   readonly kind: string;
   /** Fact names this source is declared to provide, known before it runs (for `reflex check`). null = not known in advance. */
   declaredFacts(): string[] | null;
+  /**
+   * The types declared for some of its facts (`type: bool|number|string`): `reflex check` type-checks
+   * expressions against them, and the collector makes a value of another type unknown.
+   */
+  declaredTypes?(): Record<string, FactTypeName>;
+  /** How deeply a fact value may nest (the source's `max_depth`); deeper values are unknown. Set by createSource. */
+  readonly maxDepth?: number;
   /**
    * Changes when the source's configuration changes; a cached result (source cooldown) is only
    * reused when it was collected with the same fingerprint. Set by createSource.

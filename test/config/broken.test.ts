@@ -58,7 +58,7 @@ const EXPECTED: Record<string, string[]> = {
     'reflex.yaml:3:5: no rule files match "rules/*.yml"',
     'reflex.yaml:4:5: no rule files match "extra/sop.yaml" (the file does not exist)',
   ],
-  'inventory-error': ['inventory.yaml:2:66: source "inventory": targets[0].labels.zones: label `zones` must be text, a number or a boolean'],
+  'inventory-error': ['inventory.yaml:2:66: source "inventory": label `zones` must be text, a number or a boolean, not a list'],
   'label-selector': [
     'rules/app.yaml:6:14: rule "restart-down": label selector "env" has an empty value (name the value to match, or "!value" to exclude one)',
     'rules/app.yaml:7:15: rule "restart-down": label selector "zone": "!" excludes nothing (write "!value")',

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { commandEnv } from '../../src/sources/command/index.js';
@@ -50,7 +50,13 @@ describe('command source', () => {
   it('fails clearly on output that is not JSON or not targets, and on a missing command', async () => {
     const dir = fixture({ 'text.mjs': `console.log('hello');`, 'shape.mjs': `console.log(JSON.stringify({ targets: [{ kind: 'x' }] }));` });
     await expect(command([node, 'text.mjs']).collect(ctxIn(dir))).rejects.toThrow(/printed no JSON \(.*\): hello$/);
-    await expect(command([node, 'shape.mjs']).collect(ctxIn(dir))).rejects.toThrow('printed JSON of the wrong shape: targets[0]: a target needs an `id`');
+    await expect(command([node, 'shape.mjs']).collect(ctxIn(dir))).resolves.toMatchObject({
+      targets: [],
+      malformed: 1,
+      problems: [`${node} output targets[0]: a target needs an \`id\`; the entry is left out`],
+    });
+    writeFileSync(join(dir, 'list.mjs'), `console.log(JSON.stringify({ targets: 'x' }));`);
+    await expect(command([node, 'list.mjs']).collect(ctxIn(dir))).rejects.toThrow('printed JSON of the wrong shape: targets: `targets` must be a list');
     await expect(command(['./no-such-tool']).collect(ctxIn(dir))).rejects.toThrow('./no-such-tool: command not found');
   });
 

@@ -51,26 +51,39 @@ describe('inventory source', () => {
     expect((err as Error).message).toMatch(/^bad\.yaml:\d+:\d+: invalid YAML/);
   });
 
-  it('points at the entry with a missing id, in JSON as in YAML', async () => {
+  it('points at the entry with a missing id, in JSON as in YAML, and keeps the other entries', async () => {
     const dir = fixture({
       'a.json': '{"targets": [\n  {"id": "a"},\n  {"kind": "node"}\n]}',
       'a.yaml': 'targets:\n  - id: a\n  - id: b\n    labels:\n      x: [1]\n',
     });
-    await expect(inventory('a.json').collect(ctx(dir))).rejects.toThrow('a.json:3:3: targets[1]: a target needs an `id`');
-    await expect(inventory('a.yaml').collect(ctx(dir))).rejects.toThrow('a.yaml:5:10: targets[1].labels.x: label `x` must be text, a number or a boolean');
+    const json = await inventory('a.json').collect(ctx(dir));
+    expect(json.problems).toEqual(['a.json:3:3: a target needs an `id`; the entry is left out']);
+    expect(json.targets).toEqual([{ id: 'a' }]);
+    expect(json.malformed).toBe(1);
+    const yaml = await inventory('a.yaml').collect(ctx(dir));
+    expect(yaml.problems).toEqual(['a.yaml:5:10: label `x` must be text, a number or a boolean, not a list']);
+    expect(yaml.targets.map((t) => t.id)).toEqual(['a', 'b']);
+  });
+
+  it('fails as a whole only when the file is not a list of targets', async () => {
+    const dir = fixture({ 'a.yaml': 'targets: {a: 1}\n', 'b.yaml': 'tragets:\n  - id: a\n', 'c.json': '"x"' });
+    await expect(inventory('a.yaml').collect(ctx(dir))).rejects.toThrow('a.yaml:1:10: targets: `targets` must be a list');
+    await expect(inventory('b.yaml').collect(ctx(dir))).rejects.toThrow('b.yaml:1:1: tragets: unknown top-level field `tragets`, did you mean `targets`?');
+    await expect(inventory('c.json').collect(ctx(dir))).rejects.toThrow('c.json:1:1: expected a list of targets');
   });
 
   it('fails clearly when the file is missing', async () => {
     await expect(inventory('nope.yaml').collect(ctx(fixture({})))).rejects.toThrow('nope.yaml: file not found');
   });
 
-  it('warns about unknown fields and repeated ids instead of failing', async () => {
+  it('warns about repeated ids, and names an unknown field with its position and a suggestion', async () => {
     const dir = fixture({ 't.yaml': 'targets:\n  - id: a\n    lables: {x: y}\n  - id: a\n' });
     const out = await inventory('t.yaml').collect(ctx(dir));
     expect(out.warnings).toEqual([
-      'targets[0]: unknown field `lables` ignored (a target has id, kind, labels, depends_on, facts, unknown)',
-      'targets[1]: target "a" is listed again (first at entry 0); the entries are merged',
+      't.yaml:3:5: unknown field `lables`, did you mean `labels`?; the facts of "a" are unknown',
+      't.yaml:4:5: target "a" is listed again (first at entry 0); the entries are merged',
     ]);
+    expect(out.problems).toEqual(['t.yaml:3:5: unknown field `lables`, did you mean `labels`?']);
   });
 
   it('collects a 100,000-target JSON inventory completely (its speed is measured by npm run bench)', async () => {

@@ -194,4 +194,27 @@ describe('prometheus source', () => {
     expect(res.reports[0]).toMatchObject({ status: 'timeout', error: 'timed out after 200ms', facts: ['up'] });
     expect(res.factSources).toEqual({ up: 'prom' });
   });
+
+  it('a query declared type: bool turns 1 into true and 0 into false; any other value is unknown with the reason', async () => {
+    const s = await fakePrometheus({
+      up: vector([
+        sample({ instance: 'web-1' }, '1'),
+        sample({ instance: 'web-2' }, '0'),
+        sample({ instance: 'web-3' }, '2'),
+        sample({ instance: 'web-4' }, 'NaN'),
+      ]),
+    });
+    const source = createSource({ name: 'prom', kind: 'prometheus', url: s.url, queries: [{ fact: 'up', query: 'up', type: 'bool' }] });
+    expect(source.declaredTypes?.()).toEqual({ up: 'bool' });
+    const res = await collectAll([source], { ...baseOpts, now: NOW });
+    const t = Object.fromEntries(res.targets.map((x) => [x.id, x]));
+    expect(t['web-1']!.facts).toEqual({ up: true });
+    expect(t['web-2']!.facts).toEqual({ up: false });
+    expect(t['web-3']!.unknown).toEqual({ up: 'value 2 is neither 0 nor 1 (the query is declared type: bool)' });
+    expect(t['web-4']!.unknown).toEqual({ up: 'value is NaN' });
+  });
+
+  it('an untyped query gives numbers, and declares them so for reflex check', () => {
+    expect(prom('http://x').declaredTypes?.()).toEqual({ up: 'number' });
+  });
 });

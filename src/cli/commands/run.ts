@@ -47,7 +47,9 @@ export default async function run(opts: { config?: string; dryRun?: boolean; jso
         if (sc) out.push(`  shards ${sc.shards.join(', ')} of ${sc.layout.count}: acted for ${sc.targetsIn(res.ctx.targets).size} of the ${s.targets} targets`);
         for (const r of s.sources) {
           const status = r.status === 'ok' ? 'ok' : r.status === 'cached' ? `cached (from ${new Date(r.cachedAt ?? 0).toISOString()})` : r.status.toUpperCase();
-          out.push(`  source ${r.name} (${r.kind}): ${status}, ${r.targets} targets${r.error ? `: ${r.error}` : ''}`);
+          const bad = r.malformed ? `, ${r.malformed} malformed ${r.malformed === 1 ? 'record' : 'records'} (facts unknown)` : '';
+          out.push(`  source ${r.name} (${r.kind}): ${status}, ${r.targets} targets${bad}${r.error ? `: ${r.error}` : ''}`);
+          for (const p of (r.problems ?? []).slice(0, 3)) out.push(`    ${p}`);
         }
       }
       const notable = res.decisions.filter((d) => d.outcome !== 'not_matched' && d.outcome !== 'derived');

@@ -49,6 +49,15 @@ export const collectStage: Stage = {
           detail: `source "${r.name}" ${r.status === 'timeout' ? 'timed out' : 'failed'}: ${r.error ?? ''}`.trim(),
         });
       }
+      if (r.malformed) {
+        // Data with mistakes costs those records their facts (unknown, with the reason); people must hear of it.
+        const first = r.problems?.[0];
+        ctx.problems.push({
+          stage: 'collect',
+          reason: 'source:malformed',
+          detail: `source "${r.name}": ${r.malformed} malformed ${r.malformed === 1 ? 'record' : 'records'}, facts unknown there${first ? ` (${first})` : ''}`,
+        });
+      }
       for (const w of r.warnings) ctx.log.warn(`source "${r.name}": ${w}`);
     }
     // Serialise before derive rules add facts; compress on the thread pool while rules are evaluated.

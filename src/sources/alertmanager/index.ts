@@ -2,6 +2,7 @@
 import type { SourceConfig } from '../../config/schema.js';
 import type { FactValue, TargetReport } from '../../model.js';
 import { apiUrl, request, requestHeaders, shownUrl, snippet } from '../fetch.js';
+import { maxBytesOf } from '../limits.js';
 import { SourceError, type Source, type SourceContext, type SourceOutput } from '../types.js';
 
 type Config = Extract<SourceConfig, { kind: 'alertmanager' }>;
@@ -54,7 +55,7 @@ async function collectAlerts(config: Config, fact: string, ctx: SourceContext): 
   });
   for (const m of config.filter ?? []) params.append('filter', m);
   url.search = params.toString();
-  const res = await request(url, { headers: requestHeaders(config.auth, config.headers), signal: ctx.signal });
+  const res = await request(url, { headers: requestHeaders(config.auth, config.headers), signal: ctx.signal, maxBytes: maxBytesOf(config) });
   const where = shownUrl(url);
   if (res.status < 200 || res.status >= 300) {
     throw new SourceError(`${where}: HTTP ${res.status} ${res.statusText}${res.text ? `: ${snippet(res.text)}` : ''}`);

@@ -2,13 +2,14 @@
 import { spawn } from 'node:child_process';
 import { isAbsolute, resolve } from 'node:path';
 import type { SourceConfig } from '../../config/schema.js';
+import { DEFAULT_COMMAND_MAX_BYTES, maxBytesOf } from '../limits.js';
 import { pathText, readTargetsDocument, ShapeError } from '../shape.js';
 import { SourceError, type Source, type SourceContext, type SourceOutput } from '../types.js';
 
 type Config = Extract<SourceConfig, { kind: 'command' }>;
 
-/** Standard output larger than this fails the source (and the command is stopped). */
-export const MAX_STDOUT = 16 * 1024 * 1024;
+/** Standard output larger than this fails the source (and the command is stopped), unless the source sets max_bytes. */
+export const MAX_STDOUT = DEFAULT_COMMAND_MAX_BYTES;
 /** How much of standard error is kept for the failure message (its end: where the error usually is). */
 export const STDERR_TAIL = 4 * 1024;
 /** After SIGTERM on timeout, the group gets this long before SIGKILL. */
@@ -16,11 +17,19 @@ const KILL_GRACE_MS = 2_000;
 /** Always passed through: a command needs to find programs and a home. */
 const BASE_ENV = ['PATH', 'HOME'];
 
+/** The fact names of `facts:` (a list of names, or a map of name: type). */
+export function commandFactNames(config: Config): string[] | null {
+  if (!config.facts) return null;
+  return Array.isArray(config.facts) ? config.facts : Object.keys(config.facts);
+}
+
 export function createCommandSource(config: Config): Source {
+  const types = config.facts && !Array.isArray(config.facts) ? config.facts : {};
   return {
     name: config.name,
     kind: 'command',
-    declaredFacts: () => config.facts ?? null,
+    declaredFacts: () => commandFactNames(config),
+    declaredTypes: () => types,
     collect: (ctx) => collectCommand(config, ctx),
   };
 }
@@ -96,7 +105,7 @@ export function runCommand(argv: string[], opts: { cwd: string; env: NodeJS.Proc
 
 async function collectCommand(config: Config, ctx: SourceContext): Promise<SourceOutput> {
   const cwd = config.cwd ? (isAbsolute(config.cwd) ? config.cwd : resolve(ctx.projectDir, config.cwd)) : ctx.projectDir;
-  const r = await runCommand(config.argv, { cwd, env: commandEnv(ctx.env, config.env), signal: ctx.signal });
+  const r = await runCommand(config.argv, { cwd, env: commandEnv(ctx.env, config.env), signal: ctx.signal, maxStdout: maxBytesOf(config) });
   const cmd = config.argv[0]!;
   const tail = r.stderrTail.trim() ? `; stderr: ${r.stderrTail.trim()}` : '';
   if (r.code !== 0) {
@@ -111,14 +120,22 @@ async function collectCommand(config: Config, ctx: SourceContext): Promise<Sourc
   }
   let doc: ReturnType<typeof readTargetsDocument>;
   try {
-    doc = readTargetsDocument(data);
+    // A malformed record costs its own facts (unknown, with the reason), never the others'.
+    doc = readTargetsDocument(data, { maxDepth: config.max_depth, where: (p) => `${cmd} output ${pathText(p)}` });
   } catch (err) {
     if (err instanceof ShapeError) throw new SourceError(`${cmd} printed JSON of the wrong shape: ${pathText(err.path)}: ${err.message}`, { cause: err });
     throw err;
   }
-  const declared = config.facts ?? [];
+  const declared = commandFactNames(config) ?? [];
   const undeclared = config.facts ? doc.facts.filter((f) => !declared.includes(f)) : [];
   const warnings = [...doc.warnings];
   if (undeclared.length > 0) warnings.push(`the command printed facts not listed in \`facts\`: ${undeclared.join(', ')}`);
-  return { targets: doc.targets, facts: [...new Set([...declared, ...doc.facts])], warnings };
+  const problems = doc.problems.map((p) => `${cmd} output ${pathText(p.path)}: ${p.message}`);
+  return {
+    targets: doc.targets,
+    facts: [...new Set([...declared, ...doc.facts])],
+    warnings,
+    ...(problems.length ? { problems } : {}),
+    ...(doc.malformed ? { malformed: doc.malformed } : {}),
+  };
 }

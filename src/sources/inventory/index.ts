@@ -1,10 +1,15 @@
 // The inventory source: a YAML or JSON file listing targets with their kind, labels, relations and static facts.
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { extname, isAbsolute, relative, resolve } from 'node:path';
 import { isMap, isSeq, isScalar, LineCounter, parseDocument, type Node } from 'yaml';
 import type { SourceConfig } from '../../config/schema.js';
+import { maxBytesOf, sizeText } from '../limits.js';
 import { SourceError, type Source, type SourceContext, type SourceOutput } from '../types.js';
 import { pathText, readTargetsDocument, ShapeError, type DocPath } from '../shape.js';
+import { JsonPositions, lineColAt, lineStartsOf } from './json-positions.js';
+
+/** Positions of mistakes in YAML are found by reading the file again; past this size the path alone names them (JSON is scanned, at any size). */
+const MAX_LOCATE_BYTES = 4 * 1024 * 1024;
 
 type Config = Extract<SourceConfig, { kind: 'inventory' }>;
 
@@ -20,24 +25,51 @@ export function createInventorySource(config: Config): Source {
 async function collectInventory(config: Config, ctx: SourceContext): Promise<SourceOutput> {
   const full = isAbsolute(config.path) ? config.path : resolve(ctx.projectDir, config.path);
   const shown = isAbsolute(config.path) ? config.path : relative(ctx.projectDir, full) || config.path;
-  let text: string;
-  try {
-    text = await readFile(full, { encoding: 'utf8', signal: ctx.signal });
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.name === 'AbortError') throw err;
-    throw new SourceError(e.code === 'ENOENT' ? `${shown}: file not found` : `${shown}: cannot read: ${e.message}`, { cause: err });
-  }
+  const text = await readLimited(full, shown, maxBytesOf(config), ctx.signal);
   const data = parseInventoryText(text, shown);
+  const locator = new Locator(text, shown);
   try {
+    const doc = readTargetsDocument(data, { maxDepth: config.max_depth, where: (p, key) => locator.where(p, key) });
+    const problems = doc.problems.map((p) => `${locator.where(p.path, p.key)}: ${p.message}`);
+    if (doc.problemCount > problems.length) problems.push(`${shown}: ... and ${doc.problemCount - problems.length} more mistakes like these`);
     // JSON.parse makes new objects and never shares one between two places (YAML aliases can):
     // the collector may then take the reports as targets instead of copying 100,000 of them.
-    return { ...readTargetsDocument(data), owned: isJsonText(text, shown) };
+    return {
+      targets: doc.targets,
+      facts: doc.facts,
+      warnings: doc.warnings,
+      distinct: doc.distinct,
+      owned: isJsonText(text, shown),
+      ...(problems.length ? { problems } : {}),
+      ...(doc.malformed ? { malformed: doc.malformed } : {}),
+    };
   } catch (err) {
     if (!(err instanceof ShapeError)) throw err;
-    const { line, col } = locate(text, err.path);
-    const where = line > 0 ? `${shown}:${line}:${col}` : shown;
-    throw new SourceError(`${where}: ${pathText(err.path)}: ${err.message}`, { cause: err });
+    throw new SourceError(`${locator.where(err.path, err.key)}: ${err.path.length ? `${pathText(err.path)}: ` : ''}${err.message}`, { cause: err });
+  }
+}
+
+/** The file's text, refused unread past `maxBytes` (a 100 MB inventory would otherwise be read whole). */
+async function readLimited(full: string, shown: string, maxBytes: number, signal: AbortSignal): Promise<string> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(full, 'r');
+    const { size } = await handle.stat();
+    if (size > maxBytes) {
+      throw new SourceError(
+        `${shown}: the file is ${sizeText(size)}, over the limit of ${sizeText(maxBytes)} (raise the source's max_bytes if it is meant to be this large)`,
+      );
+    }
+    const text = await handle.readFile({ encoding: 'utf8', signal });
+    // The file may have grown between the two calls.
+    if (text.length > maxBytes) throw new SourceError(`${shown}: the file is over the limit of ${sizeText(maxBytes)}`);
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.name === 'AbortError' || err instanceof SourceError) throw err;
+    throw new SourceError(e.code === 'ENOENT' ? `${shown}: file not found` : `${shown}: cannot read: ${e.message}`, { cause: err });
+  } finally {
+    await handle?.close().catch(() => {});
   }
 }
 
@@ -59,10 +91,17 @@ export function parseInventoryText(text: string, shown: string): unknown {
   const first = doc.errors[0];
   if (first) {
     const p = lines.linePos(first.pos[0]);
-    const msg = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    let msg = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    if (/call stack/i.test(msg)) msg = 'the document is nested too deeply to read';
     throw new SourceError(`${shown}:${p.line}:${p.col}: invalid YAML: ${msg}`, { cause: first });
   }
-  return doc.toJS({ maxAliasCount: 1000 }) ?? [];
+  try {
+    return doc.toJS({ maxAliasCount: 1000 }) ?? [];
+  } catch (err) {
+    // An alias bomb (over maxAliasCount), or nesting the builder cannot hold: the file, not Reflex.
+    const msg = err instanceof RangeError ? 'the document is nested too deeply to read' : (err as Error).message.split('\n')[0];
+    throw new SourceError(`${shown}: invalid YAML: ${msg}`, { cause: err });
+  }
 }
 
 function isJsonText(text: string, shown: string): boolean {
@@ -80,15 +119,49 @@ function lineCol(text: string, pos: number): { line: number; col: number } {
   return { line, col: pos - lineStart + 1 };
 }
 
-/** Where a path points in the file; only used on the error path (JSON is reparsed as YAML, which keeps positions). */
-function locate(text: string, path: DocPath): { line: number; col: number } {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, version: '1.2', uniqueKeys: false });
+/** Turns a path in the document into `file:line:col`; the file is read again as YAML (JSON is YAML) once, and only when there is a mistake. */
+class Locator {
+  private parsed?: { doc: ReturnType<typeof parseDocument>; lines: LineCounter } | null;
+  private json?: { positions: JsonPositions; lines: number[] };
+  constructor(
+    private readonly text: string,
+    private readonly shown: string,
+  ) {}
+
+  where(path: DocPath, key = false): string {
+    if (isJsonText(this.text, this.shown)) {
+      this.json ??= { positions: new JsonPositions(this.text), lines: lineStartsOf(this.text) };
+      const { line, col } = lineColAt(this.json.lines, this.json.positions.offset(path, key));
+      return `${this.shown}:${line}:${col}`;
+    }
+    if (this.parsed === undefined) {
+      this.parsed = null;
+      if (this.text.length <= MAX_LOCATE_BYTES) {
+        try {
+          const lines = new LineCounter();
+          const doc = parseDocument(this.text, { lineCounter: lines, version: '1.2', uniqueKeys: false });
+          if (doc.errors.length === 0) this.parsed = { doc, lines };
+        } catch {
+          /* no positions: the path names the place */
+        }
+      }
+    }
+    if (!this.parsed) return path.length ? `${this.shown}: ${pathText(path)}` : this.shown;
+    const { line, col } = locate(this.parsed.doc, this.parsed.lines, path, key);
+    return line > 0 ? `${this.shown}:${line}:${col}` : this.shown;
+  }
+}
+
+/** Where a path points in the file (at the key for a misspelt field, at the value otherwise). */
+function locate(doc: ReturnType<typeof parseDocument>, lines: LineCounter, path: DocPath, key = false): { line: number; col: number } {
   let node: unknown = doc.contents;
-  for (const seg of path) {
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i]!;
     let next: unknown;
-    if (isMap(node)) next = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg))?.value;
-    else if (isSeq(node)) next = node.items[Number(seg)];
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+      next = key && i === path.length - 1 ? pair?.key : pair?.value;
+    } else if (isSeq(node)) next = node.items[Number(seg)];
     if (next === undefined || next === null) break;
     node = next;
   }

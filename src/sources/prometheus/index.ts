@@ -3,6 +3,7 @@ import type { SourceConfig } from '../../config/schema.js';
 import type { TargetReport } from '../../model.js';
 import { formatDuration, parseDuration } from '../../util/duration.js';
 import { apiUrl, request, requestHeaders, shownUrl, snippet } from '../fetch.js';
+import { maxBytesOf } from '../limits.js';
 import { SourceError, type Source, type SourceContext, type SourceOutput } from '../types.js';
 import { mapLimit } from '../util.js';
 
@@ -35,10 +36,21 @@ export function mappingFor(config: Config, q: QueryConfig): Mapping {
 
 export function createPrometheusSource(config: Config): Source {
   const facts = [...new Set(config.queries.map((q) => q.fact))];
+  // Every sample is a number; `type: bool` makes it true or false. Two queries for one fact with
+  // different types leave the fact untyped (its values are checked by neither).
+  const types: Record<string, 'bool' | 'number'> = {};
+  const mixed = new Set<string>();
+  for (const q of config.queries) {
+    const t = q.type ?? 'number';
+    if (types[q.fact] !== undefined && types[q.fact] !== t) mixed.add(q.fact);
+    types[q.fact] = t;
+  }
+  for (const f of mixed) delete types[f];
   return {
     name: config.name,
     kind: 'prometheus',
     declaredFacts: () => facts,
+    declaredTypes: () => types,
     collect: (ctx) => collectPrometheus(config, facts, ctx),
   };
 }
@@ -54,7 +66,8 @@ async function collectPrometheus(config: Config, facts: string[], ctx: SourceCon
   const staleMs = config.staleness ? parseDuration(config.staleness) : DEFAULT_STALENESS_MS;
   const headers = requestHeaders(config.auth, config.headers);
   const endpoint = apiUrl(config.url, '/api/v1/query');
-  const answers = await mapLimit(config.queries, QUERY_CONCURRENCY, (q) => runQuery(endpoint, headers, q.query, ctx));
+  const maxBytes = maxBytesOf(config);
+  const answers = await mapLimit(config.queries, QUERY_CONCURRENCY, (q) => runQuery(endpoint, headers, q.query, ctx, maxBytes));
 
   const failures = answers.filter((a): a is Extract<QueryAnswer, { ok: false }> => !a.ok);
   if (failures.length === config.queries.length) {
@@ -128,7 +141,7 @@ function mapSamples(
     if (n > 1) continue;
     const [ts, raw] = Array.isArray(s.value) ? s.value : [NaN, ''];
     const age = now - Number(ts) * 1000;
-    const value = parseSampleValue(raw);
+    const value = q.type === 'bool' ? parseBoolSample(raw) : parseSampleValue(raw);
     if (!Number.isFinite(Number(ts))) (t.unknown ??= {})[q.fact] = 'the sample has no timestamp';
     else if (age > staleMs) (t.unknown ??= {})[q.fact] = `stale: sample is ${formatDuration(age)} old (limit ${formatDuration(staleMs)})`;
     else if (typeof value === 'string') (t.unknown ??= {})[q.fact] = value;
@@ -158,20 +171,33 @@ export function parseSampleValue(raw: unknown): number | string {
   return Number.isFinite(v) ? v : `value "${String(raw)}" is not a number`;
 }
 
-async function runQuery(endpoint: URL, headers: Record<string, string>, query: string, ctx: SourceContext): Promise<QueryAnswer> {
+/**
+ * A sample of a `type: bool` query: 1 is true, 0 is false (what `up`, or a comparison with the
+ * `bool` modifier such as `up == bool 1`, returns); any other value is unknown, with the reason.
+ */
+export function parseBoolSample(raw: unknown): boolean | string {
+  const v = parseSampleValue(raw);
+  if (typeof v === 'string') return v;
+  if (v === 1) return true;
+  if (v === 0) return false;
+  return `value ${v} is neither 0 nor 1 (the query is declared type: bool)`;
+}
+
+async function runQuery(endpoint: URL, headers: Record<string, string>, query: string, ctx: SourceContext, maxBytes: number): Promise<QueryAnswer> {
   const params = new URLSearchParams({ query, time: (ctx.now / 1000).toFixed(3) });
   const encoded = params.toString();
   const url = new URL(endpoint);
   let res: Awaited<ReturnType<typeof request>>;
   if (encoded.length <= MAX_GET_QUERY) {
     url.search = encoded;
-    res = await request(url, { headers, signal: ctx.signal });
+    res = await request(url, { headers, signal: ctx.signal, maxBytes });
   } else {
     res = await request(url, {
       method: 'POST',
       headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
       body: encoded,
       signal: ctx.signal,
+      maxBytes,
     });
   }
   let body: { status?: string; data?: { resultType?: string; result?: unknown }; errorType?: string; error?: string; warnings?: unknown } | undefined;
