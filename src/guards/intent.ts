@@ -80,17 +80,13 @@ export const groupLimitIntentCheck: IntentCheck = {
   async check(tx, d, intent, ctx) {
     if (intent.step > 0) return null; // the decision's target took its place with its first step
     const since = windowStart(Math.min(ctx.now, tx.now), groupWindow(ctx).ms);
-    const counted = d.countedIn;
     for (const g of intent.groups) {
-      const by = counted?.get(g);
-      if (by === 'store') continue;
-      if (by) {
-        const c = await tx.cooldown(by.cooldownKey); // journaled with an earlier decision of this run?
-        if (c && c.lastAt >= since) continue;
-      }
-      const used = await tx.countTargetsInGroup(g, since);
+      // A target already acted on in the window (by any rule, any runner, this run included) takes no new place;
+      // any other needs one among the distinct others. Counted in this transaction, in the order intents commit.
+      const others = await tx.countTargetsInGroup(g, since, { except: intent.target });
+      if ((await tx.countTargetsInGroup(g, since)) > others) continue;
       const size = groupSize(ctx, g);
-      if (used + 1 > groupAllowed(ctx, size)) return { reason: REASON.BLAST_GROUP, detail: groupLimitDetail(ctx, g, used, size) };
+      if (others + 1 > groupAllowed(ctx, size)) return { reason: REASON.BLAST_GROUP, detail: groupLimitDetail(ctx, g, others, size) };
     }
     // The rule's own fraction: its other targets in the group, and this one (counted once, acted on before or not).
     const f = d.rule.limits.groupFraction;
