@@ -15,7 +15,7 @@ export default async function run(opts: { config?: string; dryRun?: boolean; jso
   for (const w of warnings) log.warn(`${w.file}:${w.line}:${w.col}: ${w.message}`);
   const store = await openStoreOrExit(project);
   try {
-    const res = await runOnce({ project, ruleSet, store, dryRun: !!opts.dryRun, log, signal: processSignal(), shards });
+    const res = await runOnce({ project, ruleSet, store, dryRun: !!opts.dryRun, log, signal: processSignal(), shards, metrics: true });
     const s = res.summary;
     const ms = Math.round(performance.now() - t0);
     if (opts.json) {
