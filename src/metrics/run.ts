@@ -68,11 +68,11 @@ export async function runUpdate(
   }
   for (const e of executions.values()) add.push({ name: FAMILIES.executions.name, labels: { rule: e.rule, action: e.action, status: e.status }, value: e.n });
 
-  // Messages to people, by channel and result.
-  for (const [channel, r] of Object.entries(ctx.escalationResults ?? {})) {
-    for (const result of ['sent', 'failed'] as const) {
-      if (r[result] > 0) add.push({ name: FAMILIES.escalations.name, labels: { channel, result }, value: r[result] });
-    }
+  // Messages to people, by channel and result; every configured channel from its first run on, at 0 if need be, so
+  // that increase() sees its first failure (a counter born at 1 shows no increase).
+  const results = ctx.escalationResults ?? {};
+  for (const channel of new Set([...Object.keys(ctx.project.config.channels), ...Object.keys(results)])) {
+    for (const result of ['sent', 'failed'] as const) add.push({ name: FAMILIES.escalations.name, labels: { channel, result }, value: results[channel]?.[result] ?? 0 });
   }
 
   // The runner's last run.

@@ -63,6 +63,8 @@ describe('metrics in the textfile collector file', () => {
     expect(sample(text, 'reflex_off_switch_on')).toBe(0);
     expect(sample(text, 'reflex_runs_skipped_total{reason="lease_held"}')).toBe(0);
     expect(sample(text, 'reflex_rule_blind{rule="restart-unhealthy-instance"}')).toBe(0);
+    // Every configured channel is counted from the first run on, so that its first failure is an increase.
+    expect(sample(text, 'reflex_escalations_total{channel="oncall",result="failed"}')).toBe(0);
     const last = sample(text, 'reflex_run_last_success_timestamp_seconds')!;
     expect(Math.abs(last - Date.now() / 1000)).toBeLessThan(600);
     // Only the file itself is left in the collector's folder: the temporary file was renamed over it.
@@ -144,7 +146,7 @@ describe('metrics of a run in trouble', () => {
     expect(sample(text, 'reflex_source_up{kind="inventory",source="inventory"}')).toBe(1);
     expect(sample(text, 'reflex_rule_blind{rule="restart-unhealthy-instance"}')).toBe(1);
     expect(sample(text, 'reflex_escalations_total{channel="oncall",result="failed"}')).toBeGreaterThanOrEqual(1);
-    expect(sample(text, 'reflex_escalations_total{channel="oncall",result="sent"}')).toBeUndefined();
+    expect(sample(text, 'reflex_escalations_total{channel="oncall",result="sent"}')).toBe(0);
     expect(sample(text, 'reflex_runs_total{status="problems"}')).toBe(1);
     // A run with problems still completed: it counts as the last success (the source alerts say what is wrong).
     expect(sample(text, 'reflex_run_last_success_timestamp_seconds')).toBeGreaterThan(0);
