@@ -179,6 +179,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       ruleSetHash: o.project.hash,
       shard: leases.scope?.describe() ?? null,
     });
+    if (ctx.log.child) ctx.log = ctx.log.child({ run: ctx.runId });
     let status: RunStatus = 'failed';
     try {
       await runStages([...STAGES], ctx);
@@ -200,7 +201,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
           o.log?.warn(`metrics: could not read this run's executions: ${redact(err.message)}`);
           return null;
         });
-        if (update) await publishRunMetrics({ ...metricsTo(o), update, scope: scopeOfRun(ctx), redact });
+        if (update) await publishRunMetrics({ ...metricsTo(o), log: ctx.log, update, scope: scopeOfRun(ctx), redact });
       }
     }
     return { runId: ctx.runId, summary: summarize(ctx), decisions: ctx.decisions, ctx };

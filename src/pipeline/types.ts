@@ -84,11 +84,15 @@ export interface Stage {
 
 /** Run stages in order, timing each. */
 export async function runStages(stages: Stage[], ctx: RunContext): Promise<void> {
+  const log = ctx.log;
   for (const s of stages) {
     const t0 = performance.now();
+    // What a stage logs says which stage it was (--log-format json: the stage field).
+    ctx.log = log.child ? log.child({ stage: s.name }) : log;
     try {
       await s.run(ctx);
     } finally {
+      ctx.log = log;
       ctx.timings[s.name] = Math.round((performance.now() - t0) * 10) / 10;
     }
   }

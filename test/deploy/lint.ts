@@ -36,7 +36,6 @@ export function assignments(text: string): Assignment[] {
 /** A value that carries what was meant as a comment. */
 export const trailingComment = (a: Assignment) => /\s[#;]/.test(a.value);
 
-// biome-ignore lint/suspicious/noExplicitAny: manifests are untyped YAML until validated
 export type Manifest = any;
 const MODELS: Record<string, new (data: Manifest) => { validate(): void }> = {
   'batch/v1/CronJob': CronJob,
