@@ -163,7 +163,8 @@ Docs: docs/rules.md (rule language), docs/concepts.md, docs/guardrails.md`,
     .argument('[files...]', "scenario files (default: the configuration's tests, or rules/*_test.yaml)")
     .description('run scenario tests for rules on a synthetic clock, never acting for real')
     .option('--run <pattern>', 'only scenarios whose name matches this regular expression')
-    .option('--junit <file>', 'write JUnit XML here')
+    .option('--junit <file>', 'write JUnit XML here (valid against the common JUnit schema)')
+    .option('--junit-locations', "with --junit: add each scenario's file and line to its testcase (outside that schema; GitLab reads them)")
     .option('--json', 'print results as JSON')
     .action(action('test'));
 

@@ -15,6 +15,28 @@ export async function jsonSchema(kind: SchemaKind): Promise<Record<string, unkno
   if (kind === 'config') schema = Config;
   else if (kind === 'rules') schema = RuleFile;
   else schema = (await import('../testing/schema.js')).ScenarioFile;
-  const js = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
-  return { ...js, title: TITLES[kind] };
+  const js = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12', override: humanPatternMessages }) as Record<
+    string,
+    unknown
+  >;
+  const { $schema, ...rest } = js;
+  return { $schema, $id: `${SCHEMA_BASE}/${kind}.schema.json`, title: TITLES[kind], ...rest };
+}
+
+/** Where the schemas are published: `$id`, so editors and other schemas can refer to them by a stable address. */
+export const SCHEMA_BASE = 'https://raw.githubusercontent.com/reflex-remediation/reflex/main/schema';
+
+/**
+ * A value that does not match a pattern (a duration, a name) is explained in words: the regex check's own message
+ * becomes `patternErrorMessage`, which editors (VS Code's YAML and JSON support) show instead of the raw regex.
+ */
+function humanPatternMessages(ctx: { zodSchema: unknown; jsonSchema: Record<string, unknown> }): void {
+  const def = (ctx.zodSchema as { _zod?: { def?: { checks?: { _zod: { def: { format?: string; error?: unknown } } }[] } } })._zod?.def;
+  for (const c of def?.checks ?? []) {
+    const d = c._zod.def;
+    if (d.format !== 'regex' || typeof d.error !== 'function') continue;
+    const m = (d.error as (issue: object) => unknown)({});
+    const text = typeof m === 'string' ? m : (m as { message?: string } | undefined)?.message;
+    if (text) ctx.jsonSchema.patternErrorMessage = text;
+  }
 }

@@ -72,7 +72,8 @@ export async function runUpdate(
   // that increase() sees its first failure (a counter born at 1 shows no increase).
   const results = ctx.escalationResults ?? {};
   for (const channel of new Set([...Object.keys(ctx.project.config.channels), ...Object.keys(results)])) {
-    for (const result of ['sent', 'failed'] as const) add.push({ name: FAMILIES.escalations.name, labels: { channel, result }, value: results[channel]?.[result] ?? 0 });
+    for (const result of ['sent', 'failed'] as const)
+      add.push({ name: FAMILIES.escalations.name, labels: { channel, result }, value: results[channel]?.[result] ?? 0 });
   }
 
   // The runner's last run.
