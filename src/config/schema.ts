@@ -304,7 +304,8 @@ export const Metrics = z
         "Write every run's metrics to this file for node_exporter's textfile collector (a path ending in .prom, in the collector's folder; relative to this file). Replaced atomically.",
       ),
     pushgateway: z
-      .url({ protocol: /^https?$/, error: 'expected the http:// or https:// address of a Pushgateway, e.g. http://pushgateway:9091' })
+      .string()
+      .regex(/^https?:\/\/[^\s/?#]+[^\s?#]*$/, { message: 'expected the http:// or https:// address of a Pushgateway, e.g. http://pushgateway:9091' })
       .optional()
       .describe("Push every run's metrics to this Pushgateway (e.g. http://pushgateway:9091), grouped by job, instance and shard."),
     job: z.string().min(1).default('reflex').describe('The job label of the Pushgateway group (default reflex).'),
