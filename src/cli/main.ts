@@ -2,6 +2,7 @@
 // The `reflex` command line: parses flags, turns signals into cancellation, maps errors to exit codes. Nothing else.
 import { createRequire } from 'node:module';
 import { EXIT, ExitError, UserError } from '../errors.js';
+import { configureLogging, diagnostic, LOG_FORMATS, type LogFormat } from '../util/log.js';
 import { guardTerminalOutput } from '../util/terminal.js';
 
 const require = createRequire(import.meta.url);
@@ -13,7 +14,7 @@ if (process.argv.length === 3 && (process.argv[2] === '--version' || process.arg
   process.exit(0);
 }
 
-type CommandModule = { default: (opts: Record<string, any>, args: string[]) => Promise<number | undefined> };
+type CommandModule = { default: (opts: Record<string, any>, args: string[], program: unknown) => Promise<number | undefined> };
 
 /** Each command lives in its own module, imported only when that command runs. */
 const load = (name: string) => import(`./commands/${name}.js`) as Promise<CommandModule>;
@@ -26,10 +27,18 @@ async function main(argv: string[]): Promise<number> {
   const program = new Command('reflex')
     .description('Explainable, guarded auto-remediation: YAML SOP rules with CEL conditions, run as a scheduled job.')
     .version(VERSION, '-V, --version')
-    .option('-c, --config <file>', 'the configuration file (default: ./reflex.yaml)')
+    .addOption(new Option('-c, --config <file>', 'the configuration file (default: ./reflex.yaml)').env('REFLEX_CONFIG'))
+    .addOption(new Option('--log-format <format>', 'diagnostics on stderr as text, or one JSON object per line').choices(LOG_FORMATS).default('text'))
+    .option('-v, --verbose', 'more diagnostics on stderr (debug)')
+    .option('-q, --quiet', 'only warnings and errors on stderr; with reflex run, only problems on stdout')
     .showHelpAfterError('(add --help for usage)')
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
-    .configureOutput({ outputError: (s, write) => write(s) })
+    .configureOutput({ outputError: (s) => diagnostic('error', s), writeErr: (s) => diagnostic('error', s) })
+    .hook('preAction', (_program, cmd) => {
+      const o = { ...program.opts(), ...cmd.opts() };
+      configureLogging({ format: o.logFormat as LogFormat, level: o.verbose ? 'debug' : o.quiet ? 'warn' : 'info', command: cmd.name() });
+    })
     .addHelpText(
       'after',
       `
@@ -53,7 +62,7 @@ Docs: docs/rules.md (rule language), docs/concepts.md, docs/guardrails.md`,
         .flat()
         .filter((x): x is string => typeof x === 'string');
       const mod = await load(name);
-      const code = await mod.default(opts, positional);
+      const code = await mod.default(opts, positional, program);
       exitCode = typeof code === 'number' ? code : 0;
     };
 
@@ -81,7 +90,6 @@ Docs: docs/rules.md (rule language), docs/concepts.md, docs/guardrails.md`,
     .description('one run: collect facts, evaluate rules, guard, act (or with --dry-run, only say what would be done), record')
     .option('--dry-run', 'act on nothing and send nothing; print what would be executed')
     .option('--json', 'print the run as JSON')
-    .option('-q, --quiet', 'print only problems')
     .option(
       '--shard <n>',
       'sharded layouts: work on this shard only (repeat, or n,m), e.g. one CronJob per shard; default: any free shards',
@@ -165,9 +173,21 @@ Docs: docs/rules.md (rule language), docs/concepts.md, docs/guardrails.md`,
     .argument('[files...]', "scenario files (default: the configuration's tests, or rules/*_test.yaml)")
     .description('run scenario tests for rules on a synthetic clock, never acting for real')
     .option('--run <pattern>', 'only scenarios whose name matches this regular expression')
-    .option('--junit <file>', 'write JUnit XML here')
+    .option('--junit <file>', 'write JUnit XML here (valid against the common JUnit schema)')
+    .option('--junit-locations', "with --junit: add each scenario's file and line to its testcase (outside that schema; GitLab reads them)")
     .option('--json', 'print results as JSON')
     .action(action('test'));
+
+  program
+    .command('completion')
+    .argument('<shell>', 'bash, zsh or fish')
+    .description('print a shell completion script: source <(reflex completion bash), or see docs/operations.md')
+    .action(action('completion'));
+
+  // Before parsing: a usage error is reported in the format asked for.
+  const lf = argv.indexOf('--log-format');
+  const asked = lf >= 0 ? argv[lf + 1] : argv.find((a) => a.startsWith('--log-format='))?.slice('--log-format='.length);
+  if (asked === 'json') configureLogging({ format: 'json' });
 
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -192,7 +212,7 @@ for (const stream of [process.stdout, process.stderr]) {
 const controller = new AbortController();
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
-    process.stderr.write(`reflex: ${sig}: stopping; no new action will start\n`);
+    diagnostic('warn', `reflex: ${sig}: stopping; no new action will start`);
     controller.abort();
   });
 }
@@ -204,17 +224,17 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (err instanceof ExitError) {
-      if (err.message) process.stderr.write(`${err.message}\n`);
+      if (err.message) diagnostic('error', err.message);
       process.exitCode = err.exitCode;
     } else if (err instanceof Error && (err.name === 'StoreError' || err.name === 'LeaseLostError')) {
-      process.stderr.write(`reflex: ${err.message}\n`);
+      diagnostic('error', `reflex: ${err.message}`);
       process.exitCode = EXIT.STORE;
     } else if (err instanceof UserError) {
-      process.stderr.write(`reflex: ${err.message}\n`);
+      diagnostic('error', `reflex: ${err.message}`);
       process.exitCode = err.exitCode;
     } else {
       const e = err as Error;
-      process.stderr.write(`reflex: internal error: ${e?.stack ?? String(err)}\nThis is a bug in Reflex; please report it with the command you ran.\n`);
+      diagnostic('error', `reflex: internal error: ${e?.stack ?? String(err)}\nThis is a bug in Reflex; please report it with the command you ran.`);
       process.exitCode = EXIT.INTERNAL;
     }
   },

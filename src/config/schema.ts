@@ -341,6 +341,27 @@ export const Defaults = z
   })
   .prefault({});
 
+export const Metrics = z
+  .strictObject({
+    textfile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Write every run's metrics to this file for node_exporter's textfile collector (a path ending in .prom, in the collector's folder; relative to this file). Replaced atomically.",
+      ),
+    pushgateway: z
+      .string()
+      .regex(/^https?:\/\/[^\s/?#]+[^\s?#]*$/, { message: 'expected the http:// or https:// address of a Pushgateway, e.g. http://pushgateway:9091' })
+      .optional()
+      .describe("Push every run's metrics to this Pushgateway (e.g. http://pushgateway:9091), grouped by job, instance and shard."),
+    job: z.string().min(1).default('reflex').describe('The job label of the Pushgateway group (default reflex).'),
+    instance: z.string().min(1).optional().describe("The instance label of the Pushgateway group (default: the machine's host name)."),
+    timeout: Duration.default('5s').describe('How long a push may take; then it is given up with a warning (the run is not affected).'),
+  })
+  .prefault({})
+  .describe('Prometheus metrics about Reflex itself, written after every run (docs/observability.md). reflex serve exposes the same series on /metrics.');
+
 export const Config = z.strictObject({
   $schema: z.string().optional(),
   store: z.string().default('.reflex/state.db').describe('A SQLite file (default .reflex/state.db, relative to this file) or postgres://user@host/db.'),
@@ -376,6 +397,7 @@ export const Config = z.strictObject({
     })
     .prefault({})
     .describe('Scale-out: targets split into shards, each claimed by one runner at a time with a lease.'),
+  metrics: Metrics,
 });
 
 // ---------------------------------------------------------------- rule files
@@ -480,4 +502,5 @@ export type AggregateConfig = z.output<typeof Aggregate>;
 export type StepConfig = z.output<typeof Step>;
 export type EscalationConfig = z.output<typeof Escalation>;
 export type GuardrailsConfig = z.output<typeof Guardrails>;
+export type MetricsConfig = z.output<typeof Metrics>;
 export type DefaultsConfig = z.output<typeof Defaults>;

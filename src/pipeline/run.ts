@@ -7,6 +7,9 @@ import type { RuleSet } from '../rules/ruleset.js';
 import { fenceList, LeaseLostError, type Store } from '../store/types.js';
 import { parseDuration } from '../util/duration.js';
 import { silentLogger, type Logger } from '../util/log.js';
+import { publishRunMetrics } from '../metrics/publish.js';
+import { runUpdate, scopeOfRun, skippedUpdate, type RunStatus } from '../metrics/run.js';
+import { EXIT, UserError } from '../errors.js';
 import { actStage, dryRunStage } from './stages/act.js';
 import { collectStage } from './stages/collect.js';
 import { cooldownStage } from './stages/cooldown.js';
@@ -81,6 +84,8 @@ export interface RunOptions {
   lease?: string;
   /** `reflex run --shard N`: claim exactly these shards instead of any free ones (docs/scale-out.md). */
   shards?: number[];
+  /** Record this run's metrics and publish them as `metrics:` says (reflex run; not reflex test). */
+  metrics?: boolean;
 }
 
 export interface RunResult {
@@ -108,6 +113,12 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     lease: o.lease,
     ttlMs: ttl,
     now,
+  }).catch(async (err: unknown) => {
+    // A run that found the lease held did nothing, and says so: reflex_runs_skipped_total.
+    if (o.metrics && err instanceof UserError && err.exitCode === EXIT.LEASE_HELD) {
+      await publishRunMetrics({ ...metricsTo(o), update: skippedUpdate('lease_held', clock()), scope: '' });
+    }
+    throw err;
   });
   const fence = leases.fence;
   const abort = new AbortController();
@@ -168,8 +179,11 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       ruleSetHash: o.project.hash,
       shard: leases.scope?.describe() ?? null,
     });
+    if (ctx.log.child) ctx.log = ctx.log.child({ run: ctx.runId });
+    let status: RunStatus = 'failed';
     try {
       await runStages([...STAGES], ctx);
+      status = ctx.problems.length ? 'problems' : 'ok';
     } catch (err) {
       // Record what we can: the run failed, and why. Never hides the original error.
       await o.store
@@ -180,6 +194,15 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
         )
         .catch(() => undefined);
       throw err;
+    } finally {
+      if (o.metrics) {
+        const at = clock();
+        const update = await runUpdate(ctx, status, at, o.store).catch((err: Error) => {
+          o.log?.warn(`metrics: could not read this run's executions: ${redact(err.message)}`);
+          return null;
+        });
+        if (update) await publishRunMetrics({ ...metricsTo(o), log: ctx.log, update, scope: scopeOfRun(ctx), redact });
+      }
     }
     return { runId: ctx.runId, summary: summarize(ctx), decisions: ctx.decisions, ctx };
   } finally {
@@ -188,3 +211,11 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     await leases.release().catch(() => undefined);
   }
 }
+
+const metricsTo = (o: RunOptions) => ({
+  config: o.project.config.metrics,
+  projectDir: o.project.dir,
+  store: o.store,
+  log: o.log ?? silentLogger,
+  redact: makeRedactor(o.project.secrets),
+});

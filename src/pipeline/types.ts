@@ -61,6 +61,10 @@ export interface RunContext {
   /** reflex test: make the channel escalations go to (captured, not sent) instead of the configured one. */
   channel?: (name: string, config: import('../config/schema.js').ChannelConfig) => import('../actions/types.js').Channel;
   timings: Record<string, number>;
+  /** Messages the notify stage sent or failed to send, by channel (metrics: reflex_escalations_total). */
+  escalationResults?: Record<string, { sent: number; failed: number }>;
+  /** Rules the notify stage found blind this run (metrics: reflex_rule_blind). */
+  blindRules?: string[];
   /** What people must hear, and the writes guards decided on: carried out by the notify stage after the fence (outbox.ts). */
   outbox: import('./outbox.js').Outbox;
   /** The journal read once per run by the limits (guards/limits.ts: recentExecutions). */
@@ -80,11 +84,15 @@ export interface Stage {
 
 /** Run stages in order, timing each. */
 export async function runStages(stages: Stage[], ctx: RunContext): Promise<void> {
+  const log = ctx.log;
   for (const s of stages) {
     const t0 = performance.now();
+    // What a stage logs says which stage it was (--log-format json: the stage field).
+    ctx.log = log.child ? log.child({ stage: s.name }) : log;
     try {
       await s.run(ctx);
     } finally {
+      ctx.log = log;
       ctx.timings[s.name] = Math.round((performance.now() - t0) * 10) / 10;
     }
   }

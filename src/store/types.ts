@@ -299,6 +299,45 @@ export interface Store {
   /** Resolve an open escalation; true when it was open. */
   resolveEscalation(dedupKey: string, at: number): Promise<boolean>;
   listEscalations(filter: { status?: 'open' | 'resolved'; limit: number }): Promise<EscalationRecord[]>;
+
+  // ---- metrics (src/metrics: what the textfile, the Pushgateway and `reflex serve` expose)
+  /** Apply one run's metric changes in one transaction (see MetricUpdate). Not fenced: metrics describe, they never decide. */
+  recordMetrics(update: MetricUpdate): Promise<void>;
+  /** Every stored metric sample. */
+  listMetrics(): Promise<MetricSample[]>;
+}
+
+/** Samples that are not a runner's own (counters and gauges of the whole store) have this scope. */
+export const STORE_SCOPE = '*';
+
+/** One stored metric sample: a series name, its labels and its value. */
+export interface MetricSample {
+  /** STORE_SCOPE, or the scope of the runner whose last run it describes ('' unsharded, the shard leases otherwise). */
+  scope: string;
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+  updatedAt: number;
+}
+
+/** The stored form of a sample's labels: JSON with sorted keys, so one series is one row. */
+export function labelsKey(labels: Readonly<Record<string, string>>): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+}
+
+export type MetricPoint = Pick<MetricSample, 'name' | 'labels' | 'value'>;
+
+/** What one run changes in the stored metrics. */
+export interface MetricUpdate {
+  at: number;
+  /** Added to store-wide counters (created at 0). */
+  add: MetricPoint[];
+  /** Store-wide gauges that only grow (timestamps): the larger of the stored and the given value is kept. */
+  max: MetricPoint[];
+  /** Replace every sample of this scope: the last run of one runner. */
+  replace?: { scope: string; samples: MetricPoint[] };
+  /** Drop the samples of runner scopes (never STORE_SCOPE) not updated since this time. */
+  dropBefore?: number;
 }
 
 /** A write was refused because the writer's lease was taken over by another runner. */

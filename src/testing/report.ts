@@ -110,8 +110,22 @@ function xml(s: string): string {
 
 const secs = (ms: number) => (ms / 1000).toFixed(3);
 
-/** JUnit XML: one testsuite per scenario file, one testcase per scenario; an invalid file is a suite with one error. */
-export function junitReport(rep: Report): string {
+/** What a failed scenario's `message` says: the first failed expectation (where and what), and how many more. */
+export function failureMessage(r: ScenarioResult): string {
+  const all = r.steps.flatMap((s) => s.failures.map((f) => ({ s, f })));
+  const first = all[0];
+  if (!first) return 'failed';
+  const more = all.length > 1 ? ` (and ${all.length - 1} more expectation${all.length === 2 ? '' : 's'})` : '';
+  return `${stepTitle(first.s)}: ${first.f.where}: ${first.f.title}${more}`;
+}
+
+/**
+ * JUnit XML: one testsuite per scenario file, one testcase per scenario; an invalid file is a suite with one error.
+ * It validates against the common JUnit schema (Jenkins' junit-10.xsd, which GitLab, GitHub actions and others
+ * read). `locations` adds `file` and `line` to each testcase, outside that schema, for the readers that use them
+ * (GitLab links a test to its file).
+ */
+export function junitReport(rep: Report, opts: { locations?: boolean } = {}): string {
   const suites = new Map<string, ScenarioResult[]>();
   for (const r of rep.results) {
     let list = suites.get(r.file);
@@ -134,14 +148,14 @@ export function junitReport(rep: Report): string {
     lines.push(`  <testsuite name="${xml(file)}" tests="${rs.length}" failures="${f}" errors="${e}" skipped="0" time="${secs(t)}">`);
     for (const r of rs) {
       const line = r.where.slice(r.where.lastIndexOf(':') + 1);
-      const head = `    <testcase classname="${xml(file)}" name="${xml(r.name)}" file="${xml(file)}" line="${line}" time="${secs(r.durationMs)}"`;
+      const at = opts.locations ? ` file="${xml(file)}" line="${line}"` : '';
+      const head = `    <testcase classname="${xml(file)}" name="${xml(r.name)}"${at} time="${secs(r.durationMs)}"`;
       if (r.passed) {
         lines.push(`${head}/>`);
         continue;
       }
-      const n = r.steps.reduce((a, s) => a + s.failures.length, 0);
       const tag = r.error ? 'error' : 'failure';
-      const message = r.error ? r.error : `${n} expectation${n === 1 ? '' : 's'} failed`;
+      const message = r.error ? r.error : failureMessage(r);
       lines.push(
         `${head}>`,
         `      <${tag} message="${xml(message)}" type="${r.error ? 'RunError' : 'ExpectationFailed'}">${xml(scenarioFailureText(r))}</${tag}>`,
@@ -157,7 +171,7 @@ export function junitReport(rep: Report): string {
     const first = inv.diagnostics.find((d) => d.severity === 'error');
     lines.push(
       `  <testsuite name="${xml(inv.shown)}" tests="1" failures="0" errors="1" skipped="0" time="0.000">`,
-      `    <testcase classname="${xml(inv.shown)}" name="loads without errors" file="${xml(inv.shown)}" time="0.000">`,
+      `    <testcase classname="${xml(inv.shown)}" name="loads without errors"${opts.locations ? ` file="${xml(inv.shown)}"` : ''} time="0.000">`,
       `      <error message="${xml(first ? formatDiagnostic(first) : 'invalid')}" type="InvalidFile">${xml(text)}</error>`,
       '    </testcase>',
       '  </testsuite>',

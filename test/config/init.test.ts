@@ -34,6 +34,7 @@ describe('reflex init', () => {
       expect(readFileSync(join(dir, `schema/${kind}.schema.json`), 'utf8')).toBe(reflex(['schema', '--kind', kind]).stdout);
     }
     const ajv = new Ajv2020({ strict: true });
+    ajv.addKeyword('patternErrorMessage');
     const cfg = ajv.compile(JSON.parse(readFileSync(join(dir, 'schema/config.schema.json'), 'utf8')));
     const rules = ajv.compile(JSON.parse(readFileSync(join(dir, 'schema/rules.schema.json'), 'utf8')));
     expect(cfg(parse(readFileSync(join(dir, 'reflex.yaml'), 'utf8')))).toBe(true);

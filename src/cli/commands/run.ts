@@ -2,7 +2,7 @@
 import { EXIT, UserError } from '../../errors.js';
 import { runExitCode } from '../../pipeline/exit.js';
 import { runOnce } from '../../pipeline/run.js';
-import { makeLogger } from '../../util/log.js';
+import { logFormat, makeLogger, withFields } from '../../util/log.js';
 import { makeRedactor } from '../../redact.js';
 import { loadOrExit, openStoreOrExit, processSignal } from '../project.js';
 import { decisionLine, hintTarget, OUTCOME_ORDER } from '../../explain/text.js';
@@ -13,13 +13,14 @@ export default async function run(opts: { config?: string; dryRun?: boolean; jso
   const shards = parseShards(opts.shard);
   const { project, ruleSet, warnings } = await loadOrExit(opts);
   const redact = makeRedactor(project.secrets);
-  const log = makeLogger({ redact, level: opts.quiet ? 'warn' : 'info', write: (l) => process.stderr.write(`${l}\n`) });
+  const log = makeLogger({ redact });
   for (const w of warnings) log.warn(`${w.file}:${w.line}:${w.col}: ${w.message}`);
   const store = await openStoreOrExit(project);
   try {
-    const res = await runOnce({ project, ruleSet, store, dryRun: !!opts.dryRun, log, signal: processSignal(), shards });
+    const res = await runOnce({ project, ruleSet, store, dryRun: !!opts.dryRun, log, signal: processSignal(), shards, metrics: true });
     const s = res.summary;
     const ms = Math.round(performance.now() - t0);
+    if (logFormat() === 'json') logRun(withFields(log, { run: res.runId }), res, ms);
     if (opts.json) {
       const doc = {
         ...s,
@@ -85,4 +86,33 @@ function parseShards(values: string[] | undefined): number[] | undefined {
     out.push(Number(t));
   }
   return out;
+}
+
+/**
+ * With --log-format json, what the run did as events on stderr, one per line (stdout keeps the summary or --json):
+ * each failed source, each decision worth a look, each problem, and the run's end with its counts.
+ */
+function logRun(log: ReturnType<typeof makeLogger>, res: Awaited<ReturnType<typeof runOnce>>, ms: number): void {
+  const s = res.summary;
+  for (const r of s.sources) {
+    if (r.status === 'failed' || r.status === 'timeout')
+      log.warn(`source ${r.name} ${r.status === 'timeout' ? 'timed out' : 'failed'}: ${r.error ?? ''}`, { stage: 'collect', source: r.name });
+  }
+  for (const d of res.decisions) {
+    if (d.outcome === 'not_matched' || d.outcome === 'derived') continue;
+    const stop = d.trace.filter((v) => v.stops).pop();
+    const fields = { stage: (stop ?? d.trace.at(-1))?.stage ?? 'evaluate', rule: d.rule.name, target: d.target.id, outcome: d.outcome, reason: stop?.reason };
+    const line = decisionLine(d).replace(/\s+/g, ' ').trim();
+    if (d.outcome === 'failed' || d.outcome === 'interrupted') log.warn(line, fields);
+    else log.info(line, fields);
+  }
+  for (const p of s.problems) log.warn(p.detail, { stage: p.stage, reason: p.reason });
+  const counts = Object.entries(s.outcomes)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${n} ${k}`);
+  log.info(`run #${res.runId} finished in ${ms} ms: ${s.targets} targets; ${counts.join(', ') || 'no decisions'}`, {
+    duration_ms: ms,
+    targets: s.targets,
+    problems: s.problems.length,
+  });
 }

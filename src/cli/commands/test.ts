@@ -10,7 +10,14 @@ import { loadEntry, loadTests, testFilesOf, type ProjectEntry } from '../../test
 import { jsonReport, junitReport, textReport, type Report } from '../../testing/report.js';
 import { runAll } from '../../testing/runner.js';
 
-export default async function test(opts: { config?: string; run?: string; junit?: string; json?: boolean }, args: string[]): Promise<number> {
+/** --junit-locations: file and line attributes on each testcase (outside the common JUnit schema). */
+let junitLocations = false;
+
+export default async function test(
+  opts: { config?: string; run?: string; junit?: string; junitLocations?: boolean; json?: boolean },
+  args: string[],
+): Promise<number> {
+  junitLocations = !!opts.junitLocations;
   let filter: RegExp | undefined;
   if (opts.run !== undefined) {
     try {
@@ -103,7 +110,7 @@ function refusal(diagnostics: Diagnostic[], junit: string | undefined): ExitErro
 
 function writeJunit(file: string, report: Report): void {
   try {
-    writeFileSync(file, junitReport(report));
+    writeFileSync(file, junitReport(report, { locations: junitLocations }));
   } catch (err) {
     throw new UserError(`--junit: cannot write ${file}: ${(err as Error).message}`, EXIT.CONFIG);
   }

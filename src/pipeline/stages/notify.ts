@@ -161,13 +161,20 @@ export class Channels {
 
   /** `send`, with a channel failure or a store error reported as a failed send (the decisions stay as they are). */
   async trySend(channelName: string, msg: EscalationMessage, opts: { shadow?: boolean; update?: boolean } = {}): Promise<SendResult> {
+    let r: SendResult;
     try {
-      return await this.send(channelName, msg, opts);
+      r = await this.send(channelName, msg, opts);
     } catch (err) {
       const note = `escalation to ${channelName} failed: ${this.ctx.redact((err as Error).message)}`;
       this.ctx.problems.push({ stage: 'notify', reason: REASON.ESCALATION_FAILED, detail: note });
-      return { result: 'failed', note };
+      r = { result: 'failed', note };
     }
+    // For reflex_escalations_total: what reached a channel or failed to (not dedups, not previews).
+    if (r.result === 'sent' || r.result === 'failed') {
+      const c = ((this.ctx.escalationResults ??= {})[channelName] ??= { sent: 0, failed: 0 });
+      c[r.result]++;
+    }
+    return r;
   }
 }
 
@@ -355,6 +362,7 @@ export const notifyStage: Stage = {
     const { messages: blindAlarms, blind } = blindMessages(ctx);
     for (const m of blindAlarms) ctx.problems.push({ stage: 'notify', reason: REASON.BLIND, detail: m.message.summary });
     ctx.problems.push(...breakerProblems(ctx));
+    ctx.blindRules = [...blind];
     for (const m of blindAlarms) await deliver(ctx, channels, m, escalating, false);
 
     // 4. One message per rule and cause for what guardrails stopped.

@@ -17,6 +17,11 @@ import {
 } from '../rows.js';
 import {
   fenceList,
+  labelsKey,
+  STORE_SCOPE,
+  type MetricPoint,
+  type MetricSample,
+  type MetricUpdate,
   JournalConflictError,
   LeaseLostError,
   StoreError,
@@ -871,5 +876,56 @@ class PostgresStore implements Store {
           : await this.query('SELECT * FROM {s}.escalations ORDER BY last_at DESC, id DESC LIMIT $1', [filter.limit]);
       return r.rows.map(escalationFromRow);
     });
+  }
+
+  // ---- metrics
+
+  recordMetrics(u: MetricUpdate): Promise<void> {
+    return this.op(() =>
+      this.tx(async (c) => {
+        // Sorted rows: two runners adding to the same counters lock them in the same order (no deadlock).
+        const sorted = (l: MetricPoint[]) => l.map((p) => ({ ...p, key: labelsKey(p.labels) })).sort((a, b) => (a.name + a.key < b.name + b.key ? -1 : 1));
+        for (const p of sorted(u.add)) {
+          await this.query(
+            `INSERT INTO {s}.metrics AS m (scope, name, labels, value, updated_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (scope, name, labels) DO UPDATE SET value = m.value + excluded.value, updated_at = excluded.updated_at`,
+            [STORE_SCOPE, p.name, p.key, p.value, u.at],
+            c,
+          );
+        }
+        for (const p of sorted(u.max)) {
+          await this.query(
+            `INSERT INTO {s}.metrics AS m (scope, name, labels, value, updated_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (scope, name, labels) DO UPDATE SET value = GREATEST(m.value, excluded.value), updated_at = excluded.updated_at`,
+            [STORE_SCOPE, p.name, p.key, p.value, u.at],
+            c,
+          );
+        }
+        if (u.replace) {
+          await this.query('DELETE FROM {s}.metrics WHERE scope = $1', [u.replace.scope], c);
+          for (const p of sorted(u.replace.samples)) {
+            await this.query(
+              `INSERT INTO {s}.metrics (scope, name, labels, value, updated_at) VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (scope, name, labels) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+              [u.replace.scope, p.name, p.key, p.value, u.at],
+              c,
+            );
+          }
+        }
+        if (u.dropBefore !== undefined) await this.query('DELETE FROM {s}.metrics WHERE scope <> $1 AND updated_at < $2', [STORE_SCOPE, u.dropBefore], c);
+      }),
+    );
+  }
+
+  listMetrics(): Promise<MetricSample[]> {
+    return this.op(async () =>
+      (await this.query('SELECT scope, name, labels, value, updated_at FROM {s}.metrics ORDER BY name, scope, labels')).rows.map((r) => ({
+        scope: r.scope,
+        name: r.name,
+        labels: JSON.parse(r.labels),
+        value: Number(r.value),
+        updatedAt: Number(r.updated_at),
+      })),
+    );
   }
 }

@@ -179,4 +179,17 @@ CREATE INDEX escalations_last ON {s}.escalations (last_at);
     // to whoever holds that shard next (docs/scale-out.md). NULL for runs that were not sharded.
     sql: `ALTER TABLE {s}.executions ADD COLUMN shard text;`,
   },
+  {
+    version: 3,
+    name: 'metrics',
+    // Counters and last-run gauges (src/metrics): the textfile, the Pushgateway and reflex serve expose the same series.
+    sql: `CREATE TABLE {s}.metrics (
+  scope text NOT NULL,
+  name text NOT NULL,
+  labels text NOT NULL,
+  value double precision NOT NULL,
+  updated_at bigint NOT NULL,
+  PRIMARY KEY (scope, name, labels)
+);`,
+  },
 ];

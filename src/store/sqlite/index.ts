@@ -18,6 +18,10 @@ import {
 } from '../rows.js';
 import {
   fenceList,
+  labelsKey,
+  STORE_SCOPE,
+  type MetricSample,
+  type MetricUpdate,
   JournalConflictError,
   LeaseLostError,
   StoreError,
@@ -761,5 +765,59 @@ class SqliteStore implements Store {
           : this.stmt('SELECT * FROM escalations ORDER BY last_at DESC, id DESC LIMIT ?').all(filter.limit);
       return (rows as Row[]).map(escalationFromRow);
     });
+  }
+
+  // ---- metrics
+
+  recordMetrics(u: MetricUpdate): Promise<void> {
+    return this.op(() => {
+      this.writeTx(() => {
+        for (const p of u.add) {
+          this.stmt(`INSERT INTO metrics (scope, name, labels, value, updated_at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (scope, name, labels) DO UPDATE SET value = value + excluded.value, updated_at = excluded.updated_at`).run(
+            STORE_SCOPE,
+            p.name,
+            labelsKey(p.labels),
+            p.value,
+            u.at,
+          );
+        }
+        for (const p of u.max) {
+          this.stmt(`INSERT INTO metrics (scope, name, labels, value, updated_at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (scope, name, labels) DO UPDATE SET value = max(value, excluded.value), updated_at = excluded.updated_at`).run(
+            STORE_SCOPE,
+            p.name,
+            labelsKey(p.labels),
+            p.value,
+            u.at,
+          );
+        }
+        if (u.replace) {
+          this.stmt('DELETE FROM metrics WHERE scope = ?').run(u.replace.scope);
+          for (const p of u.replace.samples) {
+            this.stmt('INSERT OR REPLACE INTO metrics (scope, name, labels, value, updated_at) VALUES (?, ?, ?, ?, ?)').run(
+              u.replace.scope,
+              p.name,
+              labelsKey(p.labels),
+              p.value,
+              u.at,
+            );
+          }
+        }
+        if (u.dropBefore !== undefined) this.stmt('DELETE FROM metrics WHERE scope <> ? AND updated_at < ?').run(STORE_SCOPE, u.dropBefore);
+      });
+    });
+  }
+
+  listMetrics(): Promise<MetricSample[]> {
+    return this.op(() =>
+      (this.stmt('SELECT scope, name, labels, value, updated_at FROM metrics ORDER BY name, scope, labels').all() as Row[]).map((r) => ({
+        scope: r.scope,
+        name: r.name,
+        labels: JSON.parse(r.labels),
+        value: r.value,
+        updatedAt: r.updated_at,
+      })),
+    );
   }
 }

@@ -178,4 +178,17 @@ CREATE INDEX escalations_last ON escalations (last_at);
     // to whoever holds that shard next (docs/scale-out.md). NULL for runs that were not sharded.
     sql: `ALTER TABLE executions ADD COLUMN shard TEXT;`,
   },
+  {
+    version: 3,
+    name: 'metrics',
+    // Counters and last-run gauges (src/metrics): the textfile, the Pushgateway and reflex serve expose the same series.
+    sql: `CREATE TABLE metrics (
+  scope TEXT NOT NULL,
+  name TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  value REAL NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (scope, name, labels)
+);`,
+  },
 ];
