@@ -1,5 +1,6 @@
 // The console's HTTP application (hono): security headers, authentication, the pages and the JSON API. It reads the
 // store through the read model and changes state only through changes.ts; it can be called in-process by tests.
+import { EXPOSITION_CONTENT_TYPE, renderStoreMetrics } from '../metrics/index.js';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie, setCookie, deleteCookie } from 'hono/cookie';
@@ -168,6 +169,9 @@ export function createApp(deps: ServeDeps, opts: AppOptions): OpenAPIHono<Env> {
     if (!a) return refuse(c, 404, 'no such file');
     return c.body(a.body, 200, { 'Content-Type': a.type, 'Cache-Control': 'public, max-age=3600' });
   });
+
+  // Reflex's own series (docs/observability.md), rendered from the store as every run's textfile is.
+  app.get('/metrics', async (c) => c.body(await renderStoreMetrics(deps.store, { now: model.clock() }), 200, { 'content-type': EXPOSITION_CONTENT_TYPE }));
 
   app.get('/healthz', async (c) => {
     const runs = await deps.store.listRuns({ limit: 1 });

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 // The JSON API in-process over a store recorded by the real CLI: the same data as the pages and as `--json`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { terminalSafe } from '../../src/util/terminal.js';
@@ -27,6 +29,20 @@ const get = async (a: App, path: string) => {
 const post = (a: App, path: string, body: unknown, headers: Record<string, string> = {}) =>
   a.app.request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 const bearer = { authorization: `Bearer ${TOKEN}` };
+
+describe('/metrics', () => {
+  it('serves Reflex’s own series from the store, in the exposition format promtool accepts', async () => {
+    const r = await get(ro, '/metrics');
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(r.text).toMatch(/^reflex_run_last_success_timestamp_seconds(\{[^}]*\})? \d/m);
+    expect(r.text).toMatch(/^reflex_runs_total\{[^}]*status="ok"[^}]*\} 2$/m);
+    if (existsSync('/usr/bin/promtool')) {
+      const check = spawnSync('/usr/bin/promtool', ['check', 'metrics'], { input: r.text, encoding: 'utf8' });
+      expect(check.status, check.stdout + check.stderr).toBe(0);
+    }
+  });
+});
 
 describe('reading', () => {
   it('the overview has the switch, the last run with its age, shadow results and the recent runs for the chart', async () => {

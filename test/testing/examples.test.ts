@@ -36,7 +36,9 @@ describe('schema/tests.schema.json', () => {
   });
 
   it('validates every example scenario file, which points at it with a yaml-language-server line', () => {
-    const validate = new Ajv2020({ strict: true, allErrors: true, keywords: ['patternErrorMessage'] }).compile(JSON.parse(readFileSync(join(ROOT, 'schema/tests.schema.json'), 'utf8')));
+    const validate = new Ajv2020({ strict: true, allErrors: true, keywords: ['patternErrorMessage'] }).compile(
+      JSON.parse(readFileSync(join(ROOT, 'schema/tests.schema.json'), 'utf8')),
+    );
     for (const ex of examples) {
       for (const f of scenarioFiles(ex)) {
         const text = readFileSync(f, 'utf8');
@@ -48,7 +50,9 @@ describe('schema/tests.schema.json', () => {
   });
 
   it('rejects what reflex test rejects as a shape error', () => {
-    const validate = new Ajv2020({ strict: true, keywords: ['patternErrorMessage'] }).compile(JSON.parse(readFileSync(join(ROOT, 'schema/tests.schema.json'), 'utf8')));
+    const validate = new Ajv2020({ strict: true, keywords: ['patternErrorMessage'] }).compile(
+      JSON.parse(readFileSync(join(ROOT, 'schema/tests.schema.json'), 'utf8')),
+    );
     const file = (c: string) => parse(readFileSync(join(ROOT, 'test/testing/cases', c, 'rules/app_test.yaml'), 'utf8'));
     expect(validate(file('invalid-schema'))).toBe(false);
     expect(validate(file('passing'))).toBe(true);
