@@ -42,7 +42,8 @@ export function whenHolds(rule: CompiledRule, t: Target, act: Activation): Look 
   if (failed.length) return { fixed: true, facts: factsOf(failed) };
   const unknown = cs.find((c) => c.result === 'unknown');
   if (unknown) return { fixed: 'unknown', why: `"${unknown.name}" is unknown: ${unknown.unknown ?? 'unknown'}` };
-  return { fixed: false, still: `still ${cs.map((c) => c.name).join(', ')}`, facts: factsOf(cs) };
+  const [first, ...more] = cs.map((c) => c.name);
+  return { fixed: false, still: `still ${first}${more.length ? ` (and ${more.join(', ')})` : ''}`, facts: factsOf(cs) };
 }
 
 /** `after 3 runs` / `after 10m` */
