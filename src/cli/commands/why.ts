@@ -3,6 +3,7 @@ import { didYouMean } from '../../config/diagnostics.js';
 import { UserError } from '../../errors.js';
 import { readSnapshot, reevaluate, ruleSetOf } from '../../explain/recorded.js';
 import { explainDecision, formatValue } from '../../explain/text.js';
+import { approvalLine, verificationLine } from '../../explain/verify.js';
 import { toRecord } from '../../pipeline/decision.js';
 import { runCovers } from '../../pipeline/shards.js';
 import type { DecisionRecord, ExecutionRecord, RunRecord, Store } from '../../store/types.js';
@@ -53,6 +54,9 @@ export default async function why(opts: { config?: string; rule?: string; run?: 
           if (e) executions.set(e.id, e);
         }
     const derivedTarget = recomputedTargetFacts(snap, targetId);
+    // What was checked after acting (verify:) and what waits for a person, as the store has it now.
+    const verifications = await store.listVerifications({ target: targetId, rule: opts.rule, limit: 5 });
+    const approvals = await store.listApprovals({ target: targetId, rule: opts.rule, limit: 5 });
     if (opts.json) {
       process.stdout.write(
         `${JSON.stringify(
@@ -64,6 +68,8 @@ export default async function why(opts: { config?: string; rule?: string; run?: 
             factSources: snap.factSources,
             decisions: shown,
             executions: [...executions.values()],
+            verifications,
+            approvals,
           },
           null,
           2,
@@ -92,6 +98,15 @@ export default async function why(opts: { config?: string; rule?: string; run?: 
     for (const d of shown.sort((a, b) => order(a) - order(b))) {
       out.push('');
       out.push(explainDecision(d, { factSources: snap.factSources, executions }));
+    }
+    const now = Date.now();
+    if (verifications.length) {
+      out.push('', 'verifications (latest first, as of now):');
+      for (const v of verifications) out.push(`  ${verificationLine(v, now)}`);
+    }
+    if (approvals.length) {
+      out.push('', 'approvals (latest first, as of now):');
+      for (const a of approvals) out.push(`  ${approvalLine(a, now)}`);
     }
     process.stdout.write(`${out.join('\n')}\n`);
     return 0;
