@@ -961,7 +961,13 @@ class PostgresStore implements Store {
     return this.op(() =>
       this.tx(async (c) => {
         await this.checkFence(c, fence);
-        // One statement against the partial unique index: two runners asking at once make one approval.
+        const liveOne = async () =>
+          (await this.query("SELECT * FROM {s}.approvals WHERE rule = $1 AND target = $2 AND status IN ('pending', 'approved')", [a.rule, a.target], c))
+            .rows[0];
+        // Read first (a refused insert would still use up an id), then insert against the partial unique index:
+        // two runners asking at once make one approval.
+        const had = await liveOne();
+        if (had !== undefined) return { created: false, approval: approvalFromRow(had) };
         const ins = (
           await this.query(
             `INSERT INTO {s}.approvals (rule, target, guard, why, severity, actions, fingerprint, facts, asked_at, asked_run, expires_ms, status)
@@ -984,10 +990,7 @@ class PostgresStore implements Store {
           )
         ).rows[0];
         if (ins !== undefined) return { created: true, approval: approvalFromRow(ins) };
-        const live = (
-          await this.query("SELECT * FROM {s}.approvals WHERE rule = $1 AND target = $2 AND status IN ('pending', 'approved')", [a.rule, a.target], c)
-        ).rows[0]!;
-        return { created: false, approval: approvalFromRow(live) };
+        return { created: false, approval: approvalFromRow((await liveOne())!) };
       }),
     );
   }
