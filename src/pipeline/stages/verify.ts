@@ -71,6 +71,11 @@ export const verifyStage: Stage = {
       ctx.problems.push({ stage: 'verify', reason: REASON.GUARD_UNREADABLE, detail });
       return;
     }
+    if (open.length === 0) {
+      // Nothing to judge; messages of verifications cleared since (reflex enable) are still resolved.
+      if (!ctx.dryRun) ctx.outbox.resolves.push({ prefix: VERIFY_KEY_PREFIX, settled: () => true });
+      return;
+    }
     const world = ctx.evaluation?.world;
     const rules = new Map(ctx.ruleSet.rules.map((r) => [r.name, r]));
     const targets = new Map(ctx.targets.map((t) => [t.id, t]));
