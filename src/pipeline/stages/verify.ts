@@ -154,11 +154,11 @@ export const verifyStartStage: Stage = {
         clearedAt: null,
         clearedBy: null,
       });
-      d.trace.push({
-        stage: 'verify',
-        reason: REASON.VERIFY_PENDING,
-        detail: `verification pending: ${v.expectSource ? `verify.expect (${v.expectSource}) must hold` : "the rule's when must no longer hold"} within ${v.within}`,
-      });
+      // Said on the act verdict itself, which stays the decision's last word (one-line summaries show it).
+      const note = `verification pending: ${v.expectSource ? `verify.expect (${v.expectSource}) must hold` : "the rule's when must no longer hold"} within ${v.within}`;
+      const done = [...d.trace].reverse().find((x) => x.reason === REASON.EXECUTED);
+      if (done) done.detail = `${done.detail}; ${note}`;
+      else d.trace.push({ stage: 'verify', reason: REASON.VERIFY_PENDING, detail: note });
     }
     if (out.length === 0) return;
     try {
