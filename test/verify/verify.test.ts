@@ -13,7 +13,9 @@ describe('verify: within N runs', () => {
     const h = await harness({ rules: [VERIFIED], targets: [{ id: 'b-1', broken: true }] });
     const r = await h.run();
     expect(outcomes(r)).toEqual({ 'b-1': 'executed' });
-    expect(r.decisions[0]!.trace.at(-1)!.detail).toMatch(/^execution #1 fix succeeded .*; verification pending: the rule's when must no longer hold within 3 runs$/);
+    expect(r.decisions[0]!.trace.at(-1)!.detail).toMatch(
+      /^execution #1 fix succeeded .*; verification pending: the rule's when must no longer hold within 3 runs$/,
+    );
     expect(await latest(h)).toMatchObject({ status: 'pending', rule: 'repair', target: 'b-1', withinRuns: 3, runsChecked: 0 });
     h.setTargets([{ id: 'b-1', broken: false }]);
     h.advance(MIN);
