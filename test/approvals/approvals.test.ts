@@ -177,6 +177,30 @@ describe('approval.on: guards that let a person approve', () => {
     expect(h.calls.map((c) => c.target)).toEqual(['b-1', 'b-2']);
   });
 
+  it('the budget: a deferred decision waits; approved, it acts past the budget in the next run, and still counts in it', async () => {
+    const h = await harness({
+      rules: [{ ...REPAIR, approval: { on: ['budget'] } }],
+      guardrails: { budget_per_run: 1 },
+      targets: [
+        { id: 'b-1', broken: true },
+        { id: 'b-2', broken: true },
+      ],
+    });
+    const r = await h.run();
+    expect(outcomes(r)).toEqual({ 'b-1': 'executed', 'b-2': 'awaiting_approval' });
+    expect(r.decisions.find((d) => d.target.id === 'b-2')!.trace.some((v) => v.reason === 'budget')).toBe(true);
+    await approve(h.store, 1, { by: 'alice', reason: 'both today', now: h.now });
+    h.setTargets([
+      { id: 'b-2', broken: true },
+      { id: 'b-3', broken: true },
+    ]);
+    h.advance(MIN);
+    const r2 = await h.run();
+    // b-2 goes past the budget with its approval, and still counts in it (an approval adds no room for others): b-3 waits.
+    expect(outcomes(r2)).toEqual({ 'b-2': 'executed', 'b-3': 'awaiting_approval' });
+    expect(h.calls.map((c) => c.target)).toEqual(['b-1', 'b-2']);
+  });
+
   it('a rule that does not allow approval for a guard is stopped by it as before', async () => {
     const h = await harness({
       rules: [{ ...REPAIR, severity: 'critical', approval: { on: ['budget'] } }],
