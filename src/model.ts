@@ -39,6 +39,8 @@ export type Severity = 'info' | 'warning' | 'critical';
 export const SEVERITIES: readonly Severity[] = ['info', 'warning', 'critical'];
 
 export type Mode = 'dry-run' | 'enforce';
+/** A rule's mode: `approve` decides and asks a person before each action (docs/approvals.md). */
+export type RuleMode = Mode | 'approve';
 
 /** Three-valued truth of a condition. */
 export type Truth = true | false | 'unknown';
@@ -67,6 +69,7 @@ export type DecisionOutcome =
   | 'cooled_down'
   | 'escalated'
   | 'deferred'
+  | 'awaiting_approval'
   | 'executed'
   | 'failed'
   | 'interrupted';

@@ -169,6 +169,33 @@ Docs: docs/rules.md (rule language), docs/concepts.md, docs/guardrails.md`,
     .action(action('serve'));
 
   program
+    .command('approvals')
+    .description('decisions awaiting a person: id, rule, target, action with its parameters, the facts, and the age')
+    .option('--all', 'also approvals already answered, used, expired or withdrawn (newest first)')
+    .option('--limit <n>', 'at most this many', '100')
+    .option('--json', 'print JSON')
+    .action(action('approvals'));
+
+  program
+    .command('approve')
+    .argument('<id>', 'the approval id (see reflex approvals)')
+    .description('let a decision awaiting approval act once, in the next run, if it still holds on fresh facts with the same action')
+    .requiredOption('--reason <text>', 'why (kept with the approval and in the audit log)')
+    .option('--expires <duration>', "how long the approval lasts unused (default: the rule's approval.expires, 30m)")
+    .option('--by <who>', 'who (default: $REFLEX_USER, $SUDO_USER or $USER)')
+    .option('--json', 'print JSON')
+    .action(action('approve'));
+
+  program
+    .command('reject')
+    .argument('<id>', 'the approval id (see reflex approvals)')
+    .description('refuse a decision awaiting approval: the rule does not ask again about that target until the problem clears')
+    .requiredOption('--reason <text>', 'why (kept with the approval and in the audit log)')
+    .option('--by <who>', 'who (default: $REFLEX_USER, $SUDO_USER or $USER)')
+    .option('--json', 'print JSON')
+    .action(action('reject'));
+
+  program
     .command('test')
     .argument('[files...]', "scenario files (default: the configuration's tests, or rules/*_test.yaml)")
     .description('run scenario tests for rules on a synthetic clock, never acting for real')

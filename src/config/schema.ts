@@ -35,6 +35,10 @@ export const LabelSelector = z
 
 export const Severity = z.enum(['info', 'warning', 'critical']);
 export const Mode = z.enum(['dry-run', 'enforce']);
+/** A rule's mode: dry-run (shadow: decide, never act), approve (decide, and ask a person each time), enforce (act). */
+export const RuleMode = z
+  .enum(['dry-run', 'approve', 'enforce'])
+  .describe('dry-run: decide and record, never act; approve: decide and ask a person (reflex approve) before each action; enforce: act.');
 
 /** A string that may hold `{{ path }}` placeholders filled from the target, its facts and params. */
 const Template = z.string().describe('Text with {{ placeholders }}: target.id, target.kind, labels.x, facts.x, params.x, rule.name.');
@@ -328,7 +332,7 @@ export const Guardrails = z
 
 export const Defaults = z
   .strictObject({
-    mode: Mode.default('dry-run').describe('Mode of rules that do not say: new rules start in dry-run.'),
+    mode: RuleMode.default('dry-run').describe('Mode of rules that do not say: new rules start in dry-run.'),
     severity: Severity.default('warning'),
     cooldown: Duration.default('15m'),
     source_timeout: Duration.default('10s'),
@@ -465,6 +469,38 @@ export const RuleLimits = z
       .describe("At most this fraction of a group's targets acted on by this rule within the group window (blast_radius.group_fraction stays the ceiling)."),
   })
   .describe("Limits of this rule's own, tighter than the global guardrails.");
+/** `within:` of a verification: a duration (10m) or a number of later runs ("3 runs"). */
+export const WithinSpec = z
+  .string()
+  .regex(/^((\d+(?:\.\d+)?(?:ms|s|m|h|d))+|[1-9]\d* runs?)$/, {
+    message: 'expected a duration such as 10m, or a number of later runs such as "3 runs"',
+  })
+  .describe('How long the problem may persist after the action: a duration (10m) or later runs ("3 runs").');
+
+export const Verify = z
+  .strictObject({
+    within: WithinSpec,
+    expect: Cel.optional().describe(
+      "CEL over the target (facts, labels, agg...): true once the action helped. Default: the rule's `when` no longer holds for the target.",
+    ),
+  })
+  .describe(
+    'Check that a succeeded action fixed the problem; if not, it is ineffective: a person hears it, the failure breaker counts it, and the rule stops acting on that target.',
+  );
+
+/** Guardrails a person may let a decision past (`approval.on`). */
+export const ApprovalOn = z.enum(['severity', 'limit', 'budget']);
+
+export const Approval = z
+  .strictObject({
+    on: z
+      .array(ApprovalOn)
+      .optional()
+      .describe('Decisions these guardrails stop wait for a person instead: severity (the severity gate), limit (blast radius, min-healthy), budget.'),
+    expires: Duration.default('30m').describe('An approval unused this long after it was given expires.'),
+    to: Name.optional().describe("The channel that hears approval requests (default: the rule's escalate.to, else defaults.escalate_to)."),
+  })
+  .describe('When a person may say "yes, do it" (reflex approve ID), and for how long.');
 
 export const Rule = z.strictObject({
   name: Name,
@@ -475,9 +511,11 @@ export const Rule = z.strictObject({
   context: Conditions.optional().describe('Safety and context checks (dependencies, aggregates) that must also hold to act.'),
   for: ForSpec.optional(),
   severity: Severity.optional(),
-  mode: Mode.optional(),
+  mode: RuleMode.optional(),
   do: z.array(Step).optional().describe('Actions, run in order.'),
   limits: RuleLimits.optional(),
+  verify: Verify.optional(),
+  approval: Approval.optional(),
   escalate: z.union([Name, Escalation]).optional(),
   derive: FactName.optional().describe('Set this fact on the target instead of acting.'),
   value: Cel.optional().describe('For derive rules: the value of the fact (default: true when matched, false when not).'),

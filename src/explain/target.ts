@@ -12,6 +12,7 @@ import type { Decision } from '../rules/evaluate.js';
 import type { Snapshot } from '../pipeline/stages/collect.js';
 import type { CompiledRule, RuleSet } from '../rules/ruleset.js';
 import type { DecisionRecord, ExecutionRecord, RunRecord, Store } from '../store/types.js';
+import { approvalLine, verificationLine } from './verify.js';
 
 export async function explainTarget(
   store: Store,
@@ -86,6 +87,9 @@ export async function explainTarget(
       factOrigins[k] = all.length > 1 ? { source: snap.factSources[k]!, sources: all } : { source: snap.factSources[k]! };
     }
   }
+  // What was checked after acting (verify:) and what waits for a person, as the store has it now.
+  const verifications = await store.listVerifications({ target: targetId, rule: rule?.name, limit: 5 });
+  const approvals = await store.listApprovals({ target: targetId, rule: rule?.name, limit: 5 });
   const doc = {
     run: run.id,
     at: new Date(snap.now).toISOString(),
@@ -103,6 +107,8 @@ export async function explainTarget(
     aggregates: Object.values(aggregates),
     excluded,
     executions: [...executions.values()],
+    verifications,
+    approvals,
   };
 
   const out: string[] = [];
@@ -147,6 +153,15 @@ export async function explainTarget(
     out.push(`rule ${e.rule}: does not apply`);
     if (e.by === 'kind') out.push(`  it is for targets of kind ${e.ruleKind}; ${target.id} is of kind ${target.kind}`);
     else for (const m of e.misses) out.push(`  selector ${m.clause}: ${m.seen}`);
+  }
+  const now = Date.now();
+  if (verifications.length) {
+    out.push('', 'verifications (latest first, as of now):');
+    for (const v of verifications) out.push(`  ${verificationLine(v, now)}`);
+  }
+  if (approvals.length) {
+    out.push('', 'approvals (latest first, as of now):');
+    for (const a of approvals) out.push(`  ${approvalLine(a, now)}`);
   }
   return { doc, text: `${out.join('\n')}\n` };
 }

@@ -15,7 +15,10 @@ export const FAILURE_BREAKER_BY = 'reflex (failure breaker)';
  * Outcomes that count as failures: the action ran and did not succeed, or was refused. An interrupted
  * execution does not count: its outcome is unknown (a crash of Reflex, not a failure of the action).
  */
-const FAILURES: ReadonlySet<ExecutionStatus> = new Set(['failed', 'timed_out', 'refused']);
+const FAILURES: ReadonlySet<Outcome> = new Set(['failed', 'timed_out', 'refused', 'ineffective']);
+
+/** An execution's outcome as the breaker counts it: a succeeded one that did not help (verify:) is `ineffective`. */
+type Outcome = ExecutionStatus | 'ineffective';
 
 const FAILURE_PREFIX = `${BREAKER_KEY_PREFIX}failures/`;
 
@@ -23,19 +26,22 @@ const FAILURE_PREFIX = `${BREAKER_KEY_PREFIX}failures/`;
  * The last `n` finished outcomes of a rule that count now. When a human enabled the rule again after the
  * breaker disabled it, only executions recorded since then count: enabling a rule gives it a fresh start.
  */
-export async function recentOutcomes(ctx: RunContext, rule: string, n: number, disables: DisableRecord[]): Promise<ExecutionStatus[]> {
+export async function recentOutcomes(ctx: RunContext, rule: string, n: number, disables: DisableRecord[]): Promise<Outcome[]> {
   let since: number | null = null;
   for (const x of disables) {
     if (x.scope === 'rule' && x.value === rule && x.by === FAILURE_BREAKER_BY && x.removedAt !== null && (since === null || x.removedAt > since))
       since = x.removedAt;
   }
   if (since === null) return ctx.store.recentOutcomes(rule, n);
-  const execs = await ctx.store.listExecutions({ rule, since, limit: 10_000 });
-  return execs
+  const execs = (await ctx.store.listExecutions({ rule, since, limit: 10_000 }))
     .filter((e) => e.finishedAt !== null && e.status !== 'intent' && e.status !== 'running')
     .sort((a, b) => b.finishedAt! - a.finishedAt! || b.id - a.id)
-    .slice(0, n)
-    .map((e) => e.status);
+    .slice(0, n);
+  const ok = execs.filter((e) => e.status === 'succeeded').map((e) => e.id);
+  const ineffective = new Set(
+    ok.length ? (await ctx.store.listVerifications({ executionIds: ok, status: 'ineffective', limit: ok.length })).map((v) => v.executionId) : [],
+  );
+  return execs.map((e) => (ineffective.has(e.id) ? 'ineffective' : e.status));
 }
 
 export const failureBreakerGuard: Guard = {
@@ -57,7 +63,7 @@ export const failureBreakerGuard: Guard = {
       return;
     }
     for (const [rule, decisions] of byRule) {
-      let outcomes: ExecutionStatus[];
+      let outcomes: Outcome[];
       try {
         outcomes = await recentOutcomes(ctx, rule, of_last, disables);
       } catch (err) {
@@ -66,7 +72,8 @@ export const failureBreakerGuard: Guard = {
       }
       const failed = outcomes.filter((s) => FAILURES.has(s)).length;
       if (failed < failures) continue;
-      const counted = `${failed} of the last ${outcomes.length} executions of rule "${rule}" failed (the breaker trips at ${failures} of the last ${of_last})`;
+      const helpless = outcomes.filter((s) => s === 'ineffective').length;
+      const counted = `${failed} of the last ${outcomes.length} executions of rule "${rule}" failed${helpless ? ` (${helpless} of them succeeded but did not help: verify)` : ''} (the breaker trips at ${failures} of the last ${of_last})`;
       if (ctx.dryRun) {
         for (const d of decisions) stop(d, 'guard', REASON.BREAKER_FAILURES, `failure breaker: ${counted}: the rule would disable itself`, 'blocked');
         continue;

@@ -10,6 +10,7 @@ import { stormGuard } from './storm.js';
 import { disableGuard, switchGuard } from './switches.js';
 import type { Guard } from './types.js';
 import { implausibleGuard, widespreadGuard } from './widespread.js';
+import { verifyGuard } from '../verify/guard.js';
 
 /**
  * The counting limits, applied together to each decision in the order actions run (limits.ts): a
@@ -18,7 +19,8 @@ import { implausibleGuard, widespreadGuard } from './widespread.js';
 export const LIMITS: readonly Limit[] = [ruleLimit, actionLimit, groupLimit, minHealthyLimit, budgetLimit];
 
 /**
- * 1-2 people's switches first (nothing else matters when automation is off); 3 what must go to a human
+ * 1-2 people's switches first (nothing else matters when automation is off), then what verification found
+ * did not help on that target (it waits for a person like a disable); 3 what must go to a human
  * anyway; 4-6 breakers (failures, implausible facts, widespread problem, remediation storm), which stop whole
  * rules, groups or runs; 7 cooldown, before anything that counts, so
  * a decision that waits never uses up a limit; 8 the limits, the budget last (a deferred decision is one that
@@ -27,6 +29,7 @@ export const LIMITS: readonly Limit[] = [ruleLimit, actionLimit, groupLimit, min
 export const GUARDS: readonly Guard[] = [
   switchGuard,
   disableGuard,
+  verifyGuard,
   severityGuard,
   failureBreakerGuard,
   implausibleGuard,

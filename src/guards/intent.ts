@@ -19,6 +19,8 @@ import { describeSwitch, disabledBy, switchOff } from './switches.js';
 
 export interface IntentCheck {
   readonly name: string;
+  /** A decision a person approved past this guard skips the check (docs/approvals.md). */
+  readonly approvable?: 'limit';
   check(tx: IntentTx, d: Decision, intent: IntentInput, ctx: RunContext): Promise<{ reason: Reason; detail: string } | null>;
 }
 
@@ -48,6 +50,7 @@ export const cooldownIntentCheck: IntentCheck = {
 /** Executions of the rule in the window ending now, this runner's and every other's. */
 export const ruleLimitIntentCheck: IntentCheck = {
   name: 'blast radius (per rule)',
+  approvable: 'limit',
   async check(tx, d, intent, ctx) {
     const lim = parseLimit(ctx.project.config.guardrails.blast_radius.per_rule);
     const used = await tx.countExecutions({ since: windowStart(tx.now, lim.windowMs), rule: intent.rule });
@@ -61,6 +64,7 @@ export const ruleLimitIntentCheck: IntentCheck = {
 
 export const actionLimitIntentCheck: IntentCheck = {
   name: 'blast radius (per action)',
+  approvable: 'limit',
   async check(tx, _d, intent, ctx) {
     const text = ctx.project.config.guardrails.blast_radius.per_action;
     if (!text) return null;
@@ -77,6 +81,7 @@ export const actionLimitIntentCheck: IntentCheck = {
  */
 export const groupLimitIntentCheck: IntentCheck = {
   name: 'blast radius (per group)',
+  approvable: 'limit',
   async check(tx, d, intent, ctx) {
     if (intent.step > 0) return null; // the decision's target took its place with its first step
     const since = windowStart(Math.min(ctx.now, tx.now), groupWindow(ctx).ms);

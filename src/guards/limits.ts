@@ -1,5 +1,5 @@
 // Limits: guardrails that count (blast radius, group limits, the min-healthy floor, the run's budget), applied together per decision.
-import type { Reason } from '../pipeline/reasons.js';
+import { REASON, type Reason } from '../pipeline/reasons.js';
 import { actionOrder } from '../pipeline/decision.js';
 import { stop, type RunContext } from '../pipeline/types.js';
 import type { Decision } from '../rules/evaluate.js';
@@ -67,10 +67,12 @@ export function limitsGuard(limits: readonly Limit[]): Guard {
     name: 'limits',
     async check(ctx, live) {
       const states: LimitState[] = [];
+      /** The approval guard each state answers to: a person's approval lets a decision past its limit (docs/approvals.md). */
+      const approvable: ('limit' | 'budget')[] = [];
       for (const l of limits) {
         try {
           const s = await l.load(ctx, live);
-          if (s) states.push(s);
+          if (s) states.push(s), approvable.push(l.name === 'budget' ? 'budget' : 'limit');
         } catch (err) {
           failClosed(ctx, live, l.name, err);
           return;
@@ -81,7 +83,15 @@ export function limitsGuard(limits: readonly Limit[]): Guard {
         for (const d of ordered) {
           if (isShadow(ctx, d) !== shadow || d.outcome !== 'matched') continue;
           let hit: LimitVerdict | null = null;
-          for (const s of states) if ((hit = s.check(d))) break;
+          for (let i = 0; i < states.length; i++) {
+            hit = states[i]!.check(d);
+            if (hit && d.approval?.guard === approvable[i]) {
+              d.trace.push({ stage: 'guard', reason: REASON.APPROVAL_APPROVED, detail: `${hit.detail}: approved by ${d.approval.by} (#${d.approval.id})` });
+              hit = null;
+              continue;
+            }
+            if (hit) break;
+          }
           if (hit) stop(d, 'guard', hit.reason, hit.detail, hit.outcome);
           else for (const s of states) s.admit(d); // shadow ones too: they come after every enforced one
         }

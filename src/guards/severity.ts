@@ -11,6 +11,15 @@ export const severityGuard: Guard = {
     const limit = SEVERITIES.indexOf(max);
     for (const d of live) {
       if (SEVERITIES.indexOf(d.rule.severity) > limit) {
+        if (d.approval?.guard === 'severity') {
+          // A person approved this decision past the severity gate (docs/approvals.md).
+          d.trace.push({
+            stage: 'guard',
+            reason: REASON.APPROVAL_APPROVED,
+            detail: `severity ${d.rule.severity} is above the automation limit (${max}): approved by ${d.approval.by} (#${d.approval.id})`,
+          });
+          continue;
+        }
         stop(d, 'guard', REASON.SEVERITY, `severity ${d.rule.severity} is above the automation limit (${max}): a human decides`, 'blocked');
       }
     }

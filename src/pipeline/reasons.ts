@@ -28,6 +28,21 @@ export const REASON = {
   BUDGET: 'budget',
   COOLDOWN: 'cooldown',
   UNTESTED: 'untested',
+  /** An earlier action on this target did not help (verify:): the rule waits until the problem clears or `reflex enable`. */
+  VERIFY_INEFFECTIVE: 'verify:ineffective',
+  // verification of what was done (docs/verification.md)
+  VERIFY_PENDING: 'verify:pending',
+  VERIFY_PASSED: 'verify:passed',
+  // approvals (docs/approvals.md)
+  /** The decision waits for a person: `reflex approve ID`. */
+  APPROVAL_PENDING: 'approval:pending',
+  /** A person approved it: the decision goes past the guard the approval was asked for. */
+  APPROVAL_APPROVED: 'approval:approved',
+  APPROVAL_REJECTED: 'approval:rejected',
+  /** The approval no longer fits the decision (fresh facts, other parameters): it is not used. */
+  APPROVAL_REFUSED: 'approval:refused',
+  /** The approval was used or expired before this run could use it. */
+  APPROVAL_GONE: 'approval:gone',
   // acting
   DRY_RUN: 'dry-run',
   SHADOW: 'shadow',

@@ -1,4 +1,4 @@
-// One run: lease -> recover -> collect -> evaluate -> plan -> guard -> cooldown -> dry-run -> act -> fence -> notify -> record.
+// One run: lease -> recover -> collect -> evaluate -> verify -> plan -> approvals -> guard -> cooldown -> ask -> dry-run -> act -> verify:start -> fence -> notify -> record.
 import { hostname } from 'node:os';
 import type { Project } from '../config/load.js';
 import { makeRedactor } from '../redact.js';
@@ -19,6 +19,8 @@ import { notifyStage } from './stages/notify.js';
 import { planStage } from './stages/plan.js';
 import { recordStage } from './stages/record.js';
 import { recoverStage } from './stages/recover.js';
+import { approvalsStage, askStage } from './stages/approve.js';
+import { verifyStage, verifyStartStage } from './stages/verify.js';
 import { emptyOutbox } from './outbox.js';
 import { acquireRunLeases } from './shards.js';
 import { summarize, type RunSummary } from './summary.js';
@@ -55,11 +57,15 @@ export const STAGES: readonly Stage[] = [
   recoverStage,
   collectStage,
   evaluateStage,
+  verifyStage,
   planStage,
+  approvalsStage,
   guardStage,
   cooldownStage,
+  askStage,
   dryRunStage,
   actStage,
+  verifyStartStage,
   fenceStage,
   notifyStage,
   recordStage,

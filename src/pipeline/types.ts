@@ -67,6 +67,11 @@ export interface RunContext {
   blindRules?: string[];
   /** What people must hear, and the writes guards decided on: carried out by the notify stage after the fence (outbox.ts). */
   outbox: import('./outbox.js').Outbox;
+  /**
+   * Verification (stages/verify.ts): the ineffective verifications that stop their rule on their target in this run
+   * (key rule NUL target), each with the outbox message that stands for the decisions the guard stops.
+   */
+  ineffective?: Map<string, { verification: import('../store/types.js').VerificationRecord; message: import('./outbox.js').OutboxMessage | null }>;
   /** The journal read once per run by the limits (guards/limits.ts: recentExecutions). */
   recentExecutions?: Promise<import('../store/types.js').ExecutionRecord[]>;
 }

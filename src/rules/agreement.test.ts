@@ -52,7 +52,7 @@ const BENCH = ruleSetFrom(
 );
 const WEBSHOP = ruleSetFrom(
   readFileSync(join(ROOT, 'examples/webshop/rules/webshop.yaml'), 'utf8'),
-  ['restart-instance', 'clean-disk'].map((a) => `  ${a}: { kind: exec, argv: ["true"], params: ${params(['instance'])} }`).join('\n') +
+  ['restart-instance', 'clean-disk', 'replace-instance'].map((a) => `  ${a}: { kind: exec, argv: ["true"], params: ${params(['instance'])} }`).join('\n') +
     `\n  scale-out: { kind: exec, argv: ["true"], params: ${params(['service'])} }`,
   '  oncall: { kind: log }',
 );

@@ -27,6 +27,11 @@ export interface Decision {
    * an earlier decision of this run on the same target (the intent transaction checks it really was journaled).
    */
   countedIn?: Map<string, 'store' | { cooldownKey: string }>;
+  /**
+   * A person's approval this decision goes ahead with (stages/approve.ts): it lets the decision past the one guard
+   * it was asked for, and is used in the transaction that journals the first action.
+   */
+  approval?: { id: number; guard: import('../store/types.js').ApprovalGuard; by: string; reason: string };
 }
 
 export interface EvalOptions {

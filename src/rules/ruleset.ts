@@ -3,7 +3,7 @@ import type { Diagnostic } from '../config/diagnostics.js';
 import { didYouMean } from '../config/diagnostics.js';
 import type { Broken, Loc, LoadedAggregate, LoadedRule, Project } from '../config/load.js';
 import type { Config, RuleConfig, StepConfig } from '../config/schema.js';
-import type { Mode, Severity } from '../model.js';
+import type { RuleMode, Severity } from '../model.js';
 import { parseDuration } from '../util/duration.js';
 import { compile, type CelDiagnostic, type CompiledExpr } from './cel/index.js';
 import { compileSelector, type LabelPredicate } from './selector.js';
@@ -50,8 +50,12 @@ export interface CompiledRule {
   forMs: number | null;
   forRuns: number | null;
   severity: Severity;
-  mode: Mode;
+  mode: RuleMode;
   steps: StepConfig[];
+  /** `verify:`: whether a succeeded action fixed the problem (docs/verification.md). */
+  verify: CompiledVerify | null;
+  /** `mode: approve` or `approval:`: when a person may let a decision act (docs/approvals.md). */
+  approval: CompiledApproval | null;
   escalate: { to: string | null; on: Set<EscalateOn>; summary?: string; switchedOff: 'none' | 'summary' | 'each' } | null;
   /** The rule's own limits (`limits:`), each tighter than the global guardrail of the same name; null where not set. */
   limits: RuleLimits;
@@ -112,6 +116,26 @@ function compileLimits(r: RuleConfig, config: Config, at: (sub: PropertyKey[], m
     out.groupFraction = l.group_fraction;
   }
   return out;
+}
+
+export interface CompiledVerify {
+  /** As written: `3 runs` or `10m`. */
+  within: string;
+  withinRuns: number | null;
+  withinMs: number | null;
+  /** `expect:`, or null for the default: the rule's `when` no longer holds. */
+  expect: CompiledExpr | null;
+  expectSource: string;
+}
+
+export type ApprovalGuardName = 'severity' | 'limit' | 'budget';
+
+export interface CompiledApproval {
+  /** Guardrails whose stops wait for a person (besides `mode: approve` itself). */
+  on: Set<ApprovalGuardName>;
+  expiresMs: number;
+  /** The channel that hears requests, or null (then only `reflex approvals` lists them). */
+  to: string | null;
 }
 
 export interface CompiledAggregate {
@@ -305,8 +329,47 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
       };
     }
 
+    let verify: CompiledVerify | null = null;
+    if (r.verify) {
+      if (r.derive || !r.do?.length) at(['verify'], `rule "${r.name}" has no actions ("do:"): there is nothing to verify`);
+      const m = /^(\d+) runs?$/.exec(r.verify.within);
+      const expect = r.verify.expect
+        ? compileExpr(r.verify.expect, RULE_VARIABLES, r.loc, ['verify', 'expect'], `rule "${r.name}", verify.expect`, diags, 'bool')
+        : null;
+      verify = {
+        within: r.verify.within,
+        withinRuns: m ? Number(m[1]) : null,
+        withinMs: m ? null : parseDuration(r.verify.within),
+        expect,
+        expectSource: r.verify.expect ?? '',
+      };
+    }
+    let approval: CompiledApproval | null = null;
+    const mode = r.mode ?? config.defaults.mode;
+    const acts = !r.derive && !!r.do?.length;
+    if ((r.approval || r.mode === 'approve') && !acts)
+      at([r.approval ? 'approval' : 'mode'], `rule "${r.name}" has no actions ("do:"): there is nothing a person could approve`);
+    // defaults.mode: approve applies to the rules that act.
+    if (acts && (r.approval || mode === 'approve')) {
+      const a = r.approval;
+      if (a?.to && !config.channels[a.to])
+        at(
+          ['approval', 'to'],
+          `unknown channel "${a.to}"${orKnown(a.to, Object.keys(config.channels), 'channels', 'declare channels under "channels:" in reflex.yaml')}`,
+        );
+      const to = a?.to ?? escalate?.to ?? config.defaults.escalate_to ?? null;
+      if (!to)
+        at(
+          [r.approval ? 'approval' : 'mode'],
+          `rule "${r.name}" asks for approvals but no channel hears them: set approval.to, escalate.to or defaults.escalate_to`,
+        );
+      if (a && !a.on?.length && mode !== 'approve')
+        at(['approval'], `rule "${r.name}": "approval:" allows nothing (add on: [severity, limit, budget], or set mode: approve)`);
+      approval = { on: new Set(a?.on ?? []), expiresMs: parseDuration(a?.expires ?? '30m'), to };
+    }
+
     const refs = { facts: new Set<string>(), agg: new Set<string>(), relations: new Set<string>() };
-    for (const c of [...when, ...context, ...(value ? [{ expr: value }] : [])]) {
+    for (const c of [...when, ...context, ...(value ? [{ expr: value }] : []), ...(verify?.expect ? [{ expr: verify.expect }] : [])]) {
       c.expr.refs.facts.forEach((f) => refs.facts.add(f));
       c.expr.refs.agg.forEach((f) => refs.agg.add(f));
       c.expr.refs.relations.forEach((f) => refs.relations.add(f));
@@ -335,8 +398,10 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
       forMs,
       forRuns,
       severity: r.severity ?? config.defaults.severity,
-      mode: r.mode ?? config.defaults.mode,
+      mode: mode === 'approve' && !acts ? 'enforce' : mode,
       steps: r.do ?? [],
+      verify,
+      approval,
       escalate,
       limits: compileLimits(r, config, at),
       derive: r.derive ?? null,

@@ -1,6 +1,6 @@
 // Database rows (snake_case columns, the same in SQLite and PostgreSQL) turned into the store's records.
 import { bytes, decodeConditions } from './codec.js';
-import type { DecisionRecord, DisableRecord, EscalationRecord, ExecutionRecord, RunRecord } from './types.js';
+import type { ApprovalRecord, DecisionRecord, DisableRecord, EscalationRecord, ExecutionRecord, RunRecord, VerificationRecord } from './types.js';
 
 export type Row = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -110,3 +110,93 @@ export const auditFromRow = (r: Row) => ({
 });
 
 export const snapshotBytes = (v: unknown): Uint8Array => bytes(v as Uint8Array)!;
+
+export const verificationFromRow = (r: Row): VerificationRecord => ({
+  executionId: r.execution_id,
+  runId: r.run_id,
+  rule: r.rule,
+  target: r.target,
+  action: r.action,
+  describe: r.describe,
+  startedAt: r.started_at,
+  withinRuns: r.within_runs,
+  withinMs: r.within_ms,
+  expect: r.expect,
+  status: r.status,
+  runsChecked: r.runs_checked,
+  checkedAt: r.checked_at,
+  settledAt: r.settled_at,
+  detail: r.detail,
+  facts: r.facts === null ? null : json(r.facts),
+  clearedAt: r.cleared_at,
+  clearedBy: r.cleared_by,
+});
+
+/** A verification's columns in table order (both drivers insert them in this order). */
+export const verificationValues = (v: VerificationRecord): unknown[] => [
+  v.executionId,
+  v.runId,
+  v.rule,
+  v.target,
+  v.action,
+  v.describe,
+  v.startedAt,
+  v.withinRuns,
+  v.withinMs,
+  v.expect,
+  v.status,
+  v.runsChecked,
+  v.checkedAt,
+  v.settledAt,
+  v.detail,
+  v.facts === null ? null : JSON.stringify(v.facts),
+  v.clearedAt,
+  v.clearedBy,
+];
+
+export const VERIFICATION_COLUMNS = [
+  'execution_id',
+  'run_id',
+  'rule',
+  'target',
+  'action',
+  'describe',
+  'started_at',
+  'within_runs',
+  'within_ms',
+  'expect',
+  'status',
+  'runs_checked',
+  'checked_at',
+  'settled_at',
+  'detail',
+  'facts',
+  'cleared_at',
+  'cleared_by',
+] as const;
+
+export const approvalFromRow = (r: Row): ApprovalRecord => ({
+  id: r.id,
+  rule: r.rule,
+  target: r.target,
+  guard: r.guard,
+  why: r.why,
+  severity: r.severity,
+  actions: json(r.actions),
+  fingerprint: r.fingerprint,
+  facts: json(r.facts),
+  askedAt: r.asked_at,
+  askedRun: r.asked_run,
+  expiresMs: r.expires_ms,
+  status: r.status,
+  by: r.by,
+  decidedAt: r.decided_at,
+  reason: r.reason,
+  expiresAt: r.expires_at,
+  usedAt: r.used_at,
+  usedRun: r.used_run,
+  executionId: r.execution_id,
+  note: r.note,
+  closedAt: r.closed_at,
+  clearedAt: r.cleared_at,
+});

@@ -175,6 +175,108 @@ export interface IntentTx {
   countRunningInGroup(group: string): Promise<number>;
   /** Insert the intent and set its cooldown key's last time; refused when its key exists already. */
   insertIntent(intent: IntentInput): Promise<{ inserted: true; id: number } | { inserted: false; existingId: number }>;
+  /**
+   * Use an approval for the execution just inserted: `approved` and not expired at `at` becomes `used`, with the
+   * run and execution. False when it is no longer usable (used by another runner, expired, rejected): then the
+   * caller rolls the whole transaction back, so one approval never makes two executions.
+   */
+  useApproval(id: number, use: { runId: number; executionId: number; at: number }): Promise<boolean>;
+}
+
+// ---- verification: did a succeeded execution fix the problem? (docs/verification.md)
+
+export type VerificationStatus = 'pending' | 'passed' | 'ineffective';
+
+export interface VerificationRecord {
+  /** The decision's last execution (all its steps succeeded): the one the verification is about. */
+  executionId: number;
+  /** The run that acted. */
+  runId: number;
+  rule: string;
+  target: string;
+  action: string;
+  describe: string;
+  /** When the action finished: `within` counts from here. */
+  startedAt: number;
+  /** `within: "3 runs"`: the later runs that may check; or `within: 10m`. One of the two is set. */
+  withinRuns: number | null;
+  withinMs: number | null;
+  /** The `expect` expression, or "" for the default (the rule's `when` no longer holds). */
+  expect: string;
+  status: VerificationStatus;
+  /** Later runs that saw the problem still there. */
+  runsChecked: number;
+  checkedAt: number | null;
+  /** When it passed or was found ineffective. */
+  settledAt: number | null;
+  /** What the verdict says, e.g. "still unhealthy after 3 runs". */
+  detail: string | null;
+  /** The facts the verdict saw (those its expression read). */
+  facts: Record<string, unknown> | null;
+  /** An ineffective one stops its rule on its target until this is set: the problem cleared, or `reflex enable`. */
+  clearedAt: number | null;
+  clearedBy: string | null;
+}
+
+// ---- approvals: a person says "yes, do it" (docs/approvals.md)
+
+export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'used' | 'expired' | 'refused' | 'withdrawn';
+/** What an approval lets a decision past: the rule's own `mode: approve`, the severity gate, a limit, the budget. */
+export type ApprovalGuard = 'mode' | 'severity' | 'limit' | 'budget';
+
+export interface ApprovalRecord {
+  id: number;
+  rule: string;
+  target: string;
+  guard: ApprovalGuard;
+  /** The verdict it was asked for (the guard's words), e.g. "severity critical is above the automation limit". */
+  why: string;
+  severity: string;
+  /** The actions with their rendered parameters, in step order. */
+  actions: { action: string; describe: string }[];
+  /** Of the actions and their rendered parameters: an approval is used only for exactly these. */
+  fingerprint: string;
+  /** The facts the rule read when it asked (name -> value; absent = unknown). */
+  facts: Record<string, unknown>;
+  askedAt: number;
+  askedRun: number;
+  /** How long an approval lasts once given (the rule's `approval.expires`). */
+  expiresMs: number;
+  status: ApprovalStatus;
+  /** Who approved or rejected it, when and why. */
+  by: string | null;
+  decidedAt: number | null;
+  reason: string | null;
+  /** Set when approved: unused after this, it expires. */
+  expiresAt: number | null;
+  usedAt: number | null;
+  usedRun: number | null;
+  executionId: number | null;
+  /** Why a run refused, withdrew or expired it. */
+  note: string | null;
+  /** When it left `pending`/`approved` (any way). */
+  closedAt: number | null;
+  /** A rejection holds for its rule and target until the problem clears (set then). */
+  clearedAt: number | null;
+}
+
+export type ApprovalInput = Pick<
+  ApprovalRecord,
+  'rule' | 'target' | 'guard' | 'why' | 'severity' | 'actions' | 'fingerprint' | 'facts' | 'askedAt' | 'askedRun' | 'expiresMs'
+>;
+
+/** One change of an approval's state, applied only if it is in one of the `from` states. */
+export interface ApprovalChange {
+  id: number;
+  from: ApprovalStatus[];
+  to: ApprovalStatus;
+  at: number;
+  by?: string;
+  reason?: string;
+  expiresAt?: number;
+  note?: string;
+  /** Only mark a rejection cleared (status unchanged). */
+  clear?: boolean;
 }
 
 export interface Store {
@@ -265,8 +367,11 @@ export interface Store {
   markInterrupted(ids: number[], note: string, at: number): Promise<void>;
   getExecution(id: number): Promise<ExecutionRecord | null>;
   listExecutions(filter: { target?: string; rule?: string; runId?: number; since?: number; limit: number }): Promise<ExecutionRecord[]>;
-  /** Statuses of the last `n` finished executions of a rule (any status but intent/running), newest by `finishedAt` first (failure breaker). */
-  recentOutcomes(rule: string, n: number): Promise<ExecutionStatus[]>;
+  /**
+   * Statuses of the last `n` finished executions of a rule (any status but intent/running), newest by `finishedAt` first
+   * (failure breaker); a succeeded one whose verification found it ineffective reads `ineffective`.
+   */
+  recentOutcomes(rule: string, n: number): Promise<(ExecutionStatus | 'ineffective')[]>;
 
   // ---- cooldowns (actions and expensive sources share them)
   getCooldown(key: string): Promise<{ lastAt: number; until: number } | null>;
@@ -300,6 +405,34 @@ export interface Store {
   resolveEscalation(dedupKey: string, at: number): Promise<boolean>;
   listEscalations(filter: { status?: 'open' | 'resolved'; limit: number }): Promise<EscalationRecord[]>;
 
+  // ---- verifications (docs/verification.md)
+  /** Insert or update verifications (by execution id) in one transaction; refused (LeaseLostError) when `fence` is stale. */
+  saveVerifications(v: VerificationRecord[], fence: Fences): Promise<void>;
+  /**
+   * Newest first. `open`: the ones a run still looks at (pending, or ineffective and not cleared).
+   */
+  listVerifications(filter: {
+    rule?: string;
+    target?: string;
+    status?: VerificationStatus;
+    open?: boolean;
+    executionIds?: number[];
+    limit: number;
+  }): Promise<VerificationRecord[]>;
+  /** Clear the ineffective verifications (not yet cleared) that match every given field; returns them. An empty match is refused. */
+  clearVerifications(match: { rule?: string; target?: string }, by: string, at: number): Promise<VerificationRecord[]>;
+
+  // ---- approvals (docs/approvals.md)
+  /**
+   * Ask for an approval: a new `pending` one, unless the rule and target have a live one (`pending` or `approved`)
+   * already, which is returned instead (`created` false). Refused (LeaseLostError) when `fence` is stale.
+   */
+  askApproval(a: ApprovalInput, fence: Fences): Promise<{ created: boolean; approval: ApprovalRecord }>;
+  /** Apply one change if the approval is in a `from` state; the updated approval, or null (the caller reads why). */
+  changeApproval(c: ApprovalChange, fence: Fences): Promise<ApprovalRecord | null>;
+  getApproval(id: number): Promise<ApprovalRecord | null>;
+  /** Newest first. */
+  listApprovals(filter: { status?: ApprovalStatus[]; rule?: string; target?: string; uncleared?: boolean; limit: number }): Promise<ApprovalRecord[]>;
   // ---- metrics (src/metrics: what the textfile, the Pushgateway and `reflex serve` expose)
   /** Apply one run's metric changes in one transaction (see MetricUpdate). Not fenced: metrics describe, they never decide. */
   recordMetrics(update: MetricUpdate): Promise<void>;

@@ -34,6 +34,10 @@ export interface StepCheck {
   ctx: RunContext;
   ruleSet: RuleSet;
   escalations: CapturedEscalation[];
+  /** rule NUL target -> the latest verification's status after the run ('none': there is none). */
+  verifications?: Map<string, string>;
+  /** rule NUL target -> the latest approval's status after the run ('none'). */
+  approvals?: Map<string, string>;
 }
 
 /** Every way the run differs from the step's expectations (empty: the step passes). */
@@ -54,7 +58,7 @@ export function checkStep(c: StepCheck): Failure[] {
       covered.add(key(e.rule, target));
       const sub = Array.isArray(e.target) ? ['expect', i, 'target', j] : ['expect', i];
       const d = byKey.get(key(e.rule, target)) ?? explainAbsent(c, e.rule, target);
-      const miss = mismatch(e, d);
+      const miss = mismatch(e, d) ?? laterMismatch(c, e, target);
       if (miss) {
         failures.push({
           where: where(sub),
@@ -122,6 +126,20 @@ function sentTo(d: Decision): string | null {
   return d.escalation && d.trace.some((v) => v.reason === REASON.ESCALATED) ? d.escalation.channel : null;
 }
 
+/** How the verification or approval state after the run differs from the expectation, or null. */
+function laterMismatch(c: StepCheck, e: ExpectationConfig, target: string): string | null {
+  const k = key(e.rule, target);
+  if (e.verification !== undefined) {
+    const got = c.verifications?.get(k) ?? 'none';
+    if (got !== e.verification) return `its verification is ${got}, expected ${e.verification}`;
+  }
+  if (e.approval !== undefined) {
+    const got = c.approvals?.get(k) ?? 'none';
+    if (got !== e.approval) return `its approval is ${got}, expected ${e.approval}`;
+  }
+  return null;
+}
+
 /** The first way a decision differs from an expectation, or null. */
 function mismatch(e: ExpectationConfig, d: Decision | undefined): string | null {
   if (!d) return 'no decision';
@@ -156,6 +174,8 @@ export function describeExpected(e: ExpectationConfig): string {
   if (e.detail !== undefined) parts.push(`trace says "${e.detail}"`);
   if (e.escalated !== undefined) parts.push(e.escalated === false ? 'not escalated' : e.escalated === true ? 'escalated' : `escalated to ${e.escalated}`);
   if (e.value !== undefined) parts.push(`value ${JSON.stringify(e.value)}`);
+  if (e.verification !== undefined) parts.push(`verification ${e.verification}`);
+  if (e.approval !== undefined) parts.push(`approval ${e.approval}`);
   return parts.join(', ');
 }
 

@@ -388,7 +388,22 @@ class Checker {
       if (!channels.includes(c)) this.err([...p, 'channels', c], `unknown channel "${c}"${didYouMean(c, channels)}`, true);
     }
     (st.disable ?? []).forEach((d, i) => this.disable(d, [...p, 'disable', i], ids));
-    (st.enable ?? []).forEach((d, i) => this.disable(d, [...p, 'enable', i], ids));
+    (st.enable ?? []).forEach((d, i) => {
+      // rule and target together: let the rule act again where an earlier action did not help (verify:).
+      if (d.rule !== undefined && d.target !== undefined && d.action === undefined && d.selector === undefined) {
+        this.ruleUnderTest(d.rule, [...p, 'enable', i, 'rule']);
+        this.target(d.target, [...p, 'enable', i, 'target'], ids);
+      } else this.disable(d, [...p, 'enable', i], ids);
+    });
+    for (const k of ['approve', 'reject'] as const) {
+      (st[k] ?? []).forEach((a, i) => {
+        const ap = [...p, k, i];
+        const r = this.actingRule(a.rule, [...ap, 'rule']);
+        if (r && !r.approval) this.err([...ap, 'rule'], `rule "${r.name}" never asks for approval (give it mode: approve or approval: {on: [...]})`);
+        this.target(a.target, [...ap, 'target'], ids);
+        if (k === 'reject' && a.expires !== undefined) this.err([...ap, 'expires'], '"expires" is for approve only');
+      });
+    }
 
     let acting = false;
     (st.expect ?? []).forEach((e, i) => {
@@ -412,6 +427,8 @@ class Checker {
         this.err([...ep, 'escalated'], `unknown channel "${e.escalated}"${didYouMean(e.escalated, Object.keys(this.project.config.channels))}`);
       }
       if (r && e.value !== undefined && !r.derive) this.err([...ep, 'value'], `rule "${r.name}" does not derive a fact: "value" is for derive rules`);
+      if (r && e.verification !== undefined && !r.verify) this.err([...ep, 'verification'], `rule "${r.name}" has no "verify:": nothing is verified`);
+      if (r && e.approval !== undefined && !r.approval) this.err([...ep, 'approval'], `rule "${r.name}" never asks for approval`);
     });
     if (st.no_action && acting) this.err([...p, 'no_action'], '"no_action: true" contradicts an expectation of this step that acts');
     (st.escalations ?? []).forEach((e, i) => {

@@ -10,9 +10,11 @@ import type { DisableScope, Store } from '../store/types.js';
 import { parseDuration } from '../util/duration.js';
 import { silentLogger } from '../util/log.js';
 import { checkStep, FIRING_OUTCOMES, type Failure } from './expect.js';
+import type { StepConfig } from './schema.js';
 import { capturingChannels, ScenarioWorld, ScriptedExecutor, type CapturedEscalation, type ScriptedOutcome } from './harness.js';
 import { fmt, type LoadedTestFile, type PlannedScenario } from './load.js';
-import type { DisableConfig, EnableConfig, StateConfig, SwitchConfig } from './schema.js';
+import type { AnswerConfig, DisableConfig, EnableConfig, StateConfig, SwitchConfig } from './schema.js';
+import { approve, reject } from '../approvals/decide.js';
 
 export interface StepResult {
   index: number;
@@ -73,6 +75,16 @@ export async function runScenario(f: LoadedTestFile, sc: PlannedScenario): Promi
       if (c.switch) await setSwitch(store, c.switch, now);
       for (const d of c.disable ?? []) await addDisable(store, d, now);
       for (const d of c.enable ?? []) await removeDisable(store, d, now);
+      const answers: Failure[] = [];
+      for (const k of ['approve', 'reject'] as const) {
+        for (const [i, a] of (c[k] ?? []).entries()) {
+          const err = await answer(store, k, a, now);
+          if (err) {
+            const pos = f.file.at([...st.path, k, i], '');
+            answers.push({ where: `${pos.file}:${pos.line}:${pos.col}`, title: `${k} ${a.rule} on ${a.target}: ${err}` });
+          }
+        }
+      }
 
       const executor = new ScriptedExecutor({ ...(sc.config.actions ?? {}), ...(c.actions ?? {}) } as Record<string, ScriptedOutcome>);
       const escalations: CapturedEscalation[] = [];
@@ -93,7 +105,8 @@ export async function runScenario(f: LoadedTestFile, sc: PlannedScenario): Promi
         });
         step.runId = res.runId;
         for (const d of res.decisions) if (FIRING_OUTCOMES.has(d.outcome)) result.fired.add(d.rule.name);
-        step.failures = checkStep({ file: f.file, step: c, path: st.path, ctx: res.ctx, ruleSet: sc.ruleSet, escalations });
+        const state = await laterState(store, c);
+        step.failures = [...answers, ...checkStep({ file: f.file, step: c, path: st.path, ctx: res.ctx, ruleSet: sc.ruleSet, escalations, ...state })];
       } catch (err) {
         result.error = `${label} (at ${fmt(st.at)}): the run failed: ${(err as Error).message}`;
         break;
@@ -140,8 +153,42 @@ async function addDisable(store: Store, d: DisableConfig, now: number): Promise<
 }
 
 async function removeDisable(store: Store, d: EnableConfig, now: number): Promise<void> {
+  // rule and target together: only let the rule act again where an earlier action did not help (as reflex enable).
+  if (d.rule !== undefined && d.target !== undefined) {
+    await store.clearVerifications({ rule: d.rule, target: d.target }, BY, now);
+    return;
+  }
   const s = scopeOf(d);
   await store.removeDisables({ scope: s.scope, value: s.value }, BY, now);
+  if (s.scope === 'rule' || s.scope === 'target') await store.clearVerifications(s.scope === 'rule' ? { rule: s.value } : { target: s.value }, BY, now);
+}
+
+/** A person answers the pending approval of a rule on a target, as `reflex approve|reject ID` would; the problem, if any. */
+async function answer(store: Store, how: 'approve' | 'reject', a: AnswerConfig, now: number): Promise<string | null> {
+  const [p] = await store.listApprovals({ status: ['pending'], rule: a.rule, target: a.target, limit: 1 });
+  if (!p) return 'no approval of it is pending (a run must first ask: mode: approve, or a guard the rule allows approval for)';
+  const ans = { by: a.by ?? BY, reason: a.reason ?? `${how}d by the scenario`, now, expiresMs: a.expires ? parseDuration(a.expires) : undefined };
+  try {
+    await (how === 'approve' ? approve(store, p.id, ans) : reject(store, p.id, ans));
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/** The latest verification and approval state of each rule and target the step's expectations ask about. */
+async function laterState(store: Store, c: StepConfig): Promise<{ verifications: Map<string, string>; approvals: Map<string, string> }> {
+  const verifications = new Map<string, string>();
+  const approvals = new Map<string, string>();
+  for (const e of c.expect ?? []) {
+    if (e.verification === undefined && e.approval === undefined) continue;
+    for (const t of Array.isArray(e.target) ? e.target : [e.target]) {
+      const k = `${e.rule}\u0000${t}`;
+      if (e.verification !== undefined) verifications.set(k, (await store.listVerifications({ rule: e.rule, target: t, limit: 1 }))[0]?.status ?? 'none');
+      if (e.approval !== undefined) approvals.set(k, (await store.listApprovals({ rule: e.rule, target: t, limit: 1 }))[0]?.status ?? 'none');
+    }
+  }
+  return { verifications, approvals };
 }
 
 /** The decision-shaped key the pipeline derives cooldowns and groups from. */

@@ -11,6 +11,7 @@ export const EXPECTED_OUTCOMES = [
   'cooled_down',
   'escalated',
   'deferred',
+  'awaiting_approval',
   'unknown',
   'pending',
   'matched',
@@ -114,8 +115,27 @@ export const Expectation = z
     action: Name.optional().describe('The action that ran (or would run).'),
     escalated: z.union([z.boolean(), Name]).optional().describe("The decision paged a human in this step (true, or the channel's name), or did not (false)."),
     value: z.unknown().optional().describe('For derive rules: the value of the fact it set.'),
+    verification: z
+      .enum(['pending', 'passed', 'ineffective', 'none'])
+      .optional()
+      .describe("The state of the latest verification (verify:) of the rule's actions on the target after this step; none: there is none."),
+    approval: z
+      .enum(['pending', 'approved', 'rejected', 'used', 'expired', 'refused', 'withdrawn', 'none'])
+      .optional()
+      .describe('The state of the latest approval of the rule on the target after this step; none: there is none.'),
   })
   .describe('What one rule must decide about one target in this step.');
+
+/** A person's answer to a decision awaiting approval, as `reflex approve` / `reflex reject` give it, before the step's run. */
+export const AnswerDef = z
+  .strictObject({
+    rule: Name,
+    target: Name,
+    reason: z.string().optional(),
+    by: z.string().optional(),
+    expires: Duration.optional().describe("approve only: how long it lasts (default: the rule's approval.expires)."),
+  })
+  .describe('The pending approval of this rule on this target, answered before the run of this step.');
 
 export const EscalationExpectation = z
   .strictObject({
@@ -142,7 +162,12 @@ export const StepDef = z
     channels: ChannelScript.optional(),
     switch: SwitchDef.optional(),
     disable: z.array(DisableDef).optional(),
-    enable: z.array(EnableDef).optional(),
+    enable: z
+      .array(EnableDef)
+      .optional()
+      .describe('Lift disables, as `reflex enable` does (a rule or target also lets it act again where an action did not help).'),
+    approve: z.array(AnswerDef).optional().describe('Approve pending approvals before this run, as `reflex approve ID` does.'),
+    reject: z.array(AnswerDef).optional().describe('Reject pending approvals before this run, as `reflex reject ID` does.'),
     expect: z.array(Expectation).optional().describe('Decisions this run must make. Any action not listed here fails the step (an empty list: nothing acts).'),
     no_action: z.boolean().optional().describe('true: nothing acts in this step.'),
     escalations: z.array(EscalationExpectation).optional().describe('Every message sent to humans in this step (an empty list: none).'),
@@ -187,5 +212,6 @@ export type EscalationExpectationConfig = z.output<typeof EscalationExpectation>
 export type TargetConfig = z.output<typeof TargetDef>;
 export type DisableConfig = z.output<typeof DisableDef>;
 export type EnableConfig = z.output<typeof EnableDef>;
+export type AnswerConfig = z.output<typeof AnswerDef>;
 export type SwitchConfig = z.output<typeof SwitchDef>;
 export type StateConfig = z.output<typeof StateDef>;

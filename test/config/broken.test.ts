@@ -51,7 +51,7 @@ const EXPECTED: Record<string, string[]> = {
   'enum-suggestion': [
     'reflex.yaml:2:17: "max_severity" must be one of info, warning, critical, not the text "warn", did you mean "warning"?',
     'rules/app.yaml:6:15: "severity" must be one of info, warning, critical, not the text "critcal", did you mean "critical"?',
-    'rules/app.yaml:7:11: "mode" must be one of dry-run, enforce, not the text "enforced", did you mean "enforce"?',
+    'rules/app.yaml:7:11: "mode" must be one of dry-run, approve, enforce, not the text "enforced", did you mean "enforce"?',
     'rules/app.yaml:15:34: "on" item 1 must be one of matched, context, blocked, failed, unknown, not the text "blockd", did you mean "blocked"?',
   ],
   'glob-matches-nothing': [

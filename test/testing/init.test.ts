@@ -16,7 +16,7 @@ describe('reflex init and reflex test', () => {
     expect(r.stdout).toMatch(/3 scenarios: 3 passed, 0 failed\n$/);
     expect(r.status).toBe(0);
     const schema = JSON.parse(readFileSync(join(dir, 'schema/tests.schema.json'), 'utf8'));
-    const validate = new Ajv2020({ strict: true }).compile(schema);
+    const validate = new Ajv2020({ strict: true, keywords: ['patternErrorMessage'] }).compile(schema);
     expect(validate(parse(readFileSync(join(dir, 'rules/starter_test.yaml'), 'utf8')))).toBe(true);
   });
 });

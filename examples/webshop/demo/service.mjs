@@ -6,6 +6,7 @@
 //   node demo/service.mjs break web-2         make an instance fail its health check
 //   node demo/service.mjs fill-disk web-3     fill an instance's disk to 97%
 //   node demo/service.mjs restart web-2       what the restart action runs
+//   node demo/service.mjs replace web-2       what the replace-instance action runs
 //   node demo/service.mjs clean-disk web-3    what the clean-disk action runs
 //   node demo/service.mjs scale-out webshop   what the scale-out action runs
 //   node demo/service.mjs reset               everything healthy again
@@ -74,6 +75,13 @@ switch (cmd) {
     console.log(`restarted ${arg}: healthy again`);
     break;
   }
+  case 'replace': {
+    s.instances[instance(s, arg) && arg] = { healthy: true, restarts: [], disk: 41 };
+    save(s);
+    logAction(`replace ${arg}`);
+    console.log(`replaced ${arg}: a fresh instance, healthy`);
+    break;
+  }
   case 'clean-disk':
     instance(s, arg).disk = 55;
     save(s);
@@ -91,6 +99,6 @@ switch (cmd) {
     console.log('all instances healthy');
     break;
   default:
-    process.stderr.write('usage: node demo/service.mjs status|break ID|fill-disk ID|restart ID|clean-disk ID|scale-out SERVICE|reset\n');
+    process.stderr.write('usage: node demo/service.mjs status|break ID|fill-disk ID|restart ID|replace ID|clean-disk ID|scale-out SERVICE|reset\n');
     process.exit(2);
 }

@@ -4,7 +4,37 @@ import { loadOrExit, openStoreOrExit, who } from '../project.js';
 import { storeLocation } from '../switch-store.js';
 import { scopeOf, type SwitchOpts } from './disable.js';
 
+/**
+ * `reflex enable --rule R --target T`: let a rule act again on a target where an earlier action did not help
+ * (verify:, docs/verification.md). Only that pair: no disable is lifted.
+ */
+async function resetVerification(opts: SwitchOpts): Promise<number> {
+  const by = who(opts.by);
+  const now = Date.now();
+  const store = await openStoreOrExit((await loadOrExit(opts)).project);
+  try {
+    const cleared = await store.clearVerifications({ rule: opts.rule, target: opts.target }, by, now);
+    for (const v of cleared)
+      await store.appendAudit({
+        at: now,
+        by,
+        action: 'enable:verification',
+        detail: { rule: v.rule, target: v.target, execution: v.executionId, reason: opts.reason ?? null },
+      });
+    if (opts.json) process.stdout.write(`${JSON.stringify({ cleared })}\n`);
+    else if (cleared.length === 0)
+      process.stdout.write(`rule "${opts.rule}" is not stopped on ${opts.target} by an ineffective action; nothing changed (see reflex status)\n`);
+    else
+      process.stdout.write(`rule "${opts.rule}" may act on ${opts.target} again (execution #${cleared.map((v) => v.executionId).join(', #')} did not help)\n`);
+    return cleared.length ? EXIT.OK : EXIT.PROBLEMS;
+  } finally {
+    await store.close();
+  }
+}
+
 export default async function enable(opts: SwitchOpts): Promise<number> {
+  if (opts.rule !== undefined && opts.target !== undefined && !opts.all && opts.action === undefined && opts.selector === undefined && opts.id === undefined)
+    return resetVerification(opts);
   const s = scopeOf(opts);
   if (!s && opts.id === undefined) throw new UserError('say what to enable: --all, --rule R, --action A, --target T, --selector label=value or --id N');
   const by = who(opts.by);
@@ -31,14 +61,27 @@ export default async function enable(opts: SwitchOpts): Promise<number> {
     const lifted = await store.removeDisables(match, by, now);
     for (const d of lifted)
       await store.appendAudit({ at: now, by, action: `enable:${d.scope}`, detail: { id: d.id, value: d.value, reason: opts.reason ?? null } });
-    if (opts.json) process.stdout.write(`${JSON.stringify({ lifted })}\n`);
-    else if (lifted.length === 0) process.stdout.write('no active disable matches; nothing changed (see reflex status)\n');
-    else
+    // Enabling a rule or a target also lets it act again where an earlier action did not help (verify:).
+    const cleared =
+      s?.scope === 'rule' || s?.scope === 'target' ? await store.clearVerifications(s.scope === 'rule' ? { rule: s.value } : { target: s.value }, by, now) : [];
+    for (const v of cleared)
+      await store.appendAudit({
+        at: now,
+        by,
+        action: 'enable:verification',
+        detail: { rule: v.rule, target: v.target, execution: v.executionId, reason: opts.reason ?? null },
+      });
+    if (opts.json) process.stdout.write(`${JSON.stringify(cleared.length ? { lifted, cleared } : { lifted })}\n`);
+    else if (lifted.length === 0 && cleared.length === 0) process.stdout.write('no active disable matches; nothing changed (see reflex status)\n');
+    else {
       for (const d of lifted)
         process.stdout.write(
           `enabled ${d.scope === 'selector' ? `targets with ${d.value}` : `${d.scope} "${d.value}"`} (disable #${d.id} by ${d.by}: "${d.reason}")\n`,
         );
-    return lifted.length ? EXIT.OK : EXIT.PROBLEMS;
+      for (const v of cleared)
+        process.stdout.write(`rule "${v.rule}" may act on ${v.target} again (execution #${v.executionId} did not help: ${v.detail ?? 'ineffective'})\n`);
+    }
+    return lifted.length || cleared.length ? EXIT.OK : EXIT.PROBLEMS;
   } finally {
     await store.close();
   }

@@ -1,6 +1,7 @@
 // `reflex history`: decisions (with their executions) or runs, newest first.
 import { UserError } from '../../errors.js';
 import { decisionLine } from '../../explain/text.js';
+import { verificationLine } from '../../explain/verify.js';
 import { parseUntil } from '../../util/duration.js';
 import { loadOrExit, openStoreOrExit } from '../project.js';
 
@@ -49,8 +50,12 @@ export default async function history(opts: {
     }
     const decisions = await store.decisionHistory({ target: opts.target, rule: opts.rule, since, limit });
     const execs = await store.listExecutions({ target: opts.target, rule: opts.rule, since, limit });
+    const ids = execs.map((e) => e.id);
+    const verified = new Map((ids.length ? await store.listVerifications({ executionIds: ids, limit: ids.length }) : []).map((v) => [v.executionId, v]));
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify({ decisions, executions: execs }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ decisions, executions: execs.map((e) => (verified.has(e.id) ? { ...e, verification: verified.get(e.id) } : e)) }, null, 2)}\n`,
+      );
       return 0;
     }
     for (const d of decisions) process.stdout.write(`run #${d.runId}  ${new Date(d.at).toISOString()}  ${decisionLine(d)}\n`);
@@ -62,7 +67,8 @@ export default async function history(opts: {
         process.stdout.write(
           `  #${e.id}  ${new Date(e.createdAt).toISOString()}  ${e.status.padEnd(11)} ${e.rule}  ${e.action} on ${e.target}${code}${e.durationMs !== null ? ` ${e.durationMs} ms` : ''}  run #${e.runId}\n` +
             `        intent ${new Date(e.createdAt).toISOString()} -> started ${e.startedAt ? new Date(e.startedAt).toISOString() : '-'} -> finished ${e.finishedAt ? new Date(e.finishedAt).toISOString() : '-'}\n` +
-            `        ${e.describe}${e.error ? `\n        error: ${e.error}` : ''}\n`,
+            `        ${e.describe}${e.error ? `\n        error: ${e.error}` : ''}\n` +
+            (verified.has(e.id) ? `        ${verificationLine(verified.get(e.id)!, Date.now())}\n` : ''),
         );
       }
     }

@@ -1,4 +1,5 @@
 // `reflex status`: is automation on, what is disabled or cooling down, what needs a human, what shadow rules would do.
+import { approvalLine, verificationLine } from '../../explain/verify.js';
 import { describeDisable, describeSwitch, switchOff } from '../../guards/switches.js';
 import { REASON } from '../../pipeline/reasons.js';
 import { latestRound, roundDecisions, scaleOutStatus } from '../../pipeline/shards.js';
@@ -46,6 +47,8 @@ export default async function status(opts: { config?: string; json?: boolean }):
     const stopped = lastFinished ? guardrailsStopped(await decisionsOf(finishedRound)) : [];
     const runIds = (rs: { id: number }[]) => `run${rs.length > 1 ? 's' : ''} ${rs.map((r) => `#${r.id}`).join(', ')}`;
     const audit = await store.listAudit(10);
+    const verifications = await store.listVerifications({ open: true, limit: 100 });
+    const approvals = await store.listApprovals({ status: ['pending', 'approved'], limit: 100 });
     const doc = {
       automation: switchOff(sw, now) ? 'off' : 'on',
       switch: sw,
@@ -60,6 +63,8 @@ export default async function status(opts: { config?: string; json?: boolean }):
       shadow: { run: lastEnforce?.id ?? null, runs: enforceRuns.map((r) => r.id), decisions: shadow },
       guardrails: { run: lastFinished?.id ?? null, runs: finishedRuns.map((r) => r.id), stopped },
       audit,
+      verifications,
+      approvals,
     };
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
@@ -88,6 +93,15 @@ export default async function status(opts: { config?: string; json?: boolean }):
       out.push('interrupted executions (outcome unknown, not re-run; check by hand):');
       for (const e of interrupted) out.push(`  #${e.id} ${e.action} on ${e.target} (rule ${e.rule}, run #${e.runId}): ${e.describe}`);
     }
+    const ineffective = verifications.filter((v) => v.status === 'ineffective');
+    const pendingChecks = verifications.filter((v) => v.status === 'pending');
+    if (verifications.length) {
+      out.push(`verifications: ${ineffective.length} ineffective (stopping their rule), ${pendingChecks.length} pending`);
+      for (const v of [...ineffective, ...pendingChecks.slice(0, 20)]) out.push(`  ${verificationLine(v, now)}`);
+      if (pendingChecks.length > 20) out.push(`  ... and ${pendingChecks.length - 20} more pending (reflex status --json)`);
+    }
+    out.push(`awaiting approval: ${approvals.filter((a) => a.status === 'pending').length || 'none'}`);
+    for (const a of approvals) out.push(`  ${approvalLine(a, now)}`);
     if (shadow.length) {
       out.push(`shadow mode (dry-run rules) in ${runIds(enforceRuns)} would have:`);
       for (const d of shadow) out.push(`  ${d.rule} on ${d.target}: ${d.actions?.map((a) => a.describe).join('; ') ?? ''}`);

@@ -21,6 +21,14 @@ function failpoint(at: 'after-intent' | 'after-running' | 'before-outcome'): voi
   process.kill(process.pid, FAILPOINT_HOW === 'stop' ? 'SIGSTOP' : 'SIGKILL');
 }
 
+/** The approval a decision goes ahead with was used (another runner) or expired before its intent was journaled. */
+class ApprovalGoneError extends Error {
+  constructor(id: number) {
+    super(`approval #${id} is no longer usable (used by another run, or expired) when the intent was journaled`);
+    this.name = 'ApprovalGoneError';
+  }
+}
+
 /** Dry-run: nothing runs; the trace says exactly what would have. */
 export const dryRunStage: Stage = {
   name: 'dry-run',
@@ -82,14 +90,23 @@ async function actOn(ctx: RunContext, d: Decision): Promise<void> {
         // and cooldowns are then counted in the order intents were committed.
         intent.createdAt = tx.now;
         for (const c of INTENT_CHECKS) {
+          if (c.approvable && d.approval?.guard === c.approvable) continue;
           const hit = await c.check(tx, d, intent, ctx);
           if (hit) return { blocked: hit };
         }
         const ins = await tx.insertIntent(intent);
+        // An approval is used in the transaction that journals its first action: one approval, one execution,
+        // across crashes and runners. Gone (used, expired): nothing of this transaction is kept.
+        if (ins.inserted && i === 0 && d.approval && !(await tx.useApproval(d.approval.id, { runId: ctx.runId, executionId: ins.id, at: tx.now })))
+          throw new ApprovalGoneError(d.approval.id);
         return ins.inserted ? { id: ins.id } : { duplicate: ins.existingId };
       });
     } catch (err) {
       if (err instanceof LeaseLostError) throw err;
+      if (err instanceof ApprovalGoneError) {
+        stop(d, 'journal', REASON.APPROVAL_GONE, `${err.message}: not run`, 'blocked');
+        return;
+      }
       // No intent, no action: a store that cannot record the intent stops the action.
       stop(d, 'journal', REASON.STORE_ERROR, `the intent could not be recorded, so the action did not start: ${ctx.redact((err as Error).message)}`, 'failed');
       ctx.problems.push({ stage: 'journal', reason: REASON.STORE_ERROR, detail: (err as Error).message });

@@ -13,6 +13,10 @@ import {
   leaseFromRow,
   runFromRow,
   snapshotBytes,
+  approvalFromRow,
+  VERIFICATION_COLUMNS,
+  verificationFromRow,
+  verificationValues,
   type Row,
 } from '../rows.js';
 import {
@@ -25,6 +29,10 @@ import {
   JournalConflictError,
   LeaseLostError,
   StoreError,
+  type ApprovalChange,
+  type ApprovalInput,
+  type ApprovalRecord,
+  type ApprovalStatus,
   type AuditRecord,
   type DecisionRecord,
   type DisableRecord,
@@ -41,6 +49,8 @@ import {
   type RunRecord,
   type Store,
   type SwitchState,
+  type VerificationRecord,
+  type VerificationStatus,
 } from '../types.js';
 import { PG_MIGRATIONS, type PgMigration } from './migrations.js';
 
@@ -606,6 +616,17 @@ class PostgresStore implements Store {
         ),
       ),
       insertIntent: live((i: IntentInput) => this.insertIntent(i, c)),
+      useApproval: live(
+        async (id: number, u: { runId: number; executionId: number; at: number }) =>
+          (
+            await this.query(
+              `UPDATE {s}.approvals SET status = 'used', used_at = $1, used_run = $2, execution_id = $3, closed_at = $1
+               WHERE id = $4 AND status = 'approved' AND expires_at > $1`,
+              [u.at, u.runId, u.executionId, id],
+              c,
+            )
+          ).rowCount > 0,
+      ),
     };
   }
 
@@ -717,10 +738,15 @@ class PostgresStore implements Store {
     });
   }
 
-  recentOutcomes(rule: string, n: number): Promise<ExecutionStatus[]> {
+  recentOutcomes(rule: string, n: number): Promise<(ExecutionStatus | 'ineffective')[]> {
     return this.op(async () =>
       (
-        await this.query('SELECT status FROM {s}.executions WHERE rule = $1 AND finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT $2', [rule, n])
+        await this.query(
+          `SELECT CASE WHEN v.status = 'ineffective' THEN 'ineffective' ELSE e.status END AS status
+           FROM {s}.executions e LEFT JOIN {s}.verifications v ON v.execution_id = e.id
+           WHERE e.rule = $1 AND e.finished_at IS NOT NULL ORDER BY e.finished_at DESC, e.id DESC LIMIT $2`,
+          [rule, n],
+        )
       ).rows.map((r) => r.status),
     );
   }
@@ -927,5 +953,147 @@ class PostgresStore implements Store {
         updatedAt: Number(r.updated_at),
       })),
     );
+  }
+
+  // ---- verifications
+
+  saveVerifications(v: VerificationRecord[], fence: Fences): Promise<void> {
+    return this.op(async () => {
+      if (v.length === 0) return;
+      await this.tx(async (c) => {
+        await this.checkFence(c, fence);
+        const cols = VERIFICATION_COLUMNS.join(', ');
+        const set = VERIFICATION_COLUMNS.slice(1)
+          .map((x) => `${x} = excluded.${x}`)
+          .join(', ');
+        for (const x of v) {
+          const values = verificationValues(x).map((y) => (typeof y === 'string' ? text(y) : y));
+          await this.query(
+            `INSERT INTO {s}.verifications (${cols}) VALUES (${values.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT (execution_id) DO UPDATE SET ${set}`,
+            values,
+            c,
+          );
+        }
+      });
+    });
+  }
+
+  listVerifications(filter: {
+    rule?: string;
+    target?: string;
+    status?: VerificationStatus;
+    open?: boolean;
+    executionIds?: number[];
+    limit: number;
+  }): Promise<VerificationRecord[]> {
+    return this.op(async () => {
+      const p = new Params();
+      const where: string[] = [];
+      if (filter.rule !== undefined) where.push(`rule = ${p.add(filter.rule)}`);
+      if (filter.target !== undefined) where.push(`target = ${p.add(filter.target)}`);
+      if (filter.status !== undefined) where.push(`status = ${p.add(filter.status)}`);
+      if (filter.open) where.push("(status = 'pending' OR (status = 'ineffective' AND cleared_at IS NULL))");
+      if (filter.executionIds !== undefined) where.push(`execution_id = ANY(${p.add(filter.executionIds)}::bigint[])`);
+      const sql = `SELECT * FROM {s}.verifications ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, execution_id DESC LIMIT ${p.add(filter.limit)}`;
+      return (await this.query(sql, p.values)).rows.map(verificationFromRow);
+    });
+  }
+
+  clearVerifications(match: { rule?: string; target?: string }, by: string, at: number): Promise<VerificationRecord[]> {
+    return this.op(async () => {
+      const p = new Params();
+      const where = ["status = 'ineffective'", 'cleared_at IS NULL'];
+      const set = `cleared_at = ${p.add(at)}, cleared_by = ${p.add(by)}`;
+      if (match.rule !== undefined) where.push(`rule = ${p.add(match.rule)}`);
+      if (match.target !== undefined) where.push(`target = ${p.add(match.target)}`);
+      if (where.length === 2) throw new Error('clearVerifications needs a rule or a target');
+      return (await this.query(`UPDATE {s}.verifications SET ${set} WHERE ${where.join(' AND ')} RETURNING *`, p.values)).rows.map(verificationFromRow);
+    });
+  }
+
+  // ---- approvals
+
+  askApproval(a: ApprovalInput, fence: Fences): Promise<{ created: boolean; approval: ApprovalRecord }> {
+    return this.op(() =>
+      this.tx(async (c) => {
+        await this.checkFence(c, fence);
+        const liveOne = async () =>
+          (await this.query("SELECT * FROM {s}.approvals WHERE rule = $1 AND target = $2 AND status IN ('pending', 'approved')", [a.rule, a.target], c))
+            .rows[0];
+        // Read first (a refused insert would still use up an id), then insert against the partial unique index:
+        // two runners asking at once make one approval.
+        const had = await liveOne();
+        if (had !== undefined) return { created: false, approval: approvalFromRow(had) };
+        const ins = (
+          await this.query(
+            `INSERT INTO {s}.approvals (rule, target, guard, why, severity, actions, fingerprint, facts, asked_at, asked_run, expires_ms, status)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending')
+             ON CONFLICT (rule, target) WHERE status IN ('pending', 'approved') DO NOTHING RETURNING *`,
+            [
+              a.rule,
+              a.target,
+              a.guard,
+              text(a.why),
+              a.severity,
+              text(toJson(a.actions)),
+              a.fingerprint,
+              text(toJson(a.facts)),
+              a.askedAt,
+              a.askedRun,
+              a.expiresMs,
+            ],
+            c,
+          )
+        ).rows[0];
+        if (ins !== undefined) return { created: true, approval: approvalFromRow(ins) };
+        return { created: false, approval: approvalFromRow((await liveOne())!) };
+      }),
+    );
+  }
+
+  changeApproval(ch: ApprovalChange, fence: Fences): Promise<ApprovalRecord | null> {
+    return this.op(() =>
+      this.tx(async (c) => {
+        await this.checkFence(c, fence);
+        const r = ch.clear
+          ? await this.query(
+              'UPDATE {s}.approvals SET cleared_at = $1 WHERE id = $2 AND status = ANY($3::text[]) AND cleared_at IS NULL RETURNING *',
+              [ch.at, ch.id, ch.from],
+              c,
+            )
+          : await this.query(
+              `UPDATE {s}.approvals SET status = $1::text,
+                 by = coalesce($2::text, by), reason = coalesce($3::text, reason),
+                 decided_at = CASE WHEN $2::text IS NULL THEN decided_at ELSE $4::bigint END,
+                 expires_at = coalesce($5::bigint, expires_at), note = coalesce($6::text, note),
+                 closed_at = CASE WHEN $1::text IN ('pending', 'approved') THEN NULL ELSE $4::bigint END
+               WHERE id = $7 AND status = ANY($8::text[]) RETURNING *`,
+              [ch.to, textOrNull(ch.by), textOrNull(ch.reason), ch.at, ch.expiresAt ?? null, textOrNull(ch.note), ch.id, ch.from],
+              c,
+            );
+        const row = r.rows[0];
+        return row === undefined ? null : approvalFromRow(row);
+      }),
+    );
+  }
+
+  getApproval(id: number): Promise<ApprovalRecord | null> {
+    return this.op(async () => {
+      const r = (await this.query('SELECT * FROM {s}.approvals WHERE id = $1', [id])).rows[0];
+      return r === undefined ? null : approvalFromRow(r);
+    });
+  }
+
+  listApprovals(filter: { status?: ApprovalStatus[]; rule?: string; target?: string; uncleared?: boolean; limit: number }): Promise<ApprovalRecord[]> {
+    return this.op(async () => {
+      const p = new Params();
+      const where: string[] = [];
+      if (filter.status !== undefined) where.push(`status = ANY(${p.add(filter.status)}::text[])`);
+      if (filter.rule !== undefined) where.push(`rule = ${p.add(filter.rule)}`);
+      if (filter.target !== undefined) where.push(`target = ${p.add(filter.target)}`);
+      if (filter.uncleared) where.push('cleared_at IS NULL');
+      const sql = `SELECT * FROM {s}.approvals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${p.add(filter.limit)}`;
+      return (await this.query(sql, p.values)).rows.map(approvalFromRow);
+    });
   }
 }

@@ -14,6 +14,10 @@ import {
   forStateFromRow,
   leaseFromRow,
   runFromRow,
+  approvalFromRow,
+  VERIFICATION_COLUMNS,
+  verificationFromRow,
+  verificationValues,
   type Row,
 } from '../rows.js';
 import {
@@ -25,6 +29,10 @@ import {
   JournalConflictError,
   LeaseLostError,
   StoreError,
+  type ApprovalChange,
+  type ApprovalInput,
+  type ApprovalRecord,
+  type ApprovalStatus,
   type AuditRecord,
   type DecisionRecord,
   type DisableRecord,
@@ -41,6 +49,8 @@ import {
   type RunRecord,
   type Store,
   type SwitchState,
+  type VerificationRecord,
+  type VerificationStatus,
 } from '../types.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 
@@ -487,6 +497,11 @@ class SqliteStore implements Store {
           ).n as number,
       ),
       insertIntent: live((i: IntentInput) => this.insertIntent(i)),
+      useApproval: live(
+        (id: number, u: { runId: number; executionId: number; at: number }) =>
+          this.stmt(`UPDATE approvals SET status = 'used', used_at = ?, used_run = ?, execution_id = ?, closed_at = ?
+            WHERE id = ? AND status = 'approved' AND expires_at > ?`).run(u.at, u.runId, u.executionId, u.at, id, u.at).changes > 0,
+      ),
     };
   }
 
@@ -588,10 +603,12 @@ class SqliteStore implements Store {
     });
   }
 
-  recentOutcomes(rule: string, n: number): Promise<ExecutionStatus[]> {
+  recentOutcomes(rule: string, n: number): Promise<(ExecutionStatus | 'ineffective')[]> {
     return this.op(() =>
       (
-        this.stmt('SELECT status FROM executions WHERE rule = ? AND finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT ?').all(rule, n) as Row[]
+        this.stmt(`SELECT CASE WHEN v.status = 'ineffective' THEN 'ineffective' ELSE e.status END AS status
+          FROM executions e LEFT JOIN verifications v ON v.execution_id = e.id
+          WHERE e.rule = ? AND e.finished_at IS NOT NULL ORDER BY e.finished_at DESC, e.id DESC LIMIT ?`).all(rule, n) as Row[]
       ).map((r) => r.status),
     );
   }
@@ -819,5 +836,142 @@ class SqliteStore implements Store {
         updatedAt: r.updated_at,
       })),
     );
+  }
+
+  // ---- verifications
+
+  saveVerifications(v: VerificationRecord[], fence: Fences): Promise<void> {
+    return this.op(() => {
+      if (v.length === 0) return;
+      this.writeTx(() => {
+        this.checkFence(fence);
+        const cols = VERIFICATION_COLUMNS.join(', ');
+        const set = VERIFICATION_COLUMNS.slice(1)
+          .map((c) => `${c} = excluded.${c}`)
+          .join(', ');
+        const up = this.stmt(
+          `INSERT INTO verifications (${cols}) VALUES (${VERIFICATION_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (execution_id) DO UPDATE SET ${set}`,
+        );
+        for (const x of v) up.run(...verificationValues(x));
+      });
+    });
+  }
+
+  listVerifications(filter: {
+    rule?: string;
+    target?: string;
+    status?: VerificationStatus;
+    open?: boolean;
+    executionIds?: number[];
+    limit: number;
+  }): Promise<VerificationRecord[]> {
+    return this.op(() => {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (filter.rule !== undefined) where.push('rule = ?'), args.push(filter.rule);
+      if (filter.target !== undefined) where.push('target = ?'), args.push(filter.target);
+      if (filter.status !== undefined) where.push('status = ?'), args.push(filter.status);
+      if (filter.open) where.push("(status = 'pending' OR (status = 'ineffective' AND cleared_at IS NULL))");
+      if (filter.executionIds !== undefined) where.push('execution_id IN (SELECT value FROM json_each(?))'), args.push(toJson(filter.executionIds));
+      const sql = `SELECT * FROM verifications ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, execution_id DESC LIMIT ?`;
+      return (this.stmt(sql).all(...args, filter.limit) as Row[]).map(verificationFromRow);
+    });
+  }
+
+  clearVerifications(match: { rule?: string; target?: string }, by: string, at: number): Promise<VerificationRecord[]> {
+    return this.op(() => {
+      const where = ["status = 'ineffective'", 'cleared_at IS NULL'];
+      const args: unknown[] = [];
+      if (match.rule !== undefined) where.push('rule = ?'), args.push(match.rule);
+      if (match.target !== undefined) where.push('target = ?'), args.push(match.target);
+      if (args.length === 0) throw new Error('clearVerifications needs a rule or a target');
+      return this.writeTx(() =>
+        (this.stmt(`UPDATE verifications SET cleared_at = ?, cleared_by = ? WHERE ${where.join(' AND ')} RETURNING *`).all(at, by, ...args) as Row[]).map(
+          verificationFromRow,
+        ),
+      );
+    });
+  }
+
+  // ---- approvals
+
+  askApproval(a: ApprovalInput, fence: Fences): Promise<{ created: boolean; approval: ApprovalRecord }> {
+    return this.op(() =>
+      this.writeTx(() => {
+        this.checkFence(fence);
+        const live = this.stmt("SELECT * FROM approvals WHERE rule = ? AND target = ? AND status IN ('pending', 'approved')").get(a.rule, a.target) as
+          | Row
+          | undefined;
+        if (live !== undefined) return { created: false, approval: approvalFromRow(live) };
+        const r = this.stmt(`INSERT INTO approvals (rule, target, guard, why, severity, actions, fingerprint, facts, asked_at, asked_run, expires_ms, status)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending') RETURNING *`).get(
+          a.rule,
+          a.target,
+          a.guard,
+          a.why,
+          a.severity,
+          toJson(a.actions),
+          a.fingerprint,
+          toJson(a.facts),
+          a.askedAt,
+          a.askedRun,
+          a.expiresMs,
+        ) as Row;
+        return { created: true, approval: approvalFromRow(r) };
+      }),
+    );
+  }
+
+  changeApproval(c: ApprovalChange, fence: Fences): Promise<ApprovalRecord | null> {
+    return this.op(() =>
+      this.writeTx(() => {
+        this.checkFence(fence);
+        const from = toJson(c.from);
+        const r = (
+          c.clear
+            ? this.stmt(
+                'UPDATE approvals SET cleared_at = ? WHERE id = ? AND status IN (SELECT value FROM json_each(?)) AND cleared_at IS NULL RETURNING *',
+              ).get(c.at, c.id, from)
+            : this.stmt(`UPDATE approvals SET status = ?,
+                by = coalesce(?, by), reason = coalesce(?, reason), decided_at = CASE WHEN ? IS NULL THEN decided_at ELSE ? END,
+                expires_at = coalesce(?, expires_at), note = coalesce(?, note),
+                closed_at = CASE WHEN ? IN ('pending', 'approved') THEN NULL ELSE ? END
+                WHERE id = ? AND status IN (SELECT value FROM json_each(?)) RETURNING *`).get(
+                c.to,
+                c.by ?? null,
+                c.reason ?? null,
+                c.by ?? null,
+                c.at,
+                c.expiresAt ?? null,
+                c.note ?? null,
+                c.to,
+                c.at,
+                c.id,
+                from,
+              )
+        ) as Row | undefined;
+        return r === undefined ? null : approvalFromRow(r);
+      }),
+    );
+  }
+
+  getApproval(id: number): Promise<ApprovalRecord | null> {
+    return this.op(() => {
+      const r = this.stmt('SELECT * FROM approvals WHERE id = ?').get(id) as Row | undefined;
+      return r === undefined ? null : approvalFromRow(r);
+    });
+  }
+
+  listApprovals(filter: { status?: ApprovalStatus[]; rule?: string; target?: string; uncleared?: boolean; limit: number }): Promise<ApprovalRecord[]> {
+    return this.op(() => {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (filter.status !== undefined) where.push('status IN (SELECT value FROM json_each(?))'), args.push(toJson(filter.status));
+      if (filter.rule !== undefined) where.push('rule = ?'), args.push(filter.rule);
+      if (filter.target !== undefined) where.push('target = ?'), args.push(filter.target);
+      if (filter.uncleared) where.push('cleared_at IS NULL');
+      const sql = `SELECT * FROM approvals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+      return (this.stmt(sql).all(...args, filter.limit) as Row[]).map(approvalFromRow);
+    });
   }
 }

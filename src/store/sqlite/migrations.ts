@@ -191,4 +191,62 @@ CREATE INDEX escalations_last ON escalations (last_at);
   PRIMARY KEY (scope, name, labels)
 );`,
   },
+  {
+    version: 4,
+    name: 'verifications and approvals',
+    // Verification: did a succeeded execution fix the problem (docs/verification.md). Approvals: a person's one-use
+    // "yes, do it" (docs/approvals.md); at most one live (pending or approved) approval per rule and target.
+    sql: `
+CREATE TABLE verifications (
+  execution_id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL,
+  rule TEXT NOT NULL,
+  target TEXT NOT NULL,
+  action TEXT NOT NULL,
+  describe TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  within_runs INTEGER,
+  within_ms INTEGER,
+  expect TEXT NOT NULL,
+  status TEXT NOT NULL,
+  runs_checked INTEGER NOT NULL,
+  checked_at INTEGER,
+  settled_at INTEGER,
+  detail TEXT,
+  facts TEXT,
+  cleared_at INTEGER,
+  cleared_by TEXT
+);
+CREATE INDEX verifications_open ON verifications (status, cleared_at);
+CREATE INDEX verifications_rule ON verifications (rule, target);
+
+CREATE TABLE approvals (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  rule TEXT NOT NULL,
+  target TEXT NOT NULL,
+  guard TEXT NOT NULL,
+  why TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  actions TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  facts TEXT NOT NULL,
+  asked_at INTEGER NOT NULL,
+  asked_run INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  by TEXT,
+  decided_at INTEGER,
+  reason TEXT,
+  expires_at INTEGER,
+  used_at INTEGER,
+  used_run INTEGER,
+  execution_id INTEGER,
+  note TEXT,
+  closed_at INTEGER,
+  cleared_at INTEGER
+);
+CREATE UNIQUE INDEX approvals_live ON approvals (rule, target) WHERE status IN ('pending', 'approved');
+CREATE INDEX approvals_status ON approvals (status, asked_at);
+`,
+  },
 ];
