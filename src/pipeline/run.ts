@@ -5,7 +5,7 @@ import { makeRedactor } from '../redact.js';
 import type { Decision } from '../rules/evaluate.js';
 import type { RuleSet } from '../rules/ruleset.js';
 import { fenceList, LeaseLostError, type Store } from '../store/types.js';
-import { parseDuration } from '../util/duration.js';
+import { formatDuration, parseDuration } from '../util/duration.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { actStage, dryRunStage } from './stages/act.js';
 import { collectStage } from './stages/collect.js';
@@ -17,6 +17,7 @@ import { planStage } from './stages/plan.js';
 import { recordStage } from './stages/record.js';
 import { recoverStage } from './stages/recover.js';
 import { emptyOutbox } from './outbox.js';
+import { REASON } from './reasons.js';
 import { acquireRunLeases } from './shards.js';
 import { summarize, type RunSummary } from './summary.js';
 import { runStages, type Executor, type RunContext, type Stage } from './types.js';
@@ -62,6 +63,29 @@ export const STAGES: readonly Stage[] = [
   recordStage,
 ];
 
+/** The default deadline of a run, when `defaults.run_timeout` is not set: twice the lease, and at least this. */
+const MIN_DEFAULT_DEADLINE_MS = 60_000;
+
+/**
+ * The longest a run may take (docs/reliability.md): `defaults.run_timeout`, or twice `shards.lease` and at least a
+ * minute. A run that is still at work then (a source, an action or the store far slower than planned) starts
+ * nothing more, records what it did and exits 1, instead of holding its lease, and so every target, for ever.
+ */
+export function runDeadlineMs(config: Project['config']): number {
+  if (config.defaults.run_timeout) return parseDuration(config.defaults.run_timeout);
+  return Math.max(MIN_DEFAULT_DEADLINE_MS, 2 * parseDuration(config.shards.lease));
+}
+
+/** Why a run's signal was aborted when its deadline passed: act and the summary tell it from a stop or a lost lease. */
+export class RunDeadlineError extends Error {
+  constructor(readonly deadlineMs: number) {
+    super(
+      `the run passed its deadline of ${formatDuration(deadlineMs)} (defaults.run_timeout): no action starts after it, and actions still running were stopped`,
+    );
+    this.name = 'RunDeadlineError';
+  }
+}
+
 export interface RunOptions {
   project: Project;
   ruleSet: RuleSet;
@@ -81,6 +105,8 @@ export interface RunOptions {
   lease?: string;
   /** `reflex run --shard N`: claim exactly these shards instead of any free ones (docs/scale-out.md). */
   shards?: number[];
+  /** Called once when the run passes its deadline (runDeadlineMs), after it stopped starting actions. */
+  onDeadline?: (deadlineMs: number) => void;
 }
 
 export interface RunResult {
@@ -112,7 +138,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   const fence = leases.fence;
   const abort = new AbortController();
   const outer = o.signal;
-  const onOuter = () => abort.abort();
+  const onOuter = () => abort.abort(outer?.reason);
   outer?.addEventListener('abort', onOuter, { once: true });
   // Keep the lease while the run works; if it is lost, no further action starts. Renewing at a third
   // of the TTL leaves two chances before it expires, whatever the TTL (a floor above it would let a
@@ -159,6 +185,20 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     timings: {},
     outbox: emptyOutbox(),
   };
+  // The deadline: counted from the start of the run, on the real clock (timers), whatever clock the run reads.
+  const deadlineMs = runDeadlineMs(o.project.config);
+  const deadline = setTimeout(
+    () => {
+      if (abort.signal.aborted) return;
+      const why = new RunDeadlineError(deadlineMs);
+      ctx.problems.push({ stage: 'run', reason: REASON.DEADLINE, detail: why.message });
+      ctx.log.warn(why.message);
+      abort.abort(why);
+      o.onDeadline?.(deadlineMs);
+    },
+    Math.min(deadlineMs, 2 ** 31 - 1),
+  ); // (a longer timer would fire at once)
+  deadline.unref();
   try {
     await o.store.saveRuleSet(o.project.hash, o.project.texts);
     ctx.runId = await o.store.beginRun({
@@ -183,6 +223,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     }
     return { runId: ctx.runId, summary: summarize(ctx), decisions: ctx.decisions, ctx };
   } finally {
+    clearTimeout(deadline);
     clearInterval(renew);
     outer?.removeEventListener('abort', onOuter);
     await leases.release().catch(() => undefined);

@@ -3,19 +3,26 @@ import { EXIT, UserError } from '../../errors.js';
 import { runOnce } from '../../pipeline/run.js';
 import { makeLogger } from '../../util/log.js';
 import { makeRedactor } from '../../redact.js';
-import { loadOrExit, openStoreOrExit, processSignal } from '../project.js';
+import { exitIfStillBusy, loadOrExit, openStoreOrExit, processSignal } from '../project.js';
 import { decisionLine, OUTCOME_ORDER } from '../../explain/text.js';
 
-export default async function run(opts: { config?: string; dryRun?: boolean; json?: boolean; quiet?: boolean; shard?: string[] }): Promise<number> {
+export default async function run(opts: {
+  config?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  shard?: string[];
+  initStore?: boolean;
+}): Promise<number> {
   const t0 = performance.now();
   const shards = parseShards(opts.shard);
   const { project, ruleSet, warnings } = await loadOrExit(opts);
   const redact = makeRedactor(project.secrets);
   const log = makeLogger({ redact, level: opts.quiet ? 'warn' : 'info', write: (l) => process.stderr.write(`${l}\n`) });
   for (const w of warnings) log.warn(`${w.file}:${w.line}:${w.col}: ${w.message}`);
-  const store = await openStoreOrExit(project);
+  const store = await openStoreOrExit(project, { initialize: !!opts.initStore });
   try {
-    const res = await runOnce({ project, ruleSet, store, dryRun: !!opts.dryRun, log, signal: processSignal(), shards });
+    const res = await runOnce({ project, ruleSet, store, dryRun: !!opts.dryRun, log, signal: processSignal(), shards, onDeadline: exitIfStillBusy });
     const s = res.summary;
     const ms = Math.round(performance.now() - t0);
     if (opts.json) {

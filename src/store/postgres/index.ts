@@ -50,6 +50,8 @@ export interface PostgresStoreOptions {
   now?: () => number;
   /** The migrations to apply (tests use a prefix to build an older store). */
   migrations?: readonly PgMigration[];
+  /** Make a store in a schema that holds tables but no Reflex schema version, instead of refusing it (`reflex run --init-store`). */
+  initialize?: boolean;
 }
 
 /** A query with no answer for this long fails (the connection is dropped); the URL's `query_timeout` overrides it. */
@@ -147,7 +149,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     await pool.end().catch(() => {});
     throw new StoreError(`cannot connect to the PostgreSQL store at ${where}: ${humanCause(err, timeoutMs)}`, { cause: err });
   }
-  return new PostgresStore(pool, where, opts.schema ?? 'public', timeoutMs, opts.now ?? Date.now, opts.migrations ?? PG_MIGRATIONS);
+  return new PostgresStore(pool, where, opts.schema ?? 'public', timeoutMs, opts.now ?? Date.now, opts.migrations ?? PG_MIGRATIONS, opts.initialize ?? false);
 }
 
 /** A query's parameters, numbered as they are added. */
@@ -176,6 +178,7 @@ class PostgresStore implements Store {
     private readonly timeoutMs: number,
     private readonly now: () => number,
     private readonly migrations: readonly PgMigration[],
+    private readonly initialize = false,
   ) {
     this.s = quoteIdent(schema);
   }
@@ -200,6 +203,13 @@ class PostgresStore implements Store {
   private wrap(err: unknown): unknown {
     if (err instanceof StoreError || err instanceof LeaseLostError || err instanceof JournalConflictError) return err;
     if (unusable(err)) return new StoreError(`cannot use the PostgreSQL store at ${this.where}: ${humanCause(err, this.timeoutMs)}`, { cause: err });
+    // A table or column the migrations made is gone (dropped by hand, a partial restore): not a bug in a query.
+    const code = (err as PgErr)?.code;
+    if (code === '42P01' || code === '42703')
+      return new StoreError(
+        `the PostgreSQL store at ${this.where} (schema ${this.schema}) is damaged: ${(err as PgErr).message}, though its schema version says it exists; restore it from a backup`,
+        { cause: err },
+      );
     return err;
   }
 
@@ -212,6 +222,14 @@ class PostgresStore implements Store {
   private async tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
     const c = await this.pool.connect();
     let broken: Error | undefined;
+    // A connection the server ends while this transaction holds it (pg_terminate_backend, a failover, a
+    // restart) emits 'error' on the client: without a listener that event kills the process with a stack
+    // trace and the run is never closed. The query in progress fails with the same error, which ends the
+    // transaction the usual way; the connection is then dropped from the pool.
+    const onError = (err: Error) => {
+      broken ??= err;
+    };
+    c.on('error', onError);
     try {
       // One round trip: a lock another runner holds too long fails this transaction instead of hanging it.
       await c.query(`BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.floor(this.timeoutMs))}`);
@@ -222,6 +240,7 @@ class PostgresStore implements Store {
       await c.query('ROLLBACK').catch((e: Error) => (broken = e));
       throw err;
     } finally {
+      c.removeListener('error', onError);
       c.release(broken);
     }
   }
@@ -261,6 +280,21 @@ class PostgresStore implements Store {
         await c.query(this.sql('CREATE SCHEMA IF NOT EXISTS {s}'));
         await c.query(this.sql('CREATE TABLE IF NOT EXISTS {s}.schema_version (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)'));
         const current = await this.schemaVersion(c);
+        if (current === 0 && !this.initialize) {
+          // Tables but no schema version: another application's schema, or a Reflex store whose version table is
+          // gone. Creating Reflex's tables beside them would start from nothing (no off switch, disables, cooldowns).
+          const { rows } = await this.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_name <> 'schema_version' ORDER BY table_name LIMIT 6",
+            [this.schema],
+            c,
+          );
+          if (rows.length > 0) {
+            const names = rows.map((r) => r.table_name as string);
+            throw new StoreError(
+              `the PostgreSQL store at ${this.where}: schema ${this.schema} holds tables but is not a Reflex store (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}; no schema_version): give Reflex a schema of its own (?schema=reflex in the URL), or, if it is Reflex's and meant to start afresh, run \`reflex run --init-store\``,
+            );
+          }
+        }
         if (current > latest) {
           throw new StoreError(
             `the PostgreSQL store at ${this.where} (schema ${this.schema}) has schema version ${current}, newer than this Reflex knows (${latest}): upgrade Reflex`,
