@@ -113,7 +113,10 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): St
   try {
     db = new Database(where, { timeout: busyTimeoutMs });
     // Reading the header here turns "not a database" into an open error, not a later surprise.
-    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[])
+      .map((r) => r.name)
+      // SQLite's own (sqlite_sequence stays behind when every table is dropped)
+      .filter((n) => !n.startsWith('sqlite_'));
     if (!memory && !tables.includes('schema_version')) {
       if (tables.length > 0)
         throw refuse(
