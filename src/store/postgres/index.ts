@@ -57,6 +57,9 @@ export interface PostgresStoreOptions {
 /** A query with no answer for this long fails (the connection is dropped); the URL's `query_timeout` overrides it. */
 const DEFAULT_QUERY_TIMEOUT_MS = 60_000;
 
+/** Tries of an idempotent journal write whose connection was lost (the pool holds up to 4, all maybe ended at once). */
+const LOST_CONNECTION_ATTEMPTS = 4;
+
 /** Decisions per INSERT … SELECT json_to_recordset(…) statement in finishRun. */
 const DECISION_CHUNK = 2500;
 
@@ -87,6 +90,14 @@ function unusable(err: unknown): boolean {
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout|Client was closed and is not queryable/i.test(
     e?.message ?? '',
   );
+}
+
+/** The connection itself is gone (terminated by the server, reset): the statement may be tried on another one. */
+function connectionLost(err: unknown): boolean {
+  const e = err as PgErr;
+  const code = e?.code ?? '';
+  if (/^(57P0[123]|08)/.test(code) || code === 'ECONNRESET' || code === 'EPIPE') return true;
+  return /Connection terminated|Client has encountered a connection error|Client was closed and is not queryable/i.test(e?.message ?? '');
 }
 
 function humanCause(err: unknown, timeoutMs: number): string {
@@ -678,31 +689,59 @@ class PostgresStore implements Store {
   }
 
   markRunning(id: number, startedAt: number): Promise<void> {
-    return this.op(async () => {
-      const u = await this.query("UPDATE {s}.executions SET status = 'running', started_at = $1 WHERE id = $2 AND status = 'intent'", [startedAt, id]);
-      if (u.rowCount === 0) throw await this.conflict(id, 'cannot start it');
-    });
+    return this.op(() =>
+      this.againOnLostConnection(async (again) => {
+        const u = await this.query("UPDATE {s}.executions SET status = 'running', started_at = $1 WHERE id = $2 AND status = 'intent'", [startedAt, id]);
+        if (u.rowCount === 0 && !(again && (await this.already(id, 'running', 'started_at', startedAt)))) throw await this.conflict(id, 'cannot start it');
+      }),
+    );
   }
 
   finishExecution(id: number, outcome: ExecutionOutcome & { finishedAt: number }): Promise<void> {
-    return this.op(async () => {
-      // An execution another runner marked interrupted still gets its real outcome when it arrives.
-      const u = await this.query(
-        `UPDATE {s}.executions SET status = $1, finished_at = $2, exit_code = $3, http_status = $4, duration_ms = $5, output = $6, error = $7
+    return this.op(() =>
+      this.againOnLostConnection(async (again) => {
+        // An execution another runner marked interrupted still gets its real outcome when it arrives.
+        const u = await this.query(
+          `UPDATE {s}.executions SET status = $1, finished_at = $2, exit_code = $3, http_status = $4, duration_ms = $5, output = $6, error = $7
          WHERE id = $8 AND status IN ('intent', 'running', 'interrupted')`,
-        [
-          outcome.status,
-          outcome.finishedAt,
-          outcome.exitCode ?? null,
-          outcome.httpStatus ?? null,
-          outcome.durationMs,
-          text(outcome.output),
-          textOrNull(outcome.error),
-          id,
-        ],
-      );
-      if (u.rowCount === 0) throw await this.conflict(id, 'cannot record its outcome');
-    });
+          [
+            outcome.status,
+            outcome.finishedAt,
+            outcome.exitCode ?? null,
+            outcome.httpStatus ?? null,
+            outcome.durationMs,
+            text(outcome.output),
+            textOrNull(outcome.error),
+            id,
+          ],
+        );
+        if (u.rowCount === 0 && !(again && (await this.already(id, outcome.status, 'finished_at', outcome.finishedAt))))
+          throw await this.conflict(id, 'cannot record its outcome');
+      }),
+    );
+  }
+
+  /**
+   * An idempotent write whose connection the server ended (pg_terminate_backend, a failover) is tried once more on
+   * another connection (up to LOST_CONNECTION_ATTEMPTS in all): the outcome of an action that ran is worth more than
+   * the run's speed. `again` tells a later try, which must accept that an earlier one committed before its answer was lost.
+   */
+  private async againOnLostConnection<T>(fn: (again: boolean) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn(attempt > 1);
+      } catch (err) {
+        if (!connectionLost(err) || attempt >= LOST_CONNECTION_ATTEMPTS) throw err;
+        // The pool's other idle connections were likely ended too: a moment lets it hear of that and drop them.
+        await new Promise((r) => setTimeout(r, 25 * attempt));
+      }
+    }
+  }
+
+  /** Whether execution `id` already has `status` and this time in `column` (a retried write that had committed). */
+  private async already(id: number, status: string, column: 'started_at' | 'finished_at', at: number): Promise<boolean> {
+    const r = (await this.query(`SELECT status, ${column} AS at FROM {s}.executions WHERE id = $1`, [id])).rows[0];
+    return r !== undefined && r.status === status && Number(r.at) === at;
   }
 
   private async conflict(id: number, what: string): Promise<JournalConflictError> {
