@@ -50,7 +50,9 @@ export function storeProblems(spec: string, projectDir: string): PathProblem[] {
   if (spec === ':memory:')
     return [{ severity: 'warning', message: 'the store is in memory: nothing (off switch, disables, cooldowns, the journal) outlives one command' }];
   const path = sqlitePath(spec, projectDir);
-  return sqlitePathProblems(path).map((p) => ({ ...p, message: `the SQLite store at ${path}: ${p.message}` }));
+  // (a path of a megabyte is not echoed whole)
+  const shown = path.length > 240 ? `${path.slice(0, 160)}…${path.slice(-60)} (${path.length} characters)` : path;
+  return sqlitePathProblems(path).map((p) => ({ ...p, message: `the SQLite store at ${shown}: ${p.message}` }));
 }
 
 /** Take Reflex's own parameters (`schema`, `connect_timeout`) out of a PostgreSQL URL (the driver would pass them to the server). */

@@ -96,7 +96,8 @@ export function sqlitePathProblems(path: string): PathProblem[] {
   try {
     state = storeFileState(where);
   } catch (err) {
-    return [{ severity: 'error', message: `the file cannot be read (${(err as Error).message})` }];
+    const e = err as NodeJS.ErrnoException;
+    return [{ severity: 'error', message: `the file cannot be read (${e.code ?? e.message.slice(0, 200)})` }];
   }
   if (state.kind === 'missing') {
     const { dir, stats } = existingAncestor(dirname(where));
