@@ -211,14 +211,25 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     try {
       await runStages([...STAGES], ctx);
     } catch (err) {
-      // Record what we can: the run failed, and why. Never hides the original error.
-      await o.store
-        .finishRun(
-          ctx.runId,
-          { finishedAt: clock(), status: 'failed', summary: { ...summarize(ctx), error: redact((err as Error).message) }, snapshot: null, decisions: [] },
-          fence,
-        )
-        .catch(() => undefined);
+      // Record what we can: the run failed, and why. Never hides the original error. A store that just failed
+      // (a PostgreSQL connection ended) often works again on the next connection: a second try closes the run
+      // instead of leaving it `running` for the next run to find. Writing only the status, it can be repeated.
+      const failed = {
+        finishedAt: clock(),
+        status: 'failed',
+        summary: { ...summarize(ctx), error: redact((err as Error).message) },
+        snapshot: null,
+        decisions: [],
+        ifUnfinished: true,
+      };
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const ok = await o.store.finishRun(ctx.runId, failed, fence).then(
+          () => true,
+          (e: unknown) => e instanceof LeaseLostError,
+        );
+        if (ok) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       throw err;
     }
     return { runId: ctx.runId, summary: summarize(ctx), decisions: ctx.decisions, ctx };

@@ -20,7 +20,8 @@ import { fileURLToPath } from 'node:url';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 // REFLEX_CLI: another build to measure (an older one, for the figures before a fix).
 const CLI = process.env.REFLEX_CLI ?? join(ROOT, 'dist/cli/main.js');
-const pg = createRequire(join(ROOT, 'package.json'))('pg');
+// The driver of the build under test (its node_modules), for the test's own connection.
+const pg = createRequire(CLI)('pg');
 
 const URL_ = process.env.REFLEX_TEST_PG;
 if (!URL_) {
@@ -198,6 +199,7 @@ try {
     // What the exited process left in the store, before any other run can recover it.
     const { rows: runs } = await admin.query(`SELECT status FROM "${schema}".runs WHERE holder LIKE $1`, [`%:${exit.pid}`]);
     figures.runsLeftRunning += runs.filter((x) => x.status === 'running').length;
+    if (runs.some((x) => x.status === 'running') && process.env.REFLEX_PG_LOOP_VERBOSE) console.error(`cycle ${cycle}: run left running:\n${exit.out}`);
     const { rows: ex } = await admin.query(
       `SELECT e.status FROM "${schema}".executions e JOIN "${schema}".runs r ON r.id = e.run_id WHERE r.holder LIKE $1 AND e.status IN ('intent', 'running')`,
       [`%:${exit.pid}`],
