@@ -109,13 +109,27 @@ function processesOfProject() {
   return out;
 }
 
-const admin = new pg.Client({ connectionString: URL_ });
-await admin.connect();
+// The test's own connection; if something else ends it (a server restart), the loop reconnects and says so.
+let admin;
+async function connectAdmin() {
+  admin = new pg.Client({ connectionString: URL_, application_name: 'reflex_crash_loop_admin' });
+  admin.on('error', (err) => {
+    console.error(`the loop's own connection failed (${err.message}): reconnecting`);
+    figures.adminReconnects++;
+    connectAdmin().catch(() => undefined);
+  });
+  await admin.connect();
+}
 const terminate = async () =>
-  (await admin.query('SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = $1', [app])).rows[0].n;
+  (
+    await admin
+      .query('SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = $1', [app])
+      .catch(() => ({ rows: [{ n: 0 }] }))
+  ).rows[0].n;
 
 const figures = {
   cycles: CYCLES,
+  adminReconnects: 0,
   targetsPerCycle: TARGETS,
   connectionsKilled: 0,
   exitCodes: {},
@@ -131,6 +145,7 @@ const figures = {
   interruptedRecovered: 0,
   durationMs: 0,
 };
+await connectAdmin();
 const t0 = Date.now();
 // The typical length of a run here, to aim the kills inside it.
 setTargets([]);
@@ -199,7 +214,8 @@ try {
     // What the exited process left in the store, before any other run can recover it.
     const { rows: runs } = await admin.query(`SELECT status FROM "${schema}".runs WHERE holder LIKE $1`, [`%:${exit.pid}`]);
     figures.runsLeftRunning += runs.filter((x) => x.status === 'running').length;
-    if (runs.some((x) => x.status === 'running') && process.env.REFLEX_PG_LOOP_VERBOSE) console.error(`cycle ${cycle}: run left running:\n${exit.out}`);
+    if (runs.some((x) => x.status === 'running') && process.env.REFLEX_PG_LOOP_VERBOSE)
+      console.error(`cycle ${cycle}: run left running (exit ${exit.code}):\n${exit.out}`);
     const { rows: ex } = await admin.query(
       `SELECT e.status FROM "${schema}".executions e JOIN "${schema}".runs r ON r.id = e.run_id WHERE r.holder LIKE $1 AND e.status IN ('intent', 'running')`,
       [`%:${exit.pid}`],
