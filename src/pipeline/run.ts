@@ -143,13 +143,20 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   // Keep the lease while the run works; if it is lost, no further action starts. Renewing at a third
   // of the TTL leaves two chances before it expires, whatever the TTL (a floor above it would let a
   // short lease lapse under a live run, and another runner take it).
+  // A renewal that fails (a PostgreSQL connection ended) is not a lost lease: the next one, a third of the TTL
+  // later, tries again. Only when no renewal has succeeded for two thirds of the TTL, so that the lease could lapse
+  // before the next one, does the run stop starting actions.
+  let renewedAt = Date.now();
   const renew = setInterval(
     () => {
       leases.renew(ttl, clock()).then(
         (ok) => {
           if (!ok) abort.abort();
+          else renewedAt = Date.now();
         },
-        () => abort.abort(),
+        () => {
+          if (Date.now() - renewedAt >= (2 * ttl) / 3) abort.abort();
+        },
       );
     },
     Math.max(10, Math.floor(ttl / 3)),
