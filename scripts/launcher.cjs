@@ -20,9 +20,15 @@ const file = path.join(__dirname, 'cli.cjs');
 const cacheFile = path.join(__dirname, 'cli.cache');
 // The hashbang line is emptied (not removed) so that line numbers in stack traces stay right.
 const source = fs.readFileSync(file, 'utf8').replace(/^#!.*/, '');
+// V8's code cache keeps the file name the bundle was compiled under: a cache made in another place (the build
+// machine, before the installation was copied) would put that place's path in every stack trace. So the cache
+// starts with the path it was made for, and one made elsewhere is dropped (and made again here, if writable).
+const CACHE_MAGIC = 'reflex-code-cache 1\n';
+const cacheHeader = Buffer.from(`${CACHE_MAGIC}${file}\n`, 'utf8');
 let cachedData;
 try {
-  cachedData = fs.readFileSync(cacheFile);
+  const raw = fs.readFileSync(cacheFile);
+  if (raw.length > cacheHeader.length && raw.subarray(0, cacheHeader.length).equals(cacheHeader)) cachedData = raw.subarray(cacheHeader.length);
 } catch {
   // no cache yet
 }
@@ -34,7 +40,7 @@ if ((cachedData === undefined || script.cachedDataRejected) && !trivial) {
   process.once('exit', () => {
     const tmp = `${cacheFile}.${process.pid}.tmp`;
     try {
-      fs.writeFileSync(tmp, script.createCachedData());
+      fs.writeFileSync(tmp, Buffer.concat([cacheHeader, script.createCachedData()]));
       fs.renameSync(tmp, cacheFile);
     } catch {
       try {

@@ -95,6 +95,7 @@ Docs: docs/rules.md (rule language), docs/concepts.md, docs/guardrails.md`,
       'sharded layouts: work on this shard only (repeat, or n,m), e.g. one CronJob per shard; default: any free shards',
       (v: string, prev: string[] = []) => [...prev, v],
     )
+    .option('--init-store', 'make a new, empty state store where the configured one is an empty file or holds no Reflex tables (refused otherwise: exit 3)')
     .action(action('run'));
 
   program
@@ -236,11 +237,32 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
+/**
+ * How long a command may go on after SIGTERM or SIGINT before the process ends anyway: enough for actions in flight
+ * to be stopped (their process group gets SIGTERM, then SIGKILL 2 s later) and recorded, and for people to be told.
+ */
+const STOP_GRACE_MS = 10_000;
+const SIGNAL_NUMBER = { SIGINT: 2, SIGTERM: 15 } as const;
+
 const controller = new AbortController();
+let stopping = false;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
+  process.on(sig, () => {
+    if (stopping) {
+      // A second signal: the person (or systemd) means it. What was in flight is recovered by the next run.
+      process.stderr.write(`reflex: ${sig} again: exiting now; the next run marks what was in flight as interrupted\n`);
+      process.exit(128 + SIGNAL_NUMBER[sig]);
+    }
+    stopping = true;
     diagnostic('warn', `reflex: ${sig}: stopping; no new action will start`);
-    controller.abort();
+    const reason = Object.assign(new Error(`the process was asked to stop (${sig})`), { name: 'StopSignal' });
+    controller.abort(reason);
+    // Whatever the command is waiting for, it ends within seconds (docs/reliability.md): under cron or systemd a
+    // command that outlives its stop is one more stuck process each time.
+    setTimeout(() => {
+      process.stderr.write(`reflex: still busy ${STOP_GRACE_MS / 1000} s after ${sig}: exiting; the next run marks what was in flight as interrupted\n`);
+      process.exit(128 + SIGNAL_NUMBER[sig]);
+    }, STOP_GRACE_MS).unref();
   });
 }
 (globalThis as { reflexSignal?: AbortSignal }).reflexSignal = controller.signal;

@@ -35,9 +35,9 @@ export function diagnosticsText(diags: Diagnostic[]): string {
 }
 
 /** Open (and migrate) the store a project names; `reflex disable --all` passes only where it is (cli/switch-store.ts). */
-export async function openStoreOrExit(project: { config: { store: string }; dir: string }): Promise<Store> {
+export async function openStoreOrExit(project: { config: { store: string }; dir: string }, opts: { initialize?: boolean } = {}): Promise<Store> {
   try {
-    const store = await openStore(project.config.store, project.dir);
+    const store = await openStore(project.config.store, project.dir, opts);
     await store.migrate();
     return store;
   } catch (err) {
@@ -49,6 +49,22 @@ export async function openStoreOrExit(project: { config: { store: string }; dir:
 /** Hide a password in a connection URL. */
 export function redactUrl(spec: string): string {
   return spec.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+}
+
+/** How long a run may go on past its deadline (stopping actions, recording, telling people) before the process ends. */
+export const DEADLINE_GRACE_MS = 30_000;
+
+/**
+ * The run passed its deadline and was told to stop: if it is still at work DEADLINE_GRACE_MS later (a store or a
+ * channel that does not answer), end the process with exit 1. The next run marks what was in flight as interrupted.
+ */
+export function exitIfStillBusy(deadlineMs: number): void {
+  setTimeout(() => {
+    process.stderr.write(
+      `reflex: the run is still busy ${DEADLINE_GRACE_MS / 1000} s past its deadline of ${Math.round(deadlineMs / 1000)} s: exiting; the next run marks what was in flight as interrupted\n`,
+    );
+    process.exit(EXIT.PROBLEMS);
+  }, DEADLINE_GRACE_MS).unref();
 }
 
 /** The signal main.ts aborts on SIGINT/SIGTERM. */

@@ -3,6 +3,7 @@ import { checkAction } from '../actions/index.js';
 import { paramPattern } from '../actions/params.js';
 import { templateRefs } from '../actions/template.js';
 import { buildRuleSet, type RuleSet } from '../rules/ruleset.js';
+import { storeProblems } from '../store/index.js';
 import { didYouMean, type Diagnostic } from './diagnostics.js';
 import { loadProject, type Broken, type LoadedRule, type Project } from './load.js';
 import { knownWorld } from './facts.js';
@@ -147,6 +148,12 @@ function checkConfig(project: Project): Diagnostic[] {
   const { config, configFile } = project;
   const at = positioned(configFile, [], out);
   const channels = Object.keys(config.channels);
+
+  // The store: a place that cannot work is reported here, not found by a run that hangs on it (store/index.ts).
+  for (const p of storeProblems(config.store, project.dir)) out.push(configFile.at(['store'], p.message, { severity: p.severity }));
+  const runTimeout = config.defaults.run_timeout;
+  if (runTimeout && /^(0+(\.0+)?(ms|s|m|h|d))+$/.test(runTimeout))
+    at(['defaults', 'run_timeout'], `a run timeout of ${runTimeout} would stop every run before it acts`);
 
   const esc = config.defaults.escalate_to;
   if (esc && !config.channels[esc])

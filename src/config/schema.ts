@@ -337,6 +337,9 @@ export const Defaults = z
     cooldown: Duration.default('15m'),
     source_timeout: Duration.default('10s'),
     action_timeout: Duration.default('60s'),
+    run_timeout: Duration.optional().describe(
+      'The longest one run may take: past it no more actions start, actions in flight are stopped, what happened is recorded and the run exits 1 (default: twice shards.lease, at least 1m).',
+    ),
     escalate_to: Name.optional().describe('The channel for escalations of rules that do not name one.'),
     switched_off: SwitchedOff.default('summary').describe(
       'What a rule escalating `blocked` sends while people have switched it off (off switch, disables): none, one summary per rule (default), or each target.',

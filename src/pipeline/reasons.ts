@@ -49,6 +49,10 @@ export const REASON = {
   PLAN_INVALID: 'plan:invalid',
   DUPLICATE: 'journal:duplicate',
   LEASE_LOST: 'lease:lost',
+  /** The run passed its deadline (defaults.run_timeout): no action starts after it. */
+  DEADLINE: 'run:deadline',
+  /** The process was asked to stop (SIGTERM, SIGINT): no action starts after it. */
+  STOPPED: 'run:stopped',
   STORE_ERROR: 'store:error',
   EXECUTED: 'executed',
   FAILED: 'failed',

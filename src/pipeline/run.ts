@@ -5,7 +5,7 @@ import { makeRedactor } from '../redact.js';
 import type { Decision } from '../rules/evaluate.js';
 import type { RuleSet } from '../rules/ruleset.js';
 import { fenceList, LeaseLostError, type Store } from '../store/types.js';
-import { parseDuration } from '../util/duration.js';
+import { formatDuration, parseDuration } from '../util/duration.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { publishRunMetrics } from '../metrics/publish.js';
 import { runUpdate, scopeOfRun, skippedUpdate, type RunStatus } from '../metrics/run.js';
@@ -22,6 +22,7 @@ import { recoverStage } from './stages/recover.js';
 import { approvalsStage, askStage } from './stages/approve.js';
 import { verifyStage, verifyStartStage } from './stages/verify.js';
 import { emptyOutbox } from './outbox.js';
+import { REASON } from './reasons.js';
 import { acquireRunLeases } from './shards.js';
 import { summarize, type RunSummary } from './summary.js';
 import { runStages, type Executor, type RunContext, type Stage } from './types.js';
@@ -71,6 +72,29 @@ export const STAGES: readonly Stage[] = [
   recordStage,
 ];
 
+/** The default deadline of a run, when `defaults.run_timeout` is not set: twice the lease, and at least this. */
+const MIN_DEFAULT_DEADLINE_MS = 60_000;
+
+/**
+ * The longest a run may take (docs/reliability.md): `defaults.run_timeout`, or twice `shards.lease` and at least a
+ * minute. A run that is still at work then (a source, an action or the store far slower than planned) starts
+ * nothing more, records what it did and exits 1, instead of holding its lease, and so every target, for ever.
+ */
+export function runDeadlineMs(config: Project['config']): number {
+  if (config.defaults.run_timeout) return parseDuration(config.defaults.run_timeout);
+  return Math.max(MIN_DEFAULT_DEADLINE_MS, 2 * parseDuration(config.shards.lease));
+}
+
+/** Why a run's signal was aborted when its deadline passed: act and the summary tell it from a stop or a lost lease. */
+export class RunDeadlineError extends Error {
+  constructor(readonly deadlineMs: number) {
+    super(
+      `the run passed its deadline of ${formatDuration(deadlineMs)} (defaults.run_timeout): no action starts after it, and actions still running were stopped`,
+    );
+    this.name = 'RunDeadlineError';
+  }
+}
+
 export interface RunOptions {
   project: Project;
   ruleSet: RuleSet;
@@ -92,6 +116,8 @@ export interface RunOptions {
   shards?: number[];
   /** Record this run's metrics and publish them as `metrics:` says (reflex run; not reflex test). */
   metrics?: boolean;
+  /** Called once when the run passes its deadline (runDeadlineMs), after it stopped starting actions. */
+  onDeadline?: (deadlineMs: number) => void;
 }
 
 export interface RunResult {
@@ -129,18 +155,25 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   const fence = leases.fence;
   const abort = new AbortController();
   const outer = o.signal;
-  const onOuter = () => abort.abort();
+  const onOuter = () => abort.abort(outer?.reason);
   outer?.addEventListener('abort', onOuter, { once: true });
   // Keep the lease while the run works; if it is lost, no further action starts. Renewing at a third
   // of the TTL leaves two chances before it expires, whatever the TTL (a floor above it would let a
   // short lease lapse under a live run, and another runner take it).
+  // A renewal that fails (a PostgreSQL connection ended) is not a lost lease: the next one, a third of the TTL
+  // later, tries again. Only when no renewal has succeeded for two thirds of the TTL, so that the lease could lapse
+  // before the next one, does the run stop starting actions.
+  let renewedAt = Date.now();
   const renew = setInterval(
     () => {
       leases.renew(ttl, clock()).then(
         (ok) => {
           if (!ok) abort.abort();
+          else renewedAt = Date.now();
         },
-        () => abort.abort(),
+        () => {
+          if (Date.now() - renewedAt >= (2 * ttl) / 3) abort.abort();
+        },
       );
     },
     Math.max(10, Math.floor(ttl / 3)),
@@ -176,6 +209,20 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     timings: {},
     outbox: emptyOutbox(),
   };
+  // The deadline: counted from the start of the run, on the real clock (timers), whatever clock the run reads.
+  const deadlineMs = runDeadlineMs(o.project.config);
+  const deadline = setTimeout(
+    () => {
+      if (abort.signal.aborted) return;
+      const why = new RunDeadlineError(deadlineMs);
+      ctx.problems.push({ stage: 'run', reason: REASON.DEADLINE, detail: why.message });
+      ctx.log.warn(why.message);
+      abort.abort(why);
+      o.onDeadline?.(deadlineMs);
+    },
+    Math.min(deadlineMs, 2 ** 31 - 1),
+  ); // (a longer timer would fire at once)
+  deadline.unref();
   try {
     await o.store.saveRuleSet(o.project.hash, o.project.texts);
     ctx.runId = await o.store.beginRun({
@@ -191,14 +238,25 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       await runStages([...STAGES], ctx);
       status = ctx.problems.length ? 'problems' : 'ok';
     } catch (err) {
-      // Record what we can: the run failed, and why. Never hides the original error.
-      await o.store
-        .finishRun(
-          ctx.runId,
-          { finishedAt: clock(), status: 'failed', summary: { ...summarize(ctx), error: redact((err as Error).message) }, snapshot: null, decisions: [] },
-          fence,
-        )
-        .catch(() => undefined);
+      // Record what we can: the run failed, and why. Never hides the original error. A store that just failed
+      // (a PostgreSQL connection ended) often works again on the next connection: a second try closes the run
+      // instead of leaving it `running` for the next run to find. Writing only the status, it can be repeated.
+      const failed = {
+        finishedAt: clock(),
+        status: 'failed',
+        summary: { ...summarize(ctx), error: redact((err as Error).message) },
+        snapshot: null,
+        decisions: [],
+        ifUnfinished: true,
+      };
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const ok = await o.store.finishRun(ctx.runId, failed, fence).then(
+          () => true,
+          (e: unknown) => e instanceof LeaseLostError,
+        );
+        if (ok) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       throw err;
     } finally {
       if (o.metrics) {
@@ -212,6 +270,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     }
     return { runId: ctx.runId, summary: summarize(ctx), decisions: ctx.decisions, ctx };
   } finally {
+    clearTimeout(deadline);
     clearInterval(renew);
     outer?.removeEventListener('abort', onOuter);
     await leases.release().catch(() => undefined);

@@ -4,20 +4,27 @@ import { runExitCode } from '../../pipeline/exit.js';
 import { runOnce } from '../../pipeline/run.js';
 import { logFormat, makeLogger, withFields } from '../../util/log.js';
 import { makeRedactor } from '../../redact.js';
-import { loadOrExit, openStoreOrExit, processSignal } from '../project.js';
+import { exitIfStillBusy, loadOrExit, openStoreOrExit, processSignal } from '../project.js';
 import { decisionLine, hintTarget, OUTCOME_ORDER } from '../../explain/text.js';
 import { summaryHeader } from '../../pipeline/summary.js';
 
-export default async function run(opts: { config?: string; dryRun?: boolean; json?: boolean; quiet?: boolean; shard?: string[] }): Promise<number> {
+export default async function run(opts: {
+  config?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  shard?: string[];
+  initStore?: boolean;
+}): Promise<number> {
   const t0 = performance.now();
   const shards = parseShards(opts.shard);
   const { project, ruleSet, warnings } = await loadOrExit(opts);
   const redact = makeRedactor(project.secrets);
   const log = makeLogger({ redact });
   for (const w of warnings) log.warn(`${w.file}:${w.line}:${w.col}: ${w.message}`);
-  const store = await openStoreOrExit(project);
+  const store = await openStoreOrExit(project, { initialize: !!opts.initStore });
   try {
-    const res = await runOnce({ project, ruleSet, store, dryRun: !!opts.dryRun, log, signal: processSignal(), shards, metrics: true });
+    const res = await runOnce({ project, ruleSet, store, dryRun: !!opts.dryRun, log, signal: processSignal(), shards, metrics: true, onDeadline: exitIfStillBusy });
     const s = res.summary;
     const ms = Math.round(performance.now() - t0);
     if (logFormat() === 'json') logRun(withFields(log, { run: res.runId }), res, ms);

@@ -61,7 +61,11 @@ async function actOn(ctx: RunContext, d: Decision): Promise<void> {
     const plan = ps[i]!;
     const step = d.rule.steps[i]!;
     if (ctx.signal.aborted) {
-      stop(d, 'act', REASON.LEASE_LOST, 'the run was stopped before this action started (lease lost or interrupted)', 'blocked');
+      // By name: the run's deadline (pipeline/run.ts) and a stop signal (cli/main.ts) say which they are.
+      const why = ctx.signal.reason as Error | undefined;
+      if (why?.name === 'RunDeadlineError') stop(d, 'act', REASON.DEADLINE, `not started: ${why.message}`, 'blocked');
+      else if (why?.name === 'StopSignal') stop(d, 'act', REASON.STOPPED, `not started: ${why.message}`, 'blocked');
+      else stop(d, 'act', REASON.LEASE_LOST, 'the run was stopped before this action started (lease lost or interrupted)', 'blocked');
       return;
     }
     const cd = cooldownOf(ctx, d, i);

@@ -65,10 +65,15 @@ export interface PostgresStoreOptions {
   now?: () => number;
   /** The migrations to apply (tests use a prefix to build an older store). */
   migrations?: readonly PgMigration[];
+  /** Make a store in a schema that holds tables but no Reflex schema version, instead of refusing it (`reflex run --init-store`). */
+  initialize?: boolean;
 }
 
 /** A query with no answer for this long fails (the connection is dropped); the URL's `query_timeout` overrides it. */
 const DEFAULT_QUERY_TIMEOUT_MS = 60_000;
+
+/** Tries of an idempotent journal write whose connection was lost (the pool holds up to 4, all maybe ended at once). */
+const LOST_CONNECTION_ATTEMPTS = 4;
 
 /** Decisions per INSERT … SELECT json_to_recordset(…) statement in finishRun. */
 const DECISION_CHUNK = 2500;
@@ -100,6 +105,14 @@ function unusable(err: unknown): boolean {
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout|Client was closed and is not queryable/i.test(
     e?.message ?? '',
   );
+}
+
+/** The connection itself is gone (terminated by the server, reset): the statement may be tried on another one. */
+function connectionLost(err: unknown): boolean {
+  const e = err as PgErr;
+  const code = e?.code ?? '';
+  if (/^(57P0[123]|08)/.test(code) || code === 'ECONNRESET' || code === 'EPIPE') return true;
+  return /Connection terminated|Client has encountered a connection error|Client was closed and is not queryable/i.test(e?.message ?? '');
 }
 
 function humanCause(err: unknown, timeoutMs: number): string {
@@ -162,7 +175,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     await pool.end().catch(() => {});
     throw new StoreError(`cannot connect to the PostgreSQL store at ${where}: ${humanCause(err, timeoutMs)}`, { cause: err });
   }
-  return new PostgresStore(pool, where, opts.schema ?? 'public', timeoutMs, opts.now ?? Date.now, opts.migrations ?? PG_MIGRATIONS);
+  return new PostgresStore(pool, where, opts.schema ?? 'public', timeoutMs, opts.now ?? Date.now, opts.migrations ?? PG_MIGRATIONS, opts.initialize ?? false);
 }
 
 /** A query's parameters, numbered as they are added. */
@@ -191,6 +204,7 @@ class PostgresStore implements Store {
     private readonly timeoutMs: number,
     private readonly now: () => number,
     private readonly migrations: readonly PgMigration[],
+    private readonly initialize = false,
   ) {
     this.s = quoteIdent(schema);
   }
@@ -215,6 +229,13 @@ class PostgresStore implements Store {
   private wrap(err: unknown): unknown {
     if (err instanceof StoreError || err instanceof LeaseLostError || err instanceof JournalConflictError) return err;
     if (unusable(err)) return new StoreError(`cannot use the PostgreSQL store at ${this.where}: ${humanCause(err, this.timeoutMs)}`, { cause: err });
+    // A table or column the migrations made is gone (dropped by hand, a partial restore): not a bug in a query.
+    const code = (err as PgErr)?.code;
+    if (code === '42P01' || code === '42703')
+      return new StoreError(
+        `the PostgreSQL store at ${this.where} (schema ${this.schema}) is damaged: ${(err as PgErr).message}, though its schema version says it exists; restore it from a backup`,
+        { cause: err },
+      );
     return err;
   }
 
@@ -227,6 +248,14 @@ class PostgresStore implements Store {
   private async tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
     const c = await this.pool.connect();
     let broken: Error | undefined;
+    // A connection the server ends while this transaction holds it (pg_terminate_backend, a failover, a
+    // restart) emits 'error' on the client: without a listener that event kills the process with a stack
+    // trace and the run is never closed. The query in progress fails with the same error, which ends the
+    // transaction the usual way; the connection is then dropped from the pool.
+    const onError = (err: Error) => {
+      broken ??= err;
+    };
+    c.on('error', onError);
     try {
       // One round trip: a lock another runner holds too long fails this transaction instead of hanging it.
       await c.query(`BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.floor(this.timeoutMs))}`);
@@ -237,6 +266,7 @@ class PostgresStore implements Store {
       await c.query('ROLLBACK').catch((e: Error) => (broken = e));
       throw err;
     } finally {
+      c.removeListener('error', onError);
       c.release(broken);
     }
   }
@@ -276,6 +306,21 @@ class PostgresStore implements Store {
         await c.query(this.sql('CREATE SCHEMA IF NOT EXISTS {s}'));
         await c.query(this.sql('CREATE TABLE IF NOT EXISTS {s}.schema_version (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)'));
         const current = await this.schemaVersion(c);
+        if (current === 0 && !this.initialize) {
+          // Tables but no schema version: another application's schema, or a Reflex store whose version table is
+          // gone. Creating Reflex's tables beside them would start from nothing (no off switch, disables, cooldowns).
+          const { rows } = await this.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_name <> 'schema_version' ORDER BY table_name LIMIT 6",
+            [this.schema],
+            c,
+          );
+          if (rows.length > 0) {
+            const names = rows.map((r) => r.table_name as string);
+            throw new StoreError(
+              `the PostgreSQL store at ${this.where}: schema ${this.schema} holds tables but is not a Reflex store (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}; no schema_version): give Reflex a schema of its own (?schema=reflex in the URL), or, if it is Reflex's and meant to start afresh, run \`reflex run --init-store\``,
+            );
+          }
+        }
         if (current > latest) {
           throw new StoreError(
             `the PostgreSQL store at ${this.where} (schema ${this.schema}) has schema version ${current}, newer than this Reflex knows (${latest}): upgrade Reflex`,
@@ -670,31 +715,59 @@ class PostgresStore implements Store {
   }
 
   markRunning(id: number, startedAt: number): Promise<void> {
-    return this.op(async () => {
-      const u = await this.query("UPDATE {s}.executions SET status = 'running', started_at = $1 WHERE id = $2 AND status = 'intent'", [startedAt, id]);
-      if (u.rowCount === 0) throw await this.conflict(id, 'cannot start it');
-    });
+    return this.op(() =>
+      this.againOnLostConnection(async (again) => {
+        const u = await this.query("UPDATE {s}.executions SET status = 'running', started_at = $1 WHERE id = $2 AND status = 'intent'", [startedAt, id]);
+        if (u.rowCount === 0 && !(again && (await this.already(id, 'running', 'started_at', startedAt)))) throw await this.conflict(id, 'cannot start it');
+      }),
+    );
   }
 
   finishExecution(id: number, outcome: ExecutionOutcome & { finishedAt: number }): Promise<void> {
-    return this.op(async () => {
-      // An execution another runner marked interrupted still gets its real outcome when it arrives.
-      const u = await this.query(
-        `UPDATE {s}.executions SET status = $1, finished_at = $2, exit_code = $3, http_status = $4, duration_ms = $5, output = $6, error = $7
+    return this.op(() =>
+      this.againOnLostConnection(async (again) => {
+        // An execution another runner marked interrupted still gets its real outcome when it arrives.
+        const u = await this.query(
+          `UPDATE {s}.executions SET status = $1, finished_at = $2, exit_code = $3, http_status = $4, duration_ms = $5, output = $6, error = $7
          WHERE id = $8 AND status IN ('intent', 'running', 'interrupted')`,
-        [
-          outcome.status,
-          outcome.finishedAt,
-          outcome.exitCode ?? null,
-          outcome.httpStatus ?? null,
-          outcome.durationMs,
-          text(outcome.output),
-          textOrNull(outcome.error),
-          id,
-        ],
-      );
-      if (u.rowCount === 0) throw await this.conflict(id, 'cannot record its outcome');
-    });
+          [
+            outcome.status,
+            outcome.finishedAt,
+            outcome.exitCode ?? null,
+            outcome.httpStatus ?? null,
+            outcome.durationMs,
+            text(outcome.output),
+            textOrNull(outcome.error),
+            id,
+          ],
+        );
+        if (u.rowCount === 0 && !(again && (await this.already(id, outcome.status, 'finished_at', outcome.finishedAt))))
+          throw await this.conflict(id, 'cannot record its outcome');
+      }),
+    );
+  }
+
+  /**
+   * An idempotent write whose connection the server ended (pg_terminate_backend, a failover) is tried once more on
+   * another connection (up to LOST_CONNECTION_ATTEMPTS in all): the outcome of an action that ran is worth more than
+   * the run's speed. `again` tells a later try, which must accept that an earlier one committed before its answer was lost.
+   */
+  private async againOnLostConnection<T>(fn: (again: boolean) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn(attempt > 1);
+      } catch (err) {
+        if (!connectionLost(err) || attempt >= LOST_CONNECTION_ATTEMPTS) throw err;
+        // The pool's other idle connections were likely ended too: a moment lets it hear of that and drop them.
+        await new Promise((r) => setTimeout(r, 25 * attempt));
+      }
+    }
+  }
+
+  /** Whether execution `id` already has `status` and this time in `column` (a retried write that had committed). */
+  private async already(id: number, status: string, column: 'started_at' | 'finished_at', at: number): Promise<boolean> {
+    const r = (await this.query(`SELECT status, ${column} AS at FROM {s}.executions WHERE id = $1`, [id])).rows[0];
+    return r !== undefined && r.status === status && Number(r.at) === at;
   }
 
   private async conflict(id: number, what: string): Promise<JournalConflictError> {

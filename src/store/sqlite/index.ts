@@ -1,5 +1,6 @@
 // The SQLite store: one file in WAL mode, the default state of a Reflex project (choices explained in ../README.md).
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { linkSync, rmSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ExecutionOutcome, ExecutionStatus } from '../../model.js';
@@ -53,6 +54,7 @@ import {
   type VerificationStatus,
 } from '../types.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
+import { makeDirs, sqlitePathProblems, storeFileState } from './path.js';
 
 export interface SqliteStoreOptions {
   /** How long a write waits for another process's write lock before failing (default 5000 ms). */
@@ -61,6 +63,8 @@ export interface SqliteStoreOptions {
   now?: () => number;
   /** The migrations to apply (tests use a prefix to build an older store). */
   migrations?: readonly Migration[];
+  /** Make a store of an existing empty file or table-less database instead of refusing it (`reflex run --init-store`). */
+  initialize?: boolean;
 }
 
 /** SQLite error codes that mean "the store cannot be used", as opposed to a bug in a query. */
@@ -84,19 +88,59 @@ function humanCause(err: unknown, busyTimeoutMs: number): string {
 }
 
 /**
- * Open (creating if needed) the SQLite store at `path`, or an in-memory one for ':memory:'.
+ * Open the SQLite store at `path`, or an in-memory one for ':memory:'. Where no file exists, a new store is made
+ * whole (migrated under a temporary name, then linked into place), so a file at the path is a Reflex store or
+ * was put there by something else: an empty file, a database without Reflex's tables or anything that is not
+ * SQLite is refused (the off switch, disables and cooldowns would silently vanish otherwise), unless
+ * `initialize` says to make a store of an empty one (`reflex run --init-store`).
  * Call `migrate()` before use. Throws StoreError with the path and cause when it cannot be opened.
  */
 export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Store {
   const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
   const memory = path === ':memory:';
   const where = memory ? ':memory:' : resolve(path);
+  const now = opts.now ?? Date.now;
+  const migrations = opts.migrations ?? MIGRATIONS;
+  const refuse = (why: string, cause?: unknown) =>
+    new StoreError(`cannot open the SQLite store at ${where}: ${why}`, cause === undefined ? undefined : { cause });
+  if (!memory) {
+    const problem = sqlitePathProblems(where).find((p) => p.severity === 'error');
+    if (problem) throw refuse(problem.message);
+    let state: ReturnType<typeof storeFileState>;
+    try {
+      state = storeFileState(where);
+      if (state.kind === 'missing') {
+        makeDirs(dirname(where));
+        createStoreFile(where, busyTimeoutMs, now, migrations);
+        state = storeFileState(where);
+      }
+    } catch (err) {
+      throw refuse(humanCause(err, busyTimeoutMs), err);
+    }
+    if (state.kind === 'empty' && !opts.initialize)
+      throw refuse(
+        'the file is empty (0 bytes), so it is not a Reflex store: its off switch, disables and cooldowns would be lost without a word. Restore it from a backup; or, to start afresh on purpose, run `reflex run --init-store` (or remove the file)',
+      );
+    if (state.kind === 'not-sqlite') throw refuse('the file exists but is not a SQLite database');
+  }
   let db: Database.Database | undefined;
   try {
-    if (!memory) mkdirSync(dirname(where), { recursive: true });
     db = new Database(where, { timeout: busyTimeoutMs });
     // Reading the header here turns "not a database" into an open error, not a later surprise.
-    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[])
+      .map((r) => r.name)
+      // SQLite's own (sqlite_sequence stays behind when every table is dropped)
+      .filter((n) => !n.startsWith('sqlite_'));
+    if (!memory && !tables.includes('schema_version')) {
+      if (tables.length > 0)
+        throw refuse(
+          `the file is a SQLite database of something else, not a Reflex store (its tables: ${tables.slice(0, 5).join(', ')}${tables.length > 5 ? ', ...' : ''}): give Reflex a file of its own`,
+        );
+      if (!opts.initialize)
+        throw refuse(
+          "the file is a SQLite database without Reflex's tables, so it is not a Reflex store: its off switch, disables and cooldowns would be lost without a word. Restore it from a backup; or, to start afresh on purpose, run `reflex run --init-store` (or remove the file)",
+        );
+    }
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
@@ -108,9 +152,38 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): St
     } catch {
       // the open error is the one worth reporting
     }
-    throw new StoreError(`cannot open the SQLite store at ${where}: ${humanCause(err, busyTimeoutMs)}`, { cause: err });
+    if (err instanceof StoreError) throw err;
+    throw refuse(humanCause(err, busyTimeoutMs), err);
   }
-  return new SqliteStore(db, where, busyTimeoutMs, opts.now ?? Date.now, opts.migrations ?? MIGRATIONS);
+  const file = memory ? null : statSync(where);
+  return new SqliteStore(db, where, busyTimeoutMs, now, migrations, file && { dev: file.dev, ino: file.ino });
+}
+
+/**
+ * Make a new store at `where`: migrated under a temporary name, then hard-linked into place, so that no run ever
+ * finds a half-made store there (a crash leaves only the temporary file). If another process made one meanwhile,
+ * its store is kept and this one dropped.
+ */
+function createStoreFile(where: string, busyTimeoutMs: number, now: () => number, migrations: readonly Migration[]): void {
+  const tmp = `${where}.${process.pid}.${randomBytes(4).toString('hex')}.new`;
+  try {
+    const db = new Database(tmp, { timeout: busyTimeoutMs });
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      new SqliteStore(db, tmp, busyTimeoutMs, now, migrations, null).migrateNow();
+    } finally {
+      // Checkpoints the WAL into the file and removes it: the file alone is the whole store.
+      db.close();
+    }
+    try {
+      linkSync(tmp, where);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  } finally {
+    for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`]) rmSync(f, { force: true });
+  }
 }
 
 /** better-sqlite3 binds Buffers, not plain Uint8Arrays; this is a view, not a copy. */
@@ -131,6 +204,8 @@ class SqliteStore implements Store {
     private readonly busyTimeoutMs: number,
     private readonly now: () => number,
     private readonly migrations: readonly Migration[],
+    /** The file this store opened (device and inode), to notice it being deleted or replaced under a run; null in memory. */
+    private readonly file: { dev: number; ino: number } | null,
   ) {}
 
   // ---- plumbing
@@ -149,18 +224,49 @@ class SqliteStore implements Store {
   private op<T>(fn: () => T | Promise<T>): Promise<T> {
     return this.mutex.run(async () => {
       if (this.closed) throw new StoreError(`the SQLite store at ${this.where} is closed`);
+      this.checkFile();
+      let result: T;
       try {
-        return await fn();
+        result = await fn();
       } catch (err) {
         throw this.wrap(err);
       }
+      // What was just written went to the file this store opened: if that is no longer the store's file, the
+      // caller must not go on as if it were recorded (an intent there would not stop the next run).
+      this.checkFile();
+      return result;
     });
+  }
+
+  /**
+   * Refuse to go on when the store's file was deleted or replaced (a restore, a `mv`) while this process had it
+   * open: SQLite would go on writing to the old file, which nobody will read again.
+   */
+  private checkFile(): void {
+    if (this.file === null) return;
+    const now = statSync(this.where, { throwIfNoEntry: false });
+    if (now === undefined)
+      throw new StoreError(
+        `the SQLite store file ${this.where} was deleted while this command was using it: nothing more is recorded and no further action starts (what was written since is lost with it; the next command finds no store and starts a new, empty one)`,
+      );
+    if (now.ino !== this.file.ino || now.dev !== this.file.dev)
+      throw new StoreError(
+        `the SQLite store file ${this.where} was replaced by another file while this command was using it: nothing more is recorded and no further action starts (the next command uses the new file)`,
+      );
   }
 
   private wrap(err: unknown): unknown {
     const code = (err as { code?: unknown })?.code;
     if (typeof code === 'string' && UNUSABLE.test(code)) {
       return new StoreError(`cannot use the SQLite store at ${this.where}: ${humanCause(err, this.busyTimeoutMs)}`, { cause: err });
+    }
+    // A table or column the migrations made is gone: the file was edited by hand or damaged, not a bug in a query.
+    const message = (err as { message?: unknown })?.message;
+    if (code === 'SQLITE_ERROR' && typeof message === 'string' && /^no such (table|column)/.test(message)) {
+      return new StoreError(
+        `the SQLite store at ${this.where} is damaged: ${message}, though its schema version (${this.schemaVersionOrUnknown()}) says it exists; restore the file from a backup`,
+        { cause: err },
+      );
     }
     return err;
   }
@@ -185,7 +291,12 @@ class SqliteStore implements Store {
   // ---- schema
 
   migrate(): Promise<void> {
-    return this.op(() => {
+    return this.op(() => this.migrateNow());
+  }
+
+  /** Apply the migrations this store lacks, in one write transaction (also how a new store file is made). */
+  migrateNow(): void {
+    {
       const latest = this.migrations.reduce((m, x) => Math.max(m, x.version), 0);
       if (this.schemaVersion() === latest) return;
       this.writeTx(() => {
@@ -203,7 +314,15 @@ class SqliteStore implements Store {
         }
       });
       this.statements.clear();
-    });
+    }
+  }
+
+  private schemaVersionOrUnknown(): string {
+    try {
+      return String(this.schemaVersion());
+    } catch {
+      return 'unknown';
+    }
   }
 
   private schemaVersion(): number {
