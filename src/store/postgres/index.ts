@@ -3,6 +3,8 @@ import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { ExecutionOutcome, ExecutionStatus } from '../../model.js';
 import { encodeConditions, toJson } from '../codec.js';
 import { Mutex } from '../mutex.js';
+import { gzipSync } from 'node:zlib';
+import { decodeMeta, decodeOrder, encodeMeta, encodeOrder, inOrder, orderHash, snapshotJson } from '../snapshot.js';
 import {
   auditFromRow,
   decisionFromRow,
@@ -34,7 +36,10 @@ import {
   type LeaseInfo,
   type LeaseResult,
   type RunRecord,
+  type SnapshotInput,
+  type SnapshotParts,
   type Store,
+  type StoreSize,
   type SwitchState,
 } from '../types.js';
 import { PG_MIGRATIONS, type PgMigration } from './migrations.js';
@@ -54,6 +59,9 @@ export interface PostgresStoreOptions {
 
 /** A query with no answer for this long fails (the connection is dropped); the URL's `query_timeout` overrides it. */
 const DEFAULT_QUERY_TIMEOUT_MS = 60_000;
+
+/** Target versions per INSERT … unnest(…) statement when a snapshot is stored by change. */
+const SNAPSHOT_CHUNK = 10_000;
 
 /** Decisions per INSERT … SELECT json_to_recordset(…) statement in finishRun. */
 const DECISION_CHUNK = 2500;
@@ -415,6 +423,7 @@ class PostgresStore implements Store {
         if (u.rowCount === 0 && result.ifUnfinished) return;
         if (u.rowCount === 0) throw new Error(`finishRun: run ${runId} does not exist`);
         if (result.snapshot === null) await this.query('DELETE FROM {s}.run_snapshots WHERE run_id = $1', [runId], c);
+        else if (!(result.snapshot instanceof Uint8Array)) await this.writeSnapshot(c, runId, result.snapshot);
         else {
           await this.query(
             'INSERT INTO {s}.run_snapshots (run_id, data) VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET data = excluded.data',
@@ -450,6 +459,132 @@ class PostgresStore implements Store {
     );
   }
 
+  /**
+   * Inside finishRun's transaction: the targets that differ from the head get a new version under the
+   * next sequence number (see the SQLite store). Taking the counter's row lock first serializes
+   * snapshot writers, so the head read next is what every earlier snapshot left.
+   */
+  private async writeSnapshot(c: PoolClient, runId: number, snap: SnapshotInput): Promise<void> {
+    const seq = Number((await this.query('UPDATE {s}.snapshot_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq', [], c)).rows[0]!.seq);
+    const head = new Map<string, string>();
+    for (const r of (await c.query({ text: this.sql('SELECT target, hash FROM {s}.snapshot_head'), rowMode: 'array' })).rows as [string, string][])
+      head.set(r[0], r[1]);
+    const changed: { t: string[]; d: (string | null)[]; h: string[] } = { t: [], d: [], h: [] };
+    const seen = new Set<string>();
+    for (let i = 0; i < snap.ids.length; i++) {
+      const id = text(snap.ids[i]!);
+      if (seen.has(id)) throw new Error(`finishRun: target "${id}" appears twice in the snapshot of run ${runId}`);
+      seen.add(id);
+      if (head.get(id) === snap.hashes[i]) continue;
+      changed.t.push(id);
+      changed.d.push(snap.texts[i]!);
+      changed.h.push(snap.hashes[i]!);
+    }
+    const gone: string[] = [];
+    for (const id of head.keys()) if (!seen.has(id)) gone.push(id);
+    for (let i = 0; i < changed.t.length; i += SNAPSHOT_CHUNK) {
+      const t = changed.t.slice(i, i + SNAPSHOT_CHUNK);
+      await this.query(
+        `INSERT INTO {s}.snapshot_targets (target, seq, data) SELECT x.t, $3, x.d FROM unnest($1::text[], $2::text[]) AS x(t, d)
+         ON CONFLICT (target, seq) DO UPDATE SET data = excluded.data`,
+        [t, changed.d.slice(i, i + SNAPSHOT_CHUNK), seq],
+        c,
+      );
+      await this.query(
+        `INSERT INTO {s}.snapshot_head (target, hash, seq) SELECT x.t, x.h, $3 FROM unnest($1::text[], $2::text[]) AS x(t, h)
+         ON CONFLICT (target) DO UPDATE SET hash = excluded.hash, seq = excluded.seq`,
+        [t, changed.h.slice(i, i + SNAPSHOT_CHUNK), seq],
+        c,
+      );
+    }
+    for (let i = 0; i < gone.length; i += SNAPSHOT_CHUNK) {
+      const t = gone.slice(i, i + SNAPSHOT_CHUNK);
+      await this.query(
+        `INSERT INTO {s}.snapshot_targets (target, seq, data) SELECT x.t, $2, NULL FROM unnest($1::text[]) AS x(t)
+         ON CONFLICT (target, seq) DO UPDATE SET data = NULL`,
+        [t, seq],
+        c,
+      );
+      await this.query('DELETE FROM {s}.snapshot_head WHERE target = ANY($1::text[])', [t], c);
+    }
+    const order = orderHash(snap.ids);
+    if ((await this.query('SELECT 1 FROM {s}.snapshot_orders WHERE hash = $1', [order], c)).rowCount === 0) {
+      await this.query('INSERT INTO {s}.snapshot_orders (hash, ids) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING', [order, encodeOrder(snap.ids)], c);
+    }
+    await this.query(
+      `INSERT INTO {s}.run_snapshots (run_id, data, seq, order_hash) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (run_id) DO UPDATE SET data = excluded.data, seq = excluded.seq, order_hash = excluded.order_hash`,
+      [runId, encodeMeta(snap.meta), seq, order],
+      c,
+    );
+  }
+
+  /** Inside a transaction after runs were deleted: drop target versions and orders no retained snapshot reads (see the SQLite store). */
+  private async collectVersions(c: PoolClient): Promise<void> {
+    // The counter's lock keeps snapshot writers out meanwhile.
+    const counter = Number((await this.query('SELECT seq FROM {s}.snapshot_counter WHERE id = 1 FOR UPDATE', [], c)).rows[0]!.seq);
+    const oldest = (await this.query('SELECT min(seq) AS s FROM {s}.run_snapshots WHERE seq IS NOT NULL', [], c)).rows[0]!.s;
+    const smin = oldest === null || oldest === undefined ? counter : Number(oldest);
+    await this.query(
+      `DELETE FROM {s}.snapshot_targets o WHERE o.seq < $1 AND EXISTS (
+         SELECT 1 FROM {s}.snapshot_targets n WHERE n.target = o.target AND n.seq > o.seq AND n.seq <= $1)`,
+      [smin],
+      c,
+    );
+    await this.query('DELETE FROM {s}.snapshot_targets WHERE data IS NULL AND seq <= $1', [smin], c);
+    await this.query('DELETE FROM {s}.snapshot_orders WHERE hash NOT IN (SELECT order_hash FROM {s}.run_snapshots WHERE order_hash IS NOT NULL)', [], c);
+  }
+
+  getSnapshotParts(runId: number): Promise<SnapshotParts | null> {
+    return this.op(async () => {
+      const r = (await this.query('SELECT data, seq, order_hash FROM {s}.run_snapshots WHERE run_id = $1', [runId])).rows[0];
+      if (r === undefined) return null;
+      if (r.seq === null) return { whole: snapshotBytes(r.data) };
+      const o = (await this.query('SELECT ids FROM {s}.snapshot_orders WHERE hash = $1', [r.order_hash])).rows[0];
+      if (o === undefined) throw new Error(`the snapshot of run ${runId} lacks its order of targets: the store is inconsistent`);
+      const ids = decodeOrder(o.ids as Buffer);
+      const byId = new Map<string, string>();
+      const rows = (
+        await this.pool.query({
+          text: this.sql('SELECT DISTINCT ON (target) target, data FROM {s}.snapshot_targets WHERE seq <= $1 ORDER BY target, seq DESC'),
+          values: [r.seq],
+          rowMode: 'array',
+        })
+      ).rows as [string, string | null][];
+      for (const [t, d] of rows) if (d !== null) byId.set(t, d);
+      // Ids with NUL are stored with U+FFFD (see the README): look them up that way.
+      const texts = inOrder(ids.map(text), byId, runId);
+      return { meta: decodeMeta(r.data as Buffer), ids, texts };
+    });
+  }
+
+  async getSnapshot(runId: number): Promise<Uint8Array | null> {
+    const parts = await this.getSnapshotParts(runId);
+    if (parts === null) return null;
+    if ('whole' in parts) return parts.whole;
+    const z = gzipSync(snapshotJson(parts), { level: 1 });
+    return new Uint8Array(z.buffer, z.byteOffset, z.byteLength);
+  }
+
+  size(): Promise<StoreSize> {
+    return this.op(async () => {
+      const tables: Record<string, number> = {};
+      let bytes = 0;
+      for (const r of (
+        await this.query(
+          `SELECT c.relname AS t, pg_total_relation_size(c.oid) AS b FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = $1 AND c.relkind = 'r'`,
+          [this.schema],
+        )
+      ).rows) {
+        tables[r.t as string] = Number(r.b);
+        bytes += Number(r.b);
+      }
+      const runs = (await this.query('SELECT count(*) AS n, min(started_at) AS oldest FROM {s}.runs')).rows[0]!;
+      return { bytes, tables, runs: Number(runs.n), oldestRunAt: runs.oldest === null ? null : Number(runs.oldest) };
+    });
+  }
+
   getRun(id: number): Promise<RunRecord | null> {
     return this.op(async () => {
       const r = (await this.query('SELECT * FROM {s}.runs WHERE id = $1', [id])).rows[0];
@@ -465,13 +600,6 @@ class PostgresStore implements Store {
       if (filter.before !== undefined) where.push(`started_at < ${p.add(filter.before)}`);
       const sql = `SELECT * FROM {s}.runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT ${p.add(filter.limit)}`;
       return (await this.query(sql, p.values)).rows.map(runFromRow);
-    });
-  }
-
-  getSnapshot(runId: number): Promise<Uint8Array | null> {
-    return this.op(async () => {
-      const r = (await this.query('SELECT data FROM {s}.run_snapshots WHERE run_id = $1', [runId])).rows[0];
-      return r === undefined ? null : snapshotBytes(r.data);
     });
   }
 
@@ -504,9 +632,25 @@ class PostgresStore implements Store {
     });
   }
 
-  pruneRuns(before: number): Promise<number> {
+  pruneRuns(before: number, opts: { keep?: number } = {}): Promise<number> {
     // Snapshots and decisions go with their run (ON DELETE CASCADE); the journal stays.
-    return this.op(async () => (await this.query('DELETE FROM {s}.runs WHERE finished_at IS NOT NULL AND finished_at < $1', [before])).rowCount);
+    return this.op(() =>
+      this.tx(async (c) => {
+        let n = (await this.query('DELETE FROM {s}.runs WHERE finished_at IS NOT NULL AND finished_at < $1', [before], c)).rowCount;
+        if (opts.keep !== undefined) {
+          n += (
+            await this.query(
+              `DELETE FROM {s}.runs WHERE finished_at IS NOT NULL AND id NOT IN (
+                 SELECT id FROM {s}.runs WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT $1)`,
+              [Math.max(0, opts.keep)],
+              c,
+            )
+          ).rowCount;
+        }
+        if (n > 0) await this.collectVersions(c);
+        return n;
+      }),
+    );
   }
 
   // ---- `for` state

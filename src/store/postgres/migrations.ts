@@ -179,4 +179,37 @@ CREATE INDEX escalations_last ON {s}.escalations (last_at);
     // to whoever holds that shard next (docs/scale-out.md). NULL for runs that were not sharded.
     sql: `ALTER TABLE {s}.executions ADD COLUMN shard text;`,
   },
+  {
+    version: 3,
+    name: 'snapshots stored by change',
+    // As SQLite's migration 3: target versions stored once, a snapshot's targets are the newest
+    // version of each id of its order at or before its sequence number (see sqlite/migrations.ts).
+    sql: `
+CREATE TABLE {s}.snapshot_targets (
+  target text NOT NULL,
+  seq bigint NOT NULL,
+  data text,
+  PRIMARY KEY (target, seq)
+);
+CREATE INDEX snapshot_targets_seq ON {s}.snapshot_targets (seq);
+CREATE TABLE {s}.snapshot_head (
+  target text PRIMARY KEY,
+  hash text NOT NULL,
+  seq bigint NOT NULL
+);
+CREATE TABLE {s}.snapshot_orders (
+  hash text PRIMARY KEY,
+  ids bytea NOT NULL
+);
+CREATE TABLE {s}.snapshot_counter (
+  id integer PRIMARY KEY CHECK (id = 1),
+  seq bigint NOT NULL
+);
+INSERT INTO {s}.snapshot_counter (id, seq) VALUES (1, 0);
+ALTER TABLE {s}.run_snapshots ADD COLUMN seq bigint;
+ALTER TABLE {s}.run_snapshots ADD COLUMN order_hash text;
+CREATE INDEX run_snapshots_seq ON {s}.run_snapshots (seq);
+DELETE FROM {s}.decisions WHERE outcome IN ('derived', 'not_matched');
+`,
+  },
 ];

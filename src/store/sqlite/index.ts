@@ -1,10 +1,11 @@
 // The SQLite store: one file in WAL mode, the default state of a Reflex project (choices explained in ../README.md).
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ExecutionOutcome, ExecutionStatus } from '../../model.js';
 import { bytes, encodeConditions, toJson } from '../codec.js';
 import { Mutex } from '../mutex.js';
+import { decodeMeta, decodeOrder, encodeMeta, encodeOrder, inOrder, orderHash, snapshotJson } from '../snapshot.js';
 import {
   auditFromRow,
   decisionFromRow,
@@ -35,10 +36,14 @@ import {
   type LeaseInfo,
   type LeaseResult,
   type RunRecord,
+  type SnapshotInput,
+  type SnapshotParts,
   type Store,
+  type StoreSize,
   type SwitchState,
 } from '../types.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
+import { gzipSync } from 'node:zlib';
 
 export interface SqliteStoreOptions {
   /** How long a write waits for another process's write lock before failing (default 5000 ms). */
@@ -321,7 +326,9 @@ class SqliteStore implements Store {
         if (u.changes === 0 && result.ifUnfinished) return;
         if (u.changes === 0) throw new Error(`finishRun: run ${runId} does not exist`);
         if (result.snapshot === null) this.stmt('DELETE FROM run_snapshots WHERE run_id = ?').run(runId);
-        else this.stmt('INSERT OR REPLACE INTO run_snapshots (run_id, data) VALUES (?, ?)').run(runId, blob(result.snapshot));
+        else if (result.snapshot instanceof Uint8Array)
+          this.stmt('INSERT OR REPLACE INTO run_snapshots (run_id, data) VALUES (?, ?)').run(runId, blob(result.snapshot));
+        else this.writeSnapshot(runId, result.snapshot);
         // Finishing twice replaces the decisions rather than doubling them.
         this.stmt('DELETE FROM decisions WHERE run_id = ?').run(runId);
         const insert = this.stmt(INSERT_DECISION);
@@ -342,6 +349,110 @@ class SqliteStore implements Store {
     });
   }
 
+  /**
+   * Inside finishRun's transaction: the targets that differ from the newest stored version (the head)
+   * get a new version under the next sequence number; targets that left get an empty one.
+   * Under the write lock, so the head is what every earlier snapshot left (docs/performance.md).
+   */
+  private writeSnapshot(runId: number, snap: SnapshotInput): void {
+    const seq = (this.stmt('UPDATE snapshot_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq').get() as Row).seq as number;
+    const head = new Map<string, string>();
+    for (const r of this.stmt('SELECT target, hash FROM snapshot_head').raw(true).iterate() as IterableIterator<[string, string]>) head.set(r[0], r[1]);
+    const version = this.stmt('INSERT INTO snapshot_targets (target, seq, data) VALUES (?, ?, ?) ON CONFLICT (target, seq) DO UPDATE SET data = excluded.data');
+    const setHead = this.stmt(
+      'INSERT INTO snapshot_head (target, hash, seq) VALUES (?, ?, ?) ON CONFLICT (target) DO UPDATE SET hash = excluded.hash, seq = excluded.seq',
+    );
+    const seen = new Set<string>();
+    for (let i = 0; i < snap.ids.length; i++) {
+      const id = snap.ids[i]!;
+      if (seen.has(id)) throw new Error(`finishRun: target "${id}" appears twice in the snapshot of run ${runId}`);
+      seen.add(id);
+      if (head.get(id) === snap.hashes[i]) continue;
+      version.run(id, seq, snap.texts[i]!);
+      setHead.run(id, snap.hashes[i]!, seq);
+    }
+    const drop = this.stmt('DELETE FROM snapshot_head WHERE target = ?');
+    for (const id of head.keys()) {
+      if (seen.has(id)) continue;
+      version.run(id, seq, null);
+      drop.run(id);
+    }
+    const order = orderHash(snap.ids);
+    if (this.stmt('SELECT 1 FROM snapshot_orders WHERE hash = ?').get(order) === undefined) {
+      this.stmt('INSERT INTO snapshot_orders (hash, ids) VALUES (?, ?)').run(order, encodeOrder(snap.ids));
+    }
+    this.stmt('INSERT OR REPLACE INTO run_snapshots (run_id, data, seq, order_hash) VALUES (?, ?, ?, ?)').run(runId, encodeMeta(snap.meta), seq, order);
+  }
+
+  /** Inside a write transaction after runs were deleted: drop target versions and orders no retained snapshot reads. */
+  private collectVersions(): void {
+    const oldest = (this.stmt('SELECT min(seq) AS s FROM run_snapshots WHERE seq IS NOT NULL').get() as Row).s as number | null;
+    // Without a retained snapshot, only the head matters (the next run compares with it).
+    const smin = oldest ?? ((this.stmt('SELECT seq FROM snapshot_counter WHERE id = 1').get() as Row).seq as number);
+    // A version older than the oldest retained snapshot that a newer one (at or before it) replaces is read by no one.
+    this.stmt(`DELETE FROM snapshot_targets WHERE seq < ? AND EXISTS (
+      SELECT 1 FROM snapshot_targets n WHERE n.target = snapshot_targets.target AND n.seq > snapshot_targets.seq AND n.seq <= ?)`).run(smin, smin);
+    // "Left the fleet" matters only to snapshots after it, which do not list the target.
+    this.stmt('DELETE FROM snapshot_targets WHERE data IS NULL AND seq <= ?').run(smin);
+    this.stmt('DELETE FROM snapshot_orders WHERE hash NOT IN (SELECT order_hash FROM run_snapshots WHERE order_hash IS NOT NULL)').run();
+  }
+
+  getSnapshotParts(runId: number): Promise<SnapshotParts | null> {
+    return this.op(() => {
+      const r = this.stmt('SELECT data, seq, order_hash FROM run_snapshots WHERE run_id = ?').get(runId) as Row | undefined;
+      if (r === undefined) return null;
+      if (r.seq === null) return { whole: bytes(r.data as Buffer)! };
+      const o = this.stmt('SELECT ids FROM snapshot_orders WHERE hash = ?').get(r.order_hash) as Row | undefined;
+      if (o === undefined) throw new Error(`the snapshot of run ${runId} lacks its order of targets: the store is inconsistent`);
+      const ids = decodeOrder(o.ids as Buffer);
+      const byId = new Map<string, string>();
+      // SQLite: the bare column `data` comes from the row of max(seq).
+      for (const [t, , d] of this.stmt('SELECT target, max(seq), data FROM snapshot_targets WHERE seq <= ? GROUP BY target')
+        .raw(true)
+        .iterate(r.seq) as IterableIterator<[string, number, string | null]>) {
+        if (d !== null) byId.set(t, d);
+      }
+      return { meta: decodeMeta(r.data as Buffer), ids, texts: inOrder(ids, byId, runId) };
+    });
+  }
+
+  async getSnapshot(runId: number): Promise<Uint8Array | null> {
+    const parts = await this.getSnapshotParts(runId);
+    if (parts === null) return null;
+    if ('whole' in parts) return parts.whole;
+    return bytes(gzipSync(snapshotJson(parts), { level: 1 }));
+  }
+
+  size(): Promise<StoreSize> {
+    return this.op(() => {
+      const pages = (this.db.pragma('page_count', { simple: true }) as number) * (this.db.pragma('page_size', { simple: true }) as number);
+      let bytes = pages;
+      if (this.where !== ':memory:') {
+        bytes = 0;
+        for (const f of [this.where, `${this.where}-wal`]) {
+          try {
+            bytes += statSync(f).size;
+          } catch {
+            // no WAL file right now
+          }
+        }
+      }
+      const tables: Record<string, number> = {};
+      try {
+        // Indexes are counted with their table.
+        for (const row of this.db
+          .prepare(`SELECT coalesce(m.tbl_name, d.name) AS t, sum(d.pgsize) AS b FROM dbstat d LEFT JOIN sqlite_master m ON m.name = d.name GROUP BY t`)
+          .all() as Row[]) {
+          tables[row.t as string] = row.b as number;
+        }
+      } catch {
+        // SQLite built without the dbstat table: the total only
+      }
+      const runs = this.stmt('SELECT count(*) AS n, min(started_at) AS oldest FROM runs').get() as Row;
+      return { bytes, tables, runs: runs.n as number, oldestRunAt: (runs.oldest as number | null) ?? null };
+    });
+  }
+
   getRun(id: number): Promise<RunRecord | null> {
     return this.op(() => {
       const r = this.stmt('SELECT * FROM runs WHERE id = ?').get(id) as Row | undefined;
@@ -357,13 +468,6 @@ class SqliteStore implements Store {
       if (filter.before !== undefined) where.push('started_at < ?'), args.push(filter.before);
       const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT ?`;
       return (this.stmt(sql).all(...args, filter.limit) as Row[]).map(runFromRow);
-    });
-  }
-
-  getSnapshot(runId: number): Promise<Uint8Array | null> {
-    return this.op(() => {
-      const r = this.stmt('SELECT data FROM run_snapshots WHERE run_id = ?').get(runId) as Row | undefined;
-      return r === undefined ? null : bytes(r.data as Buffer);
     });
   }
 
@@ -396,10 +500,18 @@ class SqliteStore implements Store {
     });
   }
 
-  pruneRuns(before: number): Promise<number> {
+  pruneRuns(before: number, opts: { keep?: number } = {}): Promise<number> {
     return this.op(() =>
       // Snapshots and decisions go with their run (ON DELETE CASCADE); the journal stays.
-      this.writeTx(() => this.stmt('DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at < ?').run(before).changes),
+      this.writeTx(() => {
+        let n = this.stmt('DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at < ?').run(before).changes;
+        if (opts.keep !== undefined) {
+          n += this.stmt(`DELETE FROM runs WHERE finished_at IS NOT NULL AND id NOT IN (
+            SELECT id FROM runs WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT ?)`).run(Math.max(0, opts.keep)).changes;
+        }
+        if (n > 0) this.collectVersions();
+        return n;
+      }),
     );
   }
 

@@ -178,4 +178,43 @@ CREATE INDEX escalations_last ON escalations (last_at);
     // to whoever holds that shard next (docs/scale-out.md). NULL for runs that were not sharded.
     sql: `ALTER TABLE executions ADD COLUMN shard TEXT;`,
   },
+  {
+    version: 3,
+    name: 'snapshots stored by change',
+    // Issue 15: a run stores the targets that changed since the latest snapshot, not the fleet.
+    // snapshot_targets holds each version of a target once, under the sequence number of the
+    // snapshot that first had it (NULL data: the target left the fleet then); a snapshot's targets
+    // are, for each id of its order, the newest version at or before its sequence number.
+    // snapshot_head is the newest version of every present target (what the next run compares
+    // with); snapshot_orders holds each distinct order of ids once. A snapshot recorded before
+    // (seq NULL) stays whole and readable. Derived and not-matched decisions recorded before are
+    // recomputed from those whole snapshots: they go.
+    sql: `
+CREATE TABLE snapshot_targets (
+  target TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  data TEXT,
+  PRIMARY KEY (target, seq)
+) WITHOUT ROWID;
+CREATE INDEX snapshot_targets_seq ON snapshot_targets (seq);
+CREATE TABLE snapshot_head (
+  target TEXT PRIMARY KEY,
+  hash TEXT NOT NULL,
+  seq INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE snapshot_orders (
+  hash TEXT PRIMARY KEY,
+  ids BLOB NOT NULL
+);
+CREATE TABLE snapshot_counter (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL
+);
+INSERT INTO snapshot_counter (id, seq) VALUES (1, 0);
+ALTER TABLE run_snapshots ADD COLUMN seq INTEGER;
+ALTER TABLE run_snapshots ADD COLUMN order_hash TEXT;
+CREATE INDEX run_snapshots_seq ON run_snapshots (seq);
+DELETE FROM decisions WHERE outcome IN ('derived', 'not_matched');
+`,
+  },
 ];
