@@ -1,5 +1,7 @@
 // JSON encodings shared by the SQLite and PostgreSQL stores, so both keep exactly the same data.
+import { createHash } from 'node:crypto';
 import type { ConditionResult, FactValue } from '../model.js';
+import type { DecisionRecord } from './types.js';
 
 /**
  * Conditions are stored with their inputs as [name, value] pairs, and an unknown input as
@@ -38,3 +40,19 @@ export function bytes(b: Uint8Array | null): Uint8Array | null {
 
 /** Statuses an execution ends in (anything but intent and running). */
 export const FINISHED_STATUSES = ['succeeded', 'failed', 'timed_out', 'interrupted', 'refused'] as const;
+
+/**
+ * A decision's body (its conditions, trace and actions) as stored once in decision_bodies, and the
+ * key it is stored under: a run that decides as the one before refers to the same bodies.
+ */
+export function encodeBody(d: Pick<DecisionRecord, 'conditions' | 'trace' | 'actions'>): { hash: string; text: string } {
+  const text = `{"c":${encodeConditions(d.conditions)},"t":${JSON.stringify(d.trace)},"a":${d.actions === undefined ? 'null' : JSON.stringify(d.actions)}}`;
+  return { hash: createHash('sha1').update(text).digest('base64').slice(0, 22), text };
+}
+
+export function decodeBody(text: string): Pick<DecisionRecord, 'conditions' | 'trace' | 'actions'> {
+  const b = JSON.parse(text) as { c: unknown; t: DecisionRecord['trace']; a: DecisionRecord['actions'] | null };
+  const out: Pick<DecisionRecord, 'conditions' | 'trace' | 'actions'> = { conditions: decodeConditions(JSON.stringify(b.c)), trace: b.t };
+  if (b.a !== null && b.a !== undefined) out.actions = b.a;
+  return out;
+}

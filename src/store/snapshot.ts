@@ -10,16 +10,65 @@ import type { SnapshotInput, SnapshotParts } from './types.js';
 export function snapshotInput(meta: Record<string, unknown>, targets: readonly { id: string }[], redact: (s: string) => string): SnapshotInput {
   const ids = new Array<string>(targets.length);
   const texts = new Array<string>(targets.length);
-  const hashes = new Array<string>(targets.length);
+  const digests = new Uint8Array(targets.length * DIGEST_BYTES);
   for (let i = 0; i < targets.length; i++) {
     const t = targets[i]!;
     const text = redact(JSON.stringify(t));
     ids[i] = t.id;
     texts[i] = text;
-    // SHA-1 is a content address here, not a signature; base64 keeps the stored digest short (27 characters).
-    hashes[i] = createHash('sha1').update(text).digest('base64').slice(0, 27);
+    digests.set(digestOf(text), i * DIGEST_BYTES);
   }
-  return { meta: redact(JSON.stringify(meta)), ids, texts, hashes };
+  return { meta: redact(JSON.stringify(meta)), ids, texts, digests };
+}
+
+/**
+ * Bytes of a target's digest: the first 12 of its SHA-1 (a content address, not a signature). The
+ * chance that a changed target keeps its digest is 2^-96 per change: nothing a fleet will meet.
+ */
+export const DIGEST_BYTES = 12;
+
+export function digestOf(text: string): Uint8Array {
+  return createHash('sha1').update(text).digest().subarray(0, DIGEST_BYTES);
+}
+
+/** Whether target `i` of `a` and target `j` of `b` have the same digest. */
+export function sameDigest(a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
+  const x = i * DIGEST_BYTES;
+  const y = j * DIGEST_BYTES;
+  for (let k = 0; k < DIGEST_BYTES; k++) if (a[x + k] !== b[y + k]) return false;
+  return true;
+}
+
+/**
+ * What a new snapshot must store, compared with the newest stored one (the head: its order and
+ * digests): the indexes of the targets that are new or changed, and the ids that left the fleet.
+ * Positions are compared directly when the order is the same (the usual case), ids otherwise.
+ */
+export function changesSince(
+  head: { order: string | null; ids: () => string[]; digests: Uint8Array | null },
+  snap: SnapshotInput,
+  order: string,
+): { changed: number[]; gone: string[] } {
+  const changed: number[] = [];
+  const n = snap.ids.length;
+  const hd = head.digests;
+  if (hd === null || head.order === null) {
+    for (let i = 0; i < n; i++) changed.push(i);
+    return { changed, gone: [] };
+  }
+  if (head.order === order && hd.length === snap.digests.length) {
+    for (let i = 0; i < n; i++) if (!sameDigest(hd, i, snap.digests, i)) changed.push(i);
+    return { changed, gone: [] };
+  }
+  const before = head.ids();
+  const at = new Map<string, number>();
+  for (let j = 0; j < before.length; j++) at.set(before[j]!, j);
+  for (let i = 0; i < n; i++) {
+    const j = at.get(snap.ids[i]!);
+    if (j === undefined || !sameDigest(hd, j, snap.digests, i)) changed.push(i);
+    if (j !== undefined) at.delete(snap.ids[i]!);
+  }
+  return { changed, gone: [...at.keys()] };
 }
 
 /** The digest of a list of target ids in order: runs over the same fleet share one stored order. */

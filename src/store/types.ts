@@ -56,8 +56,8 @@ export interface SnapshotInput {
   ids: string[];
   /** Each target as JSON text, in the order of `ids`. */
   texts: string[];
-  /** A digest of each text (equal digests mean equal texts), in the order of `ids`. */
-  hashes: string[];
+  /** Each text's digest (store/snapshot.ts: DIGEST_BYTES each, equal digests mean equal texts), in the order of `ids`. */
+  digests: Uint8Array;
 }
 
 /**

@@ -1,10 +1,12 @@
 // The PostgreSQL store: the shared contract, plus several runners (separate pools) racing on one schema.
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openPostgresStore, redactUrl } from '../../src/store/postgres/index.js';
 import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { openStore } from '../../src/store/index.js';
 import { LeaseLostError, StoreError, type Store } from '../../src/store/types.js';
 import { decision, intent, storeContract } from './contract.js';
+import { storageContract } from './storage.js';
 import { PG_URL, pgSkipReason, requirePgUrl, schemaFactory } from './pg.js';
 
 const schemas = schemaFactory('pgstore');
@@ -17,6 +19,32 @@ if (pgSkipReason !== null) {
   });
 } else {
   storeContract('postgres', () => openPostgresStore(requirePgUrl(), { schema: schemas.next() }));
+  storageContract(
+    'postgres',
+    () => openPostgresStore(requirePgUrl(), { schema: schemas.next() }),
+    async () => {
+      const schema = schemas.next();
+      const old = await openPostgresStore(requirePgUrl(), { schema, migrations: PG_MIGRATIONS.filter((m) => m.version < 3) });
+      await old.migrate();
+      const finishWhole = async (runId: number, snapshot: Uint8Array, decisions: { rule: string; outcome: string }[]) => {
+        const c = new pg.Client({ connectionString: requirePgUrl() });
+        await c.connect();
+        try {
+          await c.query(`UPDATE "${schema}".runs SET finished_at = 1001, status = 'ok' WHERE id = $1`, [runId]);
+          await c.query(`INSERT INTO "${schema}".run_snapshots (run_id, data) VALUES ($1, $2)`, [runId, Buffer.from(snapshot)]);
+          for (const d of decisions) {
+            await c.query(
+              `INSERT INTO "${schema}".decisions (run_id, target, rule, outcome, severity, conditions, trace, actions, at) VALUES ($1, 'a', $2, $3, 'warning', '[]', $4, NULL, 1000)`,
+              [runId, d.rule, d.outcome, JSON.stringify([{ stage: 'guard', reason: 'x', detail: 'y' }])],
+            );
+          }
+        } finally {
+          await c.end();
+        }
+      };
+      return { old, finishWhole, reopen: () => openPostgresStore(requirePgUrl(), { schema }) };
+    },
+  );
 
   describe('postgres store', () => {
     it('8 runners with separate pools: a shared limit is never exceeded and no key is journaled twice', async () => {

@@ -1,10 +1,10 @@
 // The PostgreSQL store: the same contract as SQLite, for several runners sharing the work.
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { ExecutionOutcome, ExecutionStatus } from '../../model.js';
-import { encodeConditions, toJson } from '../codec.js';
+import { encodeBody, toJson } from '../codec.js';
 import { Mutex } from '../mutex.js';
 import { gzipSync } from 'node:zlib';
-import { decodeMeta, decodeOrder, encodeMeta, encodeOrder, inOrder, orderHash, snapshotJson } from '../snapshot.js';
+import { changesSince, decodeMeta, decodeOrder, encodeMeta, encodeOrder, inOrder, orderHash, snapshotJson } from '../snapshot.js';
 import {
   auditFromRow,
   decisionFromRow,
@@ -62,6 +62,9 @@ const DEFAULT_QUERY_TIMEOUT_MS = 60_000;
 
 /** Target versions per INSERT … unnest(…) statement when a snapshot is stored by change. */
 const SNAPSHOT_CHUNK = 10_000;
+
+/** Decisions with their bodies (stored once per distinct body since migration 3). */
+const PG_SELECT_DECISIONS = 'SELECT d.*, b.body AS body_text FROM {s}.decisions d LEFT JOIN {s}.decision_bodies b ON b.hash = d.body';
 
 /** Decisions per INSERT … SELECT json_to_recordset(…) statement in finishRun. */
 const DECISION_CHUNK = 2500;
@@ -435,21 +438,23 @@ class PostgresStore implements Store {
         // One JSON document per chunk, expanded by the server: about twice as fast as column arrays
         // with unnest, and far faster than a round trip per row.
         for (let i = 0; i < result.decisions.length; i += DECISION_CHUNK) {
-          const chunk = result.decisions.slice(i, i + DECISION_CHUNK).map((d, n) => ({
-            n,
-            t: text(d.target),
-            r: text(d.rule),
-            o: d.outcome,
-            s: text(d.severity),
-            c: encodeConditions(d.conditions),
-            tr: toJson(d.trace),
-            a: d.actions === undefined ? null : toJson(d.actions),
-            at: d.at,
-          }));
+          // The body (conditions, trace, actions) once per distinct body; the row refers to it.
+          const bodies = new Map<string, string>();
+          const chunk = result.decisions.slice(i, i + DECISION_CHUNK).map((d, n) => {
+            const b = encodeBody(d);
+            bodies.set(b.hash, text(b.text));
+            return { n, t: text(d.target), r: text(d.rule), o: d.outcome, s: text(d.severity), at: d.at, b: b.hash };
+          });
           await this.query(
-            `INSERT INTO {s}.decisions (run_id, target, rule, outcome, severity, conditions, trace, actions, at)
-             SELECT $1, x.t, x.r, x.o, x.s, x.c, x.tr, x.a, x.at
-             FROM json_to_recordset($2::json) AS x(n integer, t text, r text, o text, s text, c text, tr text, a text, at bigint)
+            `INSERT INTO {s}.decision_bodies (hash, body, last_run) SELECT x.h, x.b, $3 FROM unnest($1::text[], $2::text[]) AS x(h, b)
+             ON CONFLICT (hash) DO UPDATE SET last_run = excluded.last_run WHERE excluded.last_run > {s}.decision_bodies.last_run`,
+            [[...bodies.keys()], [...bodies.values()], runId],
+            c,
+          );
+          await this.query(
+            `INSERT INTO {s}.decisions (run_id, target, rule, outcome, severity, conditions, trace, actions, at, body)
+             SELECT $1, x.t, x.r, x.o, x.s, '', '', NULL, x.at, x.b
+             FROM json_to_recordset($2::json) AS x(n integer, t text, r text, o text, s text, at bigint, b text)
              ORDER BY x.n`,
             [runId, JSON.stringify(chunk)],
             c,
@@ -461,56 +466,49 @@ class PostgresStore implements Store {
 
   /**
    * Inside finishRun's transaction: the targets that differ from the head get a new version under the
-   * next sequence number (see the SQLite store). Taking the counter's row lock first serializes
-   * snapshot writers, so the head read next is what every earlier snapshot left.
+   * next sequence number (see the SQLite store). Taking the head row's lock first serializes
+   * snapshot writers, so the head read with it is what every earlier snapshot left.
    */
   private async writeSnapshot(c: PoolClient, runId: number, snap: SnapshotInput): Promise<void> {
-    const seq = Number((await this.query('UPDATE {s}.snapshot_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq', [], c)).rows[0]!.seq);
-    const head = new Map<string, string>();
-    for (const r of (await c.query({ text: this.sql('SELECT target, hash FROM {s}.snapshot_head'), rowMode: 'array' })).rows as [string, string][])
-      head.set(r[0], r[1]);
-    const changed: { t: string[]; d: (string | null)[]; h: string[] } = { t: [], d: [], h: [] };
-    const seen = new Set<string>();
-    for (let i = 0; i < snap.ids.length; i++) {
-      const id = text(snap.ids[i]!);
-      if (seen.has(id)) throw new Error(`finishRun: target "${id}" appears twice in the snapshot of run ${runId}`);
-      seen.add(id);
-      if (head.get(id) === snap.hashes[i]) continue;
-      changed.t.push(id);
-      changed.d.push(snap.texts[i]!);
-      changed.h.push(snap.hashes[i]!);
-    }
-    const gone: string[] = [];
-    for (const id of head.keys()) if (!seen.has(id)) gone.push(id);
-    for (let i = 0; i < changed.t.length; i += SNAPSHOT_CHUNK) {
-      const t = changed.t.slice(i, i + SNAPSHOT_CHUNK);
+    // RETURNING gives the new row; the old order and digests are what the UPDATE left unchanged.
+    const head = (await this.query('UPDATE {s}.snapshot_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, order_hash, digests', [], c)).rows[0]!;
+    const seq = Number(head.seq);
+    const order = orderHash(snap.ids);
+    const headOrder = head.order_hash as string | null;
+    const prevIds =
+      headOrder === null || headOrder === order
+        ? null
+        : decodeOrder((await this.query('SELECT ids FROM {s}.snapshot_orders WHERE hash = $1', [headOrder], c)).rows[0]!.ids as Buffer);
+    const { changed, gone } = changesSince(
+      { order: headOrder, digests: head.digests === null ? null : snapshotBytes(head.digests), ids: () => prevIds ?? [] },
+      snap,
+      order,
+    );
+    for (let i = 0; i < changed.length; i += SNAPSHOT_CHUNK) {
+      const part = changed.slice(i, i + SNAPSHOT_CHUNK);
       await this.query(
         `INSERT INTO {s}.snapshot_targets (target, seq, data) SELECT x.t, $3, x.d FROM unnest($1::text[], $2::text[]) AS x(t, d)
          ON CONFLICT (target, seq) DO UPDATE SET data = excluded.data`,
-        [t, changed.d.slice(i, i + SNAPSHOT_CHUNK), seq],
-        c,
-      );
-      await this.query(
-        `INSERT INTO {s}.snapshot_head (target, hash, seq) SELECT x.t, x.h, $3 FROM unnest($1::text[], $2::text[]) AS x(t, h)
-         ON CONFLICT (target) DO UPDATE SET hash = excluded.hash, seq = excluded.seq`,
-        [t, changed.h.slice(i, i + SNAPSHOT_CHUNK), seq],
+        [part.map((j) => text(snap.ids[j]!)), part.map((j) => snap.texts[j]!), seq],
         c,
       );
     }
     for (let i = 0; i < gone.length; i += SNAPSHOT_CHUNK) {
-      const t = gone.slice(i, i + SNAPSHOT_CHUNK);
       await this.query(
         `INSERT INTO {s}.snapshot_targets (target, seq, data) SELECT x.t, $2, NULL FROM unnest($1::text[]) AS x(t)
          ON CONFLICT (target, seq) DO UPDATE SET data = NULL`,
-        [t, seq],
+        [gone.slice(i, i + SNAPSHOT_CHUNK).map(text), seq],
         c,
       );
-      await this.query('DELETE FROM {s}.snapshot_head WHERE target = ANY($1::text[])', [t], c);
     }
-    const order = orderHash(snap.ids);
     if ((await this.query('SELECT 1 FROM {s}.snapshot_orders WHERE hash = $1', [order], c)).rowCount === 0) {
       await this.query('INSERT INTO {s}.snapshot_orders (hash, ids) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING', [order, encodeOrder(snap.ids)], c);
     }
+    await this.query(
+      'UPDATE {s}.snapshot_head SET order_hash = $1, digests = $2 WHERE id = 1',
+      [order, Buffer.from(snap.digests.buffer, snap.digests.byteOffset, snap.digests.byteLength)],
+      c,
+    );
     await this.query(
       `INSERT INTO {s}.run_snapshots (run_id, data, seq, order_hash) VALUES ($1, $2, $3, $4)
        ON CONFLICT (run_id) DO UPDATE SET data = excluded.data, seq = excluded.seq, order_hash = excluded.order_hash`,
@@ -521,8 +519,8 @@ class PostgresStore implements Store {
 
   /** Inside a transaction after runs were deleted: drop target versions and orders no retained snapshot reads (see the SQLite store). */
   private async collectVersions(c: PoolClient): Promise<void> {
-    // The counter's lock keeps snapshot writers out meanwhile.
-    const counter = Number((await this.query('SELECT seq FROM {s}.snapshot_counter WHERE id = 1 FOR UPDATE', [], c)).rows[0]!.seq);
+    // The head's lock keeps snapshot writers out meanwhile.
+    const counter = Number((await this.query('SELECT seq FROM {s}.snapshot_head WHERE id = 1 FOR UPDATE', [], c)).rows[0]!.seq);
     const oldest = (await this.query('SELECT min(seq) AS s FROM {s}.run_snapshots WHERE seq IS NOT NULL', [], c)).rows[0]!.s;
     const smin = oldest === null || oldest === undefined ? counter : Number(oldest);
     await this.query(
@@ -532,7 +530,15 @@ class PostgresStore implements Store {
       c,
     );
     await this.query('DELETE FROM {s}.snapshot_targets WHERE data IS NULL AND seq <= $1', [smin], c);
-    await this.query('DELETE FROM {s}.snapshot_orders WHERE hash NOT IN (SELECT order_hash FROM {s}.run_snapshots WHERE order_hash IS NOT NULL)', [], c);
+    // The head's order stays: the next snapshot compares with it.
+    await this.query(
+      `DELETE FROM {s}.snapshot_orders WHERE hash NOT IN (SELECT order_hash FROM {s}.run_snapshots WHERE order_hash IS NOT NULL)
+       AND hash IS DISTINCT FROM (SELECT order_hash FROM {s}.snapshot_head WHERE id = 1)`,
+      [],
+      c,
+    );
+    // Bodies last used by runs older than every run kept (finished or not) are read by no one.
+    await this.query('DELETE FROM {s}.decision_bodies WHERE last_run < (SELECT coalesce(min(id), 9007199254740991) FROM {s}.runs)', [], c);
   }
 
   getSnapshotParts(runId: number): Promise<SnapshotParts | null> {
@@ -606,10 +612,10 @@ class PostgresStore implements Store {
   getDecisions(runId: number, filter: { target?: string; rule?: string } = {}): Promise<DecisionRecord[]> {
     return this.op(async () => {
       const p = new Params();
-      const where = [`run_id = ${p.add(runId)}`];
-      if (filter.target !== undefined) where.push(`target = ${p.add(filter.target)}`);
-      if (filter.rule !== undefined) where.push(`rule = ${p.add(filter.rule)}`);
-      return (await this.query(`SELECT * FROM {s}.decisions WHERE ${where.join(' AND ')} ORDER BY id`, p.values)).rows.map(decisionFromRow);
+      const where = [`d.run_id = ${p.add(runId)}`];
+      if (filter.target !== undefined) where.push(`d.target = ${p.add(filter.target)}`);
+      if (filter.rule !== undefined) where.push(`d.rule = ${p.add(filter.rule)}`);
+      return (await this.query(`${PG_SELECT_DECISIONS} WHERE ${where.join(' AND ')} ORDER BY d.id`, p.values)).rows.map(decisionFromRow);
     });
   }
 
@@ -623,11 +629,11 @@ class PostgresStore implements Store {
     return this.op(async () => {
       const p = new Params();
       const where: string[] = [];
-      if (filter.target !== undefined) where.push(`target = ${p.add(filter.target)}`);
-      if (filter.rule !== undefined) where.push(`rule = ${p.add(filter.rule)}`);
-      if (filter.since !== undefined) where.push(`at >= ${p.add(filter.since)}`);
-      if (filter.outcomes !== undefined) where.push(`outcome = ANY(${p.add(filter.outcomes)}::text[])`);
-      const sql = `SELECT * FROM {s}.decisions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ${p.add(filter.limit)}`;
+      if (filter.target !== undefined) where.push(`d.target = ${p.add(filter.target)}`);
+      if (filter.rule !== undefined) where.push(`d.rule = ${p.add(filter.rule)}`);
+      if (filter.since !== undefined) where.push(`d.at >= ${p.add(filter.since)}`);
+      if (filter.outcomes !== undefined) where.push(`d.outcome = ANY(${p.add(filter.outcomes)}::text[])`);
+      const sql = `${PG_SELECT_DECISIONS} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.at DESC, d.id DESC LIMIT ${p.add(filter.limit)}`;
       return (await this.query(sql, p.values)).rows.map(decisionFromRow);
     });
   }

@@ -192,23 +192,27 @@ CREATE TABLE {s}.snapshot_targets (
   PRIMARY KEY (target, seq)
 );
 CREATE INDEX snapshot_targets_seq ON {s}.snapshot_targets (seq);
-CREATE TABLE {s}.snapshot_head (
-  target text PRIMARY KEY,
-  hash text NOT NULL,
-  seq bigint NOT NULL
-);
 CREATE TABLE {s}.snapshot_orders (
   hash text PRIMARY KEY,
   ids bytea NOT NULL
 );
-CREATE TABLE {s}.snapshot_counter (
+CREATE TABLE {s}.snapshot_head (
   id integer PRIMARY KEY CHECK (id = 1),
-  seq bigint NOT NULL
+  seq bigint NOT NULL,
+  order_hash text,
+  digests bytea
 );
-INSERT INTO {s}.snapshot_counter (id, seq) VALUES (1, 0);
+INSERT INTO {s}.snapshot_head (id, seq) VALUES (1, 0);
 ALTER TABLE {s}.run_snapshots ADD COLUMN seq bigint;
 ALTER TABLE {s}.run_snapshots ADD COLUMN order_hash text;
 CREATE INDEX run_snapshots_seq ON {s}.run_snapshots (seq);
+CREATE TABLE {s}.decision_bodies (
+  hash text PRIMARY KEY,
+  body text NOT NULL,
+  last_run bigint NOT NULL
+);
+CREATE INDEX decision_bodies_last ON {s}.decision_bodies (last_run);
+ALTER TABLE {s}.decisions ADD COLUMN body text;
 DELETE FROM {s}.decisions WHERE outcome IN ('derived', 'not_matched');
 `,
   },

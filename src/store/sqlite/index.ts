@@ -3,9 +3,9 @@ import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ExecutionOutcome, ExecutionStatus } from '../../model.js';
-import { bytes, encodeConditions, toJson } from '../codec.js';
+import { bytes, encodeBody, toJson } from '../codec.js';
 import { Mutex } from '../mutex.js';
-import { decodeMeta, decodeOrder, encodeMeta, encodeOrder, inOrder, orderHash, snapshotJson } from '../snapshot.js';
+import { changesSince, decodeMeta, decodeOrder, encodeMeta, encodeOrder, inOrder, orderHash, snapshotJson } from '../snapshot.js';
 import {
   auditFromRow,
   decisionFromRow,
@@ -107,8 +107,12 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): St
 /** better-sqlite3 binds Buffers, not plain Uint8Arrays; this is a view, not a copy. */
 const blob = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
-const INSERT_DECISION = `INSERT INTO decisions (run_id, target, rule, outcome, severity, conditions, trace, actions, at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+// The body (conditions, trace, actions) is stored once in decision_bodies; the row refers to it.
+const INSERT_DECISION = `INSERT INTO decisions (run_id, target, rule, outcome, severity, conditions, trace, actions, at, body)
+  VALUES (?, ?, ?, ?, ?, '', '', NULL, ?, ?)`;
+const UPSERT_BODY = `INSERT INTO decision_bodies (hash, body, last_run) VALUES (?, ?, ?)
+  ON CONFLICT (hash) DO UPDATE SET last_run = excluded.last_run WHERE excluded.last_run > decision_bodies.last_run`;
+const SELECT_DECISIONS = 'SELECT d.*, b.body AS body_text FROM decisions d LEFT JOIN decision_bodies b ON b.hash = d.body';
 
 class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -332,55 +336,45 @@ class SqliteStore implements Store {
         // Finishing twice replaces the decisions rather than doubling them.
         this.stmt('DELETE FROM decisions WHERE run_id = ?').run(runId);
         const insert = this.stmt(INSERT_DECISION);
+        const upsertBody = this.stmt(UPSERT_BODY);
+        const bodies = new Set<string>();
         for (const d of result.decisions) {
-          insert.run(
-            runId,
-            d.target,
-            d.rule,
-            d.outcome,
-            d.severity,
-            encodeConditions(d.conditions),
-            toJson(d.trace),
-            d.actions === undefined ? null : toJson(d.actions),
-            d.at,
-          );
+          const b = encodeBody(d);
+          if (!bodies.has(b.hash)) {
+            bodies.add(b.hash);
+            upsertBody.run(b.hash, b.text, runId);
+          }
+          insert.run(runId, d.target, d.rule, d.outcome, d.severity, d.at, b.hash);
         }
       });
     });
   }
 
   /**
-   * Inside finishRun's transaction: the targets that differ from the newest stored version (the head)
-   * get a new version under the next sequence number; targets that left get an empty one.
-   * Under the write lock, so the head is what every earlier snapshot left (docs/performance.md).
+   * Inside finishRun's transaction: the targets that differ from the newest stored snapshot (the head)
+   * get a new version under the next sequence number; targets that left get an empty one. Under the
+   * write lock, so the head is what every earlier snapshot left (docs/performance.md).
    */
   private writeSnapshot(runId: number, snap: SnapshotInput): void {
-    const seq = (this.stmt('UPDATE snapshot_counter SET seq = seq + 1 WHERE id = 1 RETURNING seq').get() as Row).seq as number;
-    const head = new Map<string, string>();
-    for (const r of this.stmt('SELECT target, hash FROM snapshot_head').raw(true).iterate() as IterableIterator<[string, string]>) head.set(r[0], r[1]);
-    const version = this.stmt('INSERT INTO snapshot_targets (target, seq, data) VALUES (?, ?, ?) ON CONFLICT (target, seq) DO UPDATE SET data = excluded.data');
-    const setHead = this.stmt(
-      'INSERT INTO snapshot_head (target, hash, seq) VALUES (?, ?, ?) ON CONFLICT (target) DO UPDATE SET hash = excluded.hash, seq = excluded.seq',
-    );
-    const seen = new Set<string>();
-    for (let i = 0; i < snap.ids.length; i++) {
-      const id = snap.ids[i]!;
-      if (seen.has(id)) throw new Error(`finishRun: target "${id}" appears twice in the snapshot of run ${runId}`);
-      seen.add(id);
-      if (head.get(id) === snap.hashes[i]) continue;
-      version.run(id, seq, snap.texts[i]!);
-      setHead.run(id, snap.hashes[i]!, seq);
-    }
-    const drop = this.stmt('DELETE FROM snapshot_head WHERE target = ?');
-    for (const id of head.keys()) {
-      if (seen.has(id)) continue;
-      version.run(id, seq, null);
-      drop.run(id);
-    }
+    const head = this.stmt('UPDATE snapshot_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, order_hash, digests').get() as Row;
+    const seq = head.seq as number;
     const order = orderHash(snap.ids);
+    const { changed, gone } = changesSince(
+      {
+        order: head.order_hash as string | null,
+        digests: head.digests === null ? null : bytes(head.digests as Buffer),
+        ids: () => decodeOrder((this.stmt('SELECT ids FROM snapshot_orders WHERE hash = ?').get(head.order_hash) as Row).ids as Buffer),
+      },
+      snap,
+      order,
+    );
+    const version = this.stmt('INSERT INTO snapshot_targets (target, seq, data) VALUES (?, ?, ?) ON CONFLICT (target, seq) DO UPDATE SET data = excluded.data');
+    for (const i of changed) version.run(snap.ids[i]!, seq, snap.texts[i]!);
+    for (const id of gone) version.run(id, seq, null);
     if (this.stmt('SELECT 1 FROM snapshot_orders WHERE hash = ?').get(order) === undefined) {
       this.stmt('INSERT INTO snapshot_orders (hash, ids) VALUES (?, ?)').run(order, encodeOrder(snap.ids));
     }
+    this.stmt('UPDATE snapshot_head SET order_hash = ?, digests = ? WHERE id = 1').run(order, blob(snap.digests));
     this.stmt('INSERT OR REPLACE INTO run_snapshots (run_id, data, seq, order_hash) VALUES (?, ?, ?, ?)').run(runId, encodeMeta(snap.meta), seq, order);
   }
 
@@ -388,13 +382,17 @@ class SqliteStore implements Store {
   private collectVersions(): void {
     const oldest = (this.stmt('SELECT min(seq) AS s FROM run_snapshots WHERE seq IS NOT NULL').get() as Row).s as number | null;
     // Without a retained snapshot, only the head matters (the next run compares with it).
-    const smin = oldest ?? ((this.stmt('SELECT seq FROM snapshot_counter WHERE id = 1').get() as Row).seq as number);
+    const smin = oldest ?? ((this.stmt('SELECT seq FROM snapshot_head WHERE id = 1').get() as Row).seq as number);
     // A version older than the oldest retained snapshot that a newer one (at or before it) replaces is read by no one.
     this.stmt(`DELETE FROM snapshot_targets WHERE seq < ? AND EXISTS (
       SELECT 1 FROM snapshot_targets n WHERE n.target = snapshot_targets.target AND n.seq > snapshot_targets.seq AND n.seq <= ?)`).run(smin, smin);
     // "Left the fleet" matters only to snapshots after it, which do not list the target.
     this.stmt('DELETE FROM snapshot_targets WHERE data IS NULL AND seq <= ?').run(smin);
-    this.stmt('DELETE FROM snapshot_orders WHERE hash NOT IN (SELECT order_hash FROM run_snapshots WHERE order_hash IS NOT NULL)').run();
+    // The head's order stays: the next snapshot compares with it.
+    this.stmt(`DELETE FROM snapshot_orders WHERE hash NOT IN (SELECT order_hash FROM run_snapshots WHERE order_hash IS NOT NULL)
+      AND hash IS NOT (SELECT order_hash FROM snapshot_head WHERE id = 1)`).run();
+    // Bodies last used by runs older than every run kept (finished or not) are read by no one.
+    this.stmt('DELETE FROM decision_bodies WHERE last_run < (SELECT coalesce(min(id), 9007199254740991) FROM runs)').run();
   }
 
   getSnapshotParts(runId: number): Promise<SnapshotParts | null> {
@@ -473,11 +471,11 @@ class SqliteStore implements Store {
 
   getDecisions(runId: number, filter: { target?: string; rule?: string } = {}): Promise<DecisionRecord[]> {
     return this.op(() => {
-      const where = ['run_id = ?'];
+      const where = ['d.run_id = ?'];
       const args: unknown[] = [runId];
-      if (filter.target !== undefined) where.push('target = ?'), args.push(filter.target);
-      if (filter.rule !== undefined) where.push('rule = ?'), args.push(filter.rule);
-      return (this.stmt(`SELECT * FROM decisions WHERE ${where.join(' AND ')} ORDER BY id`).all(...args) as Row[]).map(decisionFromRow);
+      if (filter.target !== undefined) where.push('d.target = ?'), args.push(filter.target);
+      if (filter.rule !== undefined) where.push('d.rule = ?'), args.push(filter.rule);
+      return (this.stmt(`${SELECT_DECISIONS} WHERE ${where.join(' AND ')} ORDER BY d.id`).all(...args) as Row[]).map(decisionFromRow);
     });
   }
 
@@ -491,11 +489,11 @@ class SqliteStore implements Store {
     return this.op(() => {
       const where: string[] = [];
       const args: unknown[] = [];
-      if (filter.target !== undefined) where.push('target = ?'), args.push(filter.target);
-      if (filter.rule !== undefined) where.push('rule = ?'), args.push(filter.rule);
-      if (filter.since !== undefined) where.push('at >= ?'), args.push(filter.since);
-      if (filter.outcomes !== undefined) where.push('outcome IN (SELECT value FROM json_each(?))'), args.push(toJson(filter.outcomes));
-      const sql = `SELECT * FROM decisions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ?`;
+      if (filter.target !== undefined) where.push('d.target = ?'), args.push(filter.target);
+      if (filter.rule !== undefined) where.push('d.rule = ?'), args.push(filter.rule);
+      if (filter.since !== undefined) where.push('d.at >= ?'), args.push(filter.since);
+      if (filter.outcomes !== undefined) where.push('d.outcome IN (SELECT value FROM json_each(?))'), args.push(toJson(filter.outcomes));
+      const sql = `${SELECT_DECISIONS} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.at DESC, d.id DESC LIMIT ?`;
       return (this.stmt(sql).all(...args, filter.limit) as Row[]).map(decisionFromRow);
     });
   }
