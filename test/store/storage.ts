@@ -140,7 +140,10 @@ export function storageContract(
 
     it('stores a decision body once for the runs that repeat it, and every run reads its decisions back whole', async () => {
       const s = await fresh();
-      const ds = [decision(), decision({ target: 'web-2', outcome: 'blocked', actions: undefined, trace: [{ stage: 'guard', reason: 'cooldown', detail: 'd', stops: true }] })];
+      const ds = [
+        decision(),
+        decision({ target: 'web-2', outcome: 'blocked', actions: undefined, trace: [{ stage: 'guard', reason: 'cooldown', detail: 'd', stops: true }] }),
+      ];
       const a = await record(s, 1000, [target('web-1'), target('web-2')], ds);
       const b = await record(s, 2000, [target('web-1'), target('web-2')], ds);
       for (const [id, at] of [
@@ -182,7 +185,9 @@ export function storageContract(
       open.push(s);
       await s.migrate();
       expect(parseSnapshot((await s.getSnapshotParts(id))!)).toEqual(whole);
-      expect((await s.getDecisions(id)).map((d) => [d.rule, d.outcome, d.trace])).toEqual([['restart-unhealthy', 'blocked', [{ stage: 'guard', reason: 'x', detail: 'y' }]]]);
+      expect((await s.getDecisions(id)).map((d) => [d.rule, d.outcome, d.trace])).toEqual([
+        ['restart-unhealthy', 'blocked', [{ stage: 'guard', reason: 'x', detail: 'y' }]],
+      ]);
       // The first run after the migration stores its fleet, the next ones what changed.
       const next = await record(s, 2000, [target('a', { up: true })]);
       expect(targetsOf(await s.getSnapshotParts(next))).toEqual([target('a', { up: true })]);
