@@ -81,6 +81,10 @@ Docs: docs/rules.md (rule language), docs/concepts.md, docs/guardrails.md`,
     .description('one run: collect facts, evaluate rules, guard, act (or with --dry-run, only say what would be done), record')
     .option('--dry-run', 'act on nothing and send nothing; print what would be executed')
     .option('--json', 'print the run as JSON')
+    .option(
+      '--no-derived',
+      'with --json, leave derived decisions out of `decisions` (their counts stay in `outcomes`): a fact derived on every target would list the fleet',
+    )
     .option('-q, --quiet', 'print only problems')
     .option(
       '--shard <n>',

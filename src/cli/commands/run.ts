@@ -6,7 +6,14 @@ import { makeRedactor } from '../../redact.js';
 import { loadOrExit, openStoreOrExit, processSignal } from '../project.js';
 import { decisionLine, OUTCOME_ORDER } from '../../explain/text.js';
 
-export default async function run(opts: { config?: string; dryRun?: boolean; json?: boolean; quiet?: boolean; shard?: string[] }): Promise<number> {
+export default async function run(opts: {
+  config?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+  shard?: string[];
+  derived?: boolean;
+}): Promise<number> {
   const t0 = performance.now();
   const shards = parseShards(opts.shard);
   const { project, ruleSet, warnings } = await loadOrExit(opts);
@@ -24,7 +31,7 @@ export default async function run(opts: { config?: string; dryRun?: boolean; jso
         shards: res.ctx.shards?.describe() ?? null,
         durationMs: ms,
         decisions: res.decisions
-          .filter((d) => d.outcome !== 'not_matched')
+          .filter((d) => d.outcome !== 'not_matched' && (opts.derived !== false || d.outcome !== 'derived'))
           .map((d) => ({
             rule: d.rule.name,
             target: d.target.id,
