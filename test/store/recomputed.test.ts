@@ -8,11 +8,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { writeProject } from '../../bench/fleet.mjs';
 import { loadProject } from '../../src/config/load.js';
 import { recordedDecisions } from '../../src/explain/recorded.js';
-import { toRecord } from '../../src/pipeline/decision.js';
+import { sourceProblems, toRecord } from '../../src/pipeline/decision.js';
+import type { Snapshot } from '../../src/pipeline/stages/collect.js';
+import { type Decision, evaluate } from '../../src/rules/evaluate.js';
 import { runOnce } from '../../src/pipeline/run.js';
 import { buildRuleSet } from '../../src/rules/ruleset.js';
 import { openStore } from '../../src/store/index.js';
-import { snapshotJson } from '../../src/store/snapshot.js';
+import { parseSnapshot, snapshotJson } from '../../src/store/snapshot.js';
 import type { Store } from '../../src/store/types.js';
 import { fixture, reflex, ROOT } from '../helpers.js';
 import { pgSkipReason, requirePgUrl, schemaFactory } from './pg.js';
@@ -39,10 +41,23 @@ async function runIn(dir: string): Promise<{ store: Store; runId: number; full: 
     store,
     runId: res.runId,
     loaded,
-    // As Reflex recorded a run before: the snapshot whole, every decision but the not-matched ones.
+    // As Reflex recorded a run before: the snapshot whole, every decision but the not-matched ones,
+    // derived ones with their conditions (the evaluate stage explained them then, as explainDerived
+    // true does: the same evaluation of the same pre-derive facts).
     full: async () => {
       const snap = res.ctx.snapshot!;
       const run = (await store.getRun(res.runId))!;
+      const doc = parseSnapshot({ meta: snap.meta, ids: snap.ids, texts: snap.texts }) as Snapshot;
+      const explained = new Map<string, Decision>();
+      for (const d of evaluate(loaded.ruleSet, doc.targets, {
+        now: NOW,
+        runId: res.runId,
+        forState: new Map(),
+        factSources: doc.factSources,
+        sourceProblems: sourceProblems(doc.sources),
+      }).decisions)
+        if (d.outcome === 'derived') explained.set(`${d.rule.name}\u0000${d.target.id}`, d);
+      const asBefore = (d: Decision) => (d.outcome === 'derived' ? explained.get(`${d.rule.name}\u0000${d.target.id}`)! : d);
       await store.finishRun(
         res.runId,
         {
@@ -50,7 +65,7 @@ async function runIn(dir: string): Promise<{ store: Store; runId: number; full: 
           status: run.status,
           summary: run.summary,
           snapshot: new Uint8Array(gzipSync(snapshotJson(snap))),
-          decisions: res.decisions.filter((d) => d.outcome !== 'not_matched').map((d) => toRecord(res.ctx, d)),
+          decisions: res.decisions.filter((d) => d.outcome !== 'not_matched').map((d) => toRecord(res.ctx, asBefore(d))),
         },
         null,
       );
