@@ -141,6 +141,11 @@ function explainsAlike(label: string, makeStore: () => string): void {
           return { shadow: s.shadow, guardrails: s.guardrails, outcomes: s.lastRun.summary.outcomes, rules: s.lastRun.summary.rules };
         };
         expect(status(lean)).toEqual(status(whole));
+        // status says how big the store is and what retention keeps.
+        const st = JSON.parse(cli(lean, ['status', '--json'])).store;
+        expect(st).toMatchObject({ runs: 1, retention: { age: '30d', maxRuns: null } });
+        expect(st.bytes).toBeGreaterThan(100_000);
+        expect(cli(lean, ['status'])).toMatch(/^store: [\d.]+ (kB|MB) \((sqlite|postgres)\), 1 run kept since 2026-11-20T10:00:00.000Z; retention 30d$/m);
       } finally {
         await a.store.close().catch(() => undefined);
         await b.store.close().catch(() => undefined);

@@ -46,6 +46,9 @@ export default async function status(opts: { config?: string; json?: boolean }):
     const stopped = lastFinished ? guardrailsStopped(await decisionsOf(finishedRound)) : [];
     const runIds = (rs: { id: number }[]) => `run${rs.length > 1 ? 's' : ''} ${rs.map((r) => `#${r.id}`).join(', ')}`;
     const audit = await store.listAudit(10);
+    // How much room the store takes, and what retention keeps (docs/performance.md).
+    const size = await store.size();
+    const retention = project.config.retention;
     const doc = {
       automation: switchOff(sw, now) ? 'off' : 'on',
       switch: sw,
@@ -60,6 +63,7 @@ export default async function status(opts: { config?: string; json?: boolean }):
       shadow: { run: lastEnforce?.id ?? null, runs: enforceRuns.map((r) => r.id), decisions: shadow },
       guardrails: { run: lastFinished?.id ?? null, runs: finishedRuns.map((r) => r.id), stopped },
       audit,
+      store: { kind: store.kind, ...size, retention: { age: retention.runs, maxRuns: retention.max_runs ?? null } },
     };
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
@@ -73,6 +77,9 @@ export default async function status(opts: { config?: string; json?: boolean }):
         `last run: #${lastRun.id} ${lastRun.mode} at ${new Date(lastRun.startedAt).toISOString()} (${formatDuration(now - lastRun.startedAt)} ago), ${lastRun.status}, ${s.targets ?? '?'} targets${s.problems?.length ? `, ${s.problems.length} problem(s)` : ''}`,
       );
     } else out.push('last run: none yet');
+    out.push(
+      `store: ${formatBytes(size.bytes)} (${store.kind}), ${size.runs} run${size.runs === 1 ? '' : 's'} kept${size.oldestRunAt !== null ? ` since ${new Date(size.oldestRunAt).toISOString()}` : ''}; retention ${retention.runs}${retention.max_runs === undefined ? '' : ` or ${retention.max_runs} runs`}`,
+    );
     out.push(`disables: ${disables.length ? '' : 'none'}`);
     for (const d of disables) out.push(`  #${d.id} ${describeDisable(d, now)}`);
     out.push(`cooldowns in force: ${cooldowns.length ? '' : 'none'}`);
@@ -181,4 +188,14 @@ function auditText(detail: Record<string, unknown>): string {
   if (detail.reason) parts.push(`"${String(detail.reason)}"`);
   if (typeof detail.until === 'number') parts.push(`until ${new Date(detail.until).toISOString()}`);
   return parts.join(' ');
+}
+
+/** Bytes for people: 812 B, 3.4 MB, 1.2 GB. */
+function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n / 1000;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) (v /= 1000), i++;
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
