@@ -195,10 +195,7 @@ for (const size of SIZES) {
   };
   if (sample > 1) checks.jreSampled = sameLines(sampled(rx.lines), sampled(jr.lines));
   // The CLI's decisions are the same (rule, target) pairs as the in-process evaluation's; later stages only add verdicts.
-  const cliKeys = last.decisions
-    .filter((d) => d.outcome !== 'derived')
-    .map((d) => `${d.rule}\t${d.target}`)
-    .sort();
+  const cliKeys = last.decisions.map((d) => `${d.rule}\t${d.target}`).sort();
   const rxKeys = rx.lines.map((l) => l.split('\t').slice(0, 2).join('\t')).sort();
   checks.cli = sameLines(cliKeys, rxKeys);
   const ok =
