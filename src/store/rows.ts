@@ -22,7 +22,7 @@ export const runFromRow = (r: Row): RunRecord => ({
 /** A decision row; its body is in `body_text` (joined from decision_bodies) or, for rows written before migration 3, in its own columns. */
 export const decisionFromRow = (r: Row): DecisionRecord => {
   const base = { runId: Number(r.run_id), target: r.target, rule: r.rule, outcome: r.outcome, severity: r.severity };
-  if (typeof r.body_text === 'string') return { ...base, ...decodeBody(r.body_text), at: Number(r.at) } as DecisionRecord;
+  if (typeof r.body_text === 'string') return { ...base, ...decodeBody(r.body_text, base.runId, Number(r.at)), at: Number(r.at) } as DecisionRecord;
   const d: DecisionRecord = { ...base, conditions: decodeConditions(r.conditions), trace: json(r.trace), at: r.at };
   if (r.actions !== null) d.actions = json(r.actions);
   return d;

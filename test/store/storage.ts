@@ -161,6 +161,40 @@ export function storageContract(
       expect(await s.getDecisions(b)).toEqual(ds.map((d) => ({ ...d, runId: b, at: 2000 })));
     });
 
+    it("a decision that names its own run and time (a would-be message) reads back with each run's own, and shares one body", async () => {
+      const s = await fresh();
+      const named = (id: number, at: number) =>
+        decision({
+          trace: [
+            {
+              stage: 'notify',
+              reason: 'dry-run',
+              detail: `would trigger: {"at":${at},"details":{"run":${id},"more":"reflex why web-1 --run ${id}"}} run ${id}3 at ${at}0 \u0001 "run":${id}`,
+            },
+          ],
+        });
+      const ids: number[] = [];
+      for (const at of [1000, 2000, 3000]) {
+        const id = await s.beginRun({ startedAt: at, mode: 'enforce', holder: 'h', ruleSetHash: 'r' });
+        ids.push(id);
+        await s.finishRun(
+          id,
+          {
+            finishedAt: at + 1,
+            status: 'ok',
+            summary: {},
+            snapshot: snapshotInput(meta(at), [target('web-1')], (x) => x),
+            decisions: [{ ...named(id, at), runId: id, at }],
+          },
+          null,
+        );
+      }
+      for (const [i, id] of ids.entries()) {
+        const at = 1000 * (i + 1);
+        expect(await s.getDecisions(id)).toEqual([{ ...named(id, at), runId: id, at }]);
+      }
+    });
+
     it('reports its size in bytes, per table where it can, with the runs it keeps', async () => {
       const s = await fresh();
       await record(s, 1000, [target('a')]);

@@ -441,7 +441,7 @@ class PostgresStore implements Store {
           // The body (conditions, trace, actions) once per distinct body; the row refers to it.
           const bodies = new Map<string, string>();
           const chunk = result.decisions.slice(i, i + DECISION_CHUNK).map((d, n) => {
-            const b = encodeBody(d);
+            const b = encodeBody(d, runId);
             bodies.set(b.hash, text(b.text));
             return { n, t: text(d.target), r: text(d.rule), o: d.outcome, s: text(d.severity), at: d.at, b: b.hash };
           });

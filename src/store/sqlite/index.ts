@@ -339,7 +339,7 @@ class SqliteStore implements Store {
         const upsertBody = this.stmt(UPSERT_BODY);
         const bodies = new Set<string>();
         for (const d of result.decisions) {
-          const b = encodeBody(d);
+          const b = encodeBody(d, runId);
           if (!bodies.has(b.hash)) {
             bodies.add(b.hash);
             upsertBody.run(b.hash, b.text, runId);
