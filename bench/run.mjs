@@ -321,8 +321,9 @@ for (const size of DERIVE_SIZES) {
   log(
     `  in-process CPU: reflex ${ms(rx.coldCpuMs)} ms, hand-written ${ms(hw.coldCpuMs)} ms, json-rules-engine ${ms(jr.coldCpuMs * sample)} ms${sample > 1 ? ` (extrapolated from 1 in ${sample})` : ''}`,
   );
-  const keep = sample > 1 ? new Set(jr.lines.map((l) => l.split('\t')[1])) : null;
-  const sampled = (lines) => (keep ? lines.filter((l) => keep.has(l.split('\t')[1])) : lines);
+  // json-rules-engine derives on every target and decides on every sample-th one (jre.mjs): compare those.
+  const keep = sample > 1 ? new Set(gen.fleet.targets.filter((_, i) => i % sample === 0).map((t) => t.id)) : null;
+  const sampled = (lines) => (keep ? lines.filter((l) => l.split('\t')[2] === 'derived' || keep.has(l.split('\t')[1])) : lines);
   const cliKeys = last.decisions
     .filter((d) => d.outcome !== 'derived')
     .map((d) => `${d.rule}\t${d.target}`)

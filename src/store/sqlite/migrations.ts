@@ -193,11 +193,14 @@ CREATE INDEX escalations_last ON escalations (last_at);
     // one before adds one short row per decision (body NULL: the columns hold it, as before).
     sql: `
 CREATE TABLE snapshot_targets (
+  id INTEGER PRIMARY KEY,
   target TEXT NOT NULL,
   seq INTEGER NOT NULL,
-  data TEXT,
-  PRIMARY KEY (target, seq)
-) WITHOUT ROWID;
+  data TEXT
+);
+-- A rowid table: each run's versions are appended at its end, densely (keyed by target, new
+-- versions would split pages all over the table); the index finds them by target.
+CREATE UNIQUE INDEX snapshot_targets_key ON snapshot_targets (target, seq);
 CREATE INDEX snapshot_targets_seq ON snapshot_targets (seq);
 CREATE TABLE snapshot_orders (
   hash TEXT PRIMARY KEY,
