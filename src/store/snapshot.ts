@@ -8,41 +8,17 @@ import type { SnapshotInput, SnapshotParts } from './types.js';
  * redacted, with its digest. Called before derive rules add facts to the targets.
  */
 export function snapshotInput(meta: Record<string, unknown>, targets: readonly { id: string }[], redact: (s: string) => string): SnapshotInput {
-  const n = targets.length;
-  const ids = new Array<string>(n);
-  const ends = new Uint32Array(n);
-  const digests = new Uint8Array(n * DIGEST_BYTES);
-  // The texts go into one buffer a few thousand at a time: a million small strings kept until the
-  // run records would each be promoted by the garbage collector (slow, and memory it keeps).
-  const chunks: Buffer[] = [];
-  let pending: string[] = [];
-  let offset = 0;
-  for (let i = 0; i < n; i++) {
+  const ids = new Array<string>(targets.length);
+  const texts = new Array<string>(targets.length);
+  const digests = new Uint8Array(targets.length * DIGEST_BYTES);
+  for (let i = 0; i < targets.length; i++) {
     const t = targets[i]!;
     const text = redact(JSON.stringify(t));
     ids[i] = t.id;
-    offset += Buffer.byteLength(text);
-    ends[i] = offset;
+    texts[i] = text;
     digests.set(digestOf(text), i * DIGEST_BYTES);
-    pending.push(text);
-    if (pending.length === 4096) {
-      chunks.push(Buffer.from(pending.join('')));
-      pending = [];
-    }
   }
-  chunks.push(Buffer.from(pending.join('')));
-  return { meta: redact(JSON.stringify(meta)), ids, digests, data: Buffer.concat(chunks, offset), ends };
-}
-
-/** Target `i`'s JSON text in a snapshot input. */
-export function targetText(snap: SnapshotInput, i: number): string {
-  const b = Buffer.from(snap.data.buffer, snap.data.byteOffset, snap.data.byteLength);
-  return b.toString('utf8', i === 0 ? 0 : snap.ends[i - 1]!, snap.ends[i]!);
-}
-
-/** Every target's JSON text of a snapshot input, in order. */
-export function snapshotTexts(snap: SnapshotInput): string[] {
-  return snap.ids.map((_, i) => targetText(snap, i));
+  return { meta: redact(JSON.stringify(meta)), ids, texts, digests };
 }
 
 /**

@@ -54,10 +54,8 @@ export interface SnapshotInput {
   meta: string;
   /** Target ids, in collection order (unique). */
   ids: string[];
-  /** Each target as JSON text (UTF-8), one after another in the order of `ids` (store/snapshot.ts: targetText). */
-  data: Uint8Array;
-  /** Where each target's text ends in `data` (bytes). */
-  ends: Uint32Array;
+  /** Each target as JSON text, in the order of `ids`. */
+  texts: string[];
   /** Each text's digest (store/snapshot.ts: DIGEST_BYTES each, equal digests mean equal texts), in the order of `ids`. */
   digests: Uint8Array;
 }

@@ -14,7 +14,7 @@ import { type Decision, evaluate } from '../../src/rules/evaluate.js';
 import { runOnce } from '../../src/pipeline/run.js';
 import { buildRuleSet } from '../../src/rules/ruleset.js';
 import { openStore } from '../../src/store/index.js';
-import { parseSnapshot, snapshotJson, snapshotTexts } from '../../src/store/snapshot.js';
+import { parseSnapshot, snapshotJson } from '../../src/store/snapshot.js';
 import type { Store } from '../../src/store/types.js';
 import { fixture, reflex, ROOT } from '../helpers.js';
 import { pgSkipReason, requirePgUrl, schemaFactory } from './pg.js';
@@ -47,8 +47,7 @@ async function runIn(dir: string): Promise<{ store: Store; runId: number; full: 
     full: async () => {
       const snap = res.ctx.snapshot!;
       const run = (await store.getRun(res.runId))!;
-      const whole = { meta: snap.meta, ids: snap.ids, texts: snapshotTexts(snap) };
-      const doc = parseSnapshot(whole) as Snapshot;
+      const doc = parseSnapshot({ meta: snap.meta, ids: snap.ids, texts: snap.texts }) as Snapshot;
       const explained = new Map<string, Decision>();
       for (const d of evaluate(loaded.ruleSet, doc.targets, {
         now: NOW,
@@ -65,7 +64,7 @@ async function runIn(dir: string): Promise<{ store: Store; runId: number; full: 
           finishedAt: run.finishedAt!,
           status: run.status,
           summary: run.summary,
-          snapshot: new Uint8Array(gzipSync(snapshotJson(whole))),
+          snapshot: new Uint8Array(gzipSync(snapshotJson(snap))),
           decisions: res.decisions.filter((d) => d.outcome !== 'not_matched').map((d) => toRecord(res.ctx, asBefore(d))),
         },
         null,

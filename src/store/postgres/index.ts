@@ -4,7 +4,7 @@ import type { ExecutionOutcome, ExecutionStatus } from '../../model.js';
 import { encodeBody, toJson } from '../codec.js';
 import { Mutex } from '../mutex.js';
 import { gzipSync } from 'node:zlib';
-import { changesSince, decodeMeta, targetText, decodeOrder, encodeMeta, encodeOrder, inOrder, orderHash, snapshotJson } from '../snapshot.js';
+import { changesSince, decodeMeta, decodeOrder, encodeMeta, encodeOrder, inOrder, orderHash, snapshotJson } from '../snapshot.js';
 import {
   auditFromRow,
   decisionFromRow,
@@ -489,7 +489,7 @@ class PostgresStore implements Store {
       await this.query(
         `INSERT INTO {s}.snapshot_targets (target, seq, data) SELECT x.t, $3, x.d FROM unnest($1::text[], $2::text[]) AS x(t, d)
          ON CONFLICT (target, seq) DO UPDATE SET data = excluded.data`,
-        [part.map((j) => text(snap.ids[j]!)), part.map((j) => targetText(snap, j)), seq],
+        [part.map((j) => text(snap.ids[j]!)), part.map((j) => snap.texts[j]!), seq],
         c,
       );
     }

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import type { ExecutionOutcome, ExecutionStatus } from '../../model.js';
 import { bytes, encodeBody, toJson } from '../codec.js';
 import { Mutex } from '../mutex.js';
-import { changesSince, decodeMeta, targetText, decodeOrder, encodeMeta, encodeOrder, inOrder, orderHash, snapshotJson } from '../snapshot.js';
+import { changesSince, decodeMeta, decodeOrder, encodeMeta, encodeOrder, inOrder, orderHash, snapshotJson } from '../snapshot.js';
 import {
   auditFromRow,
   decisionFromRow,
@@ -369,7 +369,7 @@ class SqliteStore implements Store {
       order,
     );
     const version = this.stmt('INSERT INTO snapshot_targets (target, seq, data) VALUES (?, ?, ?) ON CONFLICT (target, seq) DO UPDATE SET data = excluded.data');
-    for (const i of changed) version.run(snap.ids[i]!, seq, targetText(snap, i));
+    for (const i of changed) version.run(snap.ids[i]!, seq, snap.texts[i]!);
     for (const id of gone) version.run(id, seq, null);
     if (this.stmt('SELECT 1 FROM snapshot_orders WHERE hash = ?').get(order) === undefined) {
       this.stmt('INSERT INTO snapshot_orders (hash, ids) VALUES (?, ?)').run(order, encodeOrder(snap.ids));
