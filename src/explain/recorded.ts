@@ -3,7 +3,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { loadProject, type Project } from '../config/load.js';
-import { evaluate, type Decision } from '../rules/evaluate.js';
+import { evaluate, type Decision, type EvalResult } from '../rules/evaluate.js';
+import type { CompiledRule } from '../rules/ruleset.js';
 import { buildRuleSet, type RuleSet } from '../rules/ruleset.js';
 import type { DecisionRecord, RunRecord, Store } from '../store/types.js';
 import { parseSnapshot } from '../store/snapshot.js';
@@ -51,8 +52,17 @@ export async function ruleSetOf(
   }
 }
 
-/** Re-evaluate a recorded run (all targets, or some) with a rule set, keeping not-matched decisions unless told not to. */
-export function reevaluate(snap: Snapshot, ruleSet: RuleSet, runId: number, only?: Set<string>, keepNotMatched = true): Decision[] {
+/** Re-evaluate a recorded run (all targets, or some) with a rule set, keeping not-matched decisions. */
+export function reevaluate(snap: Snapshot, ruleSet: RuleSet, runId: number, only?: Set<string>): Decision[] {
+  return evaluateRecorded(snap, ruleSet, runId, only).decisions;
+}
+
+/**
+ * Re-evaluate a recorded run as the run did (with `keepNotMatched`, also the not-matched decisions, for every
+ * target of every derive rule too). The result's world (derived facts set, aggregates, relations) is what an
+ * explanation reads through `Lineage`.
+ */
+export function evaluateRecorded(snap: Snapshot, ruleSet: RuleSet, runId: number, only?: Set<string>, keepNotMatched = true): EvalResult {
   // The snapshot is pre-derive; evaluation adds derived facts to these (fresh) objects.
   return evaluate(ruleSet, snap.targets, {
     now: snap.now,
@@ -62,7 +72,16 @@ export function reevaluate(snap: Snapshot, ruleSet: RuleSet, runId: number, only
     sourceProblems: sourceProblems(snap.sources),
     only,
     keepNotMatched,
-  }).decisions;
+  });
+}
+
+/** The rule set reduced to one acting rule and the derive rules (which every rule may read): `why --rule R` for a fleet. */
+export function onlyRule(ruleSet: RuleSet, rule: CompiledRule): RuleSet {
+  return {
+    ...ruleSet,
+    rules: ruleSet.rules.filter((r) => r.derive || r === rule),
+    byKind: rule.derive ? new Map() : new Map([[rule.kind, [rule]]]),
+  };
 }
 
 /**
@@ -88,7 +107,7 @@ export async function recordedDecisions(
   const byKey = new Map<string, DecisionRecord>();
   for (const d of stored) byKey.set(`${d.rule}\u0000${d.target}`, d);
   const out: DecisionRecord[] = [];
-  for (const d of reevaluate(snap, ruleSet, run.id, only, false)) {
+  for (const d of evaluateRecorded(snap, ruleSet, run.id, only, false).decisions) {
     if (only && !only.has(d.target.id)) continue;
     if (filter.rule !== undefined && d.rule.name !== filter.rule) continue;
     const key = `${d.rule.name}\u0000${d.target.id}`;
