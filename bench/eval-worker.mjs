@@ -2,7 +2,7 @@
 //   node bench/eval-worker.mjs <reflex|handwritten|jre> <projectDir> <nowMs> <reps> <outFile> [sampleEvery]
 // The first evaluation is "cold" (as in one `reflex run`), the others "warm". Writes the decision
 // lines of the first evaluation, and the aggregate values, to outFile (JSON); prints timings as JSON.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const [impl, dir, nowArg, repsArg, outFile, sampleArg] = process.argv.slice(2);
@@ -15,6 +15,8 @@ const cpu = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
+// The derive-everything workload carries its extra rule in its own file (fleet.mjs).
+const deriveAll = existsSync(join(dir, 'rules', 'derive-all.yaml'));
 let lines;
 let aggregates = null;
 
@@ -63,7 +65,7 @@ if (impl === 'reflex') {
     globalThis.gc?.();
     const c0 = cpu();
     const t0 = performance.now();
-    const res = await run(targets, now, { sampleEvery });
+    const res = await run(targets, now, { sampleEvery, deriveAll });
     times.push(performance.now() - t0);
     cpuTimes.push(cpu() - c0);
     if (i === 0) {

@@ -180,12 +180,47 @@ export function generateFleet(size, now, seed = 42) {
   return { targets };
 }
 
-/** Write a benchmark project for `size` targets into `dir`: the project template plus inventory.json. */
-export function writeProject(dir, size, now, templateDir) {
+/**
+ * The derive-everything workload's extra rule: a derived fact on every instance (about 98% of the
+ * fleet), the shape that made every run store a copy of the fleet (issue 15). The hand-written and
+ * json-rules-engine versions implement it when this file is in the project (eval-worker.mjs).
+ */
+export const DERIVE_ALL_RULE = `# The derive-everything workload: a fact derived on every instance.
+rules:
+  - name: instance-pressure
+    target: { kind: instance }
+    derive: pressure
+    value: facts.mem_pct / 100.0 + facts.disk_used_pct / 100.0
+    when:
+      measured: has(facts.mem_pct) && has(facts.disk_used_pct)
+`;
+
+/**
+ * Write a benchmark project for \`size\` targets into \`dir\`: the project template plus inventory.json;
+ * with \`deriveAll\`, the derive-everything rule too (rules/derive-all.yaml).
+ */
+export function writeProject(dir, size, now, templateDir, { deriveAll = false } = {}) {
   mkdirSync(dir, { recursive: true });
   cpSync(templateDir, dir, { recursive: true });
+  if (deriveAll) writeFileSync(join(dir, 'rules', 'derive-all.yaml'), DERIVE_ALL_RULE);
   const fleet = generateFleet(size, now);
   const json = JSON.stringify(fleet);
   writeFileSync(join(dir, 'inventory.json'), json);
-  return { bytes: Buffer.byteLength(json), targets: fleet.targets.length };
+  return { bytes: Buffer.byteLength(json), targets: fleet.targets.length, fleet };
+}
+
+/**
+ * Between two runs, change \`fraction\` of the instances' facts the way a quiet minute does: their
+ * p99 latency moves, within the range no rule reads as trouble (so every decision stays the same).
+ * Deterministic per \`step\`. Returns the new inventory's size in bytes.
+ */
+export function perturbFleet(dir, fleet, fraction, step) {
+  const r = rng(7919 * (step + 1));
+  for (const t of fleet.targets) {
+    if (t.kind !== 'instance' || t.facts.p99_ms === undefined || t.facts.p99_ms >= 1000) continue;
+    if (r() < fraction) t.facts.p99_ms = 40 + Math.round(r() * 400);
+  }
+  const json = JSON.stringify(fleet);
+  writeFileSync(join(dir, 'inventory.json'), json);
+  return Buffer.byteLength(json);
 }

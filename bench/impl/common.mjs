@@ -247,11 +247,11 @@ export function computeAggregatesFast(targets) {
   return out;
 }
 
-/** A target reads the value of its own group; a group without members counts 0 (count) or is unknown. */
+/** A target reads the value of its own group; a group without members counts 0 (count, fraction) or is unknown (avg). */
 export function readAgg(aggs, name, key) {
   if (key === undefined) return U;
   const v = aggs[name].get(key);
-  if (v === undefined) return name === 'healthy_count' || name === 'unhealthy_dependents' ? 0 : U;
+  if (v === undefined) return name === 'avg_cpu' ? U : 0;
   return v;
 }
 

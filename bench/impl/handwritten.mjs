@@ -20,7 +20,7 @@ function outcome(when, context, forPending) {
 }
 
 /** Evaluate every rule on every target; returns one line per decision that is not "not matched". */
-export function evaluateHandwritten(targets, now) {
+export function evaluateHandwritten(targets, now, { deriveAll = false } = {}) {
   const out = [];
   const rel = new Relations(targets);
   const emit = (rule, t, o) => {
@@ -43,6 +43,16 @@ export function evaluateHandwritten(targets, now) {
         out.push(line('instance-degraded', t.id, 'derived', true));
       } else if (w === false) t.facts.degraded = false;
       else out.push(line('instance-degraded', t.id, 'unknown'));
+      // The derive-everything workload (bench/project-derive): a fact on every instance.
+      if (deriveAll && Object.hasOwn(t.facts, 'mem_pct') && Object.hasOwn(t.facts, 'disk_used_pct')) {
+        const a = t.facts.mem_pct;
+        const b = t.facts.disk_used_pct;
+        if (typeof a === 'number' && typeof b === 'number') {
+          const v = a / 100 + b / 100;
+          t.facts.pressure = v;
+          out.push(line('instance-pressure', t.id, 'derived', v));
+        } else out.push(line('instance-pressure', t.id, 'unknown'));
+      }
     } else if (t.kind === 'service') {
       if (Object.hasOwn(t.facts, 'max_instances') && Object.hasOwn(t.facts, 'desired_instances')) {
         const a = t.facts.max_instances;

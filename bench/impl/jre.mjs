@@ -121,6 +121,13 @@ const RULES = {
   },
 };
 
+const PRESSURE = [
+  {
+    conditions: { all: [leaf('mem_pct', 'has').T, leaf('disk_used_pct', 'has').T] },
+    event: { type: 'derive', params: { rule: 'instance-pressure', value: 'sum' } },
+  },
+];
+
 // Label selectors (env: prod, role: primary, tier: gold) are conditions on the facts env_prod,
 // role_primary and tier_gold: a target they exclude fails the rule, which is "not matched".
 
@@ -150,9 +157,12 @@ function makeEngine(rules, ops, rel) {
  * all targets still feeding derived facts and aggregates). Returns decision lines as the other
  * implementations do. Async: json-rules-engine is promise-based.
  */
-export async function evaluateJre(targets, now, { sampleEvery = 1 } = {}) {
+export async function evaluateJre(targets, now, { sampleEvery = 1, deriveAll = false } = {}) {
   const ops = operators(now);
   const derive = Object.fromEntries(Object.entries(RULES.derive).map(([k, rules]) => [k, makeEngine(rules, ops)]));
+  // The derive-everything workload (bench/project-derive): a fact on every instance, its own engine
+  // (the value is computed in JS, as for service-headroom: JRE computes no values).
+  const pressure = deriveAll ? makeEngine(PRESSURE, ops) : null;
   const out = [];
   const rel = new Relations(targets);
   const act = Object.fromEntries(Object.entries(RULES.act).map(([k, rules]) => [k, makeEngine(rules, ops, rel)]));
@@ -172,6 +182,17 @@ export async function evaluateJre(targets, now, { sampleEvery = 1 } = {}) {
         } else out.push(line('service-headroom', t.id, 'unknown'));
       }
       continue;
+    }
+    if (pressure && t.kind === 'instance') {
+      const { events: pe } = await pressure.run({ ...t.facts });
+      if (pe[0]) {
+        const a = t.facts.mem_pct;
+        const b = t.facts.disk_used_pct;
+        if (typeof a === 'number' && typeof b === 'number') {
+          t.facts.pressure = a / 100 + b / 100;
+          out.push(line('instance-pressure', t.id, 'derived', t.facts.pressure));
+        } else out.push(line('instance-pressure', t.id, 'unknown'));
+      }
     }
     const fact = t.kind === 'datastore' ? 'storage_slow' : 'degraded';
     const rule = t.kind === 'datastore' ? 'storage-slow' : 'instance-degraded';

@@ -91,6 +91,10 @@ Docs: docs/rules.md (rule language), docs/concepts.md, docs/guardrails.md`,
     .option('--dry-run', 'act on nothing and send nothing; print what would be executed')
     .option('--json', 'print the run as JSON')
     .option(
+      '--no-derived',
+      'with --json, leave derived decisions out of `decisions` (their counts stay in `outcomes`): a fact derived on every target would list the fleet',
+    )
+    .option(
       '--shard <n>',
       'sharded layouts: work on this shard only (repeat, or n,m), e.g. one CronJob per shard; default: any free shards',
       (v: string, prev: string[] = []) => [...prev, v],

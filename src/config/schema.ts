@@ -379,7 +379,17 @@ export const Config = z.strictObject({
   channels: z.record(Name, Channel).default({}),
   defaults: Defaults,
   guardrails: Guardrails,
-  retention: z.strictObject({ runs: Duration.default('30d').describe('Runs (and their snapshots) older than this are deleted.') }).prefault({}),
+  retention: z
+    .strictObject({
+      runs: Duration.default('30d').describe('Runs (and their snapshots) older than this are deleted.'),
+      max_runs: z
+        .number()
+        .int()
+        .min(1)
+        .optional()
+        .describe('At most this many finished runs are kept (the newest); older ones are deleted even within `runs`. Unset: no limit by count.'),
+    })
+    .prefault({}),
   shards: z
     .strictObject({
       count: z

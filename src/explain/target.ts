@@ -5,7 +5,7 @@ import { UserError } from '../errors.js';
 import { type Exclusion, exclusionOf } from './exclusions.js';
 import { Lineage, type AggregateInfo } from './lineage.js';
 import { nearestIds } from './nearest.js';
-import { evaluateRecorded } from './recorded.js';
+import { evaluateRecorded, readSnapshot } from './recorded.js';
 import { explainDecision, formatValue, recordedVerdict } from './text.js';
 import { sourceProblems, toRecord } from '../pipeline/decision.js';
 import type { Decision } from '../rules/evaluate.js';
@@ -167,6 +167,25 @@ export async function explainTarget(
 }
 
 /** The error for a target the run never saw: the nearest ids it did see, the sources it asked, and when it was last seen. */
+/**
+ * The newest run before `run` that had the target: a stored decision says so cheaply; runs store only what changed
+ * (derived, not-matched and unknown decisions are recomputed), so otherwise the snapshots of the last runs are read.
+ */
+async function lastRunWith(store: Store, run: RunRecord, id: string): Promise<number | null> {
+  const stored = (await store.decisionHistory({ target: id, limit: 1 }))[0];
+  const runs = await store.listRuns({ limit: 20, before: run.startedAt + 1 });
+  for (const r of runs) {
+    if (r.id === run.id) continue;
+    if (stored && stored.runId >= r.id) return stored.runId;
+    try {
+      if ((await readSnapshot(store, r)).targets.some((t) => t.id === id)) return r.id;
+    } catch {
+      /* a run without a snapshot (failed, pruned): look further back */
+    }
+  }
+  return stored && stored.runId !== run.id ? stored.runId : null;
+}
+
 async function unseenTarget(store: Store, run: RunRecord, snap: Snapshot, id: string): Promise<string> {
   const ids = snap.targets.map((t) => t.id);
   const near = nearestIds(id, ids, 5);
@@ -174,7 +193,7 @@ async function unseenTarget(store: Store, run: RunRecord, snap: Snapshot, id: st
   if (near.length > 1) lines.push(`  nearest ids seen in run #${run.id}: ${near.join(', ')}`);
   const asked = snap.sources.map((s) => `${s.name} (${s.kind}: ${s.status === 'ok' ? 'ok' : s.status}, ${s.targets} targets)`);
   lines.push(`  sources asked in run #${run.id}: ${asked.join(', ') || 'none'}; ${ids.length} targets in all`);
-  const earlier = (await store.decisionHistory({ target: id, limit: 1 }))[0];
-  if (earlier && earlier.runId !== run.id) lines.push(`  it was last decided about in run #${earlier.runId}: reflex why ${id} --run ${earlier.runId}`);
+  const earlier = await lastRunWith(store, run, id);
+  if (earlier !== null) lines.push(`  it was last decided about in run #${earlier}: reflex why ${id} --run ${earlier}`);
   return lines.join('\n');
 }

@@ -42,8 +42,8 @@ export interface RunContext {
   targets: Target[];
   sourceReports: SourceReport[];
   factSources: Record<string, string>;
-  /** The facts snapshot (JSON) as collected, before derive rules add to it. */
-  snapshot: Promise<Uint8Array | null> | null;
+  /** The facts snapshot as collected, before derive rules add to it: each target's text and digest (store/snapshot.ts). */
+  snapshot: import('../store/types.js').SnapshotInput | null;
   evaluation: EvalResult | null;
   decisions: Decision[];
   /**

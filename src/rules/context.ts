@@ -125,7 +125,9 @@ export class World {
     const key = this.readerKey(a, t);
     if (key === null) return UNKNOWN;
     const v = values.get(key);
-    if (v === undefined) return a.fn === 'count' || a.fn === 'sum' ? 0 : UNKNOWN;
+    // An empty group (no member carries the reader's key): nothing counted, nothing summed, no member
+    // with the problem (fraction 0); avg, min and max have no value to give and stay unknown (docs/rules.md).
+    if (v === undefined) return a.fn === 'count' || a.fn === 'sum' || a.fn === 'fraction' ? 0 : UNKNOWN;
     return v;
   }
 

@@ -121,6 +121,43 @@ rules:
     expect(d.conditions.find((c) => c.name === 'context.db_ok')!.inputs).toMatchObject({ 'depends_on[db].facts.storage_slow': true });
   });
 
+  it('an empty group counts 0, sums 0 and has a fraction of 0; its avg, min and max are unknown', () => {
+    const rs = ruleSet(`
+aggregates:
+  - { name: cnt, of: instance, group_by: [service], function: count, where: "facts.up == 0.0" }
+  - { name: total, of: instance, group_by: [service], function: sum, value: facts.up }
+  - { name: frac, of: instance, group_by: [service], function: fraction, where: "facts.up == 0.0" }
+  - { name: mean, of: instance, group_by: [service], function: avg, value: facts.up }
+  - { name: lo, of: instance, group_by: [service], function: min, value: facts.up }
+  - { name: hi, of: instance, group_by: [service], function: max, value: facts.up }
+rules:
+  - name: quiet-service
+    target: { kind: service }
+    when:
+      none_down: agg.cnt == 0.0 && agg.total == 0.0 && agg.frac == 0.0
+      avg_known: agg.mean >= 0.0
+      min_known: agg.lo >= 0.0
+      max_known: agg.hi >= 0.0
+    do: [{ action: restart }]
+`);
+    // The service "empty" has no instances; "web" has one that is up.
+    const fleet = [
+      t('empty', 'service', {}, { labels: { service: 'empty' } }),
+      t('web', 'service', {}, { labels: { service: 'web' } }),
+      t('i', 'instance', { up: 1 }, { labels: { service: 'web' } }),
+    ];
+    const r = evaluate(rs, fleet, opts({ keepNotMatched: true }));
+    const empty = r.decisions.find((d) => d.target.id === 'empty')!;
+    expect(empty.conditions.map((c) => [c.name, c.result])).toEqual([
+      ['none_down', true],
+      ['avg_known', 'unknown'],
+      ['min_known', 'unknown'],
+      ['max_known', 'unknown'],
+    ]);
+    expect(empty.outcome).toBe('unknown');
+    expect(r.decisions.find((d) => d.target.id === 'web')!.outcome).toBe('not_matched');
+  });
+
   it('a widespread problem blocks every individual action through the aggregate', () => {
     const r = evaluate(ruleSet(RULES), fleet(10, 2), opts());
     const ds = r.decisions.filter((x) => x.rule.name === 'restart');

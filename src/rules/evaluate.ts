@@ -52,6 +52,12 @@ export interface EvalOptions {
   others?: boolean;
   /** Keep not-matched decisions too (why/replay); a normal run only counts them. */
   keepNotMatched?: boolean;
+  /**
+   * false: a derived decision carries its verdict but not its conditions. A run does not store
+   * derived decisions (they are recomputed with their explanation when read, src/explain/recorded.ts),
+   * and explaining a fact derived on every target cost more than deriving it. Default true.
+   */
+  explainDerived?: boolean;
 }
 
 export interface RuleCounts {
@@ -102,6 +108,7 @@ export function evaluate(ruleSet: RuleSet, targets: Target[], opts: EvalOptions)
   const counts: Record<string, RuleCounts> = {};
   for (const r of ruleSet.rules) counts[r.name] = emptyCounts();
   const explainer = new Explainer(opts);
+  const lean = opts.explainDerived === false;
 
   // Aggregates each kind's rules read, so the `agg` map holds only what is needed.
   const aggNamesByKind = new Map<string, string[]>();
@@ -134,7 +141,7 @@ export function evaluate(ruleSet: RuleSet, targets: Target[], opts: EvalOptions)
         } else {
           t.facts[fact] = toFact(v);
           c.derived++;
-          if (opts.keepNotMatched || v !== false) decisions.push(explainer.decision(r, t, act, 'derived', true));
+          if (opts.keepNotMatched || v !== false) decisions.push(lean ? explainer.derived(r, t) : explainer.decision(r, t, act, 'derived', true));
         }
       } else if (w >= 0) {
         if (!r.value) t.facts[fact] = false;
@@ -268,6 +275,12 @@ export class Explainer {
       trace.push({ stage: 'evaluate', reason: 'derived', detail: `set fact ${r.derive} = ${JSON.stringify(t.facts[r.derive!])}` });
     }
     return { rule: r, target: t, outcome, problem, conditions, trace, actions: [] };
+  }
+
+  /** A derived decision without its conditions (EvalOptions.explainDerived false). */
+  derived(r: CompiledRule, t: Target): Decision {
+    const trace: Verdict[] = [{ stage: 'evaluate', reason: 'derived', detail: `set fact ${r.derive} = ${JSON.stringify(t.facts[r.derive!])}` }];
+    return { rule: r, target: t, outcome: 'derived', problem: true, conditions: [], trace, actions: [] };
   }
 
   conditions(r: CompiledRule, t: Target, act: Activation): ConditionResult[] {

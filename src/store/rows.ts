@@ -1,5 +1,5 @@
 // Database rows (snake_case columns, the same in SQLite and PostgreSQL) turned into the store's records.
-import { bytes, decodeConditions } from './codec.js';
+import { bytes, decodeBody, decodeConditions } from './codec.js';
 import type { ApprovalRecord, DecisionRecord, DisableRecord, EscalationRecord, ExecutionRecord, RunRecord, VerificationRecord } from './types.js';
 
 export type Row = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -19,17 +19,11 @@ export const runFromRow = (r: Row): RunRecord => ({
   shard: r.shard,
 });
 
+/** A decision row; its body is in `body_text` (joined from decision_bodies) or, for rows written before migration 3, in its own columns. */
 export const decisionFromRow = (r: Row): DecisionRecord => {
-  const d: DecisionRecord = {
-    runId: r.run_id,
-    target: r.target,
-    rule: r.rule,
-    outcome: r.outcome,
-    severity: r.severity,
-    conditions: decodeConditions(r.conditions),
-    trace: json(r.trace),
-    at: r.at,
-  };
+  const base = { runId: Number(r.run_id), target: r.target, rule: r.rule, outcome: r.outcome, severity: r.severity };
+  if (typeof r.body_text === 'string') return { ...base, ...decodeBody(r.body_text, base.runId, Number(r.at)), at: Number(r.at) } as DecisionRecord;
+  const d: DecisionRecord = { ...base, conditions: decodeConditions(r.conditions), trace: json(r.trace), at: r.at };
   if (r.actions !== null) d.actions = json(r.actions);
   return d;
 };

@@ -43,7 +43,47 @@ export interface RunRecord {
   shard?: string | null;
 }
 
-/** One stored decision. Runs store every decision except `not_matched` ones, which are recomputed from the snapshot when asked. */
+/**
+ * A run's facts snapshot as `finishRun` stores it: by change (docs/performance.md, "Storage follows
+ * change"). Each target is one JSON text with its digest; the store keeps a target's text once per
+ * version and, per run, only the metadata and the order of the targets (itself stored once per
+ * distinct order), so an unchanged target costs a run nothing.
+ */
+export interface SnapshotInput {
+  /** Everything but the targets (time, fact sources, source reports), as one JSON object text. */
+  meta: string;
+  /** Target ids, in collection order (unique). */
+  ids: string[];
+  /** Each target as JSON text, in the order of `ids`. */
+  texts: string[];
+  /** Each text's digest (store/snapshot.ts: DIGEST_BYTES each, equal digests mean equal texts), in the order of `ids`. */
+  digests: Uint8Array;
+}
+
+/**
+ * A stored snapshot read back: `whole` is a snapshot stored in one piece (gzip-compressed JSON, as
+ * given to `finishRun` as bytes, or recorded before migration 3); otherwise its metadata text and
+ * its targets' JSON texts in order.
+ */
+export type SnapshotParts = { whole: Uint8Array } | { meta: string; ids: string[]; texts: string[] };
+
+/** How much room the store takes, in bytes, and what takes it (`reflex status`). */
+export interface StoreSize {
+  /** Bytes on disk (SQLite: the file and its WAL) or in the database (PostgreSQL: the schema's tables and indexes). */
+  bytes: number;
+  /** Bytes per table where the database can tell (SQLite with dbstat, PostgreSQL); else empty. */
+  tables: Record<string, number>;
+  runs: number;
+  oldestRunAt: number | null;
+}
+
+/**
+ * One stored decision. A run stores the decisions that reached a stage after evaluate (guards,
+ * cooldowns, acting, notify), pending ones (their `for` streak is state, not facts), blocked ones
+ * and any with actions or an escalation. What the engine decides from the snapshot and the rules
+ * alone (not matched, derived, and unknown decisions that went no further) is not stored: it is
+ * recomputed when read (src/explain/recorded.ts).
+ */
 export interface DecisionRecord {
   runId: number;
   target: string;
@@ -324,7 +364,8 @@ export interface Store {
       finishedAt: number;
       status: string;
       summary: Record<string, unknown>;
-      snapshot: Uint8Array | null;
+      /** By change (SnapshotInput), or whole as opaque bytes (gzip-compressed JSON), or none. */
+      snapshot: SnapshotInput | Uint8Array | null;
       decisions: DecisionRecord[];
       ifUnfinished?: boolean;
     },
@@ -333,15 +374,25 @@ export interface Store {
   getRun(id: number): Promise<RunRecord | null>;
   /** Newest first. */
   listRuns(filter: { limit: number; since?: number; before?: number }): Promise<RunRecord[]>;
+  /**
+   * The run's snapshot as gzip-compressed JSON: the bytes given to `finishRun`, or a snapshot stored by
+   * change put back together (`{"v":1,...meta,"targets":[...]}`). Prefer `getSnapshotParts` (no compression).
+   */
   getSnapshot(runId: number): Promise<Uint8Array | null>;
+  /** The run's snapshot as stored: whole, or its metadata and its targets' texts in order. */
+  getSnapshotParts(runId: number): Promise<SnapshotParts | null>;
+  /** The store's size and how many runs it keeps (`reflex status`). */
+  size(): Promise<StoreSize>;
   getDecisions(runId: number, filter?: { target?: string; rule?: string }): Promise<DecisionRecord[]>;
   /** Decisions across runs, newest first. */
   decisionHistory(filter: { target?: string; rule?: string; since?: number; limit: number; outcomes?: DecisionOutcome[] }): Promise<DecisionRecord[]>;
   /**
-   * Delete runs (and their snapshots and decisions) that finished before `before`. Returns how many.
-   * Runs that never finished are kept, and so is the journal (executions): cooldowns and limits read it.
+   * Delete runs (and their snapshots and decisions) that finished before `before`, and with `keep`
+   * all but the newest `keep` finished runs. Returns how many. Runs that never finished are kept, and
+   * so is the journal (executions): cooldowns and limits read it. Target versions no retained run
+   * reads any more go too.
    */
-  pruneRuns(before: number): Promise<number>;
+  pruneRuns(before: number, opts?: { keep?: number }): Promise<number>;
 
   // ---- `for` state
   loadForState(): Promise<ForState[]>;

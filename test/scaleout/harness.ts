@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { decodeBody } from '../../src/store/codec.js';
 import { CLI, fixture, ROOT } from '../helpers.js';
 
 export { sleep };
@@ -290,14 +291,24 @@ export async function decisionsByRun(c: pg.Client): Promise<Map<number, Map<stri
   return out;
 }
 
+/** A decision row's trace, read straight from the tables: from its body (stored once, migration 3) or its own column. */
+export function traceOf(row: { run_id: unknown; at: unknown; trace: string; body?: string | null }): { stage: string; reason: string; stops?: boolean }[] {
+  if (typeof row.body === 'string') return decodeBody(row.body, Number(row.run_id), Number(row.at)).trace;
+  return JSON.parse(row.trace);
+}
+
 /** Stored decisions of some runs, with the reason of the verdict that stopped each (if any). */
 export async function decisionsOf(
   c: pg.Client,
   runIds: number[],
 ): Promise<{ runId: number; rule: string; target: string; outcome: string; reason: string | null }[]> {
-  const r = await c.query('SELECT run_id, rule, target, outcome, trace FROM decisions WHERE run_id = ANY($1::bigint[]) ORDER BY id', [runIds]);
+  const r = await c.query(
+    `SELECT d.run_id, d.rule, d.target, d.outcome, d.at, d.trace, b.body FROM decisions d LEFT JOIN decision_bodies b ON b.hash = d.body
+     WHERE d.run_id = ANY($1::bigint[]) ORDER BY d.id`,
+    [runIds],
+  );
   return r.rows.map((x) => {
-    const stops = (JSON.parse(x.trace) as { reason: string; stops?: boolean }[]).filter((v) => v.stops);
+    const stops = traceOf(x).filter((v) => v.stops);
     return { runId: Number(x.run_id), rule: x.rule, target: x.target, outcome: x.outcome, reason: stops[0]?.reason ?? null };
   });
 }

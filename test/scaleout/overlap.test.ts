@@ -3,7 +3,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgSkipReason, requirePgUrl, schemaFactory } from '../store/pg.js';
-import { actionLines, boxes, executions, journal, limitViolations, run, scaleProject, type Exit } from './harness.js';
+import { actionLines, boxes, executions, journal, limitViolations, run, scaleProject, traceOf, type Exit } from './harness.js';
 
 const schemas = schemaFactory('scaleout_overlap');
 afterAll(() => schemas.dropAll());
@@ -79,8 +79,8 @@ describe.skipIf(pgSkipReason)('scale-out: runners of two layouts on the same tar
       });
       expect(violations).toEqual([]);
       // The races happened: decisions that passed their runner's guard stage were refused inside the intent transaction.
-      const refused = (await c.query('SELECT trace FROM decisions')).rows
-        .map((r) => (JSON.parse(r.trace) as { stage: string; reason: string; stops?: boolean }[]).find((v) => v.stops && v.stage === 'journal'))
+      const refused = (await c.query('SELECT d.run_id, d.at, d.trace, b.body FROM decisions d LEFT JOIN decision_bodies b ON b.hash = d.body')).rows
+        .map((r) => traceOf(r).find((v) => v.stops && v.stage === 'journal'))
         .filter((v) => v !== undefined);
       expect(refused.length).toBeGreaterThan(0);
       console.log(

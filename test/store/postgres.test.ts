@@ -1,10 +1,13 @@
 // The PostgreSQL store: the shared contract, plus several runners (separate pools) racing on one schema.
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openPostgresStore, redactUrl } from '../../src/store/postgres/index.js';
 import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { openStore } from '../../src/store/index.js';
 import { LeaseLostError, StoreError, type Store } from '../../src/store/types.js';
 import { decision, intent, storeContract } from './contract.js';
+import { storageContract } from './storage.js';
+import { parseSnapshot, snapshotInput } from '../../src/store/snapshot.js';
 import { PG_URL, pgSkipReason, requirePgUrl, schemaFactory } from './pg.js';
 
 const schemas = schemaFactory('pgstore');
@@ -17,8 +20,63 @@ if (pgSkipReason !== null) {
   });
 } else {
   storeContract('postgres', () => openPostgresStore(requirePgUrl(), { schema: schemas.next() }));
+  storageContract(
+    'postgres',
+    () => openPostgresStore(requirePgUrl(), { schema: schemas.next() }),
+    async () => {
+      const schema = schemas.next();
+      const old = await openPostgresStore(requirePgUrl(), { schema, migrations: PG_MIGRATIONS.filter((m) => m.version < 3) });
+      await old.migrate();
+      const finishWhole = async (runId: number, snapshot: Uint8Array, decisions: { rule: string; outcome: string }[]) => {
+        const c = new pg.Client({ connectionString: requirePgUrl() });
+        await c.connect();
+        try {
+          await c.query(`UPDATE "${schema}".runs SET finished_at = 1001, status = 'ok' WHERE id = $1`, [runId]);
+          await c.query(`INSERT INTO "${schema}".run_snapshots (run_id, data) VALUES ($1, $2)`, [runId, Buffer.from(snapshot)]);
+          for (const d of decisions) {
+            await c.query(
+              `INSERT INTO "${schema}".decisions (run_id, target, rule, outcome, severity, conditions, trace, actions, at) VALUES ($1, 'a', $2, $3, 'warning', '[]', $4, NULL, 1000)`,
+              [runId, d.rule, d.outcome, JSON.stringify([{ stage: 'guard', reason: 'x', detail: 'y' }])],
+            );
+          }
+        } finally {
+          await c.end();
+        }
+      };
+      return { old, finishWhole, reopen: () => openPostgresStore(requirePgUrl(), { schema }) };
+    },
+  );
 
   describe('postgres store', () => {
+    it('runners finishing runs at the same moment each read back their own facts (snapshot writers are serialized)', async () => {
+      const schema = schemas.next();
+      const stores = [await openPostgresStore(requirePgUrl(), { schema })];
+      await stores[0]!.migrate();
+      for (let i = 1; i < 4; i++) stores.push(await openPostgresStore(requirePgUrl(), { schema, poolSize: 2 }));
+      try {
+        const fleet = (v: number) =>
+          Array.from({ length: 300 }, (_, i) => ({ id: `t-${i}`, kind: 'box', labels: {}, depends_on: [], facts: { v: i % 3 === 0 ? v : 0 } }));
+        const ids = await Promise.all(stores.map((st, k) => st.beginRun({ startedAt: 1000 + k, mode: 'enforce', holder: `h${k}`, ruleSetHash: 'r' })));
+        for (let round = 0; round < 3; round++) {
+          await Promise.all(
+            stores.map((st, k) =>
+              st.finishRun(
+                ids[k]!,
+                { finishedAt: 2000, status: 'ok', summary: {}, snapshot: snapshotInput({ v: 1, now: k }, fleet(10 * round + k), (x) => x), decisions: [] },
+                null,
+              ),
+            ),
+          );
+          for (const [k, id] of ids.entries()) {
+            const doc = parseSnapshot((await stores[0]!.getSnapshotParts(id))!) as { targets: unknown[] };
+            expect(doc.targets).toEqual(fleet(10 * round + k));
+          }
+        }
+      } finally {
+        for (const st of stores) await st.close();
+      }
+    });
+
     it('8 runners with separate pools: a shared limit is never exceeded and no key is journaled twice', async () => {
       const schema = schemas.next();
       const first = await openPostgresStore(requirePgUrl(), { schema });

@@ -10,6 +10,7 @@ import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { StoreError, type DecisionRecord } from '../../src/store/types.js';
 import { openStore } from '../../src/store/index.js';
 import { decision, storeContract } from './contract.js';
+import { storageContract } from './storage.js';
 
 interface Child {
   won: string[];
@@ -30,6 +31,27 @@ afterAll(() => {
 
 storeContract('sqlite (memory)', async () => openSqliteStore(':memory:'));
 storeContract('sqlite (file)', async () => openSqliteStore(join(tempDir(), 'state.db')));
+storageContract(
+  'sqlite',
+  async () => openSqliteStore(join(tempDir(), 'state.db')),
+  async () => {
+    const path = join(tempDir(), 'old.db');
+    const old = openSqliteStore(path, { migrations: MIGRATIONS.filter((m) => m.version < 3) });
+    await old.migrate();
+    const finishWhole = async (runId: number, snapshot: Uint8Array, decisions: { rule: string; outcome: string }[]) => {
+      const db = new Database(path);
+      db.prepare("UPDATE runs SET finished_at = 1001, status = 'ok' WHERE id = ?").run(runId);
+      db.prepare('INSERT INTO run_snapshots (run_id, data) VALUES (?, ?)').run(runId, Buffer.from(snapshot));
+      for (const d of decisions) {
+        db.prepare(
+          `INSERT INTO decisions (run_id, target, rule, outcome, severity, conditions, trace, actions, at) VALUES (?, 'a', ?, ?, 'warning', '[]', ?, NULL, 1000)`,
+        ).run(runId, d.rule, d.outcome, JSON.stringify([{ stage: 'guard', reason: 'x', detail: 'y' }]));
+      }
+      db.close();
+    };
+    return { old, finishWhole, reopen: async () => openSqliteStore(path) };
+  },
+);
 
 describe('sqlite store on disk', () => {
   it('creates parent folders and opens the file in WAL mode with full sync, foreign keys and a busy timeout', async () => {

@@ -10,12 +10,14 @@ import { redactValue, type ChannelOptions, type SendContext } from './common.js'
 export function logChannel(name: string, config: z.output<typeof LogChannel>, options: ChannelOptions = {}): Channel {
   const now = options.now ?? Date.now;
   const stderr = options.stderr ?? ((line: string) => void process.stderr.write(line));
-  const line = (msg: EscalationMessage, secrets: readonly string[]) =>
-    `${JSON.stringify(redactValue({ time: new Date(now()).toISOString(), channel: name, ...msg }, makeRedactor(secrets)))}\n`;
+  const line = (msg: EscalationMessage, secrets: readonly string[], at: number | null = now()) =>
+    `${JSON.stringify(redactValue({ ...(at === null ? {} : { time: new Date(at).toISOString() }), channel: name, ...msg }, makeRedactor(secrets)))}\n`;
   return {
     name,
     kind: 'log',
-    describe: (msg) => `log ${config.path ?? 'stderr'} ${line(msg, options.secrets ?? []).trimEnd()}`,
+    // What would be written, without the time it is written at: a dry run that would send the same
+    // message as the run before records the same words (and so stores nothing new, docs/performance.md).
+    describe: (msg) => `log ${config.path ?? 'stderr'} ${line(msg, options.secrets ?? [], null).trimEnd()}`,
     send: async (msg, ctx: SendContext) => {
       const started = performance.now();
       const text = line(msg, [...(options.secrets ?? []), ...ctx.secrets]);

@@ -1,6 +1,6 @@
 // `reflex replay RUN`: evaluate a recorded run's facts with today's rules and show which decisions would differ.
 import { UserError } from '../../errors.js';
-import { readSnapshot, reevaluate } from '../../explain/recorded.js';
+import { readSnapshot, recordedStore, reevaluate } from '../../explain/recorded.js';
 import { runTargets } from '../../pipeline/shards.js';
 import { outcomeLabel } from '../../explain/text.js';
 import type { DecisionOutcome } from '../../model.js';
@@ -17,7 +17,8 @@ export default async function replay(opts: { config?: string; json?: boolean }, 
   const id = Number(args[0]);
   if (!Number.isInteger(id) || id < 1) throw new UserError(`replay needs a run id (a whole number), not "${args[0]}"; see reflex history --runs`);
   const { project, ruleSet } = await loadOrExit(opts);
-  const store = await openStoreOrExit(project);
+  // Decisions the run did not store (derived, unknown) are recomputed with its own rules (docs/performance.md).
+  const store = recordedStore(await openStoreOrExit(project), { project, ruleSet });
   try {
     const run = await store.getRun(id);
     if (!run) throw new UserError(`no run #${id} in the store (see reflex history --runs)`);

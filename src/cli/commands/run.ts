@@ -15,6 +15,7 @@ export default async function run(opts: {
   quiet?: boolean;
   shard?: string[];
   initStore?: boolean;
+  derived?: boolean;
 }): Promise<number> {
   const t0 = performance.now();
   const shards = parseShards(opts.shard);
@@ -24,7 +25,17 @@ export default async function run(opts: {
   for (const w of warnings) log.warn(`${w.file}:${w.line}:${w.col}: ${w.message}`);
   const store = await openStoreOrExit(project, { initialize: !!opts.initStore });
   try {
-    const res = await runOnce({ project, ruleSet, store, dryRun: !!opts.dryRun, log, signal: processSignal(), shards, metrics: true, onDeadline: exitIfStillBusy });
+    const res = await runOnce({
+      project,
+      ruleSet,
+      store,
+      dryRun: !!opts.dryRun,
+      log,
+      signal: processSignal(),
+      shards,
+      metrics: true,
+      onDeadline: exitIfStillBusy,
+    });
     const s = res.summary;
     const ms = Math.round(performance.now() - t0);
     if (logFormat() === 'json') logRun(withFields(log, { run: res.runId }), res, ms);
@@ -34,7 +45,7 @@ export default async function run(opts: {
         shards: res.ctx.shards?.describe() ?? null,
         durationMs: ms,
         decisions: res.decisions
-          .filter((d) => d.outcome !== 'not_matched')
+          .filter((d) => d.outcome !== 'not_matched' && (opts.derived !== false || d.outcome !== 'derived'))
           .map((d) => ({
             rule: d.rule.name,
             target: d.target.id,

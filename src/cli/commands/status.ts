@@ -49,6 +49,9 @@ export default async function status(opts: { config?: string; json?: boolean }):
     const audit = await store.listAudit(10);
     const verifications = await store.listVerifications({ open: true, limit: 100 });
     const approvals = await store.listApprovals({ status: ['pending', 'approved'], limit: 100 });
+    // How much room the store takes, and what retention keeps (docs/performance.md).
+    const size = await store.size();
+    const retention = project.config.retention;
     const doc = {
       automation: switchOff(sw, now) ? 'off' : 'on',
       switch: sw,
@@ -65,6 +68,7 @@ export default async function status(opts: { config?: string; json?: boolean }):
       audit,
       verifications,
       approvals,
+      store: { kind: store.kind, ...size, retention: { age: retention.runs, maxRuns: retention.max_runs ?? null } },
     };
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
@@ -78,6 +82,9 @@ export default async function status(opts: { config?: string; json?: boolean }):
         `last run: #${lastRun.id} ${lastRun.mode} at ${new Date(lastRun.startedAt).toISOString()} (${formatDuration(now - lastRun.startedAt)} ago), ${lastRun.status}, ${s.targets ?? '?'} targets${s.problems?.length ? `, ${s.problems.length} problem(s)` : ''}`,
       );
     } else out.push('last run: none yet');
+    out.push(
+      `store: ${formatBytes(size.bytes)} (${store.kind}), ${size.runs} run${size.runs === 1 ? '' : 's'} kept${size.oldestRunAt !== null ? ` since ${new Date(size.oldestRunAt).toISOString()}` : ''}; retention ${retention.runs}${retention.max_runs === undefined ? '' : ` or ${retention.max_runs} runs`}`,
+    );
     out.push(`disables: ${disables.length ? '' : 'none'}`);
     for (const d of disables) out.push(`  #${d.id} ${describeDisable(d, now)}`);
     out.push(`cooldowns in force: ${cooldowns.length ? '' : 'none'}`);
@@ -195,4 +202,14 @@ function auditText(detail: Record<string, unknown>): string {
   if (detail.reason) parts.push(`"${String(detail.reason)}"`);
   if (typeof detail.until === 'number') parts.push(`until ${new Date(detail.until).toISOString()}`);
   return parts.join(' ');
+}
+
+/** Bytes for people: 812 B, 3.4 MB, 1.2 GB. */
+function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n / 1000;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) (v /= 1000), i++;
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }

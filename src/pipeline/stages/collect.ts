@@ -1,12 +1,9 @@
 // Collect: every source concurrently within its timeout; a failed source makes its facts unknown, never fails the run.
-import { gzip } from 'node:zlib';
-import { promisify } from 'node:util';
 import { collectAll } from '../../sources/collect.js';
+import { snapshotInput } from '../../store/snapshot.js';
 import { createSources } from '../../sources/index.js';
 import { parseDuration } from '../../util/duration.js';
 import type { RunContext, Stage } from '../types.js';
-
-const gzipAsync = promisify(gzip);
 
 /** The facts snapshot stored with each run, enough to explain and replay any decision of it. */
 export interface Snapshot {
@@ -60,15 +57,11 @@ export const collectStage: Stage = {
       }
       for (const w of r.warnings) ctx.log.warn(`source "${r.name}": ${w}`);
     }
-    // Serialise before derive rules add facts; compress on the thread pool while rules are evaluated.
+    // Serialise before derive rules add facts: one text and digest per target, so that the store
+    // keeps only the targets that changed since the last snapshot (store/snapshot.ts).
     const t0 = performance.now();
-    const snap: Snapshot = { v: 1, now: ctx.now, targets: ctx.targets, factSources: ctx.factSources, sources: ctx.sourceReports };
-    const json = Buffer.from(ctx.redact(JSON.stringify(snap)));
-    // zlib hands each full output chunk back to the main thread, which is busy evaluating: with
-    // the default 16 KiB chunks a large snapshot would only be compressed while the run waits for
-    // it. Chunks of about the compressed size let the thread pool do it in one or a few steps.
-    const chunkSize = Math.min(64 << 20, Math.max(64 << 10, json.length >> 3));
-    ctx.snapshot = gzipAsync(json, { level: 1, chunkSize }).then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+    const meta: Omit<Snapshot, 'targets'> = { v: 1, now: ctx.now, factSources: ctx.factSources, sources: ctx.sourceReports };
+    ctx.snapshot = snapshotInput(meta, ctx.targets, ctx.redact);
     ctx.timings.snapshot = Math.round((performance.now() - t0) * 10) / 10;
   },
 };

@@ -22,6 +22,9 @@ export const evaluateStage: Stage = {
       only,
       // The other shards' targets are decided too, in the same pass, for the breakers that span shards.
       others: only !== undefined,
+      // Derived decisions are not stored: readers recompute them, explanation included (docs/performance.md).
+      // `reflex test` (its own sources) prints a failed expectation's decision with its conditions.
+      explainDerived: ctx.sources !== undefined,
     });
     ctx.evaluation = r;
     // Derive rules run over the whole fleet; their decisions about other shards' targets are those shards' to record.

@@ -1,8 +1,10 @@
 // The PostgreSQL store: the same contract as SQLite, for several runners sharing the work.
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type { ExecutionOutcome, ExecutionStatus } from '../../model.js';
-import { encodeConditions, toJson } from '../codec.js';
+import { encodeBody, toJson } from '../codec.js';
 import { Mutex } from '../mutex.js';
+import { gzipSync } from 'node:zlib';
+import { changesSince, decodeMeta, decodeOrder, encodeMeta, encodeOrder, inOrder, orderHash, snapshotJson } from '../snapshot.js';
 import {
   auditFromRow,
   decisionFromRow,
@@ -47,7 +49,10 @@ import {
   type LeaseInfo,
   type LeaseResult,
   type RunRecord,
+  type SnapshotInput,
+  type SnapshotParts,
   type Store,
+  type StoreSize,
   type SwitchState,
   type VerificationRecord,
   type VerificationStatus,
@@ -74,6 +79,11 @@ const DEFAULT_QUERY_TIMEOUT_MS = 60_000;
 
 /** Tries of an idempotent journal write whose connection was lost (the pool holds up to 4, all maybe ended at once). */
 const LOST_CONNECTION_ATTEMPTS = 4;
+/** Target versions per INSERT … unnest(…) statement when a snapshot is stored by change. */
+const SNAPSHOT_CHUNK = 10_000;
+
+/** Decisions with their bodies (stored once per distinct body since migration 3). */
+const PG_SELECT_DECISIONS = 'SELECT d.*, b.body AS body_text FROM {s}.decisions d LEFT JOIN {s}.decision_bodies b ON b.hash = d.body';
 
 /** Decisions per INSERT … SELECT json_to_recordset(…) statement in finishRun. */
 const DECISION_CHUNK = 2500;
@@ -475,6 +485,7 @@ class PostgresStore implements Store {
         if (u.rowCount === 0 && result.ifUnfinished) return;
         if (u.rowCount === 0) throw new Error(`finishRun: run ${runId} does not exist`);
         if (result.snapshot === null) await this.query('DELETE FROM {s}.run_snapshots WHERE run_id = $1', [runId], c);
+        else if (!(result.snapshot instanceof Uint8Array)) await this.writeSnapshot(c, runId, result.snapshot);
         else {
           await this.query(
             'INSERT INTO {s}.run_snapshots (run_id, data) VALUES ($1, $2) ON CONFLICT (run_id) DO UPDATE SET data = excluded.data',
@@ -486,21 +497,23 @@ class PostgresStore implements Store {
         // One JSON document per chunk, expanded by the server: about twice as fast as column arrays
         // with unnest, and far faster than a round trip per row.
         for (let i = 0; i < result.decisions.length; i += DECISION_CHUNK) {
-          const chunk = result.decisions.slice(i, i + DECISION_CHUNK).map((d, n) => ({
-            n,
-            t: text(d.target),
-            r: text(d.rule),
-            o: d.outcome,
-            s: text(d.severity),
-            c: encodeConditions(d.conditions),
-            tr: toJson(d.trace),
-            a: d.actions === undefined ? null : toJson(d.actions),
-            at: d.at,
-          }));
+          // The body (conditions, trace, actions) once per distinct body; the row refers to it.
+          const bodies = new Map<string, string>();
+          const chunk = result.decisions.slice(i, i + DECISION_CHUNK).map((d, n) => {
+            const b = encodeBody(d, runId);
+            bodies.set(b.hash, text(b.text));
+            return { n, t: text(d.target), r: text(d.rule), o: d.outcome, s: text(d.severity), at: d.at, b: b.hash };
+          });
           await this.query(
-            `INSERT INTO {s}.decisions (run_id, target, rule, outcome, severity, conditions, trace, actions, at)
-             SELECT $1, x.t, x.r, x.o, x.s, x.c, x.tr, x.a, x.at
-             FROM json_to_recordset($2::json) AS x(n integer, t text, r text, o text, s text, c text, tr text, a text, at bigint)
+            `INSERT INTO {s}.decision_bodies (hash, body, last_run) SELECT x.h, x.b, $3 FROM unnest($1::text[], $2::text[]) AS x(h, b)
+             ON CONFLICT (hash) DO UPDATE SET last_run = excluded.last_run WHERE excluded.last_run > {s}.decision_bodies.last_run`,
+            [[...bodies.keys()], [...bodies.values()], runId],
+            c,
+          );
+          await this.query(
+            `INSERT INTO {s}.decisions (run_id, target, rule, outcome, severity, conditions, trace, actions, at, body)
+             SELECT $1, x.t, x.r, x.o, x.s, '', '', NULL, x.at, x.b
+             FROM json_to_recordset($2::json) AS x(n integer, t text, r text, o text, s text, at bigint, b text)
              ORDER BY x.n`,
             [runId, JSON.stringify(chunk)],
             c,
@@ -508,6 +521,133 @@ class PostgresStore implements Store {
         }
       }),
     );
+  }
+
+  /**
+   * Inside finishRun's transaction: the targets that differ from the head get a new version under the
+   * next sequence number (see the SQLite store). Taking the head row's lock first serializes
+   * snapshot writers, so the head read with it is what every earlier snapshot left.
+   */
+  private async writeSnapshot(c: PoolClient, runId: number, snap: SnapshotInput): Promise<void> {
+    // RETURNING gives the new row; the old order and digests are what the UPDATE left unchanged.
+    const head = (await this.query('UPDATE {s}.snapshot_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, order_hash, digests', [], c)).rows[0]!;
+    const seq = Number(head.seq);
+    const order = orderHash(snap.ids);
+    const headOrder = head.order_hash as string | null;
+    const prevIds =
+      headOrder === null || headOrder === order
+        ? null
+        : decodeOrder((await this.query('SELECT ids FROM {s}.snapshot_orders WHERE hash = $1', [headOrder], c)).rows[0]!.ids as Buffer);
+    const { changed, gone } = changesSince(
+      { order: headOrder, digests: head.digests === null ? null : snapshotBytes(head.digests), ids: () => prevIds ?? [] },
+      snap,
+      order,
+    );
+    for (let i = 0; i < changed.length; i += SNAPSHOT_CHUNK) {
+      const part = changed.slice(i, i + SNAPSHOT_CHUNK);
+      await this.query(
+        `INSERT INTO {s}.snapshot_targets (target, seq, data) SELECT x.t, $3, x.d FROM unnest($1::text[], $2::text[]) AS x(t, d)
+         ON CONFLICT (target, seq) DO UPDATE SET data = excluded.data`,
+        [part.map((j) => text(snap.ids[j]!)), part.map((j) => snap.texts[j]!), seq],
+        c,
+      );
+    }
+    for (let i = 0; i < gone.length; i += SNAPSHOT_CHUNK) {
+      await this.query(
+        `INSERT INTO {s}.snapshot_targets (target, seq, data) SELECT x.t, $2, NULL FROM unnest($1::text[]) AS x(t)
+         ON CONFLICT (target, seq) DO UPDATE SET data = NULL`,
+        [gone.slice(i, i + SNAPSHOT_CHUNK).map(text), seq],
+        c,
+      );
+    }
+    if ((await this.query('SELECT 1 FROM {s}.snapshot_orders WHERE hash = $1', [order], c)).rowCount === 0) {
+      await this.query('INSERT INTO {s}.snapshot_orders (hash, ids) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING', [order, encodeOrder(snap.ids)], c);
+    }
+    await this.query(
+      'UPDATE {s}.snapshot_head SET order_hash = $1, digests = $2 WHERE id = 1',
+      [order, Buffer.from(snap.digests.buffer, snap.digests.byteOffset, snap.digests.byteLength)],
+      c,
+    );
+    await this.query(
+      `INSERT INTO {s}.run_snapshots (run_id, data, seq, order_hash) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (run_id) DO UPDATE SET data = excluded.data, seq = excluded.seq, order_hash = excluded.order_hash`,
+      [runId, encodeMeta(snap.meta), seq, order],
+      c,
+    );
+  }
+
+  /** Inside a transaction after runs were deleted: drop target versions and orders no retained snapshot reads (see the SQLite store). */
+  private async collectVersions(c: PoolClient): Promise<void> {
+    // The head's lock keeps snapshot writers out meanwhile.
+    const counter = Number((await this.query('SELECT seq FROM {s}.snapshot_head WHERE id = 1 FOR UPDATE', [], c)).rows[0]!.seq);
+    const oldest = (await this.query('SELECT min(seq) AS s FROM {s}.run_snapshots WHERE seq IS NOT NULL', [], c)).rows[0]!.s;
+    const smin = oldest === null || oldest === undefined ? counter : Number(oldest);
+    await this.query(
+      `DELETE FROM {s}.snapshot_targets o WHERE o.seq < $1 AND EXISTS (
+         SELECT 1 FROM {s}.snapshot_targets n WHERE n.target = o.target AND n.seq > o.seq AND n.seq <= $1)`,
+      [smin],
+      c,
+    );
+    await this.query('DELETE FROM {s}.snapshot_targets WHERE data IS NULL AND seq <= $1', [smin], c);
+    // The head's order stays: the next snapshot compares with it.
+    await this.query(
+      `DELETE FROM {s}.snapshot_orders WHERE hash NOT IN (SELECT order_hash FROM {s}.run_snapshots WHERE order_hash IS NOT NULL)
+       AND hash IS DISTINCT FROM (SELECT order_hash FROM {s}.snapshot_head WHERE id = 1)`,
+      [],
+      c,
+    );
+    // Bodies last used by runs older than every run kept (finished or not) are read by no one.
+    await this.query('DELETE FROM {s}.decision_bodies WHERE last_run < (SELECT coalesce(min(id), 9007199254740991) FROM {s}.runs)', [], c);
+  }
+
+  getSnapshotParts(runId: number): Promise<SnapshotParts | null> {
+    return this.op(async () => {
+      const r = (await this.query('SELECT data, seq, order_hash FROM {s}.run_snapshots WHERE run_id = $1', [runId])).rows[0];
+      if (r === undefined) return null;
+      if (r.seq === null) return { whole: snapshotBytes(r.data) };
+      const o = (await this.query('SELECT ids FROM {s}.snapshot_orders WHERE hash = $1', [r.order_hash])).rows[0];
+      if (o === undefined) throw new Error(`the snapshot of run ${runId} lacks its order of targets: the store is inconsistent`);
+      const ids = decodeOrder(o.ids as Buffer);
+      const byId = new Map<string, string>();
+      const rows = (
+        await this.pool.query({
+          text: this.sql('SELECT DISTINCT ON (target) target, data FROM {s}.snapshot_targets WHERE seq <= $1 ORDER BY target, seq DESC'),
+          values: [r.seq],
+          rowMode: 'array',
+        })
+      ).rows as [string, string | null][];
+      for (const [t, d] of rows) if (d !== null) byId.set(t, d);
+      // Ids with NUL are stored with U+FFFD (see the README): look them up that way.
+      const texts = inOrder(ids.map(text), byId, runId);
+      return { meta: decodeMeta(r.data as Buffer), ids, texts };
+    });
+  }
+
+  async getSnapshot(runId: number): Promise<Uint8Array | null> {
+    const parts = await this.getSnapshotParts(runId);
+    if (parts === null) return null;
+    if ('whole' in parts) return parts.whole;
+    const z = gzipSync(snapshotJson(parts), { level: 1 });
+    return new Uint8Array(z.buffer, z.byteOffset, z.byteLength);
+  }
+
+  size(): Promise<StoreSize> {
+    return this.op(async () => {
+      const tables: Record<string, number> = {};
+      let bytes = 0;
+      for (const r of (
+        await this.query(
+          `SELECT c.relname AS t, pg_total_relation_size(c.oid) AS b FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = $1 AND c.relkind = 'r'`,
+          [this.schema],
+        )
+      ).rows) {
+        tables[r.t as string] = Number(r.b);
+        bytes += Number(r.b);
+      }
+      const runs = (await this.query('SELECT count(*) AS n, min(started_at) AS oldest FROM {s}.runs')).rows[0]!;
+      return { bytes, tables, runs: Number(runs.n), oldestRunAt: runs.oldest === null ? null : Number(runs.oldest) };
+    });
   }
 
   getRun(id: number): Promise<RunRecord | null> {
@@ -528,20 +668,13 @@ class PostgresStore implements Store {
     });
   }
 
-  getSnapshot(runId: number): Promise<Uint8Array | null> {
-    return this.op(async () => {
-      const r = (await this.query('SELECT data FROM {s}.run_snapshots WHERE run_id = $1', [runId])).rows[0];
-      return r === undefined ? null : snapshotBytes(r.data);
-    });
-  }
-
   getDecisions(runId: number, filter: { target?: string; rule?: string } = {}): Promise<DecisionRecord[]> {
     return this.op(async () => {
       const p = new Params();
-      const where = [`run_id = ${p.add(runId)}`];
-      if (filter.target !== undefined) where.push(`target = ${p.add(filter.target)}`);
-      if (filter.rule !== undefined) where.push(`rule = ${p.add(filter.rule)}`);
-      return (await this.query(`SELECT * FROM {s}.decisions WHERE ${where.join(' AND ')} ORDER BY id`, p.values)).rows.map(decisionFromRow);
+      const where = [`d.run_id = ${p.add(runId)}`];
+      if (filter.target !== undefined) where.push(`d.target = ${p.add(filter.target)}`);
+      if (filter.rule !== undefined) where.push(`d.rule = ${p.add(filter.rule)}`);
+      return (await this.query(`${PG_SELECT_DECISIONS} WHERE ${where.join(' AND ')} ORDER BY d.id`, p.values)).rows.map(decisionFromRow);
     });
   }
 
@@ -555,18 +688,34 @@ class PostgresStore implements Store {
     return this.op(async () => {
       const p = new Params();
       const where: string[] = [];
-      if (filter.target !== undefined) where.push(`target = ${p.add(filter.target)}`);
-      if (filter.rule !== undefined) where.push(`rule = ${p.add(filter.rule)}`);
-      if (filter.since !== undefined) where.push(`at >= ${p.add(filter.since)}`);
-      if (filter.outcomes !== undefined) where.push(`outcome = ANY(${p.add(filter.outcomes)}::text[])`);
-      const sql = `SELECT * FROM {s}.decisions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ${p.add(filter.limit)}`;
+      if (filter.target !== undefined) where.push(`d.target = ${p.add(filter.target)}`);
+      if (filter.rule !== undefined) where.push(`d.rule = ${p.add(filter.rule)}`);
+      if (filter.since !== undefined) where.push(`d.at >= ${p.add(filter.since)}`);
+      if (filter.outcomes !== undefined) where.push(`d.outcome = ANY(${p.add(filter.outcomes)}::text[])`);
+      const sql = `${PG_SELECT_DECISIONS} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.at DESC, d.id DESC LIMIT ${p.add(filter.limit)}`;
       return (await this.query(sql, p.values)).rows.map(decisionFromRow);
     });
   }
 
-  pruneRuns(before: number): Promise<number> {
+  pruneRuns(before: number, opts: { keep?: number } = {}): Promise<number> {
     // Snapshots and decisions go with their run (ON DELETE CASCADE); the journal stays.
-    return this.op(async () => (await this.query('DELETE FROM {s}.runs WHERE finished_at IS NOT NULL AND finished_at < $1', [before])).rowCount);
+    return this.op(() =>
+      this.tx(async (c) => {
+        let n = (await this.query('DELETE FROM {s}.runs WHERE finished_at IS NOT NULL AND finished_at < $1', [before], c)).rowCount;
+        if (opts.keep !== undefined) {
+          n += (
+            await this.query(
+              `DELETE FROM {s}.runs WHERE finished_at IS NOT NULL AND id NOT IN (
+                 SELECT id FROM {s}.runs WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT $1)`,
+              [Math.max(0, opts.keep)],
+              c,
+            )
+          ).rowCount;
+        }
+        if (n > 0) await this.collectVersions(c);
+        return n;
+      }),
+    );
   }
 
   // ---- `for` state

@@ -250,4 +250,41 @@ CREATE UNIQUE INDEX approvals_live ON {s}.approvals (rule, target) WHERE status 
 CREATE INDEX approvals_status ON {s}.approvals (status, asked_at);
 `,
   },
+  {
+    version: 5,
+    name: 'snapshots stored by change',
+    // As SQLite's migration 3: target versions stored once, a snapshot's targets are the newest
+    // version of each id of its order at or before its sequence number (see sqlite/migrations.ts).
+    sql: `
+CREATE TABLE {s}.snapshot_targets (
+  target text NOT NULL,
+  seq bigint NOT NULL,
+  data text,
+  PRIMARY KEY (target, seq)
+);
+CREATE INDEX snapshot_targets_seq ON {s}.snapshot_targets (seq);
+CREATE TABLE {s}.snapshot_orders (
+  hash text PRIMARY KEY,
+  ids bytea NOT NULL
+);
+CREATE TABLE {s}.snapshot_head (
+  id integer PRIMARY KEY CHECK (id = 1),
+  seq bigint NOT NULL,
+  order_hash text,
+  digests bytea
+);
+INSERT INTO {s}.snapshot_head (id, seq) VALUES (1, 0);
+ALTER TABLE {s}.run_snapshots ADD COLUMN seq bigint;
+ALTER TABLE {s}.run_snapshots ADD COLUMN order_hash text;
+CREATE INDEX run_snapshots_seq ON {s}.run_snapshots (seq);
+CREATE TABLE {s}.decision_bodies (
+  hash text PRIMARY KEY,
+  body text NOT NULL,
+  last_run bigint NOT NULL
+);
+CREATE INDEX decision_bodies_last ON {s}.decision_bodies (last_run);
+ALTER TABLE {s}.decisions ADD COLUMN body text;
+DELETE FROM {s}.decisions WHERE outcome IN ('derived', 'not_matched');
+`,
+  },
 ];

@@ -4,8 +4,9 @@ import { linkSync, rmSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ExecutionOutcome, ExecutionStatus } from '../../model.js';
-import { bytes, encodeConditions, toJson } from '../codec.js';
+import { bytes, encodeBody, toJson } from '../codec.js';
 import { Mutex } from '../mutex.js';
+import { changesSince, decodeMeta, decodeOrder, encodeMeta, encodeOrder, inOrder, orderHash, snapshotJson } from '../snapshot.js';
 import {
   auditFromRow,
   decisionFromRow,
@@ -48,13 +49,17 @@ import {
   type LeaseInfo,
   type LeaseResult,
   type RunRecord,
+  type SnapshotInput,
+  type SnapshotParts,
   type Store,
+  type StoreSize,
   type SwitchState,
   type VerificationRecord,
   type VerificationStatus,
 } from '../types.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import { makeDirs, sqlitePathProblems, storeFileState } from './path.js';
+import { gzipSync } from 'node:zlib';
 
 export interface SqliteStoreOptions {
   /** How long a write waits for another process's write lock before failing (default 5000 ms). */
@@ -189,8 +194,12 @@ function createStoreFile(where: string, busyTimeoutMs: number, now: () => number
 /** better-sqlite3 binds Buffers, not plain Uint8Arrays; this is a view, not a copy. */
 const blob = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
-const INSERT_DECISION = `INSERT INTO decisions (run_id, target, rule, outcome, severity, conditions, trace, actions, at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+// The body (conditions, trace, actions) is stored once in decision_bodies; the row refers to it.
+const INSERT_DECISION = `INSERT INTO decisions (run_id, target, rule, outcome, severity, conditions, trace, actions, at, body)
+  VALUES (?, ?, ?, ?, ?, '', '', NULL, ?, ?)`;
+const UPSERT_BODY = `INSERT INTO decision_bodies (hash, body, last_run) VALUES (?, ?, ?)
+  ON CONFLICT (hash) DO UPDATE SET last_run = excluded.last_run WHERE excluded.last_run > decision_bodies.last_run`;
+const SELECT_DECISIONS = 'SELECT d.*, b.body AS body_text FROM decisions d LEFT JOIN decision_bodies b ON b.hash = d.body';
 
 class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -454,24 +463,124 @@ class SqliteStore implements Store {
         if (u.changes === 0 && result.ifUnfinished) return;
         if (u.changes === 0) throw new Error(`finishRun: run ${runId} does not exist`);
         if (result.snapshot === null) this.stmt('DELETE FROM run_snapshots WHERE run_id = ?').run(runId);
-        else this.stmt('INSERT OR REPLACE INTO run_snapshots (run_id, data) VALUES (?, ?)').run(runId, blob(result.snapshot));
+        else if (result.snapshot instanceof Uint8Array)
+          this.stmt('INSERT OR REPLACE INTO run_snapshots (run_id, data) VALUES (?, ?)').run(runId, blob(result.snapshot));
+        else this.writeSnapshot(runId, result.snapshot);
         // Finishing twice replaces the decisions rather than doubling them.
         this.stmt('DELETE FROM decisions WHERE run_id = ?').run(runId);
         const insert = this.stmt(INSERT_DECISION);
+        const upsertBody = this.stmt(UPSERT_BODY);
+        const bodies = new Set<string>();
         for (const d of result.decisions) {
-          insert.run(
-            runId,
-            d.target,
-            d.rule,
-            d.outcome,
-            d.severity,
-            encodeConditions(d.conditions),
-            toJson(d.trace),
-            d.actions === undefined ? null : toJson(d.actions),
-            d.at,
-          );
+          const b = encodeBody(d, runId);
+          if (!bodies.has(b.hash)) {
+            bodies.add(b.hash);
+            upsertBody.run(b.hash, b.text, runId);
+          }
+          insert.run(runId, d.target, d.rule, d.outcome, d.severity, d.at, b.hash);
         }
       });
+    });
+  }
+
+  /**
+   * Inside finishRun's transaction: the targets that differ from the newest stored snapshot (the head)
+   * get a new version under the next sequence number; targets that left get an empty one. Under the
+   * write lock, so the head is what every earlier snapshot left (docs/performance.md).
+   */
+  private writeSnapshot(runId: number, snap: SnapshotInput): void {
+    const head = this.stmt('UPDATE snapshot_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, order_hash, digests').get() as Row;
+    const seq = head.seq as number;
+    const order = orderHash(snap.ids);
+    const { changed, gone } = changesSince(
+      {
+        order: head.order_hash as string | null,
+        digests: head.digests === null ? null : bytes(head.digests as Buffer),
+        ids: () => decodeOrder((this.stmt('SELECT ids FROM snapshot_orders WHERE hash = ?').get(head.order_hash) as Row).ids as Buffer),
+      },
+      snap,
+      order,
+    );
+    const version = this.stmt('INSERT INTO snapshot_targets (target, seq, data) VALUES (?, ?, ?) ON CONFLICT (target, seq) DO UPDATE SET data = excluded.data');
+    for (const i of changed) version.run(snap.ids[i]!, seq, snap.texts[i]!);
+    for (const id of gone) version.run(id, seq, null);
+    if (this.stmt('SELECT 1 FROM snapshot_orders WHERE hash = ?').get(order) === undefined) {
+      this.stmt('INSERT INTO snapshot_orders (hash, ids) VALUES (?, ?)').run(order, encodeOrder(snap.ids));
+    }
+    this.stmt('UPDATE snapshot_head SET order_hash = ?, digests = ? WHERE id = 1').run(order, blob(snap.digests));
+    this.stmt('INSERT OR REPLACE INTO run_snapshots (run_id, data, seq, order_hash) VALUES (?, ?, ?, ?)').run(runId, encodeMeta(snap.meta), seq, order);
+  }
+
+  /** Inside a write transaction after runs were deleted: drop target versions and orders no retained snapshot reads. */
+  private collectVersions(): void {
+    const oldest = (this.stmt('SELECT min(seq) AS s FROM run_snapshots WHERE seq IS NOT NULL').get() as Row).s as number | null;
+    // Without a retained snapshot, only the head matters (the next run compares with it).
+    const smin = oldest ?? ((this.stmt('SELECT seq FROM snapshot_head WHERE id = 1').get() as Row).seq as number);
+    // A version older than the oldest retained snapshot that a newer one (at or before it) replaces is read by no one.
+    this.stmt(`DELETE FROM snapshot_targets WHERE seq < ? AND EXISTS (
+      SELECT 1 FROM snapshot_targets n WHERE n.target = snapshot_targets.target AND n.seq > snapshot_targets.seq AND n.seq <= ?)`).run(smin, smin);
+    // "Left the fleet" matters only to snapshots after it, which do not list the target.
+    this.stmt('DELETE FROM snapshot_targets WHERE data IS NULL AND seq <= ?').run(smin);
+    // The head's order stays: the next snapshot compares with it.
+    this.stmt(`DELETE FROM snapshot_orders WHERE hash NOT IN (SELECT order_hash FROM run_snapshots WHERE order_hash IS NOT NULL)
+      AND hash IS NOT (SELECT order_hash FROM snapshot_head WHERE id = 1)`).run();
+    // Bodies last used by runs older than every run kept (finished or not) are read by no one.
+    this.stmt('DELETE FROM decision_bodies WHERE last_run < (SELECT coalesce(min(id), 9007199254740991) FROM runs)').run();
+  }
+
+  getSnapshotParts(runId: number): Promise<SnapshotParts | null> {
+    return this.op(() => {
+      const r = this.stmt('SELECT data, seq, order_hash FROM run_snapshots WHERE run_id = ?').get(runId) as Row | undefined;
+      if (r === undefined) return null;
+      if (r.seq === null) return { whole: bytes(r.data as Buffer)! };
+      const o = this.stmt('SELECT ids FROM snapshot_orders WHERE hash = ?').get(r.order_hash) as Row | undefined;
+      if (o === undefined) throw new Error(`the snapshot of run ${runId} lacks its order of targets: the store is inconsistent`);
+      const ids = decodeOrder(o.ids as Buffer);
+      const byId = new Map<string, string>();
+      // SQLite: the bare column `data` comes from the row of max(seq).
+      for (const [t, , d] of this.stmt('SELECT target, max(seq), data FROM snapshot_targets WHERE seq <= ? GROUP BY target')
+        .raw(true)
+        .iterate(r.seq) as IterableIterator<[string, number, string | null]>) {
+        if (d !== null) byId.set(t, d);
+      }
+      return { meta: decodeMeta(r.data as Buffer), ids, texts: inOrder(ids, byId, runId) };
+    });
+  }
+
+  async getSnapshot(runId: number): Promise<Uint8Array | null> {
+    const parts = await this.getSnapshotParts(runId);
+    if (parts === null) return null;
+    if ('whole' in parts) return parts.whole;
+    return bytes(gzipSync(snapshotJson(parts), { level: 1 }));
+  }
+
+  size(): Promise<StoreSize> {
+    return this.op(() => {
+      const pages = (this.db.pragma('page_count', { simple: true }) as number) * (this.db.pragma('page_size', { simple: true }) as number);
+      let bytes = pages;
+      if (this.where !== ':memory:') {
+        bytes = 0;
+        for (const f of [this.where, `${this.where}-wal`]) {
+          try {
+            bytes += statSync(f).size;
+          } catch {
+            // no WAL file right now
+          }
+        }
+      }
+      const tables: Record<string, number> = {};
+      try {
+        // Indexes are counted with their table.
+        for (const row of this.db
+          .prepare(`SELECT coalesce(m.tbl_name, d.name) AS t, sum(d.pgsize) AS b FROM dbstat d LEFT JOIN sqlite_master m ON m.name = d.name GROUP BY t`)
+          .all() as Row[]) {
+          tables[row.t as string] = row.b as number;
+        }
+      } catch {
+        // SQLite built without the dbstat table: the total only
+      }
+      const runs = this.stmt('SELECT count(*) AS n, min(started_at) AS oldest FROM runs').get() as Row;
+      return { bytes, tables, runs: runs.n as number, oldestRunAt: (runs.oldest as number | null) ?? null };
     });
   }
 
@@ -493,20 +602,13 @@ class SqliteStore implements Store {
     });
   }
 
-  getSnapshot(runId: number): Promise<Uint8Array | null> {
-    return this.op(() => {
-      const r = this.stmt('SELECT data FROM run_snapshots WHERE run_id = ?').get(runId) as Row | undefined;
-      return r === undefined ? null : bytes(r.data as Buffer);
-    });
-  }
-
   getDecisions(runId: number, filter: { target?: string; rule?: string } = {}): Promise<DecisionRecord[]> {
     return this.op(() => {
-      const where = ['run_id = ?'];
+      const where = ['d.run_id = ?'];
       const args: unknown[] = [runId];
-      if (filter.target !== undefined) where.push('target = ?'), args.push(filter.target);
-      if (filter.rule !== undefined) where.push('rule = ?'), args.push(filter.rule);
-      return (this.stmt(`SELECT * FROM decisions WHERE ${where.join(' AND ')} ORDER BY id`).all(...args) as Row[]).map(decisionFromRow);
+      if (filter.target !== undefined) where.push('d.target = ?'), args.push(filter.target);
+      if (filter.rule !== undefined) where.push('d.rule = ?'), args.push(filter.rule);
+      return (this.stmt(`${SELECT_DECISIONS} WHERE ${where.join(' AND ')} ORDER BY d.id`).all(...args) as Row[]).map(decisionFromRow);
     });
   }
 
@@ -520,19 +622,27 @@ class SqliteStore implements Store {
     return this.op(() => {
       const where: string[] = [];
       const args: unknown[] = [];
-      if (filter.target !== undefined) where.push('target = ?'), args.push(filter.target);
-      if (filter.rule !== undefined) where.push('rule = ?'), args.push(filter.rule);
-      if (filter.since !== undefined) where.push('at >= ?'), args.push(filter.since);
-      if (filter.outcomes !== undefined) where.push('outcome IN (SELECT value FROM json_each(?))'), args.push(toJson(filter.outcomes));
-      const sql = `SELECT * FROM decisions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ?`;
+      if (filter.target !== undefined) where.push('d.target = ?'), args.push(filter.target);
+      if (filter.rule !== undefined) where.push('d.rule = ?'), args.push(filter.rule);
+      if (filter.since !== undefined) where.push('d.at >= ?'), args.push(filter.since);
+      if (filter.outcomes !== undefined) where.push('d.outcome IN (SELECT value FROM json_each(?))'), args.push(toJson(filter.outcomes));
+      const sql = `${SELECT_DECISIONS} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.at DESC, d.id DESC LIMIT ?`;
       return (this.stmt(sql).all(...args, filter.limit) as Row[]).map(decisionFromRow);
     });
   }
 
-  pruneRuns(before: number): Promise<number> {
+  pruneRuns(before: number, opts: { keep?: number } = {}): Promise<number> {
     return this.op(() =>
       // Snapshots and decisions go with their run (ON DELETE CASCADE); the journal stays.
-      this.writeTx(() => this.stmt('DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at < ?').run(before).changes),
+      this.writeTx(() => {
+        let n = this.stmt('DELETE FROM runs WHERE finished_at IS NOT NULL AND finished_at < ?').run(before).changes;
+        if (opts.keep !== undefined) {
+          n += this.stmt(`DELETE FROM runs WHERE finished_at IS NOT NULL AND id NOT IN (
+            SELECT id FROM runs WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT ?)`).run(Math.max(0, opts.keep)).changes;
+        }
+        if (n > 0) this.collectVersions();
+        return n;
+      }),
     );
   }
 

@@ -249,4 +249,52 @@ CREATE UNIQUE INDEX approvals_live ON approvals (rule, target) WHERE status IN (
 CREATE INDEX approvals_status ON approvals (status, asked_at);
 `,
   },
+  {
+    version: 5,
+    name: 'snapshots stored by change',
+    // Issue 15: a run stores the targets that changed since the latest snapshot, not the fleet.
+    // snapshot_targets holds each version of a target once, under the sequence number of the
+    // snapshot that first had it (NULL data: the target left the fleet then); a snapshot's targets
+    // are, for each id of its order, the newest version at or before its sequence number.
+    // snapshot_head is the newest snapshot's order and its targets' digests (what the next run
+    // compares with) and the sequence counter; snapshot_orders holds each distinct order of ids once. A snapshot recorded before
+    // (seq NULL) stays whole and readable. Derived and not-matched decisions recorded before are
+    // recomputed from those whole snapshots: they go. A decision's conditions, trace and actions
+    // (its body) are stored once per distinct body in decision_bodies: a run that decides as the
+    // one before adds one short row per decision (body NULL: the columns hold it, as before).
+    sql: `
+CREATE TABLE snapshot_targets (
+  id INTEGER PRIMARY KEY,
+  target TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  data TEXT
+);
+-- A rowid table: each run's versions are appended at its end, densely (keyed by target, new
+-- versions would split pages all over the table); the index finds them by target.
+CREATE UNIQUE INDEX snapshot_targets_key ON snapshot_targets (target, seq);
+CREATE INDEX snapshot_targets_seq ON snapshot_targets (seq);
+CREATE TABLE snapshot_orders (
+  hash TEXT PRIMARY KEY,
+  ids BLOB NOT NULL
+);
+CREATE TABLE snapshot_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL,
+  order_hash TEXT,
+  digests BLOB
+);
+INSERT INTO snapshot_head (id, seq) VALUES (1, 0);
+ALTER TABLE run_snapshots ADD COLUMN seq INTEGER;
+ALTER TABLE run_snapshots ADD COLUMN order_hash TEXT;
+CREATE INDEX run_snapshots_seq ON run_snapshots (seq);
+CREATE TABLE decision_bodies (
+  hash TEXT PRIMARY KEY,
+  body TEXT NOT NULL,
+  last_run INTEGER NOT NULL
+);
+CREATE INDEX decision_bodies_last ON decision_bodies (last_run);
+ALTER TABLE decisions ADD COLUMN body TEXT;
+DELETE FROM decisions WHERE outcome IN ('derived', 'not_matched');
+`,
+  },
 ];
