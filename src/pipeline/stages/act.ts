@@ -201,6 +201,12 @@ function startInWaves(ctx: RunContext, todo: Decision[], one: (d: Decision) => P
   for (const b of batches.values()) b.open = b.wave = slow ? 1 : b.queue.length;
 
   const waveDone = (b: Batch) => {
+    // A run that is stopping (a signal, its deadline, a lost lease) says so for every decision left, which its
+    // start then stops with that reason: a failure of an action cut short by the stop is not the slow start's.
+    if (ctx.signal.aborted) {
+      b.open = b.wave = b.queue.length;
+      return;
+    }
     if (b.failed.length > 0 && b.queue.length > 0) {
       const f = b.failed;
       const what = f.length === 1 ? `the action on ${f[0]}` : `the actions on ${f.length} targets (${f.slice(0, 3).join(', ')}${f.length > 3 ? ', ...' : ''})`;
