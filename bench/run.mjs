@@ -6,6 +6,7 @@
 //                      [--rt | --nice N] [--dist DIR] [--compare-dist DIR] [--out bench/results/latest.json]
 //
 // Results print as a table and are written as JSON. Nothing here is part of `npm test`.
+import { switchLatency } from './switch-latency.mjs';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -580,6 +581,14 @@ for (const r of deriveResults) {
   ]);
 }
 
+// The off switch during an incident: `reflex disable --all` from process start to the switch committed (issue 14.4).
+const offSwitch = switchLatency();
+targetChecks.push([
+  `reflex disable --all from process start to exit < 150 ms (median of ${offSwitch.runs}; p90 beside it)`,
+  `${offSwitch.medianMs} ms (p90 ${offSwitch.p90Ms} ms)`,
+  offSwitch.medianMs < 150,
+]);
+
 const report = [
   `Reflex benchmark, ${machine.date}`,
   `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, ${machine.os}, Node ${machine.node}; load average at the end ${machine.load.join(' ')}${RT ? '; timed reflex processes at real-time priority (--rt)' : NICE === null ? '' : `; measured processes at nice ${NICE}`}`,
@@ -596,7 +605,7 @@ console.log(report);
 mkdirSync(resolve(OUT, '..'), { recursive: true });
 writeFileSync(
   OUT,
-  `${JSON.stringify({ machine, runs: RUNS, results, deriveResults, growth, cold, targets: targetChecks.map(([what, got, met]) => ({ what, got, met })), table, deriveTable }, null, 2)}\n`,
+  `${JSON.stringify({ machine, runs: RUNS, results, deriveResults, growth, cold, offSwitch, targets: targetChecks.map(([what, got, met]) => ({ what, got, met })), table, deriveTable }, null, 2)}\n`,
 );
 log(`\nwritten to ${OUT}`);
 if (results.some((r) => !r.crossCheck.ok) || deriveResults.some((r) => !r.crossCheck.ok)) process.exitCode = 1;
