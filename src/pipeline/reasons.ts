@@ -66,3 +66,21 @@ export const REASON = {
 } as const;
 
 export type Reason = (typeof REASON)[keyof typeof REASON];
+
+/**
+ * Reasons of guardrails that stop decisions as a group (breakers) or by counting (limits): what `reflex status` and
+ * the console list as "breakers and limits that stopped decisions".
+ */
+export const GUARDRAIL_REASONS: ReadonlySet<string> = new Set<Reason>([
+  REASON.BREAKER_WIDESPREAD,
+  REASON.BREAKER_IMPLAUSIBLE,
+  REASON.BREAKER_FAILURES,
+  REASON.BREAKER_STORM,
+  REASON.BLAST_RULE,
+  REASON.BLAST_ACTION,
+  REASON.BLAST_GROUP,
+  REASON.MIN_HEALTHY,
+  REASON.BUDGET,
+  REASON.GUARD_UNREADABLE,
+  REASON.SWITCH_UNREADABLE,
+]);

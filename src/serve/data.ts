@@ -6,7 +6,8 @@ import { UserError } from '../errors.js';
 import { readSnapshot } from '../explain/recorded.js';
 import { describeDisable, describeSwitch, switchOff } from '../guards/switches.js';
 import type { DecisionOutcome } from '../model.js';
-import { REASON } from '../pipeline/reasons.js';
+import { OUTCOME_ORDER } from '../explain/text.js';
+import { GUARDRAIL_REASONS, REASON } from '../pipeline/reasons.js';
 import type { Snapshot } from '../pipeline/stages/collect.js';
 import type { RuleSet } from '../rules/ruleset.js';
 import type { AuditRecord, DecisionRecord, DisableRecord, EscalationRecord, ExecutionRecord, RunRecord, Store, SwitchState } from '../store/types.js';
@@ -29,37 +30,8 @@ export interface ServeDeps {
 
 export const PAGE_SIZE = 50;
 
-/** Outcomes in the order people read them, with the group the chart colours them by. */
-export const OUTCOMES: DecisionOutcome[] = [
-  'failed',
-  'interrupted',
-  'executed',
-  'escalated',
-  'blocked',
-  'dry_run',
-  'deferred',
-  'cooled_down',
-  'matched',
-  'unknown',
-  'pending',
-  'derived',
-  'not_matched',
-];
-
-/** Reasons of guardrails that stop decisions as a group (breakers) or by counting (limits), as `reflex status` lists them. */
-const GUARDRAIL_REASONS = new Set<string>([
-  REASON.BREAKER_WIDESPREAD,
-  REASON.BREAKER_IMPLAUSIBLE,
-  REASON.BREAKER_FAILURES,
-  REASON.BREAKER_STORM,
-  REASON.BLAST_RULE,
-  REASON.BLAST_ACTION,
-  REASON.BLAST_GROUP,
-  REASON.MIN_HEALTHY,
-  REASON.BUDGET,
-  REASON.GUARD_UNREADABLE,
-  REASON.SWITCH_UNREADABLE,
-]);
+/** Outcomes in the order people read them: the same order as `reflex run` and `reflex why` (explain/text.ts). */
+export const OUTCOMES: readonly DecisionOutcome[] = OUTCOME_ORDER;
 
 export interface Stopped {
   reason: string;

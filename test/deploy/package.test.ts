@@ -58,6 +58,6 @@ describe('the npm package', () => {
     expect(check.status, check.stderr).toBe(0);
     const run = spawnSync(process.execPath, [cli, 'run', '--dry-run'], { cwd: example, encoding: 'utf8', timeout: 60_000 });
     expect(run.status, run.stderr).toBe(0);
-    expect(run.stdout).toContain('run #1 (dry-run)');
+    expect(run.stdout).toContain('run #1 (dry run: nothing acts)');
   });
 });

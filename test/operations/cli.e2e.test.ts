@@ -38,7 +38,7 @@ describe('--log-format json', () => {
     spawnSync(process.execPath, ['demo/service.mjs', 'break', 'web-2'], { cwd: dir });
     const r = reflex(['run', '--log-format', 'json'], { cwd: dir });
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^run #1 \(enforce\)/);
+    expect(r.stdout).toMatch(/^run #1: \d+ rules enforce/);
     const lines = jsonLines(r.stderr);
     for (const l of lines) {
       expect(typeof l.time).toBe('string');
@@ -67,8 +67,8 @@ describe('--log-format json', () => {
     const usage = reflex(['run', '--log-format', 'json', '--no-such-flag'], { cwd: dir });
     expect(usage.status).toBe(2);
     expect(jsonLines(usage.stderr)[0]).toMatchObject({ level: 'error', msg: "unknown option '--no-such-flag'" });
-    // The store's folder is a file: the store cannot be opened (exit 3).
-    const store = fixture({ 'reflex.yaml': 'store: f/state.db\nrules: [rules.yaml]\n', 'rules.yaml': 'rules: []\n', f: 'not a folder\n' });
+    // The store file is not a database: the store cannot be opened (exit 3).
+    const store = fixture({ 'reflex.yaml': 'store: state.db\nrules: [rules.yaml]\n', 'rules.yaml': 'rules: []\n', 'state.db': 'not a database\n' });
     const r = reflex(['--log-format', 'json', 'status'], { cwd: store });
     expect(r.status).toBe(3);
     expect(jsonLines(r.stderr)).toEqual([
@@ -122,7 +122,7 @@ describe('--verbose, --quiet and REFLEX_CONFIG on every command', () => {
     const elsewhere = mkdtempSync(join(tmpdir(), 'reflex-cwd-'));
     const r = reflex(['check'], { cwd: elsewhere, env: { REFLEX_CONFIG: join(dir, 'reflex.yaml') } });
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^ok: 5 rules/);
+    expect(r.stdout).toMatch(/^ok: \d+ rules/);
     const other = fixture({ 'reflex.yaml': 'rules: [rules.yaml]\nsourcez: []\n', 'rules.yaml': 'rules: []\n' });
     const c = reflex(['check', '-c', join(other, 'reflex.yaml')], { cwd: elsewhere, env: { REFLEX_CONFIG: join(dir, 'reflex.yaml') } });
     expect(c.status).toBe(2);

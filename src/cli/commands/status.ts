@@ -1,7 +1,7 @@
 // `reflex status`: is automation on, what is disabled or cooling down, what needs a human, what shadow rules would do.
 import { approvalLine, verificationLine } from '../../explain/verify.js';
 import { describeDisable, describeSwitch, switchOff } from '../../guards/switches.js';
-import { REASON } from '../../pipeline/reasons.js';
+import { GUARDRAIL_REASONS, REASON } from '../../pipeline/reasons.js';
 import { latestRound, roundDecisions, scaleOutStatus } from '../../pipeline/shards.js';
 import type { DecisionRecord } from '../../store/types.js';
 import { formatDuration } from '../../util/duration.js';
@@ -166,20 +166,6 @@ export default async function status(opts: { config?: string; json?: boolean }):
     await store.close();
   }
 }
-
-/** Reasons of guardrails that stop decisions as a group (breakers) or by counting (limits): `reflex status` lists them. */
-const GUARDRAIL_REASONS = new Set<string>([
-  REASON.BREAKER_WIDESPREAD,
-  REASON.BREAKER_IMPLAUSIBLE,
-  REASON.BREAKER_FAILURES,
-  REASON.BLAST_RULE,
-  REASON.BLAST_ACTION,
-  REASON.BLAST_GROUP,
-  REASON.MIN_HEALTHY,
-  REASON.BUDGET,
-  REASON.GUARD_UNREADABLE,
-  REASON.SWITCH_UNREADABLE,
-]);
 
 /** Decisions of a run stopped by a breaker or a limit, grouped by reason and detail (the numbers). */
 export function guardrailsStopped(decisions: DecisionRecord[]): { reason: string; detail: string; count: number; examples: string[] }[] {
