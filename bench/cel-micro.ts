@@ -1,6 +1,6 @@
 // Micro-benchmark: compiled CEL vs the cel-js interpreter vs hand-written JS, over 100,000 activations.
-// Run: npx tsx src/rules/cel/bench.ts [activations]
-import { compile, UNKNOWN, type CompiledExpr } from './index.js';
+// Run: npx tsx bench/cel-micro.ts [activations] (kept out of src/, so it is never part of dist/)
+import { compile, UNKNOWN, type CompiledExpr } from '../src/rules/cel/index.js';
 
 const U = UNKNOWN;
 const N = Number(process.argv[2] ?? 100_000);
