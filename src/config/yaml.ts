@@ -102,7 +102,7 @@ export function yaml11Pitfalls(schema: AnySchema, data: unknown, file: SourceFil
       node.items.forEach((it, i) => walk(it, [...path, i]));
     } else if (isScalar(node) && node.type === 'PLAIN' && typeof node.value === 'string' && YAML11_BOOLEANS.test(node.value)) {
       const s = schemaAt(schema, path, data);
-      if (s && (s as any)._zod.def.type === 'boolean') return;
+      if (s && defOf(s).type === 'boolean') return;
       const word = node.value;
       out.push(
         file.diagAt(
@@ -118,6 +118,39 @@ export function yaml11Pitfalls(schema: AnySchema, data: unknown, file: SourceFil
 
 type AnySchema = z.ZodType;
 
+/**
+ * The parts of a zod schema's internal definition (`_zod.def`, zod 4) that these walkers read. zod types the
+ * definition per schema class; the walkers go over schemas of any class, so they read it through this one view.
+ */
+interface SchemaDef {
+  type: string;
+  shape?: Record<string, AnySchema>;
+  element?: AnySchema;
+  valueType?: AnySchema;
+  innerType?: AnySchema;
+  in?: AnySchema;
+  discriminator?: string;
+  options?: AnySchema[];
+  values?: unknown[];
+}
+const defOf = (s: AnySchema): SchemaDef => (s as unknown as { _zod: { def: SchemaDef } })._zod.def;
+/** `d[k]` for any value (undefined when `d` is not an object). */
+const member = (d: unknown, k: PropertyKey): unknown => (d !== null && typeof d === 'object' ? (d as Record<PropertyKey, unknown>)[k] : undefined);
+
+/** Fields of zod issues of several codes, read after the code has been checked. */
+interface IssueFields {
+  options?: string[];
+  discriminator?: string;
+  note?: string;
+  errors?: z.core.$ZodIssue[][];
+  expected?: string;
+  values?: unknown[];
+  minimum?: number | bigint;
+  maximum?: number | bigint;
+  origin?: string;
+  issues?: { message?: string }[];
+}
+
 /** Walk a zod schema along a data path, choosing discriminated-union branches by the data. */
 function schemaAt(schema: AnySchema, path: readonly PropertyKey[], data: unknown): AnySchema | undefined {
   let s: AnySchema | undefined = schema;
@@ -126,31 +159,38 @@ function schemaAt(schema: AnySchema, path: readonly PropertyKey[], data: unknown
     s = unwrap(s, d);
     if (i === path.length || !s) break;
     const seg = path[i]!;
-    const def = (s as any)._zod.def;
-    if (def.type === 'object') s = def.shape[seg as string];
+    const def = defOf(s);
+    if (def.type === 'object') s = def.shape?.[seg as string];
     else if (def.type === 'array') s = def.element;
     else if (def.type === 'record') s = def.valueType;
     else s = undefined;
-    d = d && typeof d === 'object' ? (d as any)[seg as any] : undefined;
+    d = member(d, seg);
   }
   return s;
 }
 
 function unwrap(s: AnySchema, d: unknown): AnySchema | undefined {
   for (let guard = 0; guard < 10; guard++) {
-    const def = (s as any)._zod.def;
-    if (['optional', 'default', 'prefault', 'nullable', 'readonly', 'catch'].includes(def.type)) s = def.innerType;
-    else if (def.type === 'pipe') s = def.in;
-    else if (def.type === 'union') {
-      const disc = def.discriminator as string | undefined;
-      const opts = def.options as AnySchema[];
+    const def = defOf(s);
+    if (['optional', 'default', 'prefault', 'nullable', 'readonly', 'catch'].includes(def.type)) {
+      if (!def.innerType) return s;
+      s = def.innerType;
+    } else if (def.type === 'pipe') {
+      if (!def.in) return s;
+      s = def.in;
+    } else if (def.type === 'union') {
+      const disc = def.discriminator;
+      const opts = def.options ?? [];
       if (disc && d && typeof d === 'object') {
-        const v = (d as any)[disc];
-        const hit = opts.find((o) => (o as any)._zod.def.shape?.[disc]?._zod.def.values?.includes(v));
+        const v = member(d, disc);
+        const hit = opts.find((o) => {
+          const branch = defOf(o).shape?.[disc];
+          return branch !== undefined && (defOf(branch).values?.includes(v) ?? false);
+        });
         if (!hit) return undefined;
         s = hit;
       } else {
-        const obj = opts.find((o) => (o as any)._zod.def.type === 'object');
+        const obj = opts.find((o) => defOf(o).type === 'object');
         if (!obj) return s;
         s = obj;
       }
@@ -217,9 +257,10 @@ export function validatePart<T extends AnySchema>(
       const value = getPath(data, path);
       const field = fieldName(path, what, prefix);
       const here = schemaAt(schema, path, data);
+      const info = issue as unknown as IssueFields;
       switch (issue.code) {
         case 'unrecognized_keys': {
-          const shape = (here as any)?._zod.def.shape as Record<string, unknown> | undefined;
+          const shape = here ? defOf(here).shape : undefined;
           const known = shape ? Object.keys(shape).filter((x) => x !== '$schema') : [];
           for (const k of issue.keys) {
             const dym = didYouMean(k, known);
@@ -228,9 +269,9 @@ export function validatePart<T extends AnySchema>(
           break;
         }
         case 'invalid_union': {
-          const opts = (issue as any).options as string[] | undefined;
-          const disc = (issue as any).discriminator as string | undefined;
-          if ((issue as any).note === 'No matching discriminator' && opts) {
+          const opts = info.options;
+          const disc = info.discriminator;
+          if (info.note === 'No matching discriminator' && opts) {
             const name = disc ?? String(path[path.length - 1]);
             const base = path[path.length - 1] === name ? path.slice(0, -1) : path;
             const v = getPath(data, [...base, name]);
@@ -242,19 +283,30 @@ export function validatePart<T extends AnySchema>(
           } else {
             // A value that may take several forms (a channel name, or a map): report the problems
             // of the form the value has, or say which forms are accepted.
-            const branches = ((issue as any).errors ?? []) as z.core.$ZodIssue[][];
-            const rootType = (b: z.core.$ZodIssue[]) => b.find((i) => i.path.length === 0 && i.code === 'invalid_type') as any;
-            const fitting = branches.filter((b) => !rootType(b));
+            const branches = info.errors ?? [];
+            // The type a branch wanted, when the value is not of it at all (an invalid_type at the branch's root).
+            const rootType = (b: z.core.$ZodIssue[]): string | undefined => {
+              const i = b.find((x) => x.path.length === 0 && x.code === 'invalid_type');
+              return i ? (i as unknown as IssueFields).expected : undefined;
+            };
+            const fitting = branches.filter((b) => rootType(b) === undefined);
             if (fitting.length >= 1) report(fitting.sort((a, b) => a.length - b.length)[0]!, path);
             else {
-              const forms = [...new Set(branches.map((b) => TYPE_WORDS[rootType(b)?.expected] ?? rootType(b)?.expected).filter(Boolean))];
+              const forms = [
+                ...new Set(
+                  branches
+                    .map((b) => rootType(b))
+                    .filter((t): t is string => t !== undefined)
+                    .map((t) => TYPE_WORDS[t] ?? t),
+                ),
+              ];
               at(path, forms.length ? `${field} must be ${forms.join(' or ')}, not ${describeValue(value)}` : `${field}: ${issue.message}`);
             }
           }
           break;
         }
         case 'invalid_type': {
-          const expected = (issue as any).expected as string;
+          const expected = info.expected ?? '';
           if (value === undefined) {
             at(path.slice(0, -1), `missing field ${field}`);
           } else if (expected === 'string' && (here === Duration || here === ForSpec) && typeof value === 'number') {
@@ -275,7 +327,7 @@ export function validatePart<T extends AnySchema>(
           break;
         }
         case 'invalid_value': {
-          const vals = ((issue as any).values as unknown[]).map(String);
+          const vals = (info.values ?? []).map(String);
           at(
             path,
             `${field} must be ${vals.length === 1 ? `"${vals[0]}"` : `one of ${vals.join(', ')}`}, not ${describeValue(value)}${didYouMean(String(value), vals)}`,
@@ -286,8 +338,8 @@ export function validatePart<T extends AnySchema>(
           at(path, `${field}: ${issue.message}, not ${describeValue(value)}`);
           break;
         case 'too_small': {
-          const min = Number((issue as any).minimum);
-          const origin = (issue as any).origin as string;
+          const min = Number(info.minimum);
+          const origin = info.origin ?? '';
           if (origin === 'string' && min <= 1) at(path, `${field} may not be empty`);
           else if (origin === 'array') at(path, `${field} needs at least ${min} item${min === 1 ? '' : 's'}`);
           else if (origin === 'number') at(path, `${field} must be at least ${min}, not ${String(value)}`);
@@ -295,14 +347,14 @@ export function validatePart<T extends AnySchema>(
           break;
         }
         case 'too_big': {
-          const max = Number((issue as any).maximum);
-          if ((issue as any).origin === 'number') at(path, `${field} must be at most ${max}, not ${String(value)}`);
+          const max = Number(info.maximum);
+          if (info.origin === 'number') at(path, `${field} must be at most ${max}, not ${String(value)}`);
           else at(path, `${field}: ${issue.message}`);
           break;
         }
         case 'invalid_key': {
           // A record key that breaks its pattern: point at the key itself.
-          const inner = (issue as any).issues?.[0]?.message as string | undefined;
+          const inner = info.issues?.[0]?.message;
           at(path, `${field} is not a valid name${inner ? `: ${inner}` : ''}`, true);
           break;
         }
@@ -316,10 +368,10 @@ export function validatePart<T extends AnySchema>(
 }
 
 export function getPath(data: unknown, path: readonly PropertyKey[]): unknown {
-  let d: any = data;
+  let d: unknown = data;
   for (const seg of path) {
     if (d === null || typeof d !== 'object') return undefined;
-    d = d[seg as any];
+    d = member(d, seg);
   }
   return d;
 }
