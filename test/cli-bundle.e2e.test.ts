@@ -29,6 +29,7 @@ function stable(stdout: string): unknown {
 }
 
 describe('the bundled CLI', () => {
+  // Skipped only when the bundle was not built (running this file alone without `npm run build`); `npm test` builds first.
   it.skipIf(!existsSync(BUNDLE))('answers --version, --help, check, an unknown command and a dry run like the compiled modules', () => {
     const dir = project();
     // Without a code cache (it is then written), and with the one just written.

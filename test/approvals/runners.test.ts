@@ -11,6 +11,8 @@ const schemas = schemaFactory('approvalruns');
 afterAll(() => schemas.dropAll());
 
 if (pgSkipReason !== null) {
+  // Skipped only without PostgreSQL on a developer machine (no REFLEX_TEST_PG): CI sets REFLEX_TEST_PG and
+  // REFLEX_REQUIRE_SERVICES (.ci/run), and then pgSkipReason is null, so these tests always run there.
   describe.skip(`two runners and one approval (skipped: ${pgSkipReason})`, () => {
     it('needs PostgreSQL', () => {});
   });

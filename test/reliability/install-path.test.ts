@@ -31,6 +31,7 @@ process.cwd = function cwd() {
 };
 `;
 
+// Skipped only when the bundle was not built (running this file alone without `npm run build`); `npm test` builds first.
 describe.skipIf(!existsSync(join(BUNDLE, 'cli.cjs')))('stack traces of a copied installation', () => {
   it("name the copy's own path, not the path where its code cache was made", () => {
     const root = fixture({ 'boom.cjs': BOOM }, 'reflex-install-');

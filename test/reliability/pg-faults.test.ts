@@ -89,6 +89,8 @@ export async function terminate(admin: pg.Client, app: string, where = 'true'): 
   return r.rows.filter((x) => x.t).length;
 }
 
+// Skipped only without PostgreSQL on a developer machine (no REFLEX_TEST_PG): CI sets REFLEX_TEST_PG and
+// REFLEX_REQUIRE_SERVICES (.ci/run), and then pgSkipReason is null, so these tests always run there.
 describe.skipIf(pgSkipReason !== null)('PostgreSQL connections terminated mid-run', () => {
   const url = PG_URL!;
   const made: PgProject[] = [];

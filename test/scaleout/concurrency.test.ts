@@ -23,6 +23,8 @@ const GROUP_WINDOW_MS = 10_000;
 const SWITCHED_OFF = 3;
 const DISABLED = { round: 6, target: 'box-004' };
 
+// Skipped only without PostgreSQL on a developer machine (no REFLEX_TEST_PG): CI sets REFLEX_TEST_PG and
+// REFLEX_REQUIRE_SERVICES (.ci/run), and then pgSkipReason is null, so these tests always run there.
 describe.skipIf(pgSkipReason)('scale-out: many runners, one set of guarantees', () => {
   const url = pgSkipReason ? '' : requirePgUrl();
   const schema = schemas.next();

@@ -10,6 +10,8 @@ afterAll(() => schemas.dropAll());
 
 const TARGETS = boxes(8, 2);
 
+// Skipped only without PostgreSQL on a developer machine (no REFLEX_TEST_PG): CI sets REFLEX_TEST_PG and
+// REFLEX_REQUIRE_SERVICES (.ci/run), and then pgSkipReason is null, so these tests always run there.
 describe.skipIf(pgSkipReason)('scale-out: PostgreSQL unreachable or stopped during a run', () => {
   const url = pgSkipReason ? '' : requirePgUrl();
   let proxy: PgProxy;

@@ -14,6 +14,8 @@ const COOLDOWN_MS = 2000;
 const PER_RULE = { max: 8, windowMs: 2000 };
 const BUDGET = 5;
 
+// Skipped only without PostgreSQL on a developer machine (no REFLEX_TEST_PG): CI sets REFLEX_TEST_PG and
+// REFLEX_REQUIRE_SERVICES (.ci/run), and then pgSkipReason is null, so these tests always run there.
 describe.skipIf(pgSkipReason)('scale-out: runners of two layouts on the same targets', () => {
   const url = pgSkipReason ? '' : requirePgUrl();
   const schema = schemas.next();

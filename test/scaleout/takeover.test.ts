@@ -22,6 +22,8 @@ const processState = (pid: number): string | null => {
   }
 };
 
+// Skipped only without PostgreSQL on a developer machine (no REFLEX_TEST_PG): CI sets REFLEX_TEST_PG and
+// REFLEX_REQUIRE_SERVICES (.ci/run), and then pgSkipReason is null, so these tests always run there.
 describe.skipIf(pgSkipReason)('scale-out: a runner that dies or freezes mid-run', () => {
   const url = pgSkipReason ? '' : requirePgUrl();
 

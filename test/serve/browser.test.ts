@@ -57,6 +57,7 @@ async function browser(): Promise<{ ctx: BrowserContext; page: Page; problems: s
   };
 }
 
+// Skipped only where Debian's chromium is not installed (a developer machine); .ci/run installs it, so CI runs these.
 describe.skipIf(!existsSync(CHROMIUM))('the console in chromium', () => {
   let dir: string;
   let rw: App;
@@ -201,6 +202,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in chromium', () => {
 });
 
 /** The webshop example after the demo's story (a broken instance restarted, then cooled down): the docs' pictures. */
+// Skipped only where Debian's chromium is not installed (a developer machine); .ci/run installs it, so CI runs these.
 describe.skipIf(!existsSync(CHROMIUM))('screenshots of the example for docs/console.md', () => {
   it('shows every page of the webshop example', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'reflex-webshop-'));

@@ -8,6 +8,8 @@ import { appOver, FILES, HOSTILE, TOKEN } from './harness.js';
 const schemas = schemaFactory('console');
 afterAll(() => schemas.dropAll());
 
+// Skipped only without PostgreSQL on a developer machine (no REFLEX_TEST_PG): CI sets REFLEX_TEST_PG and
+// REFLEX_REQUIRE_SERVICES (.ci/run), and then pgSkipReason is null, so these tests always run there.
 describe.skipIf(pgSkipReason !== null)('reflex serve on PostgreSQL', () => {
   it('reads runs and decisions, explains as reflex why does, and switches automation off and on', async () => {
     const url = `${PG_URL}${PG_URL!.includes('?') ? '&' : '?'}schema=${schemas.next()}`;

@@ -36,6 +36,7 @@ function expectCleanMessage(out: string): void {
 describe('a store path that cannot work', () => {
   const onProc = process.platform === 'linux' && existsSync('/proc/self');
 
+  // Skipped only off Linux (no /proc to point a store at); CI runs on Linux.
   it.skipIf(!onProc)(
     'store: /proc/nope/state.db is a check error with its position, and run and status refuse it at once (exit 2) instead of spinning',
     async () => {
@@ -55,6 +56,7 @@ describe('a store path that cannot work', () => {
     },
   );
 
+  // Skipped only off Linux (no /proc to point a store at); CI runs on Linux.
   it.skipIf(!onProc)('disable --all, which reads only where the store is, refuses it with exit 3 instead of spinning', async () => {
     const dir = project();
     setStore(dir, '/proc/nope/state.db');
@@ -64,6 +66,7 @@ describe('a store path that cannot work', () => {
     expectCleanMessage(r.out);
   });
 
+  // Skipped only off Linux (no /proc to point a store at); CI runs on Linux.
   it.skipIf(!onProc)('creating the folders of a store under /proc fails with the error instead of looping', () => {
     expect(() => makeDirs('/proc/nope/deeper')).toThrow(/cannot create the folder \/proc\/nope: ENOENT/);
   });

@@ -156,4 +156,6 @@ function explainsAlike(label: string, makeStore: () => string): void {
 
 explainsAlike('sqlite', () => '.reflex/state.db');
 if (pgSkipReason === null) explainsAlike('postgres', () => `${requirePgUrl()}${requirePgUrl().includes('?') ? '&' : '?'}schema=${schemas.next()}`);
+// Skipped only without PostgreSQL on a developer machine (no REFLEX_TEST_PG): CI sets REFLEX_TEST_PG and
+// REFLEX_REQUIRE_SERVICES (.ci/run), and then pgSkipReason is null, so these tests always run there.
 else describe.skip(`postgres (skipped: ${pgSkipReason})`, () => it('needs PostgreSQL', () => {}));

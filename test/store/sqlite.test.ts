@@ -1,5 +1,5 @@
 // The SQLite store: the shared contract, plus what only a file on disk has (pragmas, open errors, upgrades, several processes).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,6 +9,7 @@ import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { StoreError, type DecisionRecord } from '../../src/store/types.js';
 import { openStore } from '../../src/store/index.js';
+import { ROOT } from '../helpers.js';
 import { decision, storeContract } from './contract.js';
 import { storageContract } from './storage.js';
 
@@ -93,12 +94,21 @@ describe('sqlite store on disk', () => {
     );
   });
 
-  it.skipIf(process.getuid?.() === 0)('a folder without write permission is a StoreError', async () => {
+  it('a folder without write permission is a StoreError', async () => {
     const { chmodSync } = await import('node:fs');
     const d = tempDir();
-    chmodSync(d, 0o500);
+    chmodSync(d, 0o555);
     try {
-      expect(() => openSqliteStore(join(d, 'sub', 'state.db'))).toThrow(/cannot open the SQLite store at .*permission denied/);
+      const target = join(d, 'sub', 'state.db');
+      if (process.getuid?.() === 0) {
+        // root writes anywhere: open the store as nobody (uid 65534) in a child process, from the compiled modules.
+        const mod = join(ROOT, 'dist/store/sqlite/index.js');
+        const code = `import(${JSON.stringify(mod)}).then((m) => { try { m.openSqliteStore(${JSON.stringify(target)}); console.log('opened'); } catch (e) { console.log(e.name + ': ' + e.message); } })`;
+        const r = spawnSync(process.execPath, ['-e', code], { uid: 65534, gid: 65534, encoding: 'utf8', cwd: '/' });
+        expect(r.stdout).toMatch(/^StoreError: cannot open the SQLite store at .*permission denied/);
+      } else {
+        expect(() => openSqliteStore(target)).toThrow(/cannot open the SQLite store at .*permission denied/);
+      }
     } finally {
       chmodSync(d, 0o700);
     }
