@@ -40,15 +40,19 @@ export interface ProjectOptions {
   channels?: string;
   /** More rules (YAML list items) after the `repair` rule. */
   rules?: string;
+  /** The store (default state.db in the project): a PostgreSQL URL for the PostgreSQL fault tests. */
+  store?: string;
+  /** The action's script (default ACTION above: appends its target, then waits as action.json says). */
+  action?: string;
 }
 
 /** A project with one enforced rule: every target of kind `box` whose fact `broken` is true gets the `append` action. */
 export function crashProject(o: ProjectOptions = {}): string {
-  const dir = fixture({ 'action.mjs': ACTION, 'inventory.json': '{"targets": []}' }, 'reflex-reliability-');
+  const dir = fixture({ 'action.mjs': o.action ?? ACTION, 'inventory.json': '{"targets": []}' }, 'reflex-reliability-');
   // The action's path is absolute so that an orphaned action shows the project's path in its command line.
   writeFileSync(
     join(dir, 'reflex.yaml'),
-    `store: state.db
+    `store: ${o.store ? JSON.stringify(o.store) : 'state.db'}
 rules: [rules.yaml]
 sources:
   - { name: inventory, kind: inventory, path: inventory.json }

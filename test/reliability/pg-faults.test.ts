@@ -4,9 +4,8 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fixture } from '../helpers.js';
 import { PG_URL, pgSkipReason } from '../store/pg.js';
-import { processesOf, start, until, waitQuiet } from './harness.js';
+import { crashProject, processesOf, setBroken, start, until, waitQuiet } from './harness.js';
 
 /** The action: appends its target to actions.log, then holds until a file named `gate` exists (or the project is gone). */
 const ACTION = `import { appendFileSync, existsSync } from 'node:fs';
@@ -24,55 +23,16 @@ export interface PgProject {
 }
 
 /** A project on its own schema whose one enforced rule runs `action.mjs` for every broken box, one at a time. */
-export function pgProject(url: string, targets: string[], extra = ''): PgProject {
+export function pgProject(url: string, targets: string[]): PgProject {
   const tag = `${process.pid}_${randomBytes(3).toString('hex')}`;
   const schema = `t_harden_store_${tag}`;
   const app = `reflex_t_harden_store_${tag}`;
-  const dir = fixture({ 'action.mjs': ACTION }, 'reflex-pg-faults-');
   const u = new URL(url);
   u.searchParams.set('schema', schema);
   u.searchParams.set('application_name', app);
-  writeFileSync(
-    join(dir, 'reflex.yaml'),
-    `store: "${u.toString()}"
-rules: [rules.yaml]
-sources:
-  - { name: inventory, kind: inventory, path: inventory.json }
-actions:
-  append:
-    kind: exec
-    argv: [${JSON.stringify(process.execPath)}, ${JSON.stringify(join(dir, 'action.mjs'))}, "{{ target.id }}"]
-    timeout: 60s
-    cooldown: 1h
-channels:
-  humans: { kind: log, path: escalations.jsonl }
-defaults:
-  escalate_to: humans
-  max_concurrency: 1
-guardrails:
-  budget_per_run: 100000
-  widespread: { min_targets: 100000 }
-  blast_radius: { per_rule: "100000 per 1m", group_fraction: 1, group_by: [] }
-  failure_breaker: { failures: 100000, of_last: 100000 }
-shards: { lease: 5s }
-${extra}`,
-  );
-  writeFileSync(
-    join(dir, 'rules.yaml'),
-    `rules:
-  - name: repair
-    target: { kind: box }
-    when: { broken: facts.broken }
-    mode: enforce
-    do: [{ action: append }]
-`,
-  );
-  setBoxes(dir, targets);
+  const dir = crashProject({ store: u.toString(), action: ACTION, lease: '5s' });
+  setBroken(dir, targets);
   return { dir, schema, app };
-}
-
-export function setBoxes(dir: string, ids: string[]): void {
-  writeFileSync(join(dir, 'inventory.json'), JSON.stringify({ targets: ids.map((id) => ({ id, kind: 'box', facts: { broken: true } })) }));
 }
 
 export function actionsRan(dir: string): string[] {
