@@ -1,4 +1,5 @@
 // Facts snapshots stored by change: the encoding both stores share (one text and digest per target, the order once).
+import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { SnapshotInput, SnapshotParts } from './types.js';
@@ -27,8 +28,12 @@ export function snapshotInput(meta: Record<string, unknown>, targets: readonly {
  */
 export const DIGEST_BYTES = 12;
 
+/** One-shot hashing (Node 20.12 and later) is about a third cheaper than a Hash object per target. */
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'buffer') => Buffer }).hash;
+
 export function digestOf(text: string): Uint8Array {
-  return createHash('sha1').update(text).digest().subarray(0, DIGEST_BYTES);
+  const d = oneShot ? oneShot('sha1', text, 'buffer') : createHash('sha1').update(text).digest();
+  return d.subarray(0, DIGEST_BYTES);
 }
 
 /** Whether target `i` of `a` and target `j` of `b` have the same digest. */

@@ -37,6 +37,26 @@ describe('inventory source', () => {
     expect(out.targets).toEqual([{ id: 'a', kind: 'node', depends_on: ['b'] }, { id: 'b' }]);
   });
 
+  it('reads a file with a byte order mark, multi-byte text and invalid UTF-8 as the text it holds', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reflex-inv-'));
+    const body = Buffer.from('{"targets": [{"id": "ünï-1", "labels": {"city": "Zürich 東京"}}, {"id": "x', 'utf8');
+    // 0xff is no UTF-8: it reads as U+FFFD, as any UTF-8 reader does, and the id stays usable.
+    writeFileSync(join(dir, 'bom.json'), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), body, Buffer.from([0xff]), Buffer.from('"}]}')]));
+    writeFileSync(join(dir, 'bom.yaml'), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('targets:\n  - id: a\n')]));
+    const json = await inventory('bom.json').collect(ctx(dir));
+    expect(json.targets).toEqual([{ id: 'ünï-1', labels: { city: 'Zürich 東京' } }, { id: 'x\uFFFD' }]);
+    const yaml = await inventory('bom.yaml').collect(ctx(dir));
+    expect(yaml.targets).toEqual([{ id: 'a' }]);
+  });
+
+  it('refuses a file over max_bytes without reading it, counting bytes rather than characters', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reflex-inv-'));
+    // 30 characters but 53 bytes: over a limit of 40 bytes.
+    writeFileSync(join(dir, 'big.json'), `[{"id":"${'é'.repeat(21)}"}]`);
+    const src = createSource({ name: 'inv', kind: 'inventory', path: 'big.json', max_bytes: 40 } as never);
+    await expect(src.collect(ctx(dir))).rejects.toThrow(/^big\.json: the file is .*over the limit of 40 bytes/);
+  });
+
   it('points at line and column of a JSON syntax error', async () => {
     const dir = fixture({ 'bad.json': '{\n  "targets": [\n    {"id": "a",}\n  ]\n}\n' });
     await expect(inventory('bad.json').collect(ctx(dir))).rejects.toThrow(/^bad\.json:3:16: invalid JSON/);
