@@ -217,13 +217,8 @@ export const groupLimit: Limit = {
       },
       admit(d) {
         if (d.rule.limits.groupFraction !== null) for (const g of groupsOf(ctx, d)) addOwn(d.rule.name, g, d.target.id);
-        const counted = new Map<string, 'store' | { cooldownKey: string }>();
-        for (const g of groupsOf(ctx, d)) {
-          const by = acted.get(g)?.get(d.target.id);
-          if (by === undefined) add(g, d.target.id, { cooldownKey: cooldownOf(ctx, d, 0).key });
-          else if (by !== 'running') counted.set(g, by);
-        }
-        d.countedIn = counted;
+        // A target already counted in a group takes no new place there; the intent transaction counts again from the journal.
+        for (const g of groupsOf(ctx, d)) if (!acted.get(g)?.has(d.target.id)) add(g, d.target.id, { cooldownKey: cooldownOf(ctx, d, 0).key });
       },
     };
   },

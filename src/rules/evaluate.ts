@@ -22,12 +22,6 @@ export interface Decision {
   /** The plan stage's rendered actions, in step order (they hold functions: never stored). */
   plans?: import('../actions/types.js').ActionPlan[];
   /**
-   * Set by the group limit when it admits the decision: groups in which its target was already counted, so
-   * acting on it again takes no new place there: `store` (an execution in the window), or the cooldown key of
-   * an earlier decision of this run on the same target (the intent transaction checks it really was journaled).
-   */
-  countedIn?: Map<string, 'store' | { cooldownKey: string }>;
-  /**
    * A person's approval this decision goes ahead with (stages/approve.ts): it lets the decision past the one guard
    * it was asked for, and is used in the transaction that journals the first action.
    */
