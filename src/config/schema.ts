@@ -20,7 +20,10 @@ const Name = z.string().regex(/^[a-z0-9]([a-z0-9_.-]*[a-z0-9])?$/i, {
   message: 'names use letters, digits, "-", "_" and "." (and start and end with a letter or digit)',
 });
 
-const FactName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'fact names are identifiers: letters, digits and "_", not starting with a digit' });
+// `__proto__` and `constructor` are identifiers too, but a map holding them cannot be read by conditions (sources/shape.ts).
+const FactName = z.string().regex(/^(?!(?:__proto__|constructor)$)[A-Za-z_][A-Za-z0-9_]*$/, {
+  message: 'fact names are identifiers: letters, digits and "_", not starting with a digit (and not `__proto__` or `constructor`)',
+});
 
 /** A CEL expression (https://cel.dev). */
 const Cel = z.string().min(1, { message: 'an expression may not be empty' }).describe('A CEL expression.');

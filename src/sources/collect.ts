@@ -4,7 +4,7 @@ import type { FactValue, Target, TargetReport } from '../model.js';
 import type { Store } from '../store/types.js';
 import type { FactTypeName } from '../config/schema.js';
 import { formatDuration } from '../util/duration.js';
-import { DEFAULT_MAX_DEPTH, FORBIDDEN_NAMES, typeName, valueProblem, WarningList } from './shape.js';
+import { DEFAULT_MAX_DEPTH, FORBIDDEN_NAMES, forbiddenName, forbiddenText, typeName, valueProblem, WarningList } from './shape.js';
 import { SourceError, type Source, type SourceOutput } from './types.js';
 
 export type SourceStatus = 'ok' | 'failed' | 'timeout' | 'cached';
@@ -237,7 +237,7 @@ export function screenOutput(output: SourceOutput, source: Pick<Source, 'declare
       for (const k of Object.keys(labels)) {
         if (typeof labels[k] === 'string' && !FORBIDDEN_NAMES.has(k)) continue;
         delete own().labels![k];
-        warnings.add(`target "${r.id}": label \`${k}\` ${FORBIDDEN_NAMES.has(k) ? 'is not an allowed name' : `is ${typeName(labels[k])}, not text`}; dropped`);
+        warnings.add(`target "${r.id}": label ${FORBIDDEN_NAMES.has(k) ? forbiddenText(k, 'a label name') : `\`${k}\` is ${typeName(labels[k])}, not text`}; dropped`);
       }
     }
     const facts = r.facts;
@@ -250,7 +250,7 @@ export function screenOutput(output: SourceOutput, source: Pick<Source, 'declare
       for (const k of Object.keys(facts)) {
         const v: unknown = facts[k];
         let why: string | null;
-        if (FORBIDDEN_NAMES.has(k)) why = `\`${k}\` is not allowed as a fact name`;
+        if (FORBIDDEN_NAMES.has(k)) why = forbiddenText(k, 'a fact name');
         else {
           why = v === undefined ? 'the fact has no value' : valueProblem(v, maxDepth);
           const want = typed?.[k];
@@ -300,14 +300,14 @@ function sound(r: TargetReport, maxDepth: number, typed: Record<string, FactType
   const l = r.labels as Record<string, unknown> | undefined;
   if (l !== undefined) {
     if (typeof l !== 'object' || l === null || Array.isArray(l)) return false;
-    for (const k in l) if (typeof l[k] !== 'string' || k === '__proto__') return false;
+    for (const k in l) if (typeof l[k] !== 'string' || forbiddenName(k)) return false;
   }
   const f = r.facts as Record<string, unknown> | undefined;
   if (f !== undefined) {
     if (typeof f !== 'object' || f === null || Array.isArray(f)) return false;
     for (const k in f) {
       const v = f[k];
-      if (k === '__proto__') return false;
+      if (forbiddenName(k)) return false;
       if (typeof v === 'number') {
         if (!Number.isFinite(v)) return false;
       } else if (typeof v === 'object') {

@@ -63,8 +63,19 @@ export class WarningList {
   }
 }
 
-/** Names that are never taken as a label or fact name: they would reach an object's prototype, not a key. */
-export const FORBIDDEN_NAMES: ReadonlySet<string> = new Set(['__proto__']);
+/**
+ * Names that are never taken as a label, fact or key in a value: `__proto__` would reach an object's prototype,
+ * not a key; a map holding `constructor` is taken by the CEL library for a value of another type, so every
+ * condition reading it (or any other key of that map) would be unknown.
+ */
+export const FORBIDDEN_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor']);
+/** The same test, inline for the loops that read 100,000 targets. */
+export const forbiddenName = (k: string): boolean => k === '__proto__' || k === 'constructor';
+/** Why a forbidden name is refused, as `what` (a label name, a fact name). */
+export function forbiddenText(k: string, what: string): string {
+  return `\`${k}\` is not allowed as ${what}${forbiddenWhy(k)}`;
+}
+const forbiddenWhy = (k: string): string => (k === 'constructor' ? ' (conditions could not read the map holding it)' : '');
 
 /** A short description of a value's type, for messages. */
 export function typeName(v: unknown): string {
@@ -111,7 +122,7 @@ export function valueProblem(v: unknown, maxDepth: number): string | null {
       const proto = Object.getPrototypeOf(o);
       if (proto !== Object.prototype && proto !== null) return 'the value is not plain data';
       for (const k of Object.keys(o)) {
-        if (FORBIDDEN_NAMES.has(k)) return `the key \`${k}\` is not allowed in a value`;
+        if (forbiddenName(k)) return `the key \`${k}\` is not allowed in a value${forbiddenWhy(k)}`;
         const e = o[k];
         if (typeof e === 'object' && e !== null) stack.push({ v: e, depth: depth + 1 });
         else if (typeof e === 'number' && !Number.isFinite(e)) return nonFinite(e);
@@ -263,8 +274,8 @@ export function readTargetsDocument(data: unknown, opts: ReadOptions = {}): Targ
         const labels = e.labels;
         for (const k in labels) {
           const v = labels[k];
-          if (typeof v === 'string' && k !== '__proto__') continue;
-          if (k === '__proto__') bad(at('labels', k), `\`${k}\` is not allowed as a label name`, true);
+          if (typeof v === 'string' && !forbiddenName(k)) continue;
+          if (forbiddenName(k)) bad(at('labels', k), forbiddenText(k, 'a label name'), true);
           else if (typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) {
             labels[k] = String(v);
             continue;
@@ -300,12 +311,12 @@ export function readTargetsDocument(data: unknown, opts: ReadOptions = {}): Targ
         let j = 0;
         for (const k in facts) {
           if (prevFacts[j] !== k) {
-            if (k !== '__proto__') factNames.add(k);
+            if (!forbiddenName(k)) factNames.add(k);
             prevFacts[j] = k;
           }
           j++;
-          if (k === '__proto__') {
-            bad(at('facts', k), `\`${k}\` is not allowed as a fact name`, true);
+          if (forbiddenName(k)) {
+            bad(at('facts', k), forbiddenText(k, 'a fact name'), true);
             delete facts[k];
             continue;
           }

@@ -69,6 +69,10 @@ const EXPECTED: Record<string, string[]> = {
     'reflex.yaml:17:23: environment variable REFLEX_TEST_UNSET_PD_KEY is not set',
   ],
   'proto-key': ['rules/app.yaml:6:9: key "__proto__" is not allowed'],
+  'unreadable-name': [
+    'rules/app.yaml:2:11: "name": fact names are identifiers: letters, digits and "_", not starting with a digit (and not `__proto__` or `constructor`), not the text "__proto__"',
+    'rules/app.yaml:10:13: "derive": fact names are identifiers: letters, digits and "_", not starting with a digit (and not `__proto__` or `constructor`), not the text "constructor"',
+  ],
   'several-files': [
     'reflex.yaml:13:16: unknown channel "on-call", did you mean "oncall"?',
     'rules/a.yaml:5:22: rule "restart-down", when "down": Unexpected character: =',

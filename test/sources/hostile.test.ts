@@ -120,14 +120,47 @@ describe('hostile source data', () => {
     }
   });
 
-  it('facts and labels named like Object.prototype members (constructor, toString) are kept like any other', async () => {
-    const doc = [{ id: 'a', labels: { constructor: 'c', toString: 't' }, facts: { constructor: 1, hasOwnProperty: true } }];
-    const dir = fixture({ 'inv.json': JSON.stringify(doc), 'inv.yaml': `targets: ${JSON.stringify(doc)}\n` });
+  it('facts and labels named like Object.prototype members are kept, but `constructor` is refused with the reason', async () => {
+    // A map holding `constructor` is taken by the CEL library for another type: every condition reading it would be
+    // unknown (and the compiled path would disagree), so the name is refused where the data comes in, like `__proto__`.
+    const kept = [{ id: 'a', labels: { toString: 't', valueOf: 'v' }, facts: { hasOwnProperty: true, toString: 2, m: { toString: 1, valueOf: 2 } } }];
+    const refused = [
+      { id: 'b', facts: { up: 0, constructor: 1 } },
+      { id: 'c', facts: { up: 0, m: { constructor: 1, a: 2 } } },
+      { id: 'd', labels: { constructor: 'x', env: 'prod' }, facts: { up: 0 } },
+    ];
+    const doc = [...kept, ...refused];
+    const dir = fixture({ 'inv.json': JSON.stringify(doc, null, 1), 'inv.yaml': `targets: ${JSON.stringify(doc)}\n` });
     for (const file of ['inv.json', 'inv.yaml']) {
       const res = await collect({ kind: 'inventory', path: file }, dir);
-      expect(res.targets[0]!.labels, file).toEqual({ constructor: 'c', toString: 't' });
-      expect(res.targets[0]!.facts, file).toEqual({ constructor: 1, hasOwnProperty: true });
+      expect(byId(res.targets, 'a').labels, file).toEqual(kept[0]!.labels);
+      expect(byId(res.targets, 'a').facts, file).toEqual(kept[0]!.facts);
+      // A fact named constructor makes the entry malformed, as `__proto__` does: its facts are unknown, with the position.
+      const b = byId(res.targets, 'b');
+      expect(b.facts, file).toEqual({});
+      expect(b.unknown?.up, file).toMatch(/^malformed entry: inv\.(json|yaml):\d+:\d+: `constructor` is not allowed as a fact name/);
+      // A value holding the key is unknown with the reason, and only that fact.
+      const c = byId(res.targets, 'c');
+      expect(c.facts, file).toEqual({ up: 0 });
+      expect(c.unknown?.m, file).toMatch(/^inv\.(json|yaml):\d+:\d+: the key `constructor` is not allowed in a value \(conditions could not read the map holding it\)$/);
+      // A label named constructor makes the entry malformed, as `__proto__` does.
+      const d = byId(res.targets, 'd');
+      expect(d.labels, file).toEqual({ env: 'prod' });
+      expect(d.unknown?.up, file).toMatch(/`constructor` is not allowed as a label name \(conditions could not read the map holding it\)$/);
+      expect(res.reports[0]!.problems?.join('\n'), file).toMatch(/inv\.(json|yaml):\d+:\d+: `constructor` is not allowed as a fact name/);
     }
+  });
+
+  it('a live source cannot hand conditions a map holding `constructor`: the label is dropped and the fact unknown', async () => {
+    const dir = fixture({
+      'recs.mjs': `console.log(JSON.stringify({ targets: [{ id: 'x', labels: { constructor: 'c', env: 'prod' }, facts: { up: 0, constructor: 1, m: { constructor: 2 } } }] }));`,
+    });
+    const res = await collect({ kind: 'command', argv: [node, 'recs.mjs'] }, dir);
+    const x = byId(res.targets, 'x');
+    expect(x.labels).toEqual({ env: 'prod' });
+    expect(x.facts).toEqual({});
+    expect(x.unknown?.up).toMatch(/`constructor` is not allowed as a label name \(conditions could not read the map holding it\)/);
+    expect(res.reports[0]).toMatchObject({ status: 'ok', malformed: 1 });
   });
 
   it('an http record with a `constructor` or `__proto__` key is read like any other record', async () => {
@@ -142,9 +175,11 @@ describe('hostile source data', () => {
       '/',
     );
     expect(res.reports[0]).toMatchObject({ status: 'ok' });
-    expect(res.reports[0]!.malformed).toBeUndefined();
-    expect(byId(res.targets, 'a').facts).toEqual({ cpu: 3, meta: { constructor: { a: 1 } } });
-    expect(byId(res.targets, 'a').labels).toEqual({ constructor: 'x' });
+    // The record itself is read (extraction sees `record.constructor`), but what would reach conditions cannot hold it.
+    expect(byId(res.targets, 'a').facts).toEqual({ cpu: 3 });
+    expect(byId(res.targets, 'a').unknown?.meta).toMatch(/the key `constructor` is not allowed in a value/);
+    expect(byId(res.targets, 'a').labels ?? {}).toEqual({});
+    expect(res.reports[0]!.malformed).toBe(1);
     expect(byId(res.targets, 'b').facts).toEqual({ cpu: 4, meta: {} });
     expect(byId(res.targets, 'c').facts).toEqual({ cpu: 5, meta: {} });
     expect(({} as { polluted?: boolean }).polluted).toBeUndefined();

@@ -211,10 +211,11 @@ export function celSafe(root: unknown, maxDepth: number): unknown {
     } else {
       const o = v as Record<string, unknown>;
       const keys = Object.keys(o);
-      const risky = keys.some((k) => k === 'constructor' || FORBIDDEN_NAMES.has(k));
+      // A Map reads `constructor` as a key like any other (the CEL library takes an object holding it for another type).
+      const risky = keys.some((k) => FORBIDDEN_NAMES.has(k));
       if (risky) {
         const m = new Map<string, unknown>();
-        for (const k of keys) if (!FORBIDDEN_NAMES.has(k)) m.set(k, o[k]);
+        for (const k of keys) if (k !== '__proto__') m.set(k, o[k]);
         out = m;
         for (const k of m.keys()) if (typeof m.get(k) === 'object' && m.get(k) !== null) stack.push({ parent: m, key: k, depth: depth + 1 });
       } else {
