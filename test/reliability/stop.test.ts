@@ -1,21 +1,16 @@
 // No hang, ever (issue 13.6): SIGTERM ends any command within seconds, and a run past its deadline starts nothing more, records what it can and exits non-zero.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { actionLines, crashProject, executions, processesOf, runs, setAction, setBroken, start, until, waitQuiet } from './harness.js';
+import { actionLines, crashProject, executions, hasChild, processesOf, runs, setAction, setBroken, start, until, waitQuiet } from './harness.js';
+import { removedAfterAll } from '../harness/project.js';
 
-const dirs: string[] = [];
+const project = removedAfterAll(crashProject);
 const servers: Server[] = [];
-function project(...a: Parameters<typeof crashProject>): string {
-  const d = crashProject(...a);
-  dirs.push(d);
-  return d;
-}
 afterAll(() => {
   for (const s of servers) s.closeAllConnections?.(), s.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 /**
@@ -83,7 +78,7 @@ describe('SIGTERM', () => {
     );
     setBroken(dir, ['a']);
     const run = start(dir, ['run']);
-    await until(() => hasChild(run.child.pid!), 'the source command to start');
+    await until(() => hasChild(run.pid), 'the source command to start');
     run.child.kill('SIGTERM');
     const exit = await run.exited;
     expect(exit.signal).toBeNull();
@@ -130,10 +125,9 @@ describe('SIGTERM', () => {
     setBroken(dir, ['a']);
     setAction(dir, { gate: true });
     const run = start(dir, ['run']);
-    runStderr(run);
     await until(() => actionLines(dir).length === 1, 'the action to start');
     run.child.kill('SIGTERM');
-    await until(() => hook.requests() > 0 && /SIGTERM: stopping/.test(runStderr(run)), 'the first SIGTERM to be seen');
+    await until(() => hook.requests() > 0 && /SIGTERM: stopping/.test(run.stderr()), 'the first SIGTERM to be seen');
     run.child.kill('SIGTERM');
     const exit = await run.exited;
     expect(exit.code).toBe(143);
@@ -171,29 +165,3 @@ describe('the run deadline (defaults.run_timeout)', () => {
     expect(exit.out).toMatch(/reflex\.yaml:\d+:\d+: a run timeout of 0s would stop every run before it acts/);
   });
 });
-
-// ---- small helpers
-
-/** Whether `pid` has a child process (the source command). */
-function hasChild(pid: number): boolean {
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) return true;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return false;
-}
-
-/** What the command wrote to stderr so far (collected from the first call on). */
-const stderrOf = new WeakMap<object, string>();
-function runStderr(run: ReturnType<typeof start>): string {
-  if (!stderrOf.has(run)) {
-    stderrOf.set(run, '');
-    run.child.stderr!.on('data', (s: string | Buffer) => stderrOf.set(run, stderrOf.get(run) + String(s)));
-  }
-  return stderrOf.get(run)!;
-}
