@@ -35,6 +35,26 @@ async function silentReceiver(): Promise<{ url: string; requests: () => number }
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, requests: () => n };
 }
 
+/**
+ * A project whose second rule tells a webhook that never answers about broken box `a`, while `a`'s action is held
+ * (until the test is over): the run is stopped while people are still being told.
+ */
+async function silentHookProject(): Promise<{ hook: Awaited<ReturnType<typeof silentReceiver>>; dir: string }> {
+  const hook = await silentReceiver();
+  const dir = project({
+    channels: `  hook: { kind: webhook, url: "${hook.url}" }`,
+    rules: `  - name: tell
+    target: { kind: box }
+    when: { broken: facts.broken }
+    mode: enforce
+    escalate: { to: hook, on: [matched] }
+`,
+  });
+  setBroken(dir, ['a']);
+  setAction(dir, { gate: true });
+  return { hook, dir };
+}
+
 /** The run's JSON document (reflex run --json). */
 const doc = (stdout: string) =>
   JSON.parse(stdout) as { problems: { reason: string; detail: string }[]; decisions: { target: string; outcome: string; reason: string | null }[] };
@@ -88,18 +108,7 @@ describe('SIGTERM', () => {
   });
 
   it('while a channel never answers: the command still ends within seconds of SIGTERM (exit 143), and says why', async () => {
-    const hook = await silentReceiver();
-    const dir = project({
-      channels: `  hook: { kind: webhook, url: "${hook.url}" }`,
-      rules: `  - name: tell
-    target: { kind: box }
-    when: { broken: facts.broken }
-    mode: enforce
-    escalate: { to: hook, on: [matched] }
-`,
-    });
-    setBroken(dir, ['a']);
-    setAction(dir, { gate: true });
+    const { hook, dir } = await silentHookProject();
     const run = start(dir, ['run']);
     await until(() => actionLines(dir).length === 1, 'the action to start');
     // A stop cancels actions, not what people must hear about them: notify gets a signal of its own, and
@@ -112,18 +121,7 @@ describe('SIGTERM', () => {
   });
 
   it('a second SIGTERM ends the command at once', async () => {
-    const hook = await silentReceiver();
-    const dir = project({
-      channels: `  hook: { kind: webhook, url: "${hook.url}" }`,
-      rules: `  - name: tell
-    target: { kind: box }
-    when: { broken: facts.broken }
-    mode: enforce
-    escalate: { to: hook, on: [matched] }
-`,
-    });
-    setBroken(dir, ['a']);
-    setAction(dir, { gate: true });
+    const { hook, dir } = await silentHookProject();
     const run = start(dir, ['run']);
     await until(() => actionLines(dir).length === 1, 'the action to start');
     run.child.kill('SIGTERM');
