@@ -24,7 +24,42 @@ async function main(argv: string[]): Promise<number> {
   if (!argv.includes('--json')) guardTerminalOutput();
   const { Command, Option, CommanderError } = await import('commander');
   let exitCode = 0;
-  const program = new Command('reflex')
+
+  /** The option groups several commands share, each written once, so its flags, help and behaviour read the same everywhere. */
+  class ReflexCommand extends Command {
+    override createCommand(name?: string): ReflexCommand {
+      return new ReflexCommand(name);
+    }
+
+    /** `--json`: the command's result as one JSON document on stdout. */
+    json(help = 'print JSON'): this {
+      return this.option('--json', help);
+    }
+
+    /** What a disable (or enable) is about: everything, or one rule, action, target or label selector. */
+    scope(selector: string): this {
+      return this.option('--all', 'the global off switch')
+        .option('--rule <rule>', 'a rule')
+        .option('--action <action>', 'an action')
+        .option('--target <id>', 'a target')
+        .option('--selector <labels>', selector);
+    }
+
+    /** The end of every command that changes something people rely on: who did it (audited), and the result as JSON. */
+    audited(): this {
+      return this.option('--by <who>', 'who (default: $REFLEX_USER, $SUDO_USER or $USER)').json();
+    }
+
+    /** The approval a person answers, and why. */
+    answers(): this {
+      return this.argument('<id>', 'the approval id (see reflex approvals)').requiredOption(
+        '--reason <text>',
+        'why (kept with the approval and in the audit log)',
+      );
+    }
+  }
+
+  const program = new ReflexCommand('reflex')
     .description('Explainable, guarded auto-remediation: YAML SOP rules with CEL conditions, run as a scheduled job.')
     .version(VERSION, '-V, --version')
     .addOption(new Option('-c, --config <file>', 'the configuration file (default: ./reflex.yaml)').env('REFLEX_CONFIG'))
@@ -76,7 +111,7 @@ Docs: docs/rules.md (rule language), docs/concepts.md, docs/guardrails.md`,
   program
     .command('check')
     .description('load the configuration and rules, compile every expression, check every reference; report all problems with file:line:col')
-    .option('--json', 'print problems as JSON')
+    .json('print problems as JSON')
     .action(action('check'));
 
   program
@@ -89,7 +124,7 @@ Docs: docs/rules.md (rule language), docs/concepts.md, docs/guardrails.md`,
     .command('run')
     .description('one run: collect facts, evaluate rules, guard, act (or with --dry-run, only say what would be done), record')
     .option('--dry-run', 'act on nothing and send nothing; print what would be executed')
-    .option('--json', 'print the run as JSON')
+    .json('print the run as JSON')
     .option(
       '--no-derived',
       'with --json, leave derived decisions out of `decisions` (their counts stay in `outcomes`): a fact derived on every target would list the fleet',
@@ -111,7 +146,7 @@ Docs: docs/rules.md (rule language), docs/concepts.md, docs/guardrails.md`,
     .option('--rule <rule>', 'only this rule; without a target: this rule over the fleet (counts by outcome, what stopped it)')
     .option('--run <id>', 'this run (default: the latest)')
     .option('--depth <n>', 'how many derive rules back to show where derived facts came from', '1')
-    .option('--json', 'print the explanation as JSON')
+    .json('print the explanation as JSON')
     .action(action('why'));
 
   program
@@ -122,48 +157,38 @@ Docs: docs/rules.md (rule language), docs/concepts.md, docs/guardrails.md`,
     .option('--since <when>', 'only since a duration ago (2h) or a time (ISO)')
     .option('--runs', 'list runs instead of decisions')
     .option('--limit <n>', 'at most this many rows', '50')
-    .option('--json', 'print JSON')
+    .json()
     .action(action('history'));
 
   program
     .command('replay')
     .argument('<run>', 'the run id')
     .description("evaluate a recorded run's facts against today's rules and show what would differ")
-    .option('--json', 'print JSON')
+    .json()
     .action(action('replay'));
 
   program
     .command('status')
     .description('switches, disables, cooldowns in force, open escalations, interrupted executions, leases, shadow-mode results')
-    .option('--json', 'print JSON')
+    .json()
     .action(action('status'));
 
   program
     .command('disable')
     .description('switch automation off: everything (--all) or one rule, action, target or label selector')
-    .option('--all', 'the global off switch')
-    .option('--rule <rule>', 'a rule')
-    .option('--action <action>', 'an action')
-    .option('--target <id>', 'a target')
-    .option('--selector <labels>', 'targets with these labels, e.g. customer=acme,region=eu')
+    .scope('targets with these labels, e.g. customer=acme,region=eu')
     .requiredOption('--reason <text>', 'why (kept in the audit log)')
     .option('--until <when>', 'expiry: a duration (2h) or a time (ISO); default: until enabled')
-    .option('--by <who>', 'who (default: $REFLEX_USER, $SUDO_USER or $USER)')
-    .option('--json', 'print JSON')
+    .audited()
     .action(action('disable'));
 
   program
     .command('enable')
     .description('lift a disable or the global off switch')
-    .option('--all', 'the global off switch')
-    .option('--rule <rule>', 'a rule')
-    .option('--action <action>', 'an action')
-    .option('--target <id>', 'a target')
-    .option('--selector <labels>', 'a label selector disable')
+    .scope('a label selector disable')
     .option('--id <n>', 'a disable by its id (see reflex status)')
     .option('--reason <text>', 'why (kept in the audit log)')
-    .option('--by <who>', 'who (default: $REFLEX_USER, $SUDO_USER or $USER)')
-    .option('--json', 'print JSON')
+    .audited()
     .action(action('enable'));
 
   program
@@ -178,26 +203,22 @@ Docs: docs/rules.md (rule language), docs/concepts.md, docs/guardrails.md`,
     .description('decisions awaiting a person: id, rule, target, action with its parameters, the facts, and the age')
     .option('--all', 'also approvals already answered, used, expired or withdrawn (newest first)')
     .option('--limit <n>', 'at most this many', '100')
-    .option('--json', 'print JSON')
+    .json()
     .action(action('approvals'));
 
   program
     .command('approve')
-    .argument('<id>', 'the approval id (see reflex approvals)')
     .description('let a decision awaiting approval act once, in the next run, if it still holds on fresh facts with the same action')
-    .requiredOption('--reason <text>', 'why (kept with the approval and in the audit log)')
+    .answers()
     .option('--expires <duration>', "how long the approval lasts unused (default: the rule's approval.expires, 30m)")
-    .option('--by <who>', 'who (default: $REFLEX_USER, $SUDO_USER or $USER)')
-    .option('--json', 'print JSON')
+    .audited()
     .action(action('approve'));
 
   program
     .command('reject')
-    .argument('<id>', 'the approval id (see reflex approvals)')
     .description('refuse a decision awaiting approval: the rule does not ask again about that target until the problem clears')
-    .requiredOption('--reason <text>', 'why (kept with the approval and in the audit log)')
-    .option('--by <who>', 'who (default: $REFLEX_USER, $SUDO_USER or $USER)')
-    .option('--json', 'print JSON')
+    .answers()
+    .audited()
     .action(action('reject'));
 
   program
@@ -207,7 +228,7 @@ Docs: docs/rules.md (rule language), docs/concepts.md, docs/guardrails.md`,
     .option('--run <pattern>', 'only scenarios whose name matches this regular expression')
     .option('--junit <file>', 'write JUnit XML here (valid against the common JUnit schema)')
     .option('--junit-locations', "with --junit: add each scenario's file and line to its testcase (outside that schema; GitLab reads them)")
-    .option('--json', 'print results as JSON')
+    .json('print results as JSON')
     .action(action('test'));
 
   program

@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { resolveConfigPath, type Project } from '../config/load.js';
 import { EXIT, ExitError, UserError } from '../errors.js';
-import { checkConfigFile } from '../config/check.js';
+import { checkConfigFile } from '../check/index.js';
 import type { RuleSet } from '../rules/ruleset.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
@@ -16,7 +16,7 @@ export interface Loaded {
 }
 
 /**
- * Load everything and apply the whole of `reflex check` (src/config/check.ts): a project `reflex check` refuses is
+ * Load everything and apply the whole of `reflex check` (src/check/index.ts): a project `reflex check` refuses is
  * refused here too, with the same file:line:col messages and exit code 2, before anything starts. The rules
  * returned are the ones the check compiled.
  */

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { Config } from '../config/schema.js';
 import { SourceError } from '../sources/types.js';
-import { ScenarioWorld, ScriptedExecutor } from './harness.js';
+import { ScenarioWorld, ScriptedExecutor, scriptedOutcome } from './harness.js';
 
 const config = Config.parse({
   sources: [
@@ -54,5 +54,26 @@ describe('ScriptedExecutor', () => {
     expect(x.outcomeFor('r1', 'restart', 'b')).toBe('timeout');
     expect(x.outcomeFor('r2', 'restart', 'b')).toBe('succeed');
     expect(x.outcomeFor('r1', 'clean', 'a')).toBe('succeed');
+  });
+});
+
+describe('scriptedOutcome', () => {
+  const plan = (kind: string) => ({
+    kind,
+    describe: kind,
+    detail: {},
+    timeoutMs: 30_000,
+    run: () => Promise.reject(new Error('a scripted action never runs')),
+  });
+
+  it('reports what the real action would: an exit code for exec, an HTTP status for http, the timeout it would have waited', () => {
+    expect(scriptedOutcome(plan('exec'), 'succeed')).toMatchObject({ status: 'succeeded', exitCode: 0 });
+    expect(scriptedOutcome(plan('exec'), 'fail')).toMatchObject({ status: 'failed', exitCode: 1, error: 'failed (scripted by the scenario)' });
+    expect(scriptedOutcome(plan('http'), 'fail')).toMatchObject({ status: 'failed', httpStatus: 500 });
+    expect(scriptedOutcome(plan('http'), 'timeout')).toMatchObject({
+      status: 'timed_out',
+      durationMs: 30_000,
+      error: 'timed out after 30s (scripted by the scenario)',
+    });
   });
 });

@@ -171,20 +171,25 @@ export class ScriptedExecutor implements Executor {
     const action = d.rule.steps[step]!.action;
     const outcome = this.outcomeFor(d.rule.name, action, d.target.id);
     this.recorded.push({ rule: d.rule.name, action, target: d.target.id, describe: plan.describe, outcome });
-    const http = plan.kind === 'http';
-    switch (outcome) {
-      case 'succeed':
-        return { status: 'succeeded', durationMs: 0, output: '', ...(http ? { httpStatus: 200 } : { exitCode: 0 }) };
-      case 'fail':
-        return { status: 'failed', durationMs: 0, output: '', error: 'failed (scripted by the scenario)', ...(http ? { httpStatus: 500 } : { exitCode: 1 }) };
-      case 'timeout':
-        return {
-          status: 'timed_out',
-          durationMs: plan.timeoutMs,
-          output: '',
-          error: `timed out after ${formatDuration(plan.timeoutMs)} (scripted by the scenario)`,
-        };
-    }
+    return scriptedOutcome(plan, outcome);
+  }
+}
+
+/** What an action scripted to `outcome` reports, as the real one would: an exit code, or an HTTP status for an HTTP action. */
+export function scriptedOutcome(plan: ActionPlan, outcome: ScriptedOutcome): ExecutionOutcome {
+  const http = plan.kind === 'http';
+  switch (outcome) {
+    case 'succeed':
+      return { status: 'succeeded', durationMs: 0, output: '', ...(http ? { httpStatus: 200 } : { exitCode: 0 }) };
+    case 'fail':
+      return { status: 'failed', durationMs: 0, output: '', error: 'failed (scripted by the scenario)', ...(http ? { httpStatus: 500 } : { exitCode: 1 }) };
+    case 'timeout':
+      return {
+        status: 'timed_out',
+        durationMs: plan.timeoutMs,
+        output: '',
+        error: `timed out after ${formatDuration(plan.timeoutMs)} (scripted by the scenario)`,
+      };
   }
 }
 

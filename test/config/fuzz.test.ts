@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadOrExit } from '../../src/cli/project.js';
-import { checkConfigFile } from '../../src/config/check.js';
+import { checkConfigFile } from '../../src/check/index.js';
 import { EXIT, ExitError } from '../../src/errors.js';
 import { CLI, ROOT } from '../helpers.js';
 

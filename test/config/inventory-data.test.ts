@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkConfigFile } from '../../src/config/check.js';
+import { checkConfigFile } from '../../src/check/index.js';
 import { fixture, reflex } from '../helpers.js';
 
 const CONFIG = `rules: [rules/*.yaml]

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isScalar, type Scalar } from 'yaml';
-import { checkProject, scanTemplate, sortDiagnostics } from '../../src/config/check.js';
+import { checkProject, scanTemplate, sortDiagnostics } from '../../src/check/index.js';
 import { formatDiagnostic, scalarValueOffset, suggest } from '../../src/config/diagnostics.js';
 import { loadProject } from '../../src/config/load.js';
 import { parseYamlFile } from '../../src/config/yaml.js';

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { jsonSchema, type SchemaKind } from '../../src/config/schema-json.js';
+import { jsonSchema, type SchemaKind } from '../../src/check/schema-json.js';
 import { reflex, ROOT } from '../helpers.js';
 
 /** What `reflex schema --kind KIND` prints. */

@@ -26,7 +26,7 @@ describe('cooldowns', () => {
 
   it('also follow a failed action', async () => {
     const h = await harness({ actions: cool('10m'), targets: [{ id: 'a', broken: true }] });
-    h.outcome = () => 'failed';
+    h.outcome = () => 'fail';
     expect(outcomes(await h.run())).toEqual({ a: 'failed' });
     h.advance(5 * MIN);
     expect(outcomes(await h.run())).toEqual({ a: 'cooled_down' });

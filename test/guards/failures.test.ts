@@ -11,7 +11,7 @@ const actions = { fix: { kind: 'exec', argv: ['true'], cooldown: '1s' } };
 describe('the failure breaker', () => {
   it('trips at exactly N failures of the last M: the rule disables itself, audited, escalated once, and stops acting', async () => {
     const h = await harness({ guardrails: G, actions, targets: [{ id: 'a', broken: true }] });
-    h.outcome = () => 'failed';
+    h.outcome = () => 'fail';
     expect(outcomes(await h.run())).toEqual({ a: 'failed' }); // 1 failure: below the limit
     h.advance(MIN);
     expect(outcomes(await h.run())).toEqual({ a: 'failed' }); // 2 failures: the next run trips
@@ -54,7 +54,7 @@ describe('the failure breaker', () => {
   it('does not trip below N: one failure among successes keeps the rule running', async () => {
     const h = await harness({ guardrails: G, actions, targets: [{ id: 'a', broken: true }] });
     let n = 0;
-    h.outcome = () => (++n % 2 === 0 ? 'failed' : 'succeeded'); // S F S F ...: at most 1 failure in any 3 after a success
+    h.outcome = () => (++n % 2 === 0 ? 'fail' : 'succeed'); // S F S F ...: at most 1 failure in any 3 after a success
     for (let i = 0; i < 3; i++) {
       await h.run();
       h.advance(MIN);
@@ -65,7 +65,7 @@ describe('the failure breaker', () => {
 
   it('counts timeouts and refusals as failures, and not interrupted executions (their outcome is unknown)', async () => {
     const h = await harness({ guardrails: G, actions, targets: [{ id: 'a', broken: true }] });
-    const seq = ['timed_out', 'refused'] as const;
+    const seq = ['timeout', { status: 'refused', durationMs: 0, output: '', error: 'refused: the address is not allowed' }] as const;
     h.outcome = () => seq[h.calls.length - 1]!;
     await h.run();
     h.advance(MIN);
@@ -99,7 +99,7 @@ describe('the failure breaker', () => {
 
   it('gives the rule a fresh start once a human enables it again', async () => {
     const h = await harness({ guardrails: G, actions, targets: [{ id: 'a', broken: true }] });
-    h.outcome = () => 'failed';
+    h.outcome = () => 'fail';
     for (let i = 0; i < 3; i++) {
       await h.run();
       h.advance(MIN);
@@ -107,7 +107,7 @@ describe('the failure breaker', () => {
     expect((await h.store.listDisables({ activeAt: h.now }))[0]!.by).toBe(FAILURE_BREAKER_BY);
     await h.store.removeDisables({ scope: 'rule', value: 'repair' }, 'ann', h.now);
     h.advance(MIN);
-    h.outcome = () => 'succeeded';
+    h.outcome = () => 'succeed';
     expect(outcomes(await h.run())).toEqual({ a: 'executed' });
     // and its escalation resolved
     expect(h.messages.filter((m) => m.event === 'resolve').map((m) => m.dedupKey)).toEqual(['reflex-breaker/failures/repair']);
@@ -115,7 +115,7 @@ describe('the failure breaker', () => {
 
   it('its message stays open while the rule is disabled, and resolves at the first run after a human enables it, even with nothing to act on', async () => {
     const h = await harness({ guardrails: G, actions, targets: [{ id: 'a', broken: true }] });
-    h.outcome = () => 'failed';
+    h.outcome = () => 'fail';
     for (let i = 0; i < 3; i++) {
       await h.run();
       h.advance(MIN);
@@ -134,7 +134,7 @@ describe('the failure breaker', () => {
 
   it('in --dry-run says it would disable the rule, and writes nothing', async () => {
     const h = await harness({ guardrails: G, actions, targets: [{ id: 'a', broken: true }] });
-    h.outcome = () => 'failed';
+    h.outcome = () => 'fail';
     await h.run();
     h.advance(MIN);
     await h.run();

@@ -1,15 +1,15 @@
-// The guardrail tests' harness: a real project folder and SQLite file, a fake clock, scripted actions and captured escalations, runOnce in-process.
+// The guardrail tests' harness: a real project folder and SQLite file, a fake clock, runOnce in-process with the stand-ins of `reflex test` (src/testing/harness.ts) for actions and channels.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Channel, EscalationMessage } from '../../src/actions/types.js';
+import type { EscalationMessage } from '../../src/actions/types.js';
 import { loadProject, type Project } from '../../src/config/load.js';
 import type { ExecutionOutcome } from '../../src/model.js';
 import { runOnce, type RunResult } from '../../src/pipeline/run.js';
 import type { Executor } from '../../src/pipeline/types.js';
-import type { Decision } from '../../src/rules/evaluate.js';
 import { buildRuleSet, type RuleSet } from '../../src/rules/ruleset.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { IntentTx, Store } from '../../src/store/types.js';
+import { capturingChannels, scriptedOutcome, type CapturedEscalation, type ScriptedOutcome } from '../../src/testing/harness.js';
 import { fixture } from '../helpers.js';
 
 export const T0 = Date.parse('2026-06-01T12:00:00Z');
@@ -61,9 +61,11 @@ export const REPAIR = { name: 'repair', target: { kind: 'box' }, when: { broken:
 export class Harness {
   now = T0;
   readonly calls: ExecCall[] = [];
-  readonly messages: (EscalationMessage & { channel: string })[] = [];
-  /** The outcome of each action; default: it succeeds. */
-  outcome: (call: ExecCall) => ExecutionOutcome['status'] = () => 'succeeded';
+  /**
+   * The outcome of each action, in the words of scenario files (`succeed`, `fail`, `timeout`), or an outcome those
+   * cannot script (a refusal); default: it succeeds.
+   */
+  outcome: (call: ExecCall) => ScriptedOutcome | ExecutionOutcome = () => 'succeed';
   /** Called as each action runs (to flip a switch mid-run, or to act as another runner). */
   onExecute: (call: ExecCall) => Promise<void> | void = () => undefined;
   store!: Store;
@@ -93,29 +95,34 @@ export class Harness {
     this.ruleSet = built.ruleSet;
   }
 
+  /** Never runs anything, as `reflex test`'s executor: records the call, lets the test act meanwhile, and reports the scripted outcome. */
   readonly executor: Executor = {
-    execute: async (d: Decision, step: number): Promise<ExecutionOutcome> => {
+    execute: async (d, step, plan) => {
       const call: ExecCall = { rule: d.rule.name, target: d.target.id, action: d.rule.steps[step]!.action, step, at: this.now };
       this.calls.push(call);
       await this.onExecute(call);
-      const status = this.outcome(call);
-      return { status, durationMs: 1, output: '', ...(status === 'failed' ? { exitCode: 1, error: 'scripted failure' } : {}) };
+      const o = this.outcome(call);
+      return typeof o === 'string' ? scriptedOutcome(plan, o) : o;
     },
   };
 
-  /** Whether the channel refuses messages (as a receiver that is down does). */
-  channelDown = false;
+  /** Every message the channel received, delivered or not. */
+  private readonly captured: CapturedEscalation[] = [];
+  /** Delivery per channel (the project has one, `humans`). */
+  private readonly delivery: Record<string, 'succeed' | 'fail'> = {};
 
-  channel = (name: string): Channel => ({
-    name,
-    kind: 'capture',
-    describe: (m) => `capture ${m.event}: ${m.summary}`,
-    send: async (m) => {
-      if (this.channelDown) return { status: 'failed', durationMs: 0, output: '', error: 'receiver down' };
-      this.messages.push({ ...m, channel: name });
-      return { status: 'succeeded', durationMs: 0, output: '' };
-    },
-  });
+  /** Whether the channel refuses messages (as a receiver that is down does). */
+  set channelDown(down: boolean) {
+    this.delivery.humans = down ? 'fail' : 'succeed';
+  }
+
+  /** The channel of `reflex test`: messages are captured, never sent. */
+  readonly channel = capturingChannels(this.delivery, this.captured);
+
+  /** The messages the channel accepted. */
+  get messages(): (EscalationMessage & { channel: string })[] {
+    return this.captured.filter((c) => c.delivered).map((c) => ({ ...c.message, channel: c.channel }));
+  }
 
   run(o: { dryRun?: boolean; store?: Store } = {}): Promise<RunResult> {
     return runOnce({
@@ -140,7 +147,7 @@ export class Harness {
   /** Triggers (not resolves) sent since the last call. */
   takeTriggers(): (EscalationMessage & { channel: string })[] {
     const out = this.messages.filter((m) => m.event === 'trigger');
-    this.messages.length = 0;
+    this.captured.length = 0;
     return out;
   }
 }

@@ -137,7 +137,7 @@ describe('guardrails over random sequences of runs', () => {
             h.advance(s.advance);
             h.setTargets(targets(s));
             let started = 0;
-            h.outcome = (c) => (s.failing[TARGETS.indexOf(c.target)] ? 'failed' : 'succeeded');
+            h.outcome = (c) => (s.failing[TARGETS.indexOf(c.target)] ? 'fail' : 'succeed');
             h.onExecute = async () => {
               started++;
               if (s.switchOffAfter !== null && started === s.switchOffAfter + 1) await switchOff();

@@ -32,7 +32,7 @@ describe('slow start', () => {
   it('a failure stops the rule’s batch after its wave; the rest is deferred to the next run with the reason', async () => {
     const h = await harness({ defaults: { max_concurrency: 4 }, targets: boxes(9, () => ({ broken: true })) });
     const seen = waves(h);
-    h.outcome = (c) => (c.target === 'b-2' ? 'failed' : 'succeeded');
+    h.outcome = (c) => (c.target === 'b-2' ? 'fail' : 'succeed');
     const r = await h.run();
     // waves: [b-1], [b-2, b-3]; b-2 failed, so b-4 .. b-9 never start.
     expect(seen).toEqual([['b-1'], ['b-2', 'b-3']]);
@@ -59,7 +59,7 @@ describe('slow start', () => {
       await new Promise((r) => setTimeout(r, 5));
       active--;
     };
-    h.outcome = (c) => (c.rule === 'repair' ? 'failed' : 'succeeded');
+    h.outcome = (c) => (c.rule === 'repair' ? 'fail' : 'succeed');
     const r = await h.run();
     expect(most).toBe(2);
     expect(outcomes(r)).toEqual({ 'b-1': 'failed', 'b-2': 'deferred', 'b-3': 'deferred', 'b-4': 'deferred' });

@@ -1,7 +1,7 @@
 // The JSON Schemas for editors: every property explained, a stable $id, and patterns (durations, names) that fail
 // with words, not a regex.
 import { describe, expect, it } from 'vitest';
-import { jsonSchema, type SchemaKind, SCHEMA_BASE } from '../../src/config/schema-json.js';
+import { jsonSchema, type SchemaKind, SCHEMA_BASE } from '../../src/check/schema-json.js';
 
 type Node = Record<string, unknown>;
 

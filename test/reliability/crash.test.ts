@@ -1,7 +1,7 @@
 // Crash tests with real processes: `reflex run` is SIGKILLed at each point of acting, many times; no action ever runs twice, no intent is lost.
-import { rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   actionLines,
   crashProject,
@@ -21,21 +21,14 @@ import {
   waitQuiet,
   type Exit,
 } from './harness.js';
+import { removedAfterAll } from '../harness/project.js';
 
 /** Iterations per kill point. CI's default keeps the file well under a minute; raise it locally (REFLEX_CRASH_ITERATIONS=40). */
 const N = Math.max(1, Math.min(Number(process.env.REFLEX_CRASH_ITERATIONS) || 8, 200));
 /** A bound against hanging, generous for a loaded machine: each iteration is two or three short runs. */
 const LOOP_TIMEOUT = 60_000 + N * 10_000;
 
-const dirs: string[] = [];
-function project(...a: Parameters<typeof crashProject>): string {
-  const d = crashProject(...a);
-  dirs.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const project = removedAfterAll(crashProject);
 
 /** Decisions the store recorded for one run, by target. */
 function decisionsOf(dir: string, runId: number): Record<string, string> {

@@ -1,7 +1,7 @@
 // One runner at a time per store: overlapping runs, a killed holder, and a stale holder that wakes up after its lease was taken.
-import { readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   actionLines,
   crashProject,
@@ -21,16 +21,9 @@ import {
   waitLeaseExpiry,
   type Exit,
 } from './harness.js';
+import { removedAfterAll } from '../harness/project.js';
 
-const dirs: string[] = [];
-function project(...a: Parameters<typeof crashProject>): string {
-  const d = crashProject(...a);
-  dirs.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const project = removedAfterAll(crashProject);
 
 const LEASE_HELD = /^reflex: another run holds the lease "run" \((.+), until (\S+)\): this run did nothing$/m;
 

@@ -1,21 +1,16 @@
 // No hang, ever (issue 13.6): SIGTERM ends any command within seconds, and a run past its deadline starts nothing more, records what it can and exits non-zero.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { actionLines, crashProject, executions, processesOf, runs, setAction, setBroken, start, until, waitQuiet } from './harness.js';
+import { actionLines, crashProject, executions, hasChild, processesOf, runs, setAction, setBroken, start, until, waitQuiet } from './harness.js';
+import { removedAfterAll } from '../harness/project.js';
 
-const dirs: string[] = [];
+const project = removedAfterAll(crashProject);
 const servers: Server[] = [];
-function project(...a: Parameters<typeof crashProject>): string {
-  const d = crashProject(...a);
-  dirs.push(d);
-  return d;
-}
 afterAll(() => {
   for (const s of servers) s.closeAllConnections?.(), s.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 /**
@@ -38,6 +33,26 @@ async function silentReceiver(): Promise<{ url: string; requests: () => number }
   servers.push(server);
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, requests: () => n };
+}
+
+/**
+ * A project whose second rule tells a webhook that never answers about broken box `a`, while `a`'s action is held
+ * (until the test is over): the run is stopped while people are still being told.
+ */
+async function silentHookProject(): Promise<{ hook: Awaited<ReturnType<typeof silentReceiver>>; dir: string }> {
+  const hook = await silentReceiver();
+  const dir = project({
+    channels: `  hook: { kind: webhook, url: "${hook.url}" }`,
+    rules: `  - name: tell
+    target: { kind: box }
+    when: { broken: facts.broken }
+    mode: enforce
+    escalate: { to: hook, on: [matched] }
+`,
+  });
+  setBroken(dir, ['a']);
+  setAction(dir, { gate: true });
+  return { hook, dir };
 }
 
 /** The run's JSON document (reflex run --json). */
@@ -83,7 +98,7 @@ describe('SIGTERM', () => {
     );
     setBroken(dir, ['a']);
     const run = start(dir, ['run']);
-    await until(() => hasChild(run.child.pid!), 'the source command to start');
+    await until(() => hasChild(run.pid), 'the source command to start');
     run.child.kill('SIGTERM');
     const exit = await run.exited;
     expect(exit.signal).toBeNull();
@@ -93,18 +108,7 @@ describe('SIGTERM', () => {
   });
 
   it('while a channel never answers: the command still ends within seconds of SIGTERM (exit 143), and says why', async () => {
-    const hook = await silentReceiver();
-    const dir = project({
-      channels: `  hook: { kind: webhook, url: "${hook.url}" }`,
-      rules: `  - name: tell
-    target: { kind: box }
-    when: { broken: facts.broken }
-    mode: enforce
-    escalate: { to: hook, on: [matched] }
-`,
-    });
-    setBroken(dir, ['a']);
-    setAction(dir, { gate: true });
+    const { hook, dir } = await silentHookProject();
     const run = start(dir, ['run']);
     await until(() => actionLines(dir).length === 1, 'the action to start');
     // A stop cancels actions, not what people must hear about them: notify gets a signal of its own, and
@@ -117,23 +121,11 @@ describe('SIGTERM', () => {
   });
 
   it('a second SIGTERM ends the command at once', async () => {
-    const hook = await silentReceiver();
-    const dir = project({
-      channels: `  hook: { kind: webhook, url: "${hook.url}" }`,
-      rules: `  - name: tell
-    target: { kind: box }
-    when: { broken: facts.broken }
-    mode: enforce
-    escalate: { to: hook, on: [matched] }
-`,
-    });
-    setBroken(dir, ['a']);
-    setAction(dir, { gate: true });
+    const { hook, dir } = await silentHookProject();
     const run = start(dir, ['run']);
-    runStderr(run);
     await until(() => actionLines(dir).length === 1, 'the action to start');
     run.child.kill('SIGTERM');
-    await until(() => hook.requests() > 0 && /SIGTERM: stopping/.test(runStderr(run)), 'the first SIGTERM to be seen');
+    await until(() => hook.requests() > 0 && /SIGTERM: stopping/.test(run.stderr()), 'the first SIGTERM to be seen');
     run.child.kill('SIGTERM');
     const exit = await run.exited;
     expect(exit.code).toBe(143);
@@ -171,29 +163,3 @@ describe('the run deadline (defaults.run_timeout)', () => {
     expect(exit.out).toMatch(/reflex\.yaml:\d+:\d+: a run timeout of 0s would stop every run before it acts/);
   });
 });
-
-// ---- small helpers
-
-/** Whether `pid` has a child process (the source command). */
-function hasChild(pid: number): boolean {
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) return true;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return false;
-}
-
-/** What the command wrote to stderr so far (collected from the first call on). */
-const stderrOf = new WeakMap<object, string>();
-function runStderr(run: ReturnType<typeof start>): string {
-  if (!stderrOf.has(run)) {
-    stderrOf.set(run, '');
-    run.child.stderr!.on('data', (s: string | Buffer) => stderrOf.set(run, stderrOf.get(run) + String(s)));
-  }
-  return stderrOf.get(run)!;
-}

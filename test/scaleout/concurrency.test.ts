@@ -4,7 +4,19 @@ import { parseLimit } from '../../src/guards/numbers.js';
 import { shardOf } from '../../src/pipeline/shards.js';
 import { reflex } from '../helpers.js';
 import { pgSkipReason, requirePgUrl, schemaFactory } from '../store/pg.js';
-import { actionLines, boxes, decisionsByRun, decisionsOf, executions, journal, limitViolations, run, runs, scaleProject, type Exit } from './harness.js';
+import {
+  actionLines,
+  boxes,
+  decisionsByRun,
+  decisionsOf,
+  executions,
+  journal,
+  limitViolations,
+  reflexAsync,
+  runs,
+  scaleProject,
+  type Exit,
+} from './harness.js';
 
 const schemas = schemaFactory('scaleout_conc');
 afterAll(() => schemas.dropAll());
@@ -44,7 +56,7 @@ describe.skipIf(pgSkipReason)('scale-out: many runners, one set of guarantees', 
         expect(reflex(['-c', `${project.dir}/reflex.yaml`, 'disable', '--all', '--reason', 'test: off for one round']).status).toBe(0);
       if (round === DISABLED.round)
         expect(reflex(['-c', `${project.dir}/reflex.yaml`, 'disable', '--target', DISABLED.target, '--reason', 'test']).status).toBe(0);
-      const exits = await Promise.all(Array.from({ length: PROCESSES }, () => run(project.dir, ['run', '--quiet'])));
+      const exits = await Promise.all(Array.from({ length: PROCESSES }, () => reflexAsync(project.dir, ['run', '--quiet'])));
       rounds.push({ round, exits });
       if (round === SWITCHED_OFF) expect(reflex(['-c', `${project.dir}/reflex.yaml`, 'enable', '--all', '--reason', 'test']).status).toBe(0);
       if (round === DISABLED.round)

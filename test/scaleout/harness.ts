@@ -1,13 +1,12 @@
-// Shared by the scale-out tests: a project on its own PostgreSQL schema whose actions append to a file, `reflex run` as real processes, the journal read from outside.
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+// The scale-out tests' own parts: a project on its own PostgreSQL schema whose actions append to a file, the journal read from outside, a proxy to cut.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { decodeBody } from '../../src/store/codec.js';
-import { CLI, fixture, ROOT } from '../helpers.js';
+import { actionLog, waitPast, writeBoxProject, writeTargets } from '../harness/project.js';
+import { fixture, ROOT } from '../helpers.js';
 
-export { sleep };
+export { processState, reflexAsync, sleep, start, until, type Exit, type Running } from '../harness/cli.js';
 
 /**
  * The action. It appends one line: the rule and target it ran for, its pid, and what the journal
@@ -69,9 +68,9 @@ export interface ProjectOptions {
 }
 
 export function writeInventory(dir: string, targets: Box[]): void {
-  writeFileSync(
-    join(dir, 'inventory.json'),
-    JSON.stringify({ targets: targets.map((t) => ({ id: t.id, kind: 'box', labels: { service: t.service }, facts: { broken: t.broken } })) }),
+  writeTargets(
+    dir,
+    targets.map((t) => ({ id: t.id, labels: { service: t.service }, facts: { broken: t.broken } })),
   );
 }
 
@@ -82,94 +81,18 @@ export function scaleProject(o: ProjectOptions): ScaleProject {
   writeFileSync(join(dir, 'journal.json'), JSON.stringify({ url: o.journalUrl ?? o.url, schema: o.schema }));
   writeInventory(dir, o.targets);
   const rules = o.rules ?? { repair: '1h' };
-  const actions = Object.entries(rules)
-    .map(
-      ([rule, cooldown]) => `  act-${rule}:
-    kind: exec
-    argv: [${JSON.stringify(process.execPath)}, ${JSON.stringify(join(dir, 'action.mjs'))}, "{{ rule.name }}", "{{ target.id }}"]
-    timeout: 10s
-    cooldown: ${cooldown}`,
-    )
-    .join('\n');
-  writeFileSync(
-    join(dir, 'reflex.yaml'),
-    `store: ${JSON.stringify(storeUrl)}
-rules: [rules.yaml]
-sources:
-  - { name: inventory, kind: inventory, path: inventory.json }
-actions:
-${actions}
-defaults:
-  max_concurrency: ${o.maxConcurrency ?? 2}
-  action_timeout: 10s
-guardrails: ${o.guardrails ?? '{ budget_per_run: 1000, widespread: { min_targets: 100000 }, blast_radius: { per_rule: "100000 per 1m", group_fraction: 1, group_by: [] }, failure_breaker: { failures: 1000, of_last: 1000 } }'}
-shards: ${o.shards}
-`,
-  );
-  writeFileSync(
-    join(dir, 'rules.yaml'),
-    `rules:
-${Object.keys(rules)
-  .map(
-    (rule) => `  - name: ${rule}
-    target: { kind: box }
-    when: { broken: facts.broken }
-    mode: enforce
-    do: [{ action: act-${rule} }]`,
-  )
-  .join('\n')}
-`,
-  );
+  writeBoxProject({
+    dir,
+    store: storeUrl,
+    actions: Object.fromEntries(
+      Object.entries(rules).map(([rule, cooldown]) => [`act-${rule}`, { args: ['{{ rule.name }}', '{{ target.id }}'], timeout: '10s', cooldown }]),
+    ),
+    rules: Object.fromEntries(Object.keys(rules).map((rule) => [rule, `act-${rule}`])),
+    defaults: `  max_concurrency: ${o.maxConcurrency ?? 2}\n  action_timeout: 10s\n`,
+    guardrails: o.guardrails,
+    shards: o.shards,
+  });
   return { dir, storeUrl };
-}
-
-// ---------------------------------------------------------------- the CLI as a process
-
-export interface Exit {
-  pid: number;
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-export interface Running {
-  pid: number;
-  kill(sig?: NodeJS.Signals): void;
-  exited: Promise<Exit>;
-}
-
-/** Start `reflex ARGS` in the project, as a scheduler would (with its reflex.yaml, or another configuration file of the project). */
-export function start(dir: string, args: string[], env: NodeJS.ProcessEnv = {}, config = 'reflex.yaml'): Running {
-  const child = spawn(process.execPath, [CLI, '-c', join(dir, config), ...args], {
-    cwd: dir,
-    env: { ...process.env, NO_COLOR: '1', REFLEX_FAILPOINT: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const pid = child.pid!;
-  const exited = new Promise<Exit>((ok, fail) => {
-    child.on('error', fail);
-    child.on('close', (code, signal) => ok({ pid, code, signal, stdout, stderr }));
-  });
-  return { pid, kill: (sig = 'SIGKILL') => child.kill(sig), exited };
-}
-
-export const run = (dir: string, args: string[] = ['run'], env: NodeJS.ProcessEnv = {}, config = 'reflex.yaml'): Promise<Exit> =>
-  start(dir, args, env, config).exited;
-
-/** Poll `cond` every 10 ms; fail after `limitMs` (a bound against hanging, not a timing assertion). */
-export async function until<T>(cond: () => T | undefined | null | false | Promise<T | undefined | null | false>, what: string, limitMs = 30_000): Promise<T> {
-  const end = Date.now() + limitMs;
-  for (;;) {
-    const v = await cond();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 // ---------------------------------------------------------------- side effects and the journal
@@ -184,16 +107,14 @@ export interface ActionLine {
 }
 
 export function actionLines(dir: string): ActionLine[] {
-  const f = join(dir, 'actions.log');
-  if (!existsSync(f)) return [];
-  return readFileSync(f, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      const m = /^(\S+) (\S+) pid=(\d+) execution=(\S+) journal=(\S+) at=(\d+)$/.exec(l);
-      if (!m) throw new Error(`unexpected line in actions.log: ${JSON.stringify(l)}`);
-      return { rule: m[1]!, target: m[2]!, pid: Number(m[3]), execution: m[4]!, journal: m[5]!, at: Number(m[6]) };
-    });
+  return actionLog(dir, /^(\S+) (\S+) pid=(\d+) execution=(\S+) journal=(\S+) at=(\d+)$/, (m) => ({
+    rule: m[1]!,
+    target: m[2]!,
+    pid: Number(m[3]),
+    execution: m[4]!,
+    journal: m[5]!,
+    at: Number(m[6]),
+  }));
 }
 
 /** A client on the test's PostgreSQL, with the schema on its search path. */
@@ -318,14 +239,12 @@ export async function leases(c: pg.Client): Promise<{ name: string; holder: stri
   return r.rows.map((x) => ({ ...x, token: Number(x.token), expires_at: Number(x.expires_at) }));
 }
 
-/** Wait (for real) until the leases of these shards (of `count`) have expired in the store: a dead runner's leases are never released. */
+/** Wait (for real) until the leases of these shards (of `count`) have expired in the store. */
 export async function waitExpiry(url: string, schema: string, shards: number[], count: number): Promise<void> {
   const c = await journal(url, schema);
   try {
     const names = shards.map((i) => `shard:${i}/${count}`);
-    const end = Math.max(0, ...(await leases(c)).filter((l) => names.includes(l.name) && l.holder !== '').map((l) => l.expires_at));
-    const wait = end - Date.now() + 5;
-    if (wait > 0) await sleep(wait);
+    await waitPast((await leases(c)).filter((l) => names.includes(l.name) && l.holder !== '').map((l) => l.expires_at));
   } finally {
     await c.end();
   }

@@ -3,7 +3,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgSkipReason, requirePgUrl, schemaFactory } from '../store/pg.js';
-import { actionLines, boxes, executions, journal, PgProxy, run, runs, scaleProject, start, until, waitExpiry } from './harness.js';
+import { actionLines, boxes, executions, journal, PgProxy, reflexAsync, runs, scaleProject, start, until, waitExpiry } from './harness.js';
 
 const schemas = schemaFactory('scaleout_outage');
 afterAll(() => schemas.dropAll());
@@ -29,14 +29,14 @@ describe.skipIf(pgSkipReason)('scale-out: PostgreSQL unreachable or stopped duri
     const withPassword = proxy.url(url).replace('://postgres@', '://postgres:${REFLEX_PG_PASSWORD}@');
     const env = { REFLEX_PG_PASSWORD: 's3cret' };
     const p = scaleProject({ url: withPassword, journalUrl: url, schema, targets: TARGETS, shards: '{ count: 2 }' });
-    const down = await run(p.dir, ['run'], env);
+    const down = await reflexAsync(p.dir, ['run'], env);
     expect(down.code, down.stdout + down.stderr).toBe(3);
     expect(down.stderr).toMatch(/reflex: cannot connect to the PostgreSQL store at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/test: connection refused/);
     expect(down.stderr + down.stdout).not.toContain('s3cret');
     expect(actionLines(p.dir)).toEqual([]);
 
     await proxy.restore();
-    const up = await run(p.dir, ['run'], env);
+    const up = await reflexAsync(p.dir, ['run'], env);
     expect(up.code, up.stdout + up.stderr).toBe(0);
     expect(
       actionLines(p.dir)
@@ -69,7 +69,7 @@ describe.skipIf(pgSkipReason)('scale-out: PostgreSQL unreachable or stopped duri
       // PostgreSQL returns. The failed run could not release its leases: the next run takes its shards once they expire.
       await proxy.restore();
       await waitExpiry(url, schema, [0, 1], 2);
-      const next = await run(p.dir, ['run']);
+      const next = await reflexAsync(p.dir, ['run']);
       expect(next.code, next.stdout + next.stderr).toBe(1);
       expect(next.stdout).toContain(`problem: interrupted: execution #${ex[0]!.id} (act-repair on ${first.target}`);
       const lines = actionLines(p.dir);

@@ -3,7 +3,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgSkipReason, requirePgUrl, schemaFactory } from '../store/pg.js';
-import { actionLines, boxes, executions, journal, limitViolations, run, scaleProject, traceOf, type Exit } from './harness.js';
+import { actionLines, boxes, executions, journal, limitViolations, reflexAsync, scaleProject, traceOf, type Exit } from './harness.js';
 
 const schemas = schemaFactory('scaleout_overlap');
 afterAll(() => schemas.dropAll());
@@ -41,8 +41,8 @@ describe.skipIf(pgSkipReason)('scale-out: runners of two layouts on the same tar
   beforeAll(async () => {
     for (let round = 0; round < ROUNDS; round++) {
       const all = await Promise.all([
-        ...Array.from({ length: 4 }, () => run(project.dir, ['run', '--quiet'])),
-        ...Array.from({ length: 4 }, () => run(project.dir, ['run', '--quiet'], {}, 'reflex-8.yaml')),
+        ...Array.from({ length: 4 }, () => reflexAsync(project.dir, ['run', '--quiet'])),
+        ...Array.from({ length: 4 }, () => reflexAsync(project.dir, ['run', '--quiet'], {}, 'reflex-8.yaml')),
       ]);
       exits.push(...all);
     }

@@ -1,10 +1,9 @@
 // A runner killed, or frozen, mid-run: its shards go to another runner once its leases expire; what it left unfinished is reported, never re-run.
-import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { shardOf } from '../../src/pipeline/shards.js';
 import { reflex } from '../helpers.js';
 import { pgSkipReason, requirePgUrl, schemaFactory } from '../store/pg.js';
-import { actionLines, boxes, executions, journal, leases, run, scaleProject, start, until, waitExpiry } from './harness.js';
+import { actionLines, boxes, executions, journal, leases, processState, reflexAsync, scaleProject, start, until, waitExpiry } from './harness.js';
 
 const schemas = schemaFactory('scaleout_takeover');
 afterAll(() => schemas.dropAll());
@@ -13,14 +12,6 @@ const COUNT = 4;
 const TARGETS = boxes(16, 2);
 const shardOfId = (id: string) => shardOf({ id, labels: {} }, { count: COUNT });
 const inShards = (shards: number[]) => TARGETS.filter((t) => shards.includes(shardOfId(t.id))).map((t) => t.id);
-
-const processState = (pid: number): string | null => {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0] ?? null;
-  } catch {
-    return null;
-  }
-};
 
 // Skipped only without PostgreSQL on a developer machine (no REFLEX_TEST_PG): CI sets REFLEX_TEST_PG and
 // REFLEX_REQUIRE_SERVICES (.ci/run), and then pgSkipReason is null, so these tests always run there.
@@ -33,7 +24,7 @@ describe.skipIf(pgSkipReason)('scale-out: a runner that dies or freezes mid-run'
     const c = await journal(url, schema);
     try {
       // Runner A holds shards 0 and 1 and is killed after its first action ran, before recording how it ended.
-      const a = await run(p.dir, ['run', '--shard', '0,1'], { REFLEX_FAILPOINT: 'before-outcome' });
+      const a = await reflexAsync(p.dir, ['run', '--shard', '0,1'], { REFLEX_FAILPOINT: 'before-outcome' });
       expect(a.signal).toBe('SIGKILL');
       const [left] = await executions(c);
       expect(left).toMatchObject({ status: 'running' });
@@ -42,7 +33,7 @@ describe.skipIf(pgSkipReason)('scale-out: a runner that dies or freezes mid-run'
       expect(actionLines(p.dir).map((l) => l.target)).toEqual([left!.target]);
 
       // Runner B works on shards 2 and 3 meanwhile: A's execution is not its to recover, whatever the time.
-      const b = await run(p.dir, ['run', '--shard', '2,3']);
+      const b = await reflexAsync(p.dir, ['run', '--shard', '2,3']);
       expect(b.code, b.stdout + b.stderr).toBe(0);
       expect(b.stdout).not.toContain('interrupted');
       expect((await executions(c)).find((e) => e.id === left!.id)).toMatchObject({ status: 'running' });
@@ -50,7 +41,7 @@ describe.skipIf(pgSkipReason)('scale-out: a runner that dies or freezes mid-run'
 
       // While A's leases live, a runner asking for one of its shards is turned away (exit 4) and does nothing.
       const lease0 = (await leases(c)).find((l) => l.name === `shard:0/${COUNT}`)!;
-      const early = await run(p.dir, ['run', '--shard', '0']);
+      const early = await reflexAsync(p.dir, ['run', '--shard', '0']);
       const outputs = [early.stdout];
       if (Date.now() < lease0.expires_at) {
         expect(early.code, early.stderr).toBe(4);
@@ -59,7 +50,7 @@ describe.skipIf(pgSkipReason)('scale-out: a runner that dies or freezes mid-run'
 
       // After expiry, the next runner claims every free shard, A's among them.
       await waitExpiry(url, schema, [0, 1], COUNT);
-      const d = await run(p.dir, ['run']);
+      const d = await reflexAsync(p.dir, ['run']);
       outputs.push(d.stdout);
       expect([0, 1], d.stdout + d.stderr).toContain(d.code);
       expect(d.stdout).toMatch(/shards (0, )?1, 2, 3 of 4/);
@@ -105,7 +96,7 @@ describe.skipIf(pgSkipReason)('scale-out: a runner that dies or freezes mid-run'
 
       // Its lease expires; another runner takes shard 1 over and settles the intent as interrupted.
       await waitExpiry(url, schema, [1], COUNT);
-      const d = await run(p.dir, ['run', '--shard', '1']);
+      const d = await reflexAsync(p.dir, ['run', '--shard', '1']);
       expect(d.code, d.stdout + d.stderr).toBe(1);
       expect(d.stdout).toContain(`problem: interrupted: execution #${frozen!.id}`);
       const byD = actionLines(p.dir);

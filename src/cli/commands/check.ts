@@ -2,7 +2,7 @@
 import { formatDiagnostic } from '../../config/diagnostics.js';
 import { resolveConfigPath } from '../../config/load.js';
 import { EXIT } from '../../errors.js';
-import { checkConfigFile } from '../../config/check.js';
+import { checkConfigFile } from '../../check/index.js';
 
 export default async function check(opts: { config?: string; json?: boolean }): Promise<number> {
   const { result, diagnostics: sorted } = await checkConfigFile(resolveConfigPath(opts.config));

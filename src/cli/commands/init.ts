@@ -1,7 +1,7 @@
 // `reflex init [DIR]`: write a small working project (config, commented rules, an inventory, editor schemas).
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { jsonSchema } from '../../config/schema-json.js';
+import { jsonSchema } from '../../check/schema-json.js';
 import { starterFiles } from '../../config/starter.js';
 import { EXIT, UserError } from '../../errors.js';
 

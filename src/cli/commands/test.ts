@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { formatDiagnostic, type Diagnostic } from '../../config/diagnostics.js';
 import { resolveConfigPath } from '../../config/load.js';
-import { checkConfigFile, checkProject, sortDiagnostics } from '../../config/check.js';
+import { checkConfigFile, checkProject, sortDiagnostics } from '../../check/index.js';
 import { EXIT, ExitError, UserError } from '../../errors.js';
 import { coverageOf } from '../../testing/coverage.js';
 import { loadEntry, loadTests, testFilesOf, type ProjectEntry } from '../../testing/load.js';

@@ -1,6 +1,6 @@
 // The JSON Schema of each file kind, generated from the one zod schema (for editors' completion and validation).
 import { z } from 'zod';
-import { Config, RuleFile } from './schema.js';
+import { Config, RuleFile } from '../config/schema.js';
 
 export type SchemaKind = 'config' | 'rules' | 'tests';
 

@@ -8,9 +8,9 @@
 // them takes that fact back to dynamic and the expression is checked again.
 import { compile } from '../rules/cel/index.js';
 import { MEMBER_VARIABLES, RULE_VARIABLES } from '../rules/ruleset.js';
-import type { Diagnostic } from './diagnostics.js';
+import type { Diagnostic } from '../config/diagnostics.js';
 import type { FactTypeInfo } from './facts.js';
-import type { Loc, Project } from './load.js';
+import type { Loc, Project } from '../config/load.js';
 
 const CEL_TYPE = { number: 'double', bool: 'bool', string: 'string' } as const;
 const WORDS: Record<string, string> = { number: 'a number', bool: 'a boolean', string: 'text' };

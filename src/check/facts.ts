@@ -3,9 +3,9 @@ import { relative, resolve } from 'node:path';
 import { createSource } from '../sources/index.js';
 import { collectAll } from '../sources/collect.js';
 import type { FactValue } from '../model.js';
-import type { Diagnostic } from './diagnostics.js';
-import type { Project } from './load.js';
-import type { FactTypeName } from './schema.js';
+import type { Diagnostic } from '../config/diagnostics.js';
+import type { Project } from '../config/load.js';
+import type { FactTypeName } from '../config/schema.js';
 
 /** What is known of a fact's type before running: a declared or observed type, or `dyn` when it varies or is not a bool, number or text. */
 export type KnownType = FactTypeName | 'dyn';

@@ -4,11 +4,11 @@ import { paramPattern } from '../actions/params.js';
 import { templateRefs } from '../actions/template.js';
 import { buildRuleSet, type RuleSet } from '../rules/ruleset.js';
 import { storeProblems } from '../store/index.js';
-import { didYouMean, type Diagnostic } from './diagnostics.js';
-import { loadProject, type Broken, type LoadedRule, type Project } from './load.js';
+import { didYouMean, type Diagnostic } from '../config/diagnostics.js';
+import { loadProject, type Broken, type LoadedRule, type Project } from '../config/load.js';
 import { knownWorld } from './facts.js';
-import { checkFactTypes } from './types.js';
-import type { SourceFile } from './diagnostics.js';
+import { checkFactTypes } from './fact-types.js';
+import type { SourceFile } from '../config/diagnostics.js';
 
 export interface CheckResult {
   diagnostics: Diagnostic[];
