@@ -102,12 +102,14 @@ export function groupSize(ctx: Pick<RunContext, 'project' | 'targets'>, group: s
   let m = sizes.get(ctx.targets);
   if (!m) {
     m = new Map();
-    const labels = ctx.project.config.guardrails.blast_radius.group_by;
-    for (const t of ctx.targets) {
-      for (const l of labels) {
+    // Counted per label value, the group's name made once per group rather than twice per target.
+    for (const l of new Set(ctx.project.config.guardrails.blast_radius.group_by)) {
+      const counts = new Map<string, number>();
+      for (const t of ctx.targets) {
         const v = t.labels[l];
-        if (v !== undefined) m.set(`${l}=${v}`, (m.get(`${l}=${v}`) ?? 0) + 1);
+        if (v !== undefined) counts.set(v, (counts.get(v) ?? 0) + 1);
       }
+      for (const [v, n] of counts) m.set(`${l}=${v}`, n);
     }
     sizes.set(ctx.targets, m);
   }

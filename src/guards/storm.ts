@@ -5,6 +5,7 @@ import { fleetDecisions, groupsOf } from '../pipeline/decision.js';
 import { runCovers } from '../pipeline/shards/rounds.js';
 import { REASON } from '../pipeline/reasons.js';
 import { stop, type RunContext } from '../pipeline/types.js';
+import type { Target } from '../model.js';
 import type { Decision } from '../rules/evaluate.js';
 import type { ExecutionRecord } from '../store/types.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
@@ -115,7 +116,9 @@ export const stormGuard: Guard = {
     let storms: Storm[];
     try {
       const executions = (await ctx.store.listExecutions({ since: ctx.now - windowMs, limit: 50_000 })).filter((e) => e.status !== 'refused');
-      const byId = new Map(ctx.targets.map((t) => [t.id, t]));
+      // Made only when a run is asked about (a rule with enough recent actions): a million-entry index otherwise costs for nothing.
+      let index: Map<string, Target> | undefined;
+      const byId = () => (index ??= new Map(ctx.targets.map((t) => [t.id, t])));
       const by = ctx.project.config.shards.by;
       storms = await findStorms(ctx, executions, async (runId, rule) => {
         const run = await ctx.store.getRun(runId);
@@ -125,7 +128,7 @@ export const stormGuard: Guard = {
         return {
           troubled: new Set(ds.filter((d) => d.outcome !== 'unknown' && d.outcome !== 'not_matched').map((d) => d.target)),
           covers: (id) => {
-            const t = byId.get(id);
+            const t = byId().get(id);
             return t ? runCovers(run, t, by) : !run.shard;
           },
         };

@@ -41,20 +41,35 @@ export function problemGroupKeys(ctx: Pick<RunContext, 'project'>, t: Target): s
 /** Every group of this run with its size and how many of its targets have a problem. */
 export function problemGroups(ctx: Pick<RunContext, 'project' | 'targets' | 'decisions'>): Map<string, ProblemGroup> {
   const problems = problemTargets(ctx.decisions);
-  const groups = new Map<string, ProblemGroup>();
+  const labels = [...new Set(ctx.project.config.guardrails.widespread.group_by)];
+  // kind -> its group of all, and label -> value -> group: no key text is built per target (a million of them, a
+  // few groups). Groups are listed in the order problemGroupKeys gives them, first target first, as ever.
+  const byKind = new Map<string, { all: ProblemGroup | null; by: Map<string, ProblemGroup>[] }>();
+  const order: ProblemGroup[] = [];
+  const group = (kind: string, label: string | null): ProblemGroup => {
+    const g = { key: groupKey(kind, label), kind, label, size: 0, problems: 0 };
+    order.push(g);
+    return g;
+  };
   for (const t of ctx.targets) {
-    const keys = problemGroupKeys(ctx, t);
-    for (const key of keys) {
-      let g = groups.get(key);
-      if (!g) {
-        const slash = key.indexOf('/');
-        const label = key.slice(slash + 1);
-        groups.set(key, (g = { key, kind: t.kind, label: label === '*' ? null : label, size: 0, problems: 0 }));
-      }
+    let k = byKind.get(t.kind);
+    if (!k) byKind.set(t.kind, (k = { all: null, by: labels.map(() => new Map<string, ProblemGroup>()) }));
+    const bad = problems.has(t.id);
+    for (let i = 0; i < labels.length; i++) {
+      const v = t.labels[labels[i]!];
+      if (v === undefined) continue;
+      const m = k.by[i]!;
+      let g = m.get(v);
+      if (!g) m.set(v, (g = group(t.kind, `${labels[i]}=${v}`)));
       g.size++;
-      if (problems.has(t.id)) g.problems++;
+      if (bad) g.problems++;
     }
+    const all = (k.all ??= group(t.kind, null));
+    all.size++;
+    if (bad) all.problems++;
   }
+  const groups = new Map<string, ProblemGroup>();
+  for (const g of order) groups.set(g.key, g);
   return groups;
 }
 
