@@ -436,7 +436,13 @@ export const Aggregate = z
       .describe('Labels that form the groups (a target sees the group its labels select), "depends_on" (the members that depend on the target), or "all".'),
     function: z.enum(['count', 'fraction', 'sum', 'avg', 'min', 'max']),
     where: Cel.optional().describe('CEL over a member: which members count (count, fraction).'),
-    value: Cel.optional().describe('CEL over a member: the number to sum, average, min or max.'),
+    value: Cel.optional().describe('CEL over a member: the number to sum, average, min or max (or, with compare: version or string, the text).'),
+    compare: z
+      .enum(['number', 'version', 'string'])
+      .default('number')
+      .describe(
+        'How min and max order the values: number (default); version (MAJOR.MINOR.PATCH numerically, 1.10.0 > 1.9.3, semver pre-releases below their release), giving the version text itself; string (code-point order).',
+      ),
     max_unknown: z.number().min(0).max(1).default(0.1).describe('If more than this fraction of members is unknown, the aggregate is unknown.'),
   })
   .describe('A group aggregate, computed once per group per run and read in conditions as agg.NAME.');

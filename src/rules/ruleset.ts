@@ -6,6 +6,7 @@ import type { Config, RuleConfig, StepConfig } from '../config/schema.js';
 import type { RuleMode, Severity } from '../model.js';
 import { parseDuration } from '../util/duration.js';
 import { compile, type CelDiagnostic, type CompiledExpr } from './cel/index.js';
+import type { Compare } from './order.js';
 import { compileSelector, type LabelPredicate } from './selector.js';
 
 /** Variables a rule condition can read (CEL types, for type checking). */
@@ -143,6 +144,8 @@ export interface CompiledAggregate {
   of: string;
   groupBy: string[] | 'depends_on' | 'all';
   fn: 'count' | 'fraction' | 'sum' | 'avg' | 'min' | 'max';
+  /** How min and max order values (src/rules/order.ts); `number` for every other function. */
+  compare: Compare;
   where: CompiledExpr | null;
   value: CompiledExpr | null;
   maxUnknown: number;
@@ -228,6 +231,7 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
         ),
       );
     }
+    diags.push(...compareProblems(a, value));
     const facts = new Set<string>([...(where?.refs.facts ?? []), ...(value?.refs.facts ?? [])]);
     const relations = new Set<string>([...(where?.refs.relations ?? []), ...(value?.refs.relations ?? [])]);
     aggregates.set(a.name, {
@@ -235,6 +239,7 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
       of: a.of,
       groupBy: a.group_by,
       fn: a.function,
+      compare: a.compare,
       where,
       value,
       maxUnknown: a.max_unknown,
@@ -456,6 +461,32 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
     list.push(r);
   }
   return { ruleSet: { rules, byKind, aggregates, derived, hash: project.hash }, diagnostics: diags };
+}
+
+/** CEL types of values that are clearly not text, and the words for them. */
+const NOT_TEXT: Record<string, string> = { double: 'a number', int: 'a number', uint: 'a number', bool: 'a boolean', timestamp: 'a timestamp' };
+
+/**
+ * `compare:` against the function and the static type of `value` (as far as CEL alone can tell; facts of known
+ * types are checked by config/types.ts): a version or text order is only for min and max, and takes text.
+ */
+export function compareProblems(a: LoadedAggregate, value: CompiledExpr | null, type = value?.type): Diagnostic[] {
+  const at = (sub: string, msg: string) => a.loc.file.at([...a.loc.path, sub], `aggregate "${a.name}": ${msg}`);
+  if (a.compare !== 'number') {
+    if (a.function !== 'min' && a.function !== 'max')
+      return [
+        at(
+          'compare',
+          `compare: ${a.compare} orders values for min and max; ${a.function} ${a.function === 'count' || a.function === 'fraction' ? 'counts members' : 'adds numbers'} (remove compare:, or use min or max)`,
+        ),
+      ];
+    if (type && NOT_TEXT[type])
+      return [at('value', `compare: ${a.compare} orders text, but this value is always ${NOT_TEXT[type]} (remove compare: to order numbers)`)];
+  } else if ((a.function === 'min' || a.function === 'max' || a.function === 'sum' || a.function === 'avg') && type === 'string') {
+    const fix = a.function === 'min' || a.function === 'max' ? ': add compare: version (1.10.0 > 1.9.3) or compare: string (code-point order)' : '';
+    return [at('value', `${a.function} needs numbers, but this value is always text${fix}`)];
+  }
+  return [];
 }
 
 /** ", did you mean X?" when one name is close; otherwise the names there are (a few), or how to declare one. */

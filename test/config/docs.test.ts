@@ -16,7 +16,7 @@ sources:
   - name: health
     kind: command
     argv: [node, health.mjs]
-    facts: [healthy, restarts_1h, p99_latency_ms, replication_lag_s, cpu, up, disk_used_pct]
+    facts: [healthy, restarts_1h, p99_latency_ms, replication_lag_s, cpu, up, disk_used_pct, version]
 actions:
   restart-instance:
     kind: exec
