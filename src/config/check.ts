@@ -34,7 +34,7 @@ export async function checkProject(project: Project, broken?: Broken, opts: { re
   if (kinds) diagnostics.push(...checkKinds(project, kinds, broken));
   const built = buildRuleSet(project, { knownFacts: facts, broken });
   diagnostics.push(...built.diagnostics);
-  if (built.ruleSet) diagnostics.push(...checkGroupReads(project, built.ruleSet));
+  if (built.ruleSet) diagnostics.push(...checkGroupReads(built.ruleSet));
   // Types known before running (declared `type:`, inventory values): a type mismatch is a mistake now, not an unknown every run.
   diagnostics.push(...checkFactTypes(project, types));
   diagnostics.push(...checkConfig(project));
@@ -332,7 +332,7 @@ function checkKinds(project: Project, reported: Set<string>, broken?: Broken): D
  * A rule for a group kind that reads an aggregate grouped by a label its group targets do not carry: the
  * aggregate is unknown for every one of them (the group's `by:` and the aggregate's `group_by:` should agree).
  */
-function checkGroupReads(project: Project, ruleSet: RuleSet): Diagnostic[] {
+function checkGroupReads(ruleSet: RuleSet): Diagnostic[] {
   const out: Diagnostic[] = [];
   const byKind = new Map(ruleSet.groups.map((g) => [g.kind, g]));
   if (byKind.size === 0) return out;
