@@ -99,7 +99,7 @@ describe('group targets through the CLI', () => {
     expect(us.out).toMatch(/many_unhealthy.*does not hold|FAILS\s+many_unhealthy/);
   });
 
-  it('history, replay and why of an earlier run explain a region that is gone from today\'s fleet, from the snapshot', () => {
+  it("history, replay and why of an earlier run explain a region that is gone from today's fleet, from the snapshot", () => {
     writeFileSync(join(dir, 'inv.yaml'), inventory({ 'eu-west-1': [true, true, true], 'us-east-1': [true] }));
     const r = JSON.parse(reflex(['run', '--json'], { cwd: dir }).stdout) as RunJson;
     expect(r.targets).toBe(7); // 4 instances, i-nowhere, 2 regions: ap-south-1 has no member left, so no target
@@ -108,7 +108,9 @@ describe('group targets through the CLI', () => {
     expect(why.out).toContain('agg.unhealthy_fraction = 1 (fraction over the instance targets with region=ap-south-1: 1 members, 0 unknown, 1 counted)');
     const gone = reflex(['why', 'region/ap-south-1'], { cwd: dir });
     expect(gone.status).toBe(2);
-    expect(gone.out).toContain("region targets are made from the instance targets' region label: one exists only in a run where some instance carries its value");
+    expect(gone.out).toContain(
+      "region targets are made from the instance targets' region label: one exists only in a run where some instance carries its value",
+    );
     expect(gone.out).toContain(`it was last decided about in run #${r.run - 1}`);
     expect(gone.out).not.toMatch(/\n\s+at .*\.js:\d+/);
     const history = reflex(['history', '--target', 'region/eu-west-1'], { cwd: dir });
@@ -117,6 +119,37 @@ describe('group targets through the CLI', () => {
     expect(replay.status, replay.out).toBe(0);
     expect(replay.out).toContain('12 targets');
     expect(replay.out).toContain('no decision would differ');
+  });
+});
+
+describe('group targets in reflex test scenarios', () => {
+  it('a scenario names a region target the run makes, and its escalation is checked once per region', () => {
+    const dir = fixture({
+      ...FILES,
+      'rules/region_test.yaml': `config: ../reflex.yaml
+targets:
+  - { id: i-1, kind: instance, labels: { region: eu }, facts: { healthy: true } }
+  - { id: i-2, kind: instance, labels: { region: eu }, facts: { healthy: true } }
+  - { id: i-3, kind: instance, labels: { region: us }, facts: { healthy: true } }
+scenarios:
+  - name: a degraded region pages once
+    steps:
+      - name: half of eu fails
+        at: 0m
+        facts: { i-1: { healthy: false } }
+        expect:
+          - { rule: region-degraded, target: region/eu, outcome: escalated }
+        escalations:
+          - { to: oncall, rule: region-degraded, target: region/eu }
+      - name: still degraded, no second page
+        at: 1m
+        escalations: []
+`,
+      'reflex.yaml': `${FILES['reflex.yaml']}tests: [rules/*_test.yaml]\n`,
+    });
+    const r = reflex(['test'], { cwd: dir });
+    expect(r.out).toContain('1 scenario: 1 passed, 0 failed');
+    expect(r.status, r.out).toBe(0);
   });
 });
 
