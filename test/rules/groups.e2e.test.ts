@@ -122,6 +122,39 @@ describe('group targets through the CLI', () => {
   });
 });
 
+describe('reflex check of groups, through the CLI', () => {
+  it('refuses a misspelt member kind and a kind the inventory reports, at their positions, and run refuses the same', () => {
+    const dir = fixture({
+      ...FILES,
+      'rules.yaml': `groups:
+  - { kind: region, of: instnace, by: [region] }
+  - { kind: instance, of: instance, by: [zone] }
+rules:
+  - { name: page-region, target: { kind: region }, when: { x: "true" }, mode: enforce, escalate: oncall }
+`,
+    });
+    const check = reflex(['check'], { cwd: dir });
+    expect(check.status).toBe(2);
+    expect(check.out).toContain('rules.yaml:2:25: group "region" has no members: no source reports targets of kind "instnace", did you mean "instance"?');
+    expect(check.out).toContain('rules.yaml:3:13: group kind "instance" is a kind a source reports');
+    expect(check.out).not.toMatch(/\n\s+at .*\.js:\d+/);
+    const run = reflex(['run', '--dry-run'], { cwd: dir });
+    expect(run.status).toBe(2);
+    expect(run.out).toContain('rules.yaml:2:25:');
+  });
+
+  it('a run where a source reports a group target id does not make that target, and says so (exit 1)', () => {
+    const dir = fixture({ ...FILES, 'inv.yaml': `${FILES['inv.yaml']}  - { id: region/eu-west-1, kind: datacenter }\n` });
+    const r = reflex(['run', '--dry-run', '--json'], { cwd: dir });
+    expect(r.status).toBe(1);
+    const out = JSON.parse(r.stdout) as RunJson & { problems: { reason: string; detail: string }[] };
+    expect(out.problems).toEqual([
+      { stage: 'collect', reason: 'group:id-taken', detail: 'group target "region/eu-west-1" was not made: a source reports a target with that id' },
+    ]);
+    expect(out.decisions.map((d) => d.target)).toEqual(['region/ap-south-1']);
+  });
+});
+
 describe('group targets in reflex test scenarios', () => {
   it('a scenario names a region target the run makes, and its escalation is checked once per region', () => {
     const dir = fixture({
