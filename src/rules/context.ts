@@ -122,7 +122,7 @@ export class World {
     const a = this.ruleSet.aggregates.get(name);
     if (!a) return UNKNOWN;
     let values = this.aggValues.get(name);
-    if (!values) this.aggValues.set(name, (values = a.compare === 'number' ? this.computeAggregate(a) : this.computeOrdered(a)));
+    if (!values) this.aggValues.set(name, (values = a.compare === 'number' ? this.computeAggregate(a) : this.computeOrdered(a, a.compare)));
     const key = this.readerKey(a, t);
     if (key === null) return UNKNOWN;
     const v = values.get(key);
@@ -142,9 +142,8 @@ export class World {
   }
 
   /** min or max under `compare: version | string` (src/rules/order.ts): the greatest or least value itself. */
-  private computeOrdered(a: CompiledAggregate): Map<string, AggValue> {
+  private computeOrdered(a: CompiledAggregate, compare: 'version' | 'string'): Map<string, AggValue> {
     const act = new Activation(this);
-    const compare = a.compare === 'number' ? 'string' : a.compare;
     return orderedAggregate(
       { fn: a.fn, compare, maxUnknown: a.maxUnknown },
       this.byKind.get(a.of) ?? EMPTY,
