@@ -31,9 +31,10 @@ export async function checkProject(project: Project, broken?: Broken, opts: { re
   const diagnostics: Diagnostic[] = [];
   const { facts, kinds, types } = await knownWorld(project, diagnostics);
   if (facts && broken) broken.facts.forEach((f) => facts.add(f));
-  if (kinds) diagnostics.push(...checkKinds(project, kinds));
+  if (kinds) diagnostics.push(...checkKinds(project, kinds, broken));
   const built = buildRuleSet(project, { knownFacts: facts, broken });
   diagnostics.push(...built.diagnostics);
+  if (built.ruleSet) diagnostics.push(...checkGroupReads(built.ruleSet));
   // Types known before running (declared `type:`, inventory values): a type mismatch is a mistake now, not an unknown every run.
   diagnostics.push(...checkFactTypes(project, types));
   diagnostics.push(...checkConfig(project));
@@ -290,17 +291,67 @@ function checkRules(project: Project, facts: Set<string> | null): Diagnostic[] {
   return out;
 }
 
-/** A rule or aggregate for a kind that no source reports can never match: a typo, most often. */
-function checkKinds(project: Project, kinds: Set<string>): Diagnostic[] {
+/**
+ * A rule or aggregate for a kind that no source reports and no group makes can never match: a typo, most often.
+ * A group must be made of a kind the sources report, and its own kind must be one they do not.
+ */
+function checkKinds(project: Project, reported: Set<string>, broken?: Broken): Diagnostic[] {
   const out: Diagnostic[] = [];
+  const sourceKinds = [...reported].sort();
+  for (const g of project.groups) {
+    if (!reported.has(g.of))
+      out.push(
+        g.loc.file.at(
+          [...g.loc.path, 'of'],
+          `group "${g.kind}" has no members: no source reports targets of kind "${g.of}"${didYouMean(g.of, sourceKinds) || ` (kinds: ${sourceKinds.join(', ') || 'none'})`}`,
+        ),
+      );
+    if (reported.has(g.kind))
+      out.push(
+        g.loc.file.at(
+          [...g.loc.path, 'kind'],
+          `group kind "${g.kind}" is a kind a source reports: the group's targets and the reported ones would mix (give the group another kind, e.g. "${g.kind}-group")`,
+        ),
+      );
+  }
+  const kinds = new Set([...reported, ...project.groups.map((g) => g.kind), ...(broken?.groups ?? [])]);
   const known = [...kinds].sort();
-  const say = (kind: string) => `no source reports targets of kind "${kind}"${didYouMean(kind, known) || ` (kinds: ${known.join(', ') || 'none'})`}`;
+  const say = (kind: string) =>
+    `no source reports targets of kind "${kind}"${project.groups.length ? ' and no group makes them' : ''}${didYouMean(kind, known) || ` (kinds: ${known.join(', ') || 'none'})`}`;
   for (const r of project.rules) {
     if (!kinds.has(r.target.kind))
       out.push(r.loc.file.at([...r.loc.path, 'target', 'kind'], `rule "${r.name}" can never match: ${say(r.target.kind)}`, { severity: 'warning' }));
   }
   for (const a of project.aggregates) {
     if (!kinds.has(a.of)) out.push(a.loc.file.at([...a.loc.path, 'of'], `aggregate "${a.name}" has no members: ${say(a.of)}`, { severity: 'warning' }));
+  }
+  return out;
+}
+
+/**
+ * A rule for a group kind that reads an aggregate grouped by a label its group targets do not carry: the
+ * aggregate is unknown for every one of them (the group's `by:` and the aggregate's `group_by:` should agree).
+ */
+function checkGroupReads(ruleSet: RuleSet): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const byKind = new Map(ruleSet.groups.map((g) => [g.kind, g]));
+  if (byKind.size === 0) return out;
+  for (const r of ruleSet.rules) {
+    const g = byKind.get(r.kind);
+    if (!g) continue;
+    for (const name of r.refs.agg) {
+      const a = ruleSet.aggregates.get(name);
+      if (!a || !Array.isArray(a.groupBy)) continue;
+      const missing = a.groupBy.filter((l) => !g.by.includes(l));
+      if (missing.length)
+        out.push(
+          r.loc.file.at(
+            [...r.loc.path, 'target', 'kind'],
+            `rule "${r.name}" reads agg.${name}, grouped by [${a.groupBy.join(', ')}], but ${g.kind} targets carry only [${g.by.join(', ')}]: agg.${name} is unknown for every one of them (group the aggregate by [${g.by.join(', ')}])`,
+            { severity: 'warning' },
+          ),
+        );
+    }
   }
   return out;
 }

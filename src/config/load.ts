@@ -5,12 +5,13 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Node, Scalar } from 'yaml';
 import { formatDiagnostic, scalarValueOffset, type SourceFile, type Diagnostic } from './diagnostics.js';
 import { z } from 'zod';
-import { Aggregate, Config, Rule, RuleFile, type AggregateConfig, type RuleConfig } from './schema.js';
+import { Aggregate, Config, Group, Rule, RuleFile, type AggregateConfig, type GroupConfig, type RuleConfig } from './schema.js';
 import { parseYamlFile, validate, validatePart, walkStrings, yaml11Pitfalls } from './yaml.js';
 
 /** A rule file's outer shape; its entries are validated one by one. */
 const RuleFileShape = RuleFile.extend({
   aggregates: z.array(z.unknown()).default([]),
+  groups: z.array(z.unknown()).default([]),
   rules: z.array(z.unknown()).default([]),
 });
 
@@ -26,6 +27,9 @@ export interface LoadedRule extends RuleConfig {
 export interface LoadedAggregate extends AggregateConfig {
   loc: Loc;
 }
+export interface LoadedGroup extends GroupConfig {
+  loc: Loc;
+}
 
 export interface Project {
   dir: string;
@@ -34,6 +38,8 @@ export interface Project {
   configFile: SourceFile;
   rules: LoadedRule[];
   aggregates: LoadedAggregate[];
+  /** Group targets declared under `groups:` in rule files (docs/rules.md). */
+  groups: LoadedGroup[];
   ruleFiles: string[];
   /** Values of environment variables the configuration referenced: redacted everywhere. */
   secrets: string[];
@@ -47,6 +53,8 @@ export interface Project {
 export interface Broken {
   rules: Set<string>;
   aggregates: Set<string>;
+  /** Kinds that broken group declarations would make. */
+  groups: Set<string>;
   /** Facts that broken derive rules would set. */
   facts: Set<string>;
 }
@@ -179,7 +187,8 @@ export function loadProject(configPath: string, env: NodeJS.ProcessEnv = process
   const rules: LoadedRule[] = [];
   const aggregates: LoadedAggregate[] = [];
   const ruleFiles: string[] = [];
-  const broken: Broken = { rules: new Set(), aggregates: new Set(), facts: new Set() };
+  const groups: LoadedGroup[] = [];
+  const broken: Broken = { rules: new Set(), aggregates: new Set(), groups: new Set(), facts: new Set() };
   // Rule files are read even when reflex.yaml is invalid, so their problems are reported in the same run.
   const patterns: unknown = cfg.value?.rules ?? (cfgData as { rules?: unknown }).rules ?? ['rules/*.yaml'];
   (Array.isArray(patterns) ? patterns : []).forEach((pattern: unknown, i) => {
@@ -206,6 +215,12 @@ export function loadProject(configPath: string, env: NodeJS.ProcessEnv = process
         if (v.value) aggregates.push({ ...v.value, loc: { file: pf.file, path: ['aggregates', j] } });
         else nameOf(item, 'name', broken.aggregates);
       });
+      shape.value.groups.forEach((item, j) => {
+        const v = validatePart(Group, item, pf.file, `group ${j + 1}`, ['groups', j]);
+        diagnostics.push(...v.diagnostics);
+        if (v.value) groups.push({ ...v.value, loc: { file: pf.file, path: ['groups', j] } });
+        else nameOf(item, 'kind', broken.groups);
+      });
       shape.value.rules.forEach((item, j) => {
         const v = validatePart(Rule, item, pf.file, `rule ${j + 1}`, ['rules', j]);
         diagnostics.push(...v.diagnostics);
@@ -226,6 +241,7 @@ export function loadProject(configPath: string, env: NodeJS.ProcessEnv = process
     configFile,
     rules,
     aggregates,
+    groups,
     ruleFiles,
     secrets: [...secrets],
     hash: hash.digest('hex').slice(0, 16),

@@ -439,10 +439,35 @@ export const Aggregate = z
       .describe('Labels that form the groups (a target sees the group its labels select), "depends_on" (the members that depend on the target), or "all".'),
     function: z.enum(['count', 'fraction', 'sum', 'avg', 'min', 'max']),
     where: Cel.optional().describe('CEL over a member: which members count (count, fraction).'),
-    value: Cel.optional().describe('CEL over a member: the number to sum, average, min or max.'),
+    value: Cel.optional().describe('CEL over a member: the number to sum, average, min or max (or, with compare: version or string, the text).'),
+    compare: z
+      .enum(['number', 'version', 'string'])
+      .default('number')
+      .describe(
+        'How min and max order the values: number (default); version (MAJOR.MINOR.PATCH numerically, 1.10.0 > 1.9.3, semver pre-releases below their release), giving the version text itself; string (code-point order).',
+      ),
     max_unknown: z.number().min(0).max(1).default(0.1).describe('If more than this fraction of members is unknown, the aggregate is unknown.'),
   })
   .describe('A group aggregate, computed once per group per run and read in conditions as agg.NAME.');
+
+/** A label name as a group's `by:` takes it: any text without spaces (Prometheus names, `app.kubernetes.io/name`). */
+const LabelName = z.string().regex(/^[^\s]+$/, { message: 'a label name is text without spaces' });
+
+export const Group = z
+  .strictObject({
+    kind: Name.describe('The kind of the group targets (region, customer, zone): rules target it like any other kind. No source may report it.'),
+    description: z.string().optional(),
+    of: z.string().min(1).describe('The kind of the members: one group target is made for each distinct value of the `by` labels among them.'),
+    by: z
+      .array(LabelName)
+      .min(1)
+      .describe(
+        'The labels whose distinct values make the group targets: `region` makes region/eu-west-1 (labels {region: eu-west-1}) for the members labelled region=eu-west-1. A member lacking one (or with it empty) is in no group.',
+      ),
+  })
+  .describe(
+    'Group targets: one pseudo-target per distinct label value of the members (a region per region), read like any target; aggregates grouped by the same labels give them their members.',
+  );
 
 export const Step = z
   .strictObject({
@@ -541,6 +566,7 @@ export const Rule = z.strictObject({
 export const RuleFile = z.strictObject({
   $schema: z.string().optional(),
   aggregates: z.array(Aggregate).default([]),
+  groups: z.array(Group).default([]),
   rules: z.array(Rule).default([]),
 });
 
@@ -553,6 +579,7 @@ export type RuleConfig = z.output<typeof Rule>;
 export type RuleLimitsConfig = z.output<typeof RuleLimits>;
 export type RuleFileConfig = z.output<typeof RuleFile>;
 export type AggregateConfig = z.output<typeof Aggregate>;
+export type GroupConfig = z.output<typeof Group>;
 export type StepConfig = z.output<typeof Step>;
 export type EscalationConfig = z.output<typeof Escalation>;
 export type GuardrailsConfig = z.output<typeof Guardrails>;

@@ -2,7 +2,8 @@
 // conditions and inputs, as deep as asked), or an aggregate (its group, members, unknown members and value).
 import type { FactValue, Target } from '../model.js';
 import { UNKNOWN } from '../rules/cel/index.js';
-import { Activation, type World } from '../rules/context.js';
+import { Activation, memberValue, type World } from '../rules/context.js';
+import { LEFT_OUT, orderKey } from '../rules/order.js';
 import { type Decision, Explainer } from '../rules/evaluate.js';
 import type { CompiledAggregate, CompiledRule } from '../rules/ruleset.js';
 import { inputName } from './verdict.js';
@@ -11,6 +12,8 @@ import { inputName } from './verdict.js';
 export interface AggregateInfo {
   name: string;
   function: CompiledAggregate['fn'];
+  /** How min and max ordered text (version, string); absent for numbers. */
+  compare?: 'version' | 'string';
   of: string;
   /** `service=webshop`, `depending on db-main`, `all` */
   group: string;
@@ -19,7 +22,8 @@ export interface AggregateInfo {
   /** Members `where` selected (count and fraction), or whose value was known (the others). */
   counted: number;
   maxUnknown: number;
-  value: number | null;
+  /** A number, or the text min or max chose under compare: version or string. */
+  value: number | string | null;
   /** A few member ids of each kind, for --depth 2 and more. */
   first: { counted: string[]; unknown: string[] };
 }
@@ -173,6 +177,19 @@ export class Lineage {
     const first = { counted: [] as string[], unknown: [] as string[] };
     for (const m of members) {
       act.reset(m, []);
+      if (a.compare !== 'number') {
+        // The same reading as the aggregate's own (context.ts memberValue): left out, unknown, or a value in the order.
+        const v = memberValue(a, act);
+        if (v === LEFT_OUT) continue;
+        if (orderKey(a.compare, v) === null) {
+          unknown++;
+          if (first.unknown.length < FIRST) first.unknown.push(m.id);
+        } else {
+          counted++;
+          if (first.counted.length < FIRST) first.counted.push(m.id);
+        }
+        continue;
+      }
       let include: boolean | 'unknown' = true;
       if (a.where) {
         const w = a.where.eval(act);
@@ -195,13 +212,14 @@ export class Lineage {
     return {
       name,
       function: a.fn,
+      ...(a.compare !== 'number' ? { compare: a.compare } : {}),
       of: a.of,
       group: groupText(a, t),
       members: members.length,
       unknown,
       counted,
       maxUnknown: a.maxUnknown,
-      value: v === UNKNOWN ? null : (v as number),
+      value: v === UNKNOWN ? null : v,
       first,
     };
   }
@@ -262,7 +280,8 @@ export function aggregateText(i: AggregateInfo): string {
   const group = i.group === 'all' ? `all ${i.of} targets` : `the ${i.of} targets ${i.group}`;
   const over = i.members && i.unknown / i.members > i.maxUnknown ? `: more than max_unknown ${Math.round(i.maxUnknown * 100)}%, so it is unknown` : '';
   const counted = i.function === 'count' || i.function === 'fraction' ? `, ${i.counted} counted` : '';
-  return `${i.function} over ${group}: ${i.members} members, ${i.unknown} unknown${counted}${over}`;
+  const fn = i.compare ? `${i.function} (compare: ${i.compare})` : i.function;
+  return `${fn} over ${group}: ${i.members} members, ${i.unknown} unknown${counted}${over}`;
 }
 
 function groupText(a: CompiledAggregate, t: Target): string {

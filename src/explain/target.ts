@@ -24,7 +24,7 @@ export async function explainTarget(
   depth: number,
 ): Promise<{ doc: Record<string, unknown>; text: string }> {
   const { ruleSet, project, current } = rs;
-  if (!snap.targets.some((t) => t.id === targetId)) throw new UserError(await unseenTarget(store, run, snap, targetId));
+  if (!snap.targets.some((t) => t.id === targetId)) throw new UserError(await unseenTarget(store, run, snap, targetId, ruleSet));
   // Decisions not stored (not matched, derived) are recomputed from the snapshot with the run's own rules; the
   // same evaluation says where each derived fact came from (lineage).
   const ev = evaluateRecorded(snap, ruleSet, run.id, new Set([targetId]), false);
@@ -186,13 +186,19 @@ async function lastRunWith(store: Store, run: RunRecord, id: string): Promise<nu
   return stored && stored.runId !== run.id ? stored.runId : null;
 }
 
-async function unseenTarget(store: Store, run: RunRecord, snap: Snapshot, id: string): Promise<string> {
+async function unseenTarget(store: Store, run: RunRecord, snap: Snapshot, id: string, ruleSet: RuleSet): Promise<string> {
   const ids = snap.targets.map((t) => t.id);
   const near = nearestIds(id, ids, 5);
   const lines = [`target "${id}" was not seen in run #${run.id}${near.length ? `, did you mean "${near[0]}"?` : ''}`];
   if (near.length > 1) lines.push(`  nearest ids seen in run #${run.id}: ${near.join(', ')}`);
   const asked = snap.sources.map((s) => `${s.name} (${s.kind}: ${s.status === 'ok' ? 'ok' : s.status}, ${s.targets} targets)`);
   lines.push(`  sources asked in run #${run.id}: ${asked.join(', ') || 'none'}; ${ids.length} targets in all`);
+  // A group target exists only while a member carries its value (src/rules/groups.ts).
+  const g = ruleSet.groups.find((x) => id.startsWith(`${x.kind}/`));
+  if (g)
+    lines.push(
+      `  ${g.kind} targets are made from the ${g.of} targets' ${g.by.join(', ')} label${g.by.length > 1 ? 's' : ''}: one exists only in a run where some ${g.of} carries its value`,
+    );
   const earlier = await lastRunWith(store, run, id);
   if (earlier !== null) lines.push(`  it was last decided about in run #${earlier}: reflex why ${id} --run ${earlier}`);
   return lines.join('\n');

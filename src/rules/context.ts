@@ -1,6 +1,7 @@
 // What a condition sees of the world: the target, its relations (computed lazily, once) and group aggregates.
 import type { FactValue, Target } from '../model.js';
 import { UNKNOWN } from './cel/index.js';
+import { LEFT_OUT, orderedAggregate } from './order.js';
 import type { CompiledAggregate, RuleSet } from './ruleset.js';
 
 /** A dependency named by a target but not reported by any source: every fact of it is unknown. */
@@ -30,7 +31,7 @@ export class World {
   readonly nowDate: Date;
   private dependentsIdx: Map<string, Target[]> | null = null;
   private readonly rel = new Map<string, Map<string, Target[]>>();
-  private readonly aggValues = new Map<string, Map<string, number | typeof UNKNOWN>>();
+  private readonly aggValues = new Map<string, Map<string, AggValue>>();
 
   constructor(
     readonly targets: Target[],
@@ -102,8 +103,8 @@ export class World {
     return out;
   }
 
-  /** The group key(s) a member contributes to (for explanations; computeAggregate inlines this). */
-  private memberKeys(a: CompiledAggregate, t: Target): string[] {
+  /** The group key(s) a member contributes to (for explanations and ordered aggregates; computeAggregate inlines this). */
+  memberKeys(a: CompiledAggregate, t: Target): string[] {
     if (a.groupBy === 'all') return [''];
     if (a.groupBy === 'depends_on') return t.depends_on;
     const k = groupKey(a.groupBy, t.labels);
@@ -117,11 +118,11 @@ export class World {
   }
 
   /** The aggregate's value for the group `t` belongs to; UNKNOWN when it cannot be known. */
-  aggregate(name: string, t: Target): number | typeof UNKNOWN {
+  aggregate(name: string, t: Target): AggValue {
     const a = this.ruleSet.aggregates.get(name);
     if (!a) return UNKNOWN;
     let values = this.aggValues.get(name);
-    if (!values) this.aggValues.set(name, (values = this.computeAggregate(a)));
+    if (!values) this.aggValues.set(name, (values = a.compare === 'number' ? this.computeAggregate(a) : this.computeOrdered(a, a.compare)));
     const key = this.readerKey(a, t);
     if (key === null) return UNKNOWN;
     const v = values.get(key);
@@ -140,7 +141,19 @@ export class World {
     return (this.byKind.get(a.of) ?? EMPTY).filter((m) => this.memberKeys(a, m).includes(key));
   }
 
-  private computeAggregate(a: CompiledAggregate): Map<string, number | typeof UNKNOWN> {
+  /** min or max under `compare: version | string` (src/rules/order.ts): the greatest or least value itself. */
+  private computeOrdered(a: CompiledAggregate, compare: 'version' | 'string'): Map<string, AggValue> {
+    const act = new Activation(this);
+    return orderedAggregate(
+      { fn: a.fn, compare, maxUnknown: a.maxUnknown },
+      this.byKind.get(a.of) ?? EMPTY,
+      (m) => this.memberKeys(a, m),
+      (m) => memberValue(a, act.reset(m, NO_AGG)),
+      UNKNOWN,
+    );
+  }
+
+  private computeAggregate(a: CompiledAggregate): Map<string, AggValue> {
     const states = new Map<string, AggState>();
     const act = new Activation(this);
     const members = this.byKind.get(a.of) ?? EMPTY;
@@ -193,7 +206,7 @@ export class World {
       if (keys === null) add(key!, unknown, include === true, num);
       else for (const k of keys) add(k, unknown, include === true, num);
     }
-    const out = new Map<string, number | typeof UNKNOWN>();
+    const out = new Map<string, AggValue>();
     for (const [k, s] of states) {
       if (s.n === 0 || s.unknown / s.n > a.maxUnknown) {
         out.set(k, UNKNOWN);
@@ -236,6 +249,19 @@ export class World {
     }
     return out;
   }
+}
+
+/** An aggregate's value for one group: a number, the text min or max chose under `compare:`, or UNKNOWN. */
+export type AggValue = number | string | typeof UNKNOWN;
+
+/** A member's value for an ordered aggregate: LEFT_OUT by `where`, UNKNOWN when `where` is, else what `value` gives. */
+export function memberValue(a: CompiledAggregate, act: Activation): unknown {
+  if (a.where) {
+    const w = a.where.eval(act);
+    if (w === false) return LEFT_OUT;
+    if (w !== true) return UNKNOWN;
+  }
+  return a.value ? a.value.eval(act) : UNKNOWN;
 }
 
 /**

@@ -1,11 +1,13 @@
 // Turns loaded rule files into a compiled rule set: CEL compiled once, derive rules ordered, references checked.
 import type { Diagnostic } from '../config/diagnostics.js';
 import { didYouMean } from '../config/diagnostics.js';
-import type { Broken, Loc, LoadedAggregate, LoadedRule, Project } from '../config/load.js';
+import type { Broken, Loc, LoadedAggregate, LoadedGroup, LoadedRule, Project } from '../config/load.js';
 import type { Config, RuleConfig, StepConfig } from '../config/schema.js';
 import type { RuleMode, Severity } from '../model.js';
 import { parseDuration } from '../util/duration.js';
 import { compile, type CelDiagnostic, type CompiledExpr } from './cel/index.js';
+import type { CompiledGroup } from './groups.js';
+import type { Compare } from './order.js';
 import { compileSelector, type LabelPredicate } from './selector.js';
 
 /** Variables a rule condition can read (CEL types, for type checking). */
@@ -143,6 +145,8 @@ export interface CompiledAggregate {
   of: string;
   groupBy: string[] | 'depends_on' | 'all';
   fn: 'count' | 'fraction' | 'sum' | 'avg' | 'min' | 'max';
+  /** How min and max order values (src/rules/order.ts); `number` for every other function. */
+  compare: Compare;
   where: CompiledExpr | null;
   value: CompiledExpr | null;
   maxUnknown: number;
@@ -155,6 +159,8 @@ export interface RuleSet {
   rules: CompiledRule[];
   byKind: Map<string, CompiledRule[]>;
   aggregates: Map<string, CompiledAggregate>;
+  /** Group targets to make from the collected targets (src/rules/groups.ts); empty when none are declared. */
+  groups: CompiledGroup[];
   /** fact name -> the derive rule that sets it */
   derived: Map<string, string>;
   hash: string;
@@ -228,6 +234,7 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
         ),
       );
     }
+    diags.push(...compareProblems(a, value));
     const facts = new Set<string>([...(where?.refs.facts ?? []), ...(value?.refs.facts ?? [])]);
     const relations = new Set<string>([...(where?.refs.relations ?? []), ...(value?.refs.relations ?? [])]);
     aggregates.set(a.name, {
@@ -235,6 +242,7 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
       of: a.of,
       groupBy: a.group_by,
       fn: a.function,
+      compare: a.compare,
       where,
       value,
       maxUnknown: a.max_unknown,
@@ -242,6 +250,8 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
       loc: a.loc,
     });
   }
+
+  const groups = compileGroups(project.groups, diags);
 
   // ---- rules
   const compiled: CompiledRule[] = [];
@@ -455,7 +465,69 @@ export function buildRuleSet(project: Project, opts: BuildOptions = { knownFacts
     if (!list) byKind.set(r.kind, (list = []));
     list.push(r);
   }
-  return { ruleSet: { rules, byKind, aggregates, derived, hash: project.hash }, diagnostics: diags };
+  return { ruleSet: { rules, byKind, aggregates, groups, derived, hash: project.hash }, diagnostics: diags };
+}
+
+/**
+ * `groups:` entries: one per kind, made of collected targets (not of other groups, which are made in the same
+ * pass), each label once. Whether `of` and `kind` agree with what the sources report is check/index.ts's.
+ */
+function compileGroups(loaded: LoadedGroup[], diags: Diagnostic[]): CompiledGroup[] {
+  const out: CompiledGroup[] = [];
+  const first = new Map<string, LoadedGroup>();
+  for (const g of loaded) {
+    const at = (sub: PropertyKey[], msg: string) => diags.push(g.loc.file.at([...g.loc.path, ...sub], msg));
+    const had = first.get(g.kind);
+    if (had) {
+      at(['kind'], `group kind "${g.kind}" is declared twice (first at ${had.loc.file.path}:${had.loc.file.at([...had.loc.path, 'kind'], '').line})`);
+      continue;
+    }
+    first.set(g.kind, g);
+    if (g.of === g.kind) at(['of'], `group "${g.kind}" is made of targets of its own kind; "of:" names the members' kind (instance, service...)`);
+    g.by.forEach((l, i) => {
+      if (g.by.indexOf(l) !== i) at(['by', i], `group "${g.kind}": label "${l}" is listed twice in "by:"`);
+    });
+    out.push({ kind: g.kind, of: g.of, by: [...g.by] });
+  }
+  for (const g of out) {
+    const inner = first.get(g.of);
+    if (inner)
+      diags.push(
+        first
+          .get(g.kind)!
+          .loc.file.at(
+            [...first.get(g.kind)!.loc.path, 'of'],
+            `group "${g.kind}" is made of "${g.of}", another group: groups are made of collected targets (make "${g.kind}" of "${inner.of}" by [${[...new Set([...inner.by, ...g.by])].join(', ')}])`,
+          ),
+      );
+  }
+  return out;
+}
+
+/** CEL types of values that are clearly not text, and the words for them. */
+const NOT_TEXT: Record<string, string> = { double: 'a number', int: 'a number', uint: 'a number', bool: 'a boolean', timestamp: 'a timestamp' };
+
+/**
+ * `compare:` against the function and the static type of `value` (as far as CEL alone can tell; facts of known
+ * types are checked by check/fact-types.ts): a version or text order is only for min and max, and takes text.
+ */
+export function compareProblems(a: LoadedAggregate, value: CompiledExpr | null, type = value?.type): Diagnostic[] {
+  const at = (sub: string, msg: string) => a.loc.file.at([...a.loc.path, sub], `aggregate "${a.name}": ${msg}`);
+  if (a.compare !== 'number') {
+    if (a.function !== 'min' && a.function !== 'max')
+      return [
+        at(
+          'compare',
+          `compare: ${a.compare} orders values for min and max; ${a.function} ${a.function === 'count' || a.function === 'fraction' ? 'counts members' : 'adds numbers'} (remove compare:, or use min or max)`,
+        ),
+      ];
+    if (type && NOT_TEXT[type])
+      return [at('value', `compare: ${a.compare} orders text, but this value is always ${NOT_TEXT[type]} (remove compare: to order numbers)`)];
+  } else if ((a.function === 'min' || a.function === 'max' || a.function === 'sum' || a.function === 'avg') && type === 'string') {
+    const fix = a.function === 'min' || a.function === 'max' ? ': add compare: version (1.10.0 > 1.9.3) or compare: string (code-point order)' : '';
+    return [at('value', `${a.function} needs numbers, but this value is always text${fix}`)];
+  }
+  return [];
 }
 
 /** ", did you mean X?" when one name is close; otherwise the names there are (a few), or how to declare one. */

@@ -5,6 +5,7 @@ import { didYouMean, type Diagnostic, type SourceFile } from '../config/diagnost
 import { expandGlob, isTestFile, loadProject, type Project } from '../config/load.js';
 import { parseYamlFile, validate } from '../config/yaml.js';
 import { REASON } from '../pipeline/reasons.js';
+import { groupTargets } from '../rules/groups.js';
 import { buildRuleSet, type CompiledRule, type RuleSet } from '../rules/ruleset.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 import {
@@ -315,6 +316,14 @@ class Checker {
       if (ids.has(t.id)) this.err([...targetsPath, i, 'id'], `duplicate target id "${t.id}"`);
       ids.set(t.id, t);
     });
+    // The group targets the run will make of these (region/eu-west-1) are the scenario's too: expectations name them.
+    if (this.project.groups.length) {
+      const made = groupTargets(
+        this.project.groups,
+        targets.map((t) => ({ id: t.id, kind: t.kind, labels: t.labels ?? {}, depends_on: [], facts: {} })),
+      );
+      for (const g of made.targets) ids.set(g.id, { id: g.id, kind: g.kind, labels: g.labels });
+    }
     targets.forEach((t, i) => {
       (t.depends_on ?? []).forEach((d, j) => {
         if (!ids.has(d))

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fixture, reflex, ROOT } from '../helpers.js';
 
-/** The ```yaml blocks of a Markdown file that are whole rule files (they start with rules: or aggregates:). */
+/** The ```yaml blocks of a Markdown file that are whole rule files (they start with rules:, aggregates: or groups:). */
 function ruleFileBlocks(md: string): string[] {
   return [...md.matchAll(/```yaml\n([\s\S]*?)```/g)]
     .map((m) => m[1]!)
-    .filter((b) => /^(rules|aggregates):/m.test(b.replace(/^#.*\n/gm, '').split('\n')[0] ?? ''));
+    .filter((b) => /^(rules|aggregates|groups):/m.test(b.replace(/^#.*\n/gm, '').split('\n')[0] ?? ''));
 }
 
 const CONFIG = `rules: [rules/*.yaml]
@@ -16,7 +16,7 @@ sources:
   - name: health
     kind: command
     argv: [node, health.mjs]
-    facts: [healthy, restarts_1h, p99_latency_ms, replication_lag_s, cpu, up, disk_used_pct]
+    facts: [healthy, restarts_1h, p99_latency_ms, replication_lag_s, cpu, up, disk_used_pct, version]
 actions:
   restart-instance:
     kind: exec

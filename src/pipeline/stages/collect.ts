@@ -1,4 +1,5 @@
 // Collect: every source concurrently within its timeout; a failed source makes its facts unknown, never fails the run.
+import { groupTargets } from '../../rules/groups.js';
 import { collectAll } from '../../sources/collect.js';
 import { snapshotInput } from '../../store/snapshot.js';
 import { createSources } from '../../sources/index.js';
@@ -35,7 +36,11 @@ export const collectStage: Stage = {
       cache: ctx.store,
       signal: ctx.signal,
     });
-    ctx.targets = result.targets;
+    // Group targets (a region per region) join the fleet here, before the snapshot: every reader of the run
+    // (why, replay, history, the console) finds them in it as ordinary targets (docs/rules.md, "Group targets").
+    const groups = groupTargets(ctx.ruleSet.groups, result.targets);
+    ctx.targets = groups.targets.length ? result.targets.concat(groups.targets) : result.targets;
+    for (const p of groups.problems) ctx.problems.push({ stage: 'collect', ...p });
     ctx.sourceReports = result.reports;
     ctx.factSources = result.factSources;
     for (const r of result.reports) {
