@@ -50,6 +50,11 @@ export interface EvalOptions {
    * streaks). A sharded run's breakers that span shards count them, from this one evaluation.
    */
   others?: boolean;
+  /**
+   * Derive rules only for these targets (an explanation: the targets whose derived facts it reads,
+   * src/explain/reach.ts); the other targets keep the facts they came with.
+   */
+  deriveOnly?: Set<string>;
   /** Keep not-matched decisions too (why/replay); a normal run only counts them. */
   keepNotMatched?: boolean;
   /**
@@ -130,6 +135,7 @@ export function evaluate(ruleSet: RuleSet, targets: Target[], opts: EvalOptions)
     const fact = r.derive;
     for (const t of world.byKind.get(r.kind) ?? []) {
       if (r.selector && !r.selector(t.labels)) continue;
+      if (opts.deriveOnly && !opts.deriveOnly.has(t.id)) continue;
       c.evaluated++;
       act.reset(t, names);
       const w = checkAll(r.when, act);
