@@ -31,6 +31,11 @@ tr.past td { color: var(--muted); }
 pre { background: #fff; border: 1px solid var(--line); padding: .6rem; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; }
 pre.why { font-size: 13px; }
 pre.error, p.error { color: var(--bad); }
+p.error[role=alert], p.notice { padding: .5rem .8rem; background: #fff; border: 1px solid var(--line); border-left: 4px solid var(--bad); }
+p.notice { border-left-color: var(--good); }
+tr.bad td, ul.lines li.bad { background: #fdecea; }
+form.answer { display: flex; gap: .3rem; flex-wrap: wrap; margin: .2rem 0; }
+ul.lines { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: .8rem; }
 .card { background: #fff; border: 1px solid var(--line); border-left: 5px solid var(--line); padding: .6rem .9rem; }
 .card.wide { margin-bottom: 1rem; }
