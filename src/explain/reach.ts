@@ -7,20 +7,29 @@ import { groupKey } from '../rules/context.js';
 import type { CompiledAggregate, RuleSet } from '../rules/ruleset.js';
 import type { Snapshot } from '../pipeline/stages/collect.js';
 
-/** `world`: the targets the evaluation must see; `derive`: those of them whose derived facts are read (a subset). */
+/**
+ * `world`: the targets the evaluation must see; `derive`: those of them whose derived facts are read (a subset);
+ * `groups`: per aggregate read, the members of the groups its readers belong to.
+ */
 export interface Reach {
   world: Set<string>;
   derive: Set<string>;
+  groups: Map<string, Set<string>>;
 }
 
 /** A snapshot's fleet indexed once (by id, who depends on whom, aggregate groups); kept per snapshot while it lives. */
 class FleetIndex {
   readonly byId = new Map<string, Target>();
+  /** Where each target is in the run's order. */
+  readonly pos = new Map<string, number>();
   private dependentsIdx: Map<string, Target[]> | null = null;
   private readonly groups = new Map<string, Map<string, Target[]>>();
 
   constructor(private readonly targets: readonly Target[]) {
-    for (const t of targets) this.byId.set(t.id, t);
+    for (let i = 0; i < targets.length; i++) {
+      this.byId.set(targets[i]!.id, targets[i]!);
+      this.pos.set(targets[i]!.id, i);
+    }
   }
 
   private dependents(t: Target): Target[] {
@@ -126,6 +135,7 @@ export function reachOf(targets: readonly Target[], ruleSet: RuleSet, targetId: 
   };
   const world = new Set<string>();
   const derive = new Set<string>();
+  const groups = new Map<string, Set<string>>();
   const queue: Target[] = [];
   const need = (x: Target, derived: boolean) => {
     world.add(x.id);
@@ -145,26 +155,48 @@ export function reachOf(targets: readonly Target[], ruleSet: RuleSet, targetId: 
         const a = ruleSet.aggregates.get(name);
         if (!a) continue;
         const memberDerived = readsDerived(a.refs.facts);
+        let g = groups.get(name);
+        if (!g) groups.set(name, (g = new Set()));
         for (const m of ix.members(a, x)) {
           need(m, memberDerived);
+          g.add(m.id);
           for (const rel of a.refs.relations) for (const y of ix.related(rel, m)) need(y, memberDerived);
         }
       }
     }
   }
-  return { world, derive };
+  return { world, derive, groups };
 }
 
 /**
- * The snapshot reduced to what an explanation reaches, in the run's order; the targets whose derived facts the
- * evaluation sets are new objects (the snapshot itself is shared, the console caches it), the others are read only.
+ * The snapshot reduced to what an explanation reaches, in the run's order, and the members of each aggregate's groups
+ * among them (for `evaluate`'s `aggregateMembers`). The targets whose derived facts the evaluation sets are new objects
+ * (the snapshot itself is shared, the console caches it); the others are read only.
  */
-export function narrowSnapshot(snap: Snapshot, reach: Reach): Snapshot {
+export function narrowSnapshot(snap: Snapshot, reach: Reach): { snap: Snapshot; aggregateMembers: Map<string, Target[]> } {
+  const ix = indexOf(snap.targets);
   const targets: Target[] = [];
-  for (const t of snap.targets) {
-    if (!reach.world.has(t.id)) continue;
-    if (!reach.derive.has(t.id)) targets.push(t);
-    else targets.push(t.unknown ? { ...t, facts: { ...t.facts }, unknown: { ...t.unknown } } : { ...t, facts: { ...t.facts } });
+  const byId = new Map<string, Target>();
+  for (const i of inRunOrder(ix, reach.world)) {
+    const t = snap.targets[i]!;
+    const id = t.id;
+    const mine = !reach.derive.has(id) ? t : t.unknown ? { ...t, facts: { ...t.facts }, unknown: { ...t.unknown } } : { ...t, facts: { ...t.facts } };
+    targets.push(mine);
+    byId.set(id, mine);
   }
-  return { ...snap, targets };
+  const aggregateMembers = new Map<string, Target[]>();
+  for (const [name, ids] of reach.groups)
+    aggregateMembers.set(
+      name,
+      Array.from(inRunOrder(ix, ids), (i) => byId.get(snap.targets[i]!.id)!),
+    );
+  return { snap: { ...snap, targets }, aggregateMembers };
+}
+
+/** The positions of these targets in the run's order, sorted (a typed array sorts numbers without a comparator). */
+function inRunOrder(ix: FleetIndex, ids: Set<string>): Int32Array {
+  const out = new Int32Array(ids.size);
+  let n = 0;
+  for (const id of ids) out[n++] = ix.pos.get(id)!;
+  return out.sort();
 }

@@ -7,6 +7,7 @@ import { evaluate, type Decision, type EvalResult } from '../rules/evaluate.js';
 import type { CompiledRule } from '../rules/ruleset.js';
 import { buildRuleSet, type RuleSet } from '../rules/ruleset.js';
 import type { DecisionRecord, RunRecord, Store } from '../store/types.js';
+import type { Target } from '../model.js';
 import { parseSnapshot } from '../store/snapshot.js';
 import type { Snapshot } from '../pipeline/stages/collect.js';
 import { sourceProblems, toRecord } from '../pipeline/decision.js';
@@ -145,7 +146,7 @@ export function evaluateRecorded(
   runId: number,
   only?: Set<string>,
   keepNotMatched = true,
-  deriveOnly?: Set<string>,
+  narrow?: { deriveOnly: Set<string>; aggregateMembers?: Map<string, Target[]> },
 ): EvalResult {
   // The snapshot is pre-derive; evaluation adds derived facts to these (fresh) objects.
   return evaluate(ruleSet, snap.targets, {
@@ -156,7 +157,8 @@ export function evaluateRecorded(
     sourceProblems: sourceProblems(snap.sources),
     only,
     keepNotMatched,
-    deriveOnly,
+    deriveOnly: narrow?.deriveOnly,
+    aggregateMembers: narrow?.aggregateMembers,
   });
 }
 

@@ -31,8 +31,9 @@ export async function explainTarget(
   // same evaluation says where each derived fact came from (lineage). The snapshot given is never changed.
   const reach = opts.wholeFleet ? null : reachOf(snap.targets, ruleSet, targetId);
   if (!reach && !snap.targets.some((t) => t.id === targetId)) throw new UserError(await unseenTarget(store, run, snap, targetId));
-  const ev = reach
-    ? evaluateRecorded(narrowSnapshot(snap, reach), ruleSet, run.id, new Set([targetId]), false, reach.derive)
+  const narrowed = reach ? narrowSnapshot(snap, reach) : null;
+  const ev = narrowed
+    ? evaluateRecorded(narrowed.snap, ruleSet, run.id, new Set([targetId]), false, { deriveOnly: reach!.derive, aggregateMembers: narrowed.aggregateMembers })
     : evaluateRecorded(freshCopy(snap), ruleSet, run.id, new Set([targetId]), false);
   const target = ev.world.byId.get(targetId)!;
   const lineage = new Lineage(ev.world, snap.factSources, sourceProblems(snap.sources), snap.sources);

@@ -36,6 +36,11 @@ export class World {
     readonly targets: Target[],
     readonly now: number,
     readonly ruleSet: RuleSet,
+    /**
+     * Aggregate name -> the members to compute it over, in input order (an explanation: the groups its readers
+     * belong to, src/explain/reach.ts); an aggregate not named here is computed over every target of its kind.
+     */
+    private readonly aggregateMembers?: Map<string, Target[]>,
   ) {
     for (const t of targets) {
       this.byId.set(t.id, t);
@@ -137,13 +142,17 @@ export class World {
     if (!a) return [];
     const key = this.readerKey(a, t);
     if (key === null) return [];
-    return (this.byKind.get(a.of) ?? EMPTY).filter((m) => this.memberKeys(a, m).includes(key));
+    return this.membersOf(a).filter((m) => this.memberKeys(a, m).includes(key));
+  }
+
+  private membersOf(a: CompiledAggregate): Target[] {
+    return this.aggregateMembers?.get(a.name) ?? this.byKind.get(a.of) ?? EMPTY;
   }
 
   private computeAggregate(a: CompiledAggregate): Map<string, number | typeof UNKNOWN> {
     const states = new Map<string, AggState>();
     const act = new Activation(this);
-    const members = this.byKind.get(a.of) ?? EMPTY;
+    const members = this.membersOf(a);
     const single = Array.isArray(a.groupBy) && a.groupBy.length === 1 ? a.groupBy[0]! : null;
     const add = (k: string, unknown: boolean, include: boolean, num: number | null) => {
       let s = states.get(k);

@@ -55,6 +55,8 @@ export interface EvalOptions {
    * src/explain/reach.ts); the other targets keep the facts they came with.
    */
   deriveOnly?: Set<string>;
+  /** With `deriveOnly`: aggregate name -> the members to compute it over (the groups an explanation reads). */
+  aggregateMembers?: Map<string, Target[]>;
   /** Keep not-matched decisions too (why/replay); a normal run only counts them. */
   keepNotMatched?: boolean;
   /**
@@ -107,7 +109,7 @@ function checkAll(conds: CompiledCondition[], act: Activation): number {
 }
 
 export function evaluate(ruleSet: RuleSet, targets: Target[], opts: EvalOptions): EvalResult {
-  const world = new World(targets, opts.now, ruleSet);
+  const world = new World(targets, opts.now, ruleSet, opts.aggregateMembers);
   const act = new Activation(world);
   const decisions: Decision[] = [];
   const counts: Record<string, RuleCounts> = {};
