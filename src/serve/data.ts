@@ -108,6 +108,7 @@ export class ReadModel {
   readonly clock: () => number;
   private readonly snapshots = new Lru<number, Snapshot>(3);
   private readonly decisions = new Lru<number, DecisionRecord[]>(6);
+  private readonly stored = new Lru<number, DecisionRecord[]>(6);
   private readonly whys = new Lru<string, { doc: WhyDoc; text: string }>(200);
   /** Run and label -> the ids of the run's targets with it (a label filter would otherwise scan the fleet each time). */
   private readonly labelled = new Lru<string, Set<string>>(50);
@@ -146,10 +147,20 @@ export class ReadModel {
     });
   }
 
+  /**
+   * Only what the run stored: every decision a stage after evaluate spoke of (guardrails, dry-run, actions). What the
+   * overview reads, without recomputing the rest.
+   */
+  async storedDecisions(run: RunRecord): Promise<DecisionRecord[]> {
+    if (run.finishedAt === null) return [];
+    return this.stored.get(run.id, () => this.store.getDecisions(run.id));
+  }
+
   /** Load the latest finished run's snapshot and decisions into the caches. */
   async warm(): Promise<void> {
     const r = await this.latestFinished();
-    if (r) await Promise.all([this.snapshot(r).catch(() => null), this.runDecisions(r)]);
+    if (r) await Promise.all([this.snapshot(r).catch(() => null), this.storedDecisions(r)]);
+    if (r) await this.runDecisions(r);
   }
 
   async latestFinished(filter: (r: RunRecord) => boolean = () => true): Promise<RunRecord | null> {
@@ -167,9 +178,9 @@ export class ReadModel {
       (e) => e.status === 'interrupted' && now - (e.finishedAt ?? e.createdAt) < 7 * 86_400_000,
     );
     const finished = runs.find((r) => r.finishedAt !== null && r.status !== 'failed') ?? null;
-    const stopped = finished ? guardrailsStopped(await this.runDecisions(finished)) : [];
+    const stopped = finished ? guardrailsStopped(await this.storedDecisions(finished)) : [];
     const enforce = runs.find((r) => r.finishedAt !== null && r.status !== 'failed' && r.mode === 'enforce') ?? null;
-    const shadow = enforce ? (await this.runDecisions(enforce)).filter((d) => d.trace.some((v) => v.reason === REASON.SHADOW)) : [];
+    const shadow = enforce ? (await this.storedDecisions(enforce)).filter((d) => d.trace.some((v) => v.reason === REASON.SHADOW)) : [];
     const disables = await this.store.listDisables({ activeAt: now });
     const pending = await this.store.listApprovals({ status: ['pending'], limit: 1000 });
     const ineffective = await this.store.listVerifications({ status: 'ineffective', open: true, limit: 1000 });
