@@ -15,6 +15,12 @@ export interface Reach {
   world: Set<string>;
   derive: Set<string>;
   groups: Map<string, Set<string>>;
+  /**
+   * Aggregates that read only what sources reported (no derived fact, no relation): the evaluation computes them over
+   * the snapshot's own members of the groups read, which it never changes, so those members need not be in `world`
+   * (a region's instances, a sixth of the fleet, for every instance explained).
+   */
+  fixed: Map<string, Target[][]>;
 }
 
 /** A snapshot's fleet indexed once (by id, who depends on whom, aggregate groups); kept per snapshot while it lives. */
@@ -136,6 +142,7 @@ export function reachOf(targets: readonly Target[], ruleSet: RuleSet, targetId: 
   const world = new Set<string>();
   const derive = new Set<string>();
   const groups = new Map<string, Set<string>>();
+  const fixed = new Map<string, Target[][]>();
   const queue: Target[] = [];
   const need = (x: Target, derived: boolean) => {
     world.add(x.id);
@@ -155,6 +162,13 @@ export function reachOf(targets: readonly Target[], ruleSet: RuleSet, targetId: 
         const a = ruleSet.aggregates.get(name);
         if (!a) continue;
         const memberDerived = readsDerived(a.refs.facts);
+        if (!memberDerived && a.refs.relations.size === 0) {
+          let f = fixed.get(name);
+          if (!f) fixed.set(name, (f = []));
+          const list = ix.members(a, x);
+          if (!f.includes(list)) f.push(list);
+          continue;
+        }
         let g = groups.get(name);
         if (!g) groups.set(name, (g = new Set()));
         for (const m of ix.members(a, x)) {
@@ -165,7 +179,7 @@ export function reachOf(targets: readonly Target[], ruleSet: RuleSet, targetId: 
       }
     }
   }
-  return { world, derive, groups };
+  return { world, derive, groups, fixed };
 }
 
 /**
@@ -190,6 +204,17 @@ export function narrowSnapshot(snap: Snapshot, reach: Reach): { snap: Snapshot; 
       name,
       Array.from(inRunOrder(ix, ids), (i) => byId.get(snap.targets[i]!.id)!),
     );
+  for (const [name, lists] of reach.fixed) {
+    if (lists.length === 1) aggregateMembers.set(name, lists[0]!);
+    else {
+      const ids = new Set<string>();
+      for (const l of lists) for (const m of l) ids.add(m.id);
+      aggregateMembers.set(
+        name,
+        Array.from(inRunOrder(ix, ids), (i) => snap.targets[i]!),
+      );
+    }
+  }
   return { snap: { ...snap, targets }, aggregateMembers };
 }
 

@@ -13,7 +13,7 @@ import { reachOf } from '../../src/explain/reach.js';
 import { explainTarget } from '../../src/explain/target.js';
 import { reflex } from '../helpers.js';
 
-const CHAINS = `# A derive rule reading an aggregate over relations and a derived fact, and an acting rule following every relation.
+const CHAINS = `# Derive rules reading an aggregate over relations and a derived fact and one of source facts only, and an acting rule following every relation.
 aggregates:
   - name: slow_store_fraction
     of: instance
@@ -26,11 +26,16 @@ rules:
     derive: at_risk
     when:
       risky: agg.degraded_fraction > 0.01 || agg.slow_store_fraction > 0.2
+  - name: instance-in-bad-region
+    target: { kind: instance }
+    derive: bad_region
+    when:
+      region: agg.region_unhealthy_fraction > 0.1
   - name: follow-every-relation
     target: { kind: instance }
     when:
       related: upstream.exists(u, u.facts.at_risk == true) || downstream.exists(x, x.facts.degraded == true) || dependents.size() > 0
-      degraded: facts.degraded
+      degraded: facts.degraded || facts.bad_region
     escalate: oncall
   - name: datastore-with-troubled-dependents
     target: { kind: datastore }
