@@ -453,7 +453,8 @@ function mountApi(api: OpenAPIHono<Env>, model: ReadModel, auth: Auth | null, cl
     createRoute({
       method: 'get',
       path: '/decisions',
-      summary: 'stored decisions, filtered (not-matched decisions are not stored: see /why)',
+      summary:
+        'decisions, filtered: of one run, every one but the not-matched (derived and unknown ones recomputed from its snapshot); across runs (target or rule without run), the stored ones; see /why for not-matched',
       request: {
         query: z.object({
           run: Id.optional(),

@@ -546,7 +546,10 @@ export const DecisionsPage: FC<{ r: M<'decisionsPage'>; f: DecisionFilter; rules
         ) : (
           'Across runs, newest first. '
         )}
-        Not-matched decisions are not listed (runs do not store them): open a target's why to see every rule, matched or not.
+        {r.run !== null
+          ? 'Every decision of the run but the not-matched ones (derived and unknown ones are recomputed from its snapshot)'
+          : 'The decisions runs stored'}
+        : open a target's why to see every rule, matched or not.
       </p>
       {r.decisions.length ? <DecisionTable rows={r.decisions} showRun={true} /> : <p class="empty">no decision matches these filters</p>}
       <Pager base="/decisions" q={q} page={r.page} more={r.more} />
