@@ -252,7 +252,16 @@ export function createApp(deps: ServeDeps, opts: AppOptions): OpenAPIHono<Env> {
       }) as JSX.Element,
       notice?.status ?? 200,
     );
-  app.get('/verifications', async (c) => verificationsPage(c));
+  app.get('/verifications', async (c) => {
+    const cleared = intParam(c.req.query('cleared'), 'cleared', 1);
+    const [v] = cleared !== undefined ? await model.store.listVerifications({ executionIds: [cleared], limit: 1 }) : [];
+    return verificationsPage(
+      c,
+      v?.clearedAt
+        ? { status: 200, text: `rule "${v.rule}" may act on ${v.target} again (execution #${v.executionId} did not help; cleared by ${v.clearedBy})` }
+        : undefined,
+    );
+  });
 
   // ---------------------------------------------------------------- login and form changes
 
@@ -352,10 +361,7 @@ export function createApp(deps: ServeDeps, opts: AppOptions): OpenAPIHono<Env> {
       const cleared = await clearVerification(model, actor, form);
       const v = cleared[0]!;
       log(`reflex serve: ${actor.name} from ${actor.client} let ${v.rule} act on ${v.target} again`);
-      return verificationsPage(c, {
-        status: 200,
-        text: `rule "${v.rule}" may act on ${v.target} again (execution #${cleared.map((x) => x.executionId).join(', #')} did not help)`,
-      });
+      return c.redirect(`/verifications?cleared=${v.executionId}`, 303);
     } catch (err) {
       const shown = shownRefusal(err);
       if (!shown) throw err;

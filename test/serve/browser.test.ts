@@ -242,8 +242,8 @@ describe.skipIf(!existsSync(CHROMIUM))('approvals and verifications in chromium'
       await b.page.goto(`${server.url}/verifications`);
       await b.page.screenshot({ path: join(SHOTS, 'console-verifications.png'), fullPage: true });
       await b.page.fill('table.verifications input[name=reason]', 'replaced the cable');
-      await b.page.click('table.verifications button');
-      expect(await b.page.locator('#notice').innerText()).toBe('rule "nudge" may act on cache-2 again (execution #1 did not help)');
+      await Promise.all([b.page.waitForURL(/cleared=1/), b.page.click('table.verifications button')]);
+      expect(await b.page.locator('#notice').innerText()).toBe('rule "nudge" may act on cache-2 again (execution #1 did not help; cleared by anna)');
       expect(b.problems).toEqual([]);
     } finally {
       await b.close();

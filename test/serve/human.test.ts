@@ -173,8 +173,10 @@ describe('verifications', () => {
     const page = await (await rw.app.request('/verifications', { headers: { cookie } })).text();
     expect(page).toContain('<input type="hidden" name="execution" value="1"/>');
     const res = await form(rw, '/verifications/clear', cookie, { _csrf: csrf, execution: '1', reason: 'replaced the cable' });
-    expect(res.status).toBe(200);
-    expect(await res.text()).toContain('rule &quot;nudge&quot; may act on');
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/verifications?cleared=1');
+    const after = await (await rw.app.request('/verifications?cleared=1', { headers: { cookie } })).text();
+    expect(after).toContain(html(`rule "nudge" may act on ${terminalSafe(ctl)} again (execution #1 did not help; cleared by frank)`));
     const [v] = await rw.store.listVerifications({ target: ctl, limit: 1 });
     expect(v).toMatchObject({ status: 'ineffective', clearedBy: 'frank' });
     const audit = (await rw.store.listAudit(5)).find((x) => x.action === 'enable:verification')!;
