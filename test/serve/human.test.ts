@@ -142,6 +142,19 @@ describe('approvals', () => {
   });
 });
 
+describe('the OpenAPI document', () => {
+  it('has the approvals and verifications calls from the same schemas, the changes behind the bearer token', async () => {
+    const doc = await (await ro.app.request('/api/v1/openapi.json')).json();
+    for (const p of ['/approvals', '/verifications']) expect(doc.paths[p].get, p).toBeDefined();
+    for (const p of ['/approvals/{id}/approve', '/approvals/{id}/reject', '/verifications/clear']) {
+      expect(doc.paths[p].post.security, p).toEqual([{ bearer: [] }]);
+      expect(Object.keys(doc.paths[p].post.responses), p).toEqual(expect.arrayContaining(['200', '400', '401', '403', '404', '409']));
+    }
+    expect(doc.components.schemas.AnswerRequest.required).toEqual(['reason']);
+    expect(doc.components.schemas.Approval.properties.status.enum).toContain('pending');
+  });
+});
+
 describe('verifications', () => {
   const ctl = 'ctl-\u001b[31m-red\u0007';
 
