@@ -98,6 +98,8 @@ const PATHS = [
   ['executions journal', '/executions'],
   ['switch, disables, audit', '/guardrails'],
   ['rules', '/rules'],
+  ['approvals', '/approvals'],
+  ['verifications', '/verifications'],
   ['API overview', '/api/v1/overview'],
   ['API runs', '/api/v1/runs'],
   ['API run', `/api/v1/runs/${latest}`],
@@ -106,6 +108,7 @@ const PATHS = [
   ['API target', `/api/v1/targets/${enc(sample.target)}`],
   ['API executions', '/api/v1/executions'],
   ['API guardrails', '/api/v1/guardrails'],
+  ['API approvals', '/api/v1/approvals'],
   ['API OpenAPI document', '/api/v1/openapi.json'],
   ['healthz', '/healthz'],
 ];

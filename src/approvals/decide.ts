@@ -10,6 +10,22 @@ export interface Answer {
   now: number;
   /** Approve only: how long the approval lasts (default: the rule's `approval.expires`, recorded with the request). */
   expiresMs?: number;
+  /** More for the audit entry (the console adds the client address and how the person was authenticated). */
+  audit?: Record<string, unknown>;
+}
+
+/**
+ * An answer refused (no such approval, not pending, no reason): a UserError for the CLI, with `why` so the console
+ * can answer 404, 409 or 400 without reading the message.
+ */
+export class AnswerRefused extends UserError {
+  constructor(
+    message: string,
+    readonly why: 'missing' | 'not_pending' | 'invalid',
+    exitCode?: number,
+  ) {
+    super(message, exitCode);
+  }
 }
 
 /** Where an approval stands, in one line (for refusals and listings). */
@@ -30,16 +46,17 @@ export function describeState(a: ApprovalRecord, now: number): string {
 }
 
 async function pendingOne(store: Store, id: number, now: number): Promise<ApprovalRecord> {
-  if (!Number.isSafeInteger(id) || id < 1) throw new UserError(`an approval id is a positive whole number (see reflex approvals), not "${id}"`);
+  if (!Number.isSafeInteger(id) || id < 1) throw new AnswerRefused(`an approval id is a positive whole number (see reflex approvals), not "${id}"`, 'invalid');
   const a = await store.getApproval(id);
-  if (!a) throw new UserError(`no approval #${id} (reflex approvals lists the pending ones)`, EXIT.PROBLEMS);
-  if (a.status !== 'pending') throw new UserError(`approval #${id} is not pending: it is ${describeState(a, now)}; nothing changed`, EXIT.PROBLEMS);
+  if (!a) throw new AnswerRefused(`no approval #${id} (reflex approvals lists the pending ones)`, 'missing', EXIT.PROBLEMS);
+  if (a.status !== 'pending')
+    throw new AnswerRefused(`approval #${id} is not pending: it is ${describeState(a, now)}; nothing changed`, 'not_pending', EXIT.PROBLEMS);
   return a;
 }
 
 function reasonOf(r: string): string {
   const reason = r.trim();
-  if (!reason) throw new UserError('--reason must say why (it is kept with the approval and in the audit log)');
+  if (!reason) throw new AnswerRefused('--reason must say why (it is kept with the approval and in the audit log)', 'invalid');
   return reason;
 }
 
@@ -57,7 +74,16 @@ export async function approve(store: Store, id: number, ans: Answer): Promise<Ap
     at: ans.now,
     by: ans.by,
     action: 'approve',
-    detail: { id, rule: a.rule, target: a.target, guard: a.guard, actions: whatOf(a), reason, expires: new Date(ans.now + expiresMs).toISOString() },
+    detail: {
+      id,
+      rule: a.rule,
+      target: a.target,
+      guard: a.guard,
+      actions: whatOf(a),
+      reason,
+      expires: new Date(ans.now + expiresMs).toISOString(),
+      ...ans.audit,
+    },
   });
   return done;
 }
@@ -72,7 +98,7 @@ export async function reject(store: Store, id: number, ans: Answer): Promise<App
     at: ans.now,
     by: ans.by,
     action: 'reject',
-    detail: { id, rule: a.rule, target: a.target, guard: a.guard, actions: whatOf(a), reason },
+    detail: { id, rule: a.rule, target: a.target, guard: a.guard, actions: whatOf(a), reason, ...ans.audit },
   });
   return done;
 }

@@ -7,6 +7,7 @@ import { evaluate, type Decision, type EvalResult } from '../rules/evaluate.js';
 import type { CompiledRule } from '../rules/ruleset.js';
 import { buildRuleSet, type RuleSet } from '../rules/ruleset.js';
 import type { DecisionRecord, RunRecord, Store } from '../store/types.js';
+import type { Target } from '../model.js';
 import { parseSnapshot } from '../store/snapshot.js';
 import type { Snapshot } from '../pipeline/stages/collect.js';
 import { sourceProblems, toRecord } from '../pipeline/decision.js';
@@ -35,10 +36,12 @@ export async function recordedDecisions(
   run: RunRecord,
   current: { project: Project; ruleSet: RuleSet },
   filter: { target?: string; rule?: string } = {},
+  /** The run's snapshot when the caller has it already (the console's cache): read, never changed. */
+  read?: Snapshot,
 ): Promise<DecisionRecord[]> {
   const stored = await store.getDecisions(run.id, filter);
-  if (!(await store.getSnapshotParts(run.id))) return stored;
-  const snap = await readSnapshot(store, run);
+  if (!read && !(await store.getSnapshotParts(run.id))) return stored;
+  const snap = read ? freshCopy(read) : await readSnapshot(store, run);
   const { ruleSet } = await ruleSetOf(store, run, current);
   // A sharded run decided about its own shards' targets only (docs/scale-out.md).
   let only = runTargets(run, snap.targets, current.project.config.shards.by);
@@ -89,6 +92,15 @@ export function recordedStore(store: Store, current: { project: Project; ruleSet
   });
 }
 
+/**
+ * A snapshot whose targets an evaluation may change (it adds derived facts): new target and fact objects, the rest
+ * shared. `ids`: only those targets (the others left out).
+ */
+export function freshCopy(snap: Snapshot, ids?: Set<string>): Snapshot {
+  const copy = (t: Snapshot['targets'][number]) => (t.unknown ? { ...t, facts: { ...t.facts }, unknown: { ...t.unknown } } : { ...t, facts: { ...t.facts } });
+  return { ...snap, targets: ids ? snap.targets.filter((t) => ids.has(t.id)).map(copy) : snap.targets.map(copy) };
+}
+
 /** The rule set a run used: today's if unchanged, else rebuilt from the texts stored with the run. */
 export async function ruleSetOf(
   store: Store,
@@ -128,7 +140,14 @@ export function reevaluate(snap: Snapshot, ruleSet: RuleSet, runId: number, only
  * target of every derive rule too). The result's world (derived facts set, aggregates, relations) is what an
  * explanation reads through `Lineage`.
  */
-export function evaluateRecorded(snap: Snapshot, ruleSet: RuleSet, runId: number, only?: Set<string>, keepNotMatched = true): EvalResult {
+export function evaluateRecorded(
+  snap: Snapshot,
+  ruleSet: RuleSet,
+  runId: number,
+  only?: Set<string>,
+  keepNotMatched = true,
+  narrow?: { deriveOnly: Set<string>; aggregateMembers?: Map<string, Target[]> },
+): EvalResult {
   // The snapshot is pre-derive; evaluation adds derived facts to these (fresh) objects.
   return evaluate(ruleSet, snap.targets, {
     now: snap.now,
@@ -138,6 +157,8 @@ export function evaluateRecorded(snap: Snapshot, ruleSet: RuleSet, runId: number
     sourceProblems: sourceProblems(snap.sources),
     only,
     keepNotMatched,
+    deriveOnly: narrow?.deriveOnly,
+    aggregateMembers: narrow?.aggregateMembers,
   });
 }
 

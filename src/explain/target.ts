@@ -5,7 +5,8 @@ import { UserError } from '../errors.js';
 import { type Exclusion, exclusionOf } from './exclusions.js';
 import { Lineage, type AggregateInfo } from './lineage.js';
 import { nearestIds } from './nearest.js';
-import { evaluateRecorded, readSnapshot } from './recorded.js';
+import { evaluateRecorded, freshCopy, readSnapshot } from './recorded.js';
+import { narrowSnapshot, reachOf } from './reach.js';
 import { explainDecision, formatValue, recordedVerdict } from './text.js';
 import { sourceProblems, toRecord } from '../pipeline/decision.js';
 import type { Decision } from '../rules/evaluate.js';
@@ -22,12 +23,18 @@ export async function explainTarget(
   targetId: string,
   rule: CompiledRule | undefined,
   depth: number,
+  opts: { wholeFleet?: boolean } = {},
 ): Promise<{ doc: Record<string, unknown>; text: string }> {
   const { ruleSet, project, current } = rs;
-  if (!snap.targets.some((t) => t.id === targetId)) throw new UserError(await unseenTarget(store, run, snap, targetId, ruleSet));
-  // Decisions not stored (not matched, derived) are recomputed from the snapshot with the run's own rules; the
-  // same evaluation says where each derived fact came from (lineage).
-  const ev = evaluateRecorded(snap, ruleSet, run.id, new Set([targetId]), false);
+  // Decisions not stored (not matched, derived) are recomputed from the snapshot with the run's own rules, over what
+  // the explanation reaches (reach.ts; `wholeFleet`: every target, as the run did, which gives the same answer); the
+  // same evaluation says where each derived fact came from (lineage). The snapshot given is never changed.
+  const reach = opts.wholeFleet ? null : reachOf(snap.targets, ruleSet, targetId);
+  if (!reach && !snap.targets.some((t) => t.id === targetId)) throw new UserError(await unseenTarget(store, run, snap, targetId, ruleSet));
+  const narrowed = reach ? narrowSnapshot(snap, reach) : null;
+  const ev = narrowed
+    ? evaluateRecorded(narrowed.snap, ruleSet, run.id, new Set([targetId]), false, { deriveOnly: reach!.derive, aggregateMembers: narrowed.aggregateMembers })
+    : evaluateRecorded(freshCopy(snap), ruleSet, run.id, new Set([targetId]), false);
   const target = ev.world.byId.get(targetId)!;
   const lineage = new Lineage(ev.world, snap.factSources, sourceProblems(snap.sources), snap.sources);
   const stored = await store.getDecisions(run.id, { target: targetId, rule: rule?.name });

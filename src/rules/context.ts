@@ -37,6 +37,11 @@ export class World {
     readonly targets: Target[],
     readonly now: number,
     readonly ruleSet: RuleSet,
+    /**
+     * Aggregate name -> the members to compute it over, in input order (an explanation: the groups its readers
+     * belong to, src/explain/reach.ts); an aggregate not named here is computed over every target of its kind.
+     */
+    private readonly aggregateMembers?: Map<string, Target[]>,
   ) {
     for (const t of targets) {
       this.byId.set(t.id, t);
@@ -138,7 +143,11 @@ export class World {
     if (!a) return [];
     const key = this.readerKey(a, t);
     if (key === null) return [];
-    return (this.byKind.get(a.of) ?? EMPTY).filter((m) => this.memberKeys(a, m).includes(key));
+    return this.membersOf(a).filter((m) => this.memberKeys(a, m).includes(key));
+  }
+
+  private membersOf(a: CompiledAggregate): Target[] {
+    return this.aggregateMembers?.get(a.name) ?? this.byKind.get(a.of) ?? EMPTY;
   }
 
   /** min or max under `compare: version | string` (src/rules/order.ts): the greatest or least value itself. */
@@ -146,7 +155,7 @@ export class World {
     const act = new Activation(this);
     return orderedAggregate(
       { fn: a.fn, compare, maxUnknown: a.maxUnknown },
-      this.byKind.get(a.of) ?? EMPTY,
+      this.membersOf(a),
       (m) => this.memberKeys(a, m),
       (m) => memberValue(a, act.reset(m, NO_AGG)),
       UNKNOWN,
@@ -156,7 +165,7 @@ export class World {
   private computeAggregate(a: CompiledAggregate): Map<string, AggValue> {
     const states = new Map<string, AggState>();
     const act = new Activation(this);
-    const members = this.byKind.get(a.of) ?? EMPTY;
+    const members = this.membersOf(a);
     const single = Array.isArray(a.groupBy) && a.groupBy.length === 1 ? a.groupBy[0]! : null;
     const add = (k: string, unknown: boolean, include: boolean, num: number | null) => {
       let s = states.get(k);

@@ -44,6 +44,13 @@ export interface EvalOptions {
    * streaks). A sharded run's breakers that span shards count them, from this one evaluation.
    */
   others?: boolean;
+  /**
+   * Derive rules only for these targets (an explanation: the targets whose derived facts it reads,
+   * src/explain/reach.ts); the other targets keep the facts they came with.
+   */
+  deriveOnly?: Set<string>;
+  /** With `deriveOnly`: aggregate name -> the members to compute it over (the groups an explanation reads). */
+  aggregateMembers?: Map<string, Target[]>;
   /** Keep not-matched decisions too (why/replay); a normal run only counts them. */
   keepNotMatched?: boolean;
   /**
@@ -96,7 +103,7 @@ function checkAll(conds: CompiledCondition[], act: Activation): number {
 }
 
 export function evaluate(ruleSet: RuleSet, targets: Target[], opts: EvalOptions): EvalResult {
-  const world = new World(targets, opts.now, ruleSet);
+  const world = new World(targets, opts.now, ruleSet, opts.aggregateMembers);
   const act = new Activation(world);
   const decisions: Decision[] = [];
   const counts: Record<string, RuleCounts> = {};
@@ -124,6 +131,7 @@ export function evaluate(ruleSet: RuleSet, targets: Target[], opts: EvalOptions)
     const fact = r.derive;
     for (const t of world.byKind.get(r.kind) ?? []) {
       if (r.selector && !r.selector(t.labels)) continue;
+      if (opts.deriveOnly && !opts.deriveOnly.has(t.id)) continue;
       c.evaluated++;
       act.reset(t, names);
       const w = checkAll(r.when, act);

@@ -8,8 +8,8 @@ import type { JSX } from 'hono/jsx/jsx-runtime';
 import type { DecisionOutcome } from '../model.js';
 import { ASSETS } from './assets.js';
 import { Auth, cleanName, SESSION_COOKIE, SESSION_MS, type Session } from './auth.js';
-import { addDisable, liftDisable, switchAutomation, type Actor } from './changes.js';
-import { BadRequest, NotFound, OUTCOMES, ReadModel, type DecisionFilter, type ServeDeps } from './data.js';
+import { addDisable, answerApproval, clearVerification, liftDisable, switchAutomation, type Actor } from './changes.js';
+import { BadRequest, Conflict, NotFound, OUTCOMES, ReadModel, type DecisionFilter, type ServeDeps } from './data.js';
 import type { Viewer } from './pages/layout.js';
 import * as V from './pages/views.js';
 import * as S from './schemas.js';
@@ -113,7 +113,7 @@ export function createApp(deps: ServeDeps, opts: AppOptions): OpenAPIHono<Env> {
     return c.html(html, status as 200);
   };
 
-  async function refuse(c: Context<Env>, status: 400 | 401 | 403 | 404 | 500 | 503, message: string) {
+  async function refuse(c: Context<Env>, status: 400 | 401 | 403 | 404 | 409 | 500 | 503, message: string) {
     if (c.req.path.startsWith('/api/') || c.req.path === '/healthz') return c.json({ error: message }, status);
     return page(c, V.ErrorPage({ viewer: await viewerOf(c, false), status, message }) as JSX.Element, status);
   }
@@ -122,6 +122,7 @@ export function createApp(deps: ServeDeps, opts: AppOptions): OpenAPIHono<Env> {
     if (err instanceof Refusal) return refuse(c as Context<Env>, err.status, err.message);
     if (err instanceof NotFound) return refuse(c as Context<Env>, 404, err.message);
     if (err instanceof BadRequest) return refuse(c as Context<Env>, 400, err.message);
+    if (err instanceof Conflict) return refuse(c as Context<Env>, 409, err.message);
     if (err instanceof Error && err.name === 'StoreError') {
       log(`reflex serve: ${c.req.method} ${c.req.path}: ${err.message}`);
       return refuse(c as Context<Env>, 503, `the store cannot be read: ${err.message}`);
@@ -226,6 +227,41 @@ export function createApp(deps: ServeDeps, opts: AppOptions): OpenAPIHono<Env> {
     return page(c, V.GuardrailsPage({ g, viewer: await viewerOf(c, g.automation === 'off'), rules: ruleNames(), actions }) as JSX.Element);
   });
   app.get('/rules', async (c) => page(c, V.RulesPage({ rules: model.rules(), hasTests: model.coverage !== null, viewer: await viewerOf(c) }) as JSX.Element));
+  const approvalsPage = async (c: Context<Env>, notice?: { status: 200 | 400 | 404 | 409; text: string }) =>
+    page(
+      c,
+      V.ApprovalsPage({
+        a: await model.approvals(),
+        viewer: await viewerOf(c),
+        notice: notice && { error: notice.status !== 200, text: notice.text },
+      }) as JSX.Element,
+      notice?.status ?? 200,
+    );
+  app.get('/approvals', async (c) => {
+    const answered = intParam(c.req.query('answered'), 'answered', 1);
+    const a = answered !== undefined ? await model.store.getApproval(answered) : null;
+    return approvalsPage(c, a ? { status: 200, text: `approval #${a.id}: ${a.status} by ${a.by ?? '?'} ("${a.reason ?? ''}")` } : undefined);
+  });
+  const verificationsPage = async (c: Context<Env>, notice?: { status: 200 | 400 | 404 | 409; text: string }) =>
+    page(
+      c,
+      V.VerificationsPage({
+        v: await model.verifications(),
+        viewer: await viewerOf(c),
+        notice: notice && { error: notice.status !== 200, text: notice.text },
+      }) as JSX.Element,
+      notice?.status ?? 200,
+    );
+  app.get('/verifications', async (c) => {
+    const cleared = intParam(c.req.query('cleared'), 'cleared', 1);
+    const [v] = cleared !== undefined ? await model.store.listVerifications({ executionIds: [cleared], limit: 1 }) : [];
+    return verificationsPage(
+      c,
+      v?.clearedAt
+        ? { status: 200, text: `rule "${v.rule}" may act on ${v.target} again (execution #${v.executionId} did not help; cleared by ${v.clearedBy})` }
+        : undefined,
+    );
+  });
 
   // ---------------------------------------------------------------- login and form changes
 
@@ -295,6 +331,44 @@ export function createApp(deps: ServeDeps, opts: AppOptions): OpenAPIHono<Env> {
     return c.redirect('/guardrails', 303);
   });
 
+  /** A refusal of a change the page itself shows (not pending, nothing to clear, no reason): the page again, with the message. */
+  const shownRefusal = (err: unknown): { status: 400 | 404 | 409; text: string } | null =>
+    err instanceof Conflict
+      ? { status: 409, text: err.message }
+      : err instanceof NotFound
+        ? { status: 404, text: err.message }
+        : err instanceof BadRequest
+          ? { status: 400, text: err.message }
+          : null;
+  app.post('/approvals/:id/:answer', async (c) => {
+    const { actor, form } = await formActor(c);
+    const answer = c.req.param('answer');
+    if (answer !== 'approve' && answer !== 'reject') return refuse(c, 404, `no page ${c.req.path}`);
+    const id = intParam(c.req.param('id'), 'approval id', 1)!;
+    try {
+      const a = await answerApproval(model, actor, id, answer, { reason: form.reason, expires: form.expires });
+      log(`reflex serve: ${actor.name} from ${actor.client} ${a.status} approval #${id}`);
+      return c.redirect(`/approvals?answered=${id}`, 303);
+    } catch (err) {
+      const shown = shownRefusal(err);
+      if (!shown) throw err;
+      return approvalsPage(c, shown);
+    }
+  });
+  app.post('/verifications/clear', async (c) => {
+    const { actor, form } = await formActor(c);
+    try {
+      const cleared = await clearVerification(model, actor, form);
+      const v = cleared[0]!;
+      log(`reflex serve: ${actor.name} from ${actor.client} let ${v.rule} act on ${v.target} again`);
+      return c.redirect(`/verifications?cleared=${v.executionId}`, 303);
+    } catch (err) {
+      const shown = shownRefusal(err);
+      if (!shown) throw err;
+      return verificationsPage(c, shown);
+    }
+  });
+
   // ---------------------------------------------------------------- the JSON API
 
   const api = new OpenAPIHono<Env>({ defaultHook: badRequest });
@@ -335,6 +409,7 @@ const errors = {
 };
 const changeErrors = {
   ...errors,
+  409: json(S.ApiError, 'the change no longer applies (an approval already answered, nothing to clear): the message says how it stands'),
   401: json(S.ApiError, 'no token given (Authorization: Bearer TOKEN)'),
   403: json(S.ApiError, 'wrong token, or the console is read-only'),
 };
@@ -384,7 +459,8 @@ function mountApi(api: OpenAPIHono<Env>, model: ReadModel, auth: Auth | null, cl
     createRoute({
       method: 'get',
       path: '/decisions',
-      summary: 'stored decisions, filtered (not-matched decisions are not stored: see /why)',
+      summary:
+        'decisions, filtered: of one run, every one but the not-matched (derived and unknown ones recomputed from its snapshot); across runs (target or rule without run), the stored ones; see /why for not-matched',
       request: {
         query: z.object({
           run: Id.optional(),
@@ -485,6 +561,25 @@ function mountApi(api: OpenAPIHono<Env>, model: ReadModel, auth: Auth | null, cl
     async (c) => c.json(out(model.rules()), 200),
   );
 
+  api.openapi(
+    createRoute({
+      method: 'get',
+      path: '/approvals',
+      summary: 'decisions waiting for a person (as `reflex approvals --json`) and the recent answered or closed requests',
+      responses: { 200: json(S.Approvals, 'pending and recent approvals') },
+    }),
+    async (c) => c.json(out(await model.approvals()), 200),
+  );
+  api.openapi(
+    createRoute({
+      method: 'get',
+      path: '/verifications',
+      summary: 'recent verifications of succeeded actions (verify:); the ineffective ones that stop their rule first',
+      responses: { 200: json(S.Verifications, 'verifications') },
+    }),
+    async (c) => c.json(out(await model.verifications()), 200),
+  );
+
   // ---- changes: a bearer token (or a session with its CSRF token in X-CSRF-Token)
   const actorOf = (c: Context<Env>, by: string | undefined): Actor => {
     if (!auth) throw new Refusal(403, 'this console is read-only: no token is configured');
@@ -548,6 +643,45 @@ function mountApi(api: OpenAPIHono<Env>, model: ReadModel, auth: Auth | null, cl
       const actor = actorOf(c, b.by);
       const lifted = await liftDisable(model, actor, c.req.valid('param').id, b.reason);
       return c.json(out({ lifted }), 200);
+    },
+  );
+
+  for (const answer of ['approve', 'reject'] as const)
+    api.openapi(
+      createRoute({
+        method: 'post',
+        path: `/approvals/{id}/${answer}`,
+        summary:
+          answer === 'approve'
+            ? 'approve a pending request (as `reflex approve ID`): the next run acts once if the decision still holds, audited'
+            : 'reject a pending request (as `reflex reject ID`), audited',
+        ...secured,
+        request: { params: z.object({ id: Id }), body: { content: { 'application/json': { schema: S.AnswerRequest } }, required: true } },
+        responses: { 200: json(S.Approval, 'the approval, answered'), ...changeErrors },
+      }),
+      async (c) => {
+        const b = c.req.valid('json');
+        const actor = actorOf(c, b.by);
+        const a = await answerApproval(model, actor, c.req.valid('param').id, answer, b);
+        log(`reflex serve: ${actor.name} from ${actor.client} (api) ${a.status} approval #${a.id}`);
+        return c.json(out(a), 200);
+      },
+    );
+  api.openapi(
+    createRoute({
+      method: 'post',
+      path: '/verifications/clear',
+      summary: 'let a rule act on a target again where an earlier action did not help (as `reflex enable --rule R --target T`), audited',
+      ...secured,
+      request: { body: { content: { 'application/json': { schema: S.ClearRequest } }, required: true } },
+      responses: { 200: json(z.object({ cleared: z.array(S.Verification) }), 'the verifications cleared'), ...changeErrors },
+    }),
+    async (c) => {
+      const b = c.req.valid('json');
+      const actor = actorOf(c, b.by);
+      const cleared = await clearVerification(model, actor, b);
+      log(`reflex serve: ${actor.name} from ${actor.client} (api) let ${b.rule} act on ${b.target} again`);
+      return c.json(out({ cleared }), 200);
     },
   );
 

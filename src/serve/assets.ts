@@ -31,6 +31,16 @@ tr.past td { color: var(--muted); }
 pre { background: #fff; border: 1px solid var(--line); padding: .6rem; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; }
 pre.why { font-size: 13px; }
 pre.error, p.error { color: var(--bad); }
+p.error[role=alert], p.notice { padding: .5rem .8rem; background: #fff; border: 1px solid var(--line); border-left: 4px solid var(--bad); }
+p.notice { border-left-color: var(--good); }
+tr.bad td, ul.lines li.bad { background: #fdecea; }
+form.change.answer { display: flex; gap: .3rem; flex-wrap: nowrap; margin: 0 0 .3rem; padding: 0; border: 0; background: none; }
+form.answer input { min-width: 0; width: 9rem; }
+form.answer button { white-space: nowrap; }
+table.approvals th, table.verifications th { overflow-wrap: normal; }
+form.answer input[name=expires] { width: 4rem; }
+table.approvals td:nth-child(2), table.approvals td:nth-child(3), table.verifications td:nth-child(3), table.verifications td:nth-child(4) { overflow-wrap: normal; white-space: nowrap; }
+ul.lines { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: .8rem; }
 .card { background: #fff; border: 1px solid var(--line); border-left: 5px solid var(--line); padding: .6rem .9rem; }
 .card.wide { margin-bottom: 1rem; }

@@ -1,10 +1,14 @@
-// The only changes the console makes: the off switch, disables and enables. The same store writes and audit records
-// as `reflex disable` / `reflex enable`, with who (the name given at login) and from where (the client address).
+// The only changes the console makes: the off switch, disables and enables, answers to approval requests and letting a
+// rule act again after an ineffective action. The same code, store writes and audit records as `reflex disable` /
+// `reflex enable` / `reflex approve` / `reflex reject`, with who (the name given at login) and from where (the client
+// address).
+import { AnswerRefused, approve, reject } from '../approvals/decide.js';
 import { didYouMean } from '../config/diagnostics.js';
 import { parseSelectorText, selectorText } from '../rules/selector.js';
-import type { DisableRecord, DisableScope } from '../store/types.js';
-import { parseUntil } from '../util/duration.js';
-import { BadRequest, type ReadModel } from './data.js';
+import type { ApprovalRecord, DisableRecord, DisableScope, VerificationRecord } from '../store/types.js';
+import { parseDuration, parseUntil } from '../util/duration.js';
+import { clearIneffective } from '../verify/clear.js';
+import { BadRequest, Conflict, NotFound, type ReadModel } from './data.js';
 
 /** Who asked, for the audit log. */
 export interface Actor {
@@ -147,4 +151,65 @@ export async function liftDisable(m: ReadModel, who: Actor, id: number, reasonTe
       detail: { id: d.id, value: d.value, reason, client: who.client, via: who.via },
     });
   return lifted;
+}
+
+/**
+ * Approve or reject a pending approval request, through the same function as `reflex approve` / `reflex reject`
+ * (src/approvals/decide.ts), so the console refuses what the CLI refuses: an unknown id (404), one that is not pending
+ * any more (409, saying how it stands), no reason (400).
+ */
+export async function answerApproval(
+  m: ReadModel,
+  who: Actor,
+  id: number,
+  answer: 'approve' | 'reject',
+  input: { reason?: string; expires?: string },
+): Promise<ApprovalRecord> {
+  if (!Number.isSafeInteger(id) || id <= 0) throw new BadRequest(`not an approval id: ${id}`);
+  const reason = reasonOf(input.reason, true)!;
+  let expiresMs: number | undefined;
+  const e = (input.expires ?? '').trim();
+  if (answer === 'approve' && e) {
+    try {
+      expiresMs = parseDuration(e);
+    } catch (err) {
+      throw new BadRequest(`expires: ${(err as Error).message}`);
+    }
+    if (expiresMs <= 0) throw new BadRequest('expires must be longer than 0s');
+  }
+  const ans = { by: who.name, reason, now: m.clock(), expiresMs, audit: { client: who.client, via: who.via } };
+  try {
+    return answer === 'approve' ? await approve(m.store, id, ans) : await reject(m.store, id, ans);
+  } catch (err) {
+    if (!(err instanceof AnswerRefused)) throw err;
+    if (err.why === 'missing') throw new NotFound(err.message);
+    if (err.why === 'not_pending') throw new Conflict(err.message);
+    throw new BadRequest(err.message);
+  }
+}
+
+/**
+ * Let a rule act on a target again where an earlier action did not help (verify:), as `reflex enable --rule R --target
+ * T` does (src/verify/clear.ts). Clearing nothing is refused with what stands (409).
+ */
+export async function clearVerification(
+  m: ReadModel,
+  who: Actor,
+  input: { rule?: string; target?: string; execution?: string; reason?: string },
+): Promise<VerificationRecord[]> {
+  let rule = (input.rule ?? '').trim();
+  let target = (input.target ?? '').trim();
+  // A form names the execution (a target id can hold characters a page does not carry as they are).
+  if (input.execution !== undefined) {
+    const id = Number(input.execution);
+    if (!Number.isSafeInteger(id) || id <= 0) throw new BadRequest(`not an execution id: "${input.execution}"`);
+    const [v] = await m.store.listVerifications({ executionIds: [id], limit: 1 });
+    if (!v) throw new NotFound(`execution #${id} has no verification`);
+    ({ rule, target } = v);
+  }
+  if (!rule || !target) throw new BadRequest('say which rule and which target (both): the rule acts on that target again');
+  const reason = reasonOf(input.reason, false);
+  const cleared = await clearIneffective(m.store, { rule, target }, { name: who.name, reason, at: m.clock(), audit: { client: who.client, via: who.via } });
+  if (cleared.length === 0) throw new Conflict(`rule "${rule}" is not stopped on ${target} by an ineffective action; nothing changed`);
+  return cleared;
 }

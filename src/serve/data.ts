@@ -3,14 +3,25 @@
 import { relative } from 'node:path';
 import type { Project } from '../config/load.js';
 import { UserError } from '../errors.js';
-import { readSnapshot } from '../explain/recorded.js';
+import { readSnapshot, recordedDecisions } from '../explain/recorded.js';
 import { describeDisable, describeSwitch, switchOff } from '../guards/switches.js';
 import type { DecisionOutcome } from '../model.js';
 import { OUTCOME_ORDER } from '../explain/text.js';
 import { GUARDRAIL_REASONS, REASON } from '../pipeline/reasons.js';
 import type { Snapshot } from '../pipeline/stages/collect.js';
 import type { RuleSet } from '../rules/ruleset.js';
-import type { AuditRecord, DecisionRecord, DisableRecord, EscalationRecord, ExecutionRecord, RunRecord, Store, SwitchState } from '../store/types.js';
+import type {
+  ApprovalRecord,
+  AuditRecord,
+  DecisionRecord,
+  DisableRecord,
+  EscalationRecord,
+  ExecutionRecord,
+  RunRecord,
+  Store,
+  SwitchState,
+  VerificationRecord,
+} from '../store/types.js';
 import { explainTarget, type WhyDoc } from './why.js';
 
 /** Which scenario tests name a rule, computed once when the console starts (`reflex test`'s coverage). */
@@ -55,6 +66,10 @@ export interface Overview {
   /** Recent runs, oldest first, with their outcome counts (the chart). */
   recent: { id: number; startedAt: number; status: string; mode: string; outcomes: Record<string, number> }[];
   activeDisables: number;
+  /** Decisions waiting for a person (reflex approvals). */
+  pendingApprovals: number;
+  /** Actions that did not help and still stop their rule on their target (verify:). */
+  ineffective: number;
 }
 
 export interface DecisionFilter {
@@ -93,6 +108,7 @@ export class ReadModel {
   readonly clock: () => number;
   private readonly snapshots = new Lru<number, Snapshot>(3);
   private readonly decisions = new Lru<number, DecisionRecord[]>(6);
+  private readonly stored = new Lru<number, DecisionRecord[]>(6);
   private readonly whys = new Lru<string, { doc: WhyDoc; text: string }>(200);
   /** Run and label -> the ids of the run's targets with it (a label filter would otherwise scan the fleet each time). */
   private readonly labelled = new Lru<string, Set<string>>(50);
@@ -116,15 +132,35 @@ export class ReadModel {
     return this.snapshots.get(run.id, () => readSnapshot(this.store, run));
   }
 
+  /**
+   * Every decision of a finished run but the not-matched ones, as `reflex why`, replay and status see them: the stored
+   * ones and those recomputed from the snapshot (derived, unknown: runs store by change, src/explain/recorded.ts).
+   */
   async runDecisions(run: RunRecord): Promise<DecisionRecord[]> {
     if (run.finishedAt === null) return [];
-    return this.decisions.get(run.id, () => this.store.getDecisions(run.id));
+    return this.decisions.get(run.id, async () => {
+      const snap = await this.snapshot(run).catch((err) => {
+        if (err instanceof NotFound || err instanceof UserError) return undefined; // no snapshot: only what it stored
+        throw err;
+      });
+      return snap ? recordedDecisions(this.store, run, this.loaded, {}, snap) : this.store.getDecisions(run.id);
+    });
+  }
+
+  /**
+   * Only what the run stored: every decision a stage after evaluate spoke of (guardrails, dry-run, actions). What the
+   * overview reads, without recomputing the rest.
+   */
+  async storedDecisions(run: RunRecord): Promise<DecisionRecord[]> {
+    if (run.finishedAt === null) return [];
+    return this.stored.get(run.id, () => this.store.getDecisions(run.id));
   }
 
   /** Load the latest finished run's snapshot and decisions into the caches. */
   async warm(): Promise<void> {
     const r = await this.latestFinished();
-    if (r) await Promise.all([this.snapshot(r).catch(() => null), this.runDecisions(r)]);
+    if (r) await Promise.all([this.snapshot(r).catch(() => null), this.storedDecisions(r)]);
+    if (r) await this.runDecisions(r);
   }
 
   async latestFinished(filter: (r: RunRecord) => boolean = () => true): Promise<RunRecord | null> {
@@ -142,10 +178,12 @@ export class ReadModel {
       (e) => e.status === 'interrupted' && now - (e.finishedAt ?? e.createdAt) < 7 * 86_400_000,
     );
     const finished = runs.find((r) => r.finishedAt !== null && r.status !== 'failed') ?? null;
-    const stopped = finished ? guardrailsStopped(await this.runDecisions(finished)) : [];
+    const stopped = finished ? guardrailsStopped(await this.storedDecisions(finished)) : [];
     const enforce = runs.find((r) => r.finishedAt !== null && r.status !== 'failed' && r.mode === 'enforce') ?? null;
-    const shadow = enforce ? (await this.runDecisions(enforce)).filter((d) => d.trace.some((v) => v.reason === REASON.SHADOW)) : [];
+    const shadow = enforce ? (await this.storedDecisions(enforce)).filter((d) => d.trace.some((v) => v.reason === REASON.SHADOW)) : [];
     const disables = await this.store.listDisables({ activeAt: now });
+    const pending = await this.store.listApprovals({ status: ['pending'], limit: 1000 });
+    const ineffective = await this.store.listVerifications({ status: 'ineffective', open: true, limit: 1000 });
     return {
       now,
       automation: switchOff(sw, now) ? 'off' : 'on',
@@ -161,6 +199,8 @@ export class ReadModel {
         .reverse()
         .map((r) => ({ id: r.id, startedAt: r.startedAt, status: r.status, mode: r.mode, outcomes: outcomesOf(r) })),
       activeDisables: disables.length,
+      pendingApprovals: pending.length,
+      ineffective: ineffective.length,
     };
   }
 
@@ -263,6 +303,8 @@ export class ReadModel {
     seen: { run: number; kind: string; labels: Record<string, string>; depends_on: string[] } | null;
     decisions: DecisionRecord[];
     executions: ExecutionRecord[];
+    verifications: VerificationRecord[];
+    approvals: ApprovalRecord[];
     more: boolean;
   }> {
     const latest = await this.latestFinished();
@@ -278,7 +320,18 @@ export class ReadModel {
     const got = await this.store.decisionHistory({ target: id, limit: (page + 1) * PAGE_SIZE + 1 });
     const executions = await this.store.listExecutions({ target: id, limit: 100 });
     if (!seen && got.length === 0 && executions.length === 0) throw new NotFound(`no target "${id}" in the latest run or in the history`);
-    return { id, seen, decisions: got.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE), executions, more: got.length > (page + 1) * PAGE_SIZE };
+    // As `reflex why` lists them: the latest five of each.
+    const verifications = await this.store.listVerifications({ target: id, limit: 5 });
+    const approvals = await this.store.listApprovals({ target: id, limit: 5 });
+    return {
+      id,
+      seen,
+      decisions: got.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE),
+      executions,
+      verifications,
+      approvals,
+      more: got.length > (page + 1) * PAGE_SIZE,
+    };
   }
 
   /** The journal, newest first; filters by status, rule and target. */
@@ -319,6 +372,21 @@ export class ReadModel {
         .slice(0, 200),
       audit: await this.store.listAudit(200),
     };
+  }
+
+  /** Decisions waiting for a person, oldest first, and the recent answered or closed requests, newest first. */
+  async approvals(): Promise<{ now: number; pending: ApprovalRecord[]; recent: ApprovalRecord[] }> {
+    const pending = (await this.store.listApprovals({ status: ['pending'], limit: 500 })).reverse();
+    const recent = (await this.store.listApprovals({ limit: 200 })).filter((a) => a.status !== 'pending').slice(0, 100);
+    return { now: this.clock(), pending, recent };
+  }
+
+  /** Recent verifications, newest first; the ineffective ones that still stop their rule come first. */
+  async verifications(): Promise<{ now: number; stopping: VerificationRecord[]; recent: VerificationRecord[] }> {
+    const stopping = await this.store.listVerifications({ status: 'ineffective', open: true, limit: 500 });
+    const held = new Set(stopping.map((v) => v.executionId));
+    const recent = (await this.store.listVerifications({ limit: 200 })).filter((v) => !held.has(v.executionId));
+    return { now: this.clock(), stopping, recent };
   }
 
   /** Every rule with its mode, severity, actions and scenario coverage. */
@@ -363,6 +431,14 @@ export function splitLabel(label: string): [string, string] {
   const i = label.indexOf('=');
   if (i <= 0) throw new BadRequest(`label filter "${label}": write it as key=value`);
   return [label.slice(0, i).trim(), label.slice(i + 1).trim()];
+}
+
+/** A change that no longer applies (an approval already answered, nothing to clear): 409, with how it stands. */
+export class Conflict extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'Conflict';
+  }
 }
 
 /** A request the console cannot serve as asked (a bad filter): 400, with a message for people. */

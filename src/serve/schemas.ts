@@ -115,6 +115,71 @@ export const Escalation = z
   })
   .openapi('Escalation');
 
+export const Approval = z
+  .object({
+    id: z.number().int(),
+    rule: z.string(),
+    target: z.string(),
+    guard: z
+      .enum(['mode', 'severity', 'limit', 'budget'])
+      .openapi({ description: 'what asked: the rule (mode: approve), the severity gate, a limit, the budget' }),
+    why: z.string().openapi({ description: "the guard's words when it asked" }),
+    severity: z.string(),
+    actions: z.array(z.object({ action: z.string(), describe: z.string() })).openapi({ description: 'the actions with their rendered parameters' }),
+    fingerprint: z.string(),
+    facts: Obj,
+    askedAt: Ms,
+    askedRun: z.number().int(),
+    expiresMs: z.number().openapi({ description: 'how long an approval lasts once given' }),
+    status: z.enum(['pending', 'approved', 'rejected', 'used', 'expired', 'refused', 'withdrawn']),
+    by: z.string().nullable(),
+    decidedAt: Ms.nullable(),
+    reason: z.string().nullable(),
+    expiresAt: Ms.nullable(),
+    usedAt: Ms.nullable(),
+    usedRun: z.number().int().nullable(),
+    executionId: z.number().int().nullable(),
+    note: z.string().nullable(),
+    closedAt: Ms.nullable(),
+    clearedAt: Ms.nullable(),
+  })
+  .openapi('Approval', { description: 'an approval request (as `reflex approvals --json`)' });
+
+export const Verification = z
+  .object({
+    executionId: z.number().int(),
+    runId: z.number().int(),
+    rule: z.string(),
+    target: z.string(),
+    action: z.string(),
+    describe: z.string(),
+    startedAt: Ms,
+    withinRuns: z.number().int().nullable(),
+    withinMs: z.number().nullable(),
+    expect: z.string(),
+    status: z.enum(['pending', 'passed', 'ineffective']),
+    runsChecked: z.number().int(),
+    checkedAt: Ms.nullable(),
+    settledAt: Ms.nullable(),
+    detail: z.string().nullable(),
+    facts: Obj.nullable(),
+    clearedAt: Ms.nullable(),
+    clearedBy: z.string().nullable(),
+  })
+  .openapi('Verification', { description: 'whether a succeeded execution fixed the problem (verify:)' });
+
+export const Approvals = z
+  .object({ now: Ms, pending: z.array(Approval), recent: z.array(Approval) })
+  .openapi('Approvals', { description: 'pending requests (oldest first) and recent answered or closed ones (newest first)' });
+
+export const Verifications = z
+  .object({
+    now: Ms,
+    stopping: z.array(Verification).openapi({ description: 'ineffective and not cleared: each stops its rule on its target (verify:ineffective)' }),
+    recent: z.array(Verification),
+  })
+  .openapi('Verifications');
+
 const Stopped = z.object({
   reason: z.string(),
   detail: z.string(),
@@ -135,6 +200,8 @@ export const Overview = z
     shadow: z.object({ run: z.number().int().nullable(), decisions: z.array(Decision) }),
     recent: z.array(z.object({ id: z.number().int(), startedAt: Ms, status: z.string(), mode: z.string(), outcomes: z.record(z.string(), z.number()) })),
     activeDisables: z.number().int(),
+    pendingApprovals: z.number().int(),
+    ineffective: z.number().int(),
   })
   .openapi('Overview');
 
@@ -199,6 +266,8 @@ export const TargetHistory = z
     seen: z.object({ run: z.number().int(), kind: z.string(), labels: z.record(z.string(), z.string()), depends_on: z.array(z.string()) }).nullable(),
     decisions: z.array(Decision),
     executions: z.array(Execution),
+    verifications: z.array(Verification),
+    approvals: z.array(Approval),
     more: z.boolean(),
   })
   .openapi('TargetHistory');
@@ -253,5 +322,17 @@ export const DisableRequest = z
   .openapi('DisableRequest');
 
 export const EnableRequest = z.object({ reason: z.string().max(1000).optional(), by: By }).openapi('EnableRequest');
+
+export const AnswerRequest = z
+  .object({
+    reason: z.string().min(1).max(1000).openapi({ description: 'why (kept with the approval and in the audit log)' }),
+    expires: z.string().max(50).optional().openapi({ description: "approve only: how long the approval lasts (30m); default the rule's approval.expires" }),
+    by: By,
+  })
+  .openapi('AnswerRequest');
+
+export const ClearRequest = z
+  .object({ rule: z.string().min(1).max(500), target: z.string().min(1).max(500), reason: z.string().max(1000).optional(), by: By })
+  .openapi('ClearVerificationRequest');
 
 export const PageQuery = z.coerce.number().int().min(0).max(100_000).optional().openapi({ description: 'page number, from 0 (50 per page)' });

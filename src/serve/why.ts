@@ -26,12 +26,8 @@ export async function explainTarget(
     const near = nearestIds(rule, names, 5);
     throw new UserError(`no rule "${rule}" in run #${run.id}${near.length ? `; nearest: ${near.join(', ')}` : ''}`);
   }
-  // The evaluation adds derived facts to the targets it is given: work on a copy, the snapshot is shared (cached).
-  const fresh: Snapshot = {
-    ...snap,
-    targets: snap.targets.map((t) => (t.unknown ? { ...t, facts: { ...t.facts }, unknown: { ...t.unknown } } : { ...t, facts: { ...t.facts } })),
-  };
-  // `reflex why` explains one level of derived facts unless --depth says otherwise.
-  const { doc, text } = await explainOne(store, run, fresh, rs, targetId, r, 1);
+  // `reflex why` explains one level of derived facts unless --depth says otherwise. The snapshot is shared (cached):
+  // the explanation works on copies of the targets it reaches.
+  const { doc, text } = await explainOne(store, run, snap, rs, targetId, r, 1);
   return { doc: doc as WhyDoc, text };
 }

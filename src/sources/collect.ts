@@ -237,7 +237,9 @@ export function screenOutput(output: SourceOutput, source: Pick<Source, 'declare
       for (const k of Object.keys(labels)) {
         if (typeof labels[k] === 'string' && !FORBIDDEN_NAMES.has(k)) continue;
         delete own().labels![k];
-        warnings.add(`target "${r.id}": label ${FORBIDDEN_NAMES.has(k) ? forbiddenText(k, 'a label name') : `\`${k}\` is ${typeName(labels[k])}, not text`}; dropped`);
+        warnings.add(
+          `target "${r.id}": label ${FORBIDDEN_NAMES.has(k) ? forbiddenText(k, 'a label name') : `\`${k}\` is ${typeName(labels[k])}, not text`}; dropped`,
+        );
       }
     }
     const facts = r.facts;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type Running } from '../../src/serve/server.js';
 import { terminalSafe } from '../../src/util/terminal.js';
 import { reflex, ROOT } from '../helpers.js';
-import { appOver, HOSTILE, recordedProject, TOKEN } from './harness.js';
+import { appOver, HOSTILE, HUMAN_FILES, humanProject, recordedProject, TOKEN } from './harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = [
@@ -88,6 +88,8 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in chromium', () => {
       ['/executions', 'Executions journal'],
       ['/guardrails', 'Switch, disables and audit'],
       ['/rules', 'Rules'],
+      ['/approvals', 'Approvals'],
+      ['/verifications', 'Verifications'],
       [`/target?id=${encodeURIComponent(HOSTILE.script)}`, `Target ${HOSTILE.script}`],
       [`/why?run=2&target=${encodeURIComponent(HOSTILE.quotes)}`, `Why: ${HOSTILE.quotes} in run #2`],
       ['/login', 'Log in'],
@@ -198,6 +200,57 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in chromium', () => {
     await b.page.click('form.grid button');
     expect(await b.page.locator('p.error').innerText()).toContain('no target "web-99"');
     expect(b.problems).toEqual([]);
+  });
+});
+
+// Skipped only where Debian's chromium is not installed (a developer machine); .ci/run installs it, so CI runs these.
+describe.skipIf(!existsSync(CHROMIUM))('approvals and verifications in chromium', () => {
+  it('approves a pending request through the form after login, and lets a rule act again after an ineffective action', async () => {
+    // Plain ids for the docs' pictures (the hostile ones are in human.test.ts and security.test.ts).
+    const inv = `targets:
+  - { id: db-7, kind: box, facts: { broken: true, stuck: false } }
+  - { id: web-4, kind: box, facts: { broken: true, stuck: false } }
+  - { id: cache-2, kind: box, facts: { broken: false, stuck: true } }
+  - { id: web-1, kind: box, facts: { broken: false, stuck: false } }
+`;
+    const { dir } = humanProject({ ...HUMAN_FILES, 'inv.yaml': inv });
+    const a = await appOver(dir, { token: TOKEN });
+    const server = await startServer({ store: a.store, loaded: a.loaded, coverage: null }, { token: TOKEN, host: '127.0.0.1', port: 0 });
+    const b = await browser();
+    try {
+      mkdirSync(SHOTS, { recursive: true });
+      await b.page.goto(`${server.url}/`);
+      expect(await b.page.locator('#pending-approvals .big').innerText()).toBe('2');
+      await b.page.goto(`${server.url}/login?next=/approvals`);
+      await b.page.fill('input[name=name]', 'anna');
+      await b.page.fill('input[name=token]', TOKEN);
+      await Promise.all([b.page.waitForURL(/\/approvals$/), b.page.click('form.login button')]);
+      expect(await b.page.locator('#pending tbody tr').count()).toBe(2);
+      await b.page.screenshot({ path: join(SHOTS, 'console-approvals.png'), fullPage: true });
+      // The reason is required: the browser does not send the form without it.
+      await b.page.click('#approve-1');
+      expect(await b.page.locator('#pending tbody tr').count()).toBe(2);
+      const row = b.page.locator('#approval-1');
+      await row.locator('input[name=reason]').first().fill('checked the disk: replacing is right');
+      await row.locator('input[name=expires]').fill('1h');
+      await Promise.all([b.page.waitForURL(/answered=1/), b.page.click('#approve-1')]);
+      expect(await b.page.locator('#notice').innerText()).toBe('approval #1: approved by anna ("checked the disk: replacing is right")');
+      expect(await b.page.locator('#pending tbody tr').count()).toBe(1);
+      expect(await b.page.locator('#answered #approval-1').innerText()).toContain('approved by anna');
+      expect(await a.store.getApproval(1)).toMatchObject({ status: 'approved', by: 'anna' });
+
+      await b.page.goto(`${server.url}/verifications`);
+      await b.page.screenshot({ path: join(SHOTS, 'console-verifications.png'), fullPage: true });
+      await b.page.fill('table.verifications input[name=reason]', 'replaced the cable');
+      await Promise.all([b.page.waitForURL(/cleared=1/), b.page.click('table.verifications button')]);
+      expect(await b.page.locator('#notice').innerText()).toBe('rule "nudge" may act on cache-2 again (execution #1 did not help; cleared by anna)');
+      expect(b.problems).toEqual([]);
+    } finally {
+      await b.close();
+      await server.close();
+      await a.store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -94,11 +94,18 @@ export function recordedProject(): Recorded {
 }
 
 /** The app in-process over a recorded project (as `reflex serve` builds it), with its store. */
-export async function appOver(dir: string, opts: { token?: string | null; coverage?: Map<string, RuleTests> | null; clock?: () => number } = {}) {
+export async function appOver(
+  dir: string,
+  opts: { token?: string | null; coverage?: Map<string, RuleTests> | null; clock?: () => number; client?: string } = {},
+) {
   const loaded = await loadOrExit({ config: join(dir, 'reflex.yaml') });
   const store: Store = await openStoreOrExit(loaded.project);
   const lines: string[] = [];
-  const app = createApp({ store, loaded, coverage: opts.coverage ?? null, clock: opts.clock }, { token: opts.token ?? null, log: (l) => lines.push(l) });
+  const client = opts.client;
+  const app = createApp(
+    { store, loaded, coverage: opts.coverage ?? null, clock: opts.clock },
+    { token: opts.token ?? null, log: (l) => lines.push(l), clientOf: client === undefined ? undefined : () => client },
+  );
   return { app, store, loaded, lines };
 }
 
@@ -106,4 +113,54 @@ export const TOKEN = 'test-token-0123456789abcdef';
 
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'reflex-serve-out-'));
+}
+
+/**
+ * The human half (approvals, verification) over hostile target ids: `repair` asks a person first (mode: approve),
+ * `nudge` acts and checks within one run that it helped (it never does: the box stays stuck). Two runs: after them,
+ * two requests wait (#1 on the script id, #2 on the quoted id) and the nudge of `ctl-...` is ineffective.
+ */
+export const HUMAN_FILES: Record<string, string> = {
+  'reflex.yaml': `store: .reflex/state.db
+rules: [rules.yaml]
+sources: [{ name: inv, kind: inventory, path: inv.yaml }]
+actions:
+  fix: { kind: exec, argv: [node, -e, "process.exit(0)", "{{ target.id }}"], cooldown: 1s }
+channels: { humans: { kind: log, path: escalations.jsonl } }
+defaults: { escalate_to: humans, mode: enforce }
+guardrails:
+  widespread: { min_targets: 1000 }
+  blast_radius: { group_by: [] }
+`,
+  'inv.yaml': `targets:
+  - { id: ${JSON.stringify(HOSTILE.script)}, kind: box, labels: { team: ${JSON.stringify(HOSTILE.label)} }, facts: { broken: true, stuck: false } }
+  - { id: ${JSON.stringify(HOSTILE.quotes)}, kind: box, facts: { broken: true, stuck: false } }
+  - { id: "ctl-\\e[31m-red\\a", kind: box, facts: { broken: false, stuck: true } }
+  - { id: box-1, kind: box, facts: { broken: false, stuck: false } }
+`,
+  'rules.yaml': `rules:
+  - name: troubled
+    target: { kind: box }
+    derive: troubled
+    when: { any: facts.broken || facts.stuck }
+  - name: repair
+    mode: approve
+    target: { kind: box }
+    when: { broken: facts.broken }
+    do: [{ action: fix }]
+  - name: nudge
+    target: { kind: box }
+    when: { stuck: facts.stuck }
+    verify: { within: 1 run }
+    do: [{ action: fix }]
+`,
+};
+
+export function humanProject(files: Record<string, string> = HUMAN_FILES): Recorded {
+  const dir = fixture(files, 'reflex-serve-human-');
+  for (let i = 0; i < 2; i++) {
+    const r = reflex(['run', '-q'], { cwd: dir });
+    if (r.status !== 0 && r.status !== 1) throw new Error(`reflex run exited ${r.status}: ${r.out}`);
+  }
+  return { dir };
 }

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { terminalSafe } from '../../src/util/terminal.js';
 import { fixture, reflex } from '../helpers.js';
 import { PG_URL, pgSkipReason, schemaFactory } from '../store/pg.js';
-import { appOver, FILES, HOSTILE, TOKEN } from './harness.js';
+import { appOver, FILES, HOSTILE, HUMAN_FILES, humanProject, TOKEN } from './harness.js';
 
 const schemas = schemaFactory('console');
 afterAll(() => schemas.dropAll());
@@ -40,6 +40,38 @@ describe.skipIf(pgSkipReason !== null)('reflex serve on PostgreSQL', () => {
       const st = JSON.parse(reflex(['status', '--json'], { cwd: dir }).stdout);
       expect(st.switch).toMatchObject({ off: true, by: 'pat', reason: 'pg failover' });
       expect(st.audit[0]).toMatchObject({ by: 'pat', action: 'disable:all', detail: { via: 'api' } });
+    } finally {
+      await a.store.close();
+    }
+  });
+
+  it('answers approval requests and clears an ineffective action through the same audited writes, refusing a second answer', async () => {
+    const url = `${PG_URL}${PG_URL!.includes('?') ? '&' : '?'}schema=${schemas.next()}`;
+    const { dir } = humanProject({
+      ...HUMAN_FILES,
+      'reflex.yaml': HUMAN_FILES['reflex.yaml']!.replace('store: .reflex/state.db', `store: ${JSON.stringify(url)}`),
+    });
+    const a = await appOver(dir, { token: TOKEN, client: '198.51.100.4:4242' });
+    const post = (path: string, body: unknown) =>
+      a.app.request(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify(body),
+      });
+    try {
+      const list = await (await a.app.request('/api/v1/approvals')).json();
+      expect(list.pending.map((x: { target: string }) => x.target)).toEqual([HOSTILE.script, HOSTILE.quotes]);
+      expect((await post('/api/v1/approvals/1/approve', { reason: 'pg: checked', by: 'pat' })).status).toBe(200);
+      const twice = await post('/api/v1/approvals/1/reject', { reason: 'no', by: 'quinn' });
+      expect(twice.status).toBe(409);
+      expect((await twice.json()).error).toContain('approval #1 is not pending: it is approved by pat');
+      const cleared = await post('/api/v1/verifications/clear', { rule: 'nudge', target: 'ctl-\u001b[31m-red\u0007', by: 'pat' });
+      expect(cleared.status).toBe(200);
+      const st = JSON.parse(reflex(['status', '--json'], { cwd: dir }).stdout);
+      const actions = st.audit.map((x: { action: string; by: string; detail: { client?: string } }) => `${x.action} ${x.by} ${x.detail.client}`);
+      expect(actions).toEqual(expect.arrayContaining(['approve pat 198.51.100.4:4242', 'enable:verification pat 198.51.100.4:4242']));
+      const page = await (await a.app.request(`/api/v1/decisions?run=2&outcome=derived`)).json();
+      expect(page.total).toBe(3);
     } finally {
       await a.store.close();
     }

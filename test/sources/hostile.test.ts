@@ -142,7 +142,9 @@ describe('hostile source data', () => {
       // A value holding the key is unknown with the reason, and only that fact.
       const c = byId(res.targets, 'c');
       expect(c.facts, file).toEqual({ up: 0 });
-      expect(c.unknown?.m, file).toMatch(/^inv\.(json|yaml):\d+:\d+: the key `constructor` is not allowed in a value \(conditions could not read the map holding it\)$/);
+      expect(c.unknown?.m, file).toMatch(
+        /^inv\.(json|yaml):\d+:\d+: the key `constructor` is not allowed in a value \(conditions could not read the map holding it\)$/,
+      );
       // A label named constructor makes the entry malformed, as `__proto__` does.
       const d = byId(res.targets, 'd');
       expect(d.labels, file).toEqual({ env: 'prod' });

@@ -1,5 +1,6 @@
 // `reflex enable`: lift the off switch or disables; every change goes to the audit log.
 import { EXIT, UserError } from '../../errors.js';
+import { clearIneffective } from '../../verify/clear.js';
 import { loadOrExit, openStoreOrExit, who } from '../project.js';
 import { storeLocation } from '../switch-store.js';
 import { scopeOf, type SwitchOpts } from './disable.js';
@@ -13,14 +14,7 @@ async function resetVerification(opts: SwitchOpts): Promise<number> {
   const now = Date.now();
   const store = await openStoreOrExit((await loadOrExit(opts)).project);
   try {
-    const cleared = await store.clearVerifications({ rule: opts.rule, target: opts.target }, by, now);
-    for (const v of cleared)
-      await store.appendAudit({
-        at: now,
-        by,
-        action: 'enable:verification',
-        detail: { rule: v.rule, target: v.target, execution: v.executionId, reason: opts.reason ?? null },
-      });
+    const cleared = await clearIneffective(store, { rule: opts.rule, target: opts.target }, { name: by, reason: opts.reason ?? null, at: now });
     if (opts.json) process.stdout.write(`${JSON.stringify({ cleared })}\n`);
     else if (cleared.length === 0)
       process.stdout.write(`rule "${opts.rule}" is not stopped on ${opts.target} by an ineffective action; nothing changed (see reflex status)\n`);
@@ -63,14 +57,9 @@ export default async function enable(opts: SwitchOpts): Promise<number> {
       await store.appendAudit({ at: now, by, action: `enable:${d.scope}`, detail: { id: d.id, value: d.value, reason: opts.reason ?? null } });
     // Enabling a rule or a target also lets it act again where an earlier action did not help (verify:).
     const cleared =
-      s?.scope === 'rule' || s?.scope === 'target' ? await store.clearVerifications(s.scope === 'rule' ? { rule: s.value } : { target: s.value }, by, now) : [];
-    for (const v of cleared)
-      await store.appendAudit({
-        at: now,
-        by,
-        action: 'enable:verification',
-        detail: { rule: v.rule, target: v.target, execution: v.executionId, reason: opts.reason ?? null },
-      });
+      s?.scope === 'rule' || s?.scope === 'target'
+        ? await clearIneffective(store, s.scope === 'rule' ? { rule: s.value } : { target: s.value }, { name: by, reason: opts.reason ?? null, at: now })
+        : [];
     if (opts.json) process.stdout.write(`${JSON.stringify(cleared.length ? { lifted, cleared } : { lifted })}\n`);
     else if (lifted.length === 0 && cleared.length === 0) process.stdout.write('no active disable matches; nothing changed (see reflex status)\n');
     else {

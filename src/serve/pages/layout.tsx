@@ -48,6 +48,8 @@ const NAV: [string, string][] = [
   ['/runs', 'Runs'],
   ['/decisions', 'Decisions'],
   ['/executions', 'Executions'],
+  ['/approvals', 'Approvals'],
+  ['/verifications', 'Verifications'],
   ['/guardrails', 'Switch & disables'],
   ['/rules', 'Rules'],
 ];

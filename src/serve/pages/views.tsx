@@ -1,7 +1,11 @@
 // The console's pages, server-rendered: each takes what the read model returned and the viewer, and needs no JavaScript.
 import type { FC } from 'hono/jsx';
 import type { DecisionOutcome } from '../../model.js';
-import type { DecisionRecord, ExecutionRecord, RunRecord } from '../../store/types.js';
+import { describeState } from '../../approvals/decide.js';
+import { guardWords, rejectCommand, approveCommand } from '../../approvals/index.js';
+import { approvalLine, verificationLine } from '../../explain/verify.js';
+import type { ApprovalRecord, DecisionRecord, ExecutionRecord, RunRecord, VerificationRecord } from '../../store/types.js';
+import { formatDuration } from '../../util/duration.js';
 import type { DecisionFilter, Overview, ReadModel } from '../data.js';
 import { OUTCOMES, outcomesOf } from '../data.js';
 import type { WhyDoc } from '../why.js';
@@ -150,6 +154,18 @@ export const OverviewPage: FC<{ o: Overview; viewer: Viewer }> = ({ o, viewer })
       <div class={`card ${o.escalations.length ? 'warn' : ''}`}>
         <h2>Open escalations</h2>
         <p class="big">{o.escalations.length}</p>
+      </div>
+      <div class={`card ${o.pendingApprovals ? 'warn' : ''}`} id="pending-approvals">
+        <h2>Awaiting approval</h2>
+        <p class="big">
+          <a href="/approvals">{o.pendingApprovals}</a>
+        </p>
+        <p class="muted">decisions waiting for a person</p>
+        {o.ineffective ? (
+          <p>
+            <a href="/verifications">{o.ineffective} ineffective action(s)</a> stop their rule
+          </p>
+        ) : null}
       </div>
       <div class={`card ${o.interrupted.length ? 'bad' : ''}`}>
         <h2>Interrupted</h2>
@@ -530,7 +546,10 @@ export const DecisionsPage: FC<{ r: M<'decisionsPage'>; f: DecisionFilter; rules
         ) : (
           'Across runs, newest first. '
         )}
-        Not-matched decisions are not listed (runs do not store them): open a target's why to see every rule, matched or not.
+        {r.run !== null
+          ? 'Every decision of the run but the not-matched ones (derived and unknown ones are recomputed from its snapshot)'
+          : 'The decisions runs stored'}
+        : open a target's why to see every rule, matched or not.
       </p>
       {r.decisions.length ? <DecisionTable rows={r.decisions} showRun={true} /> : <p class="empty">no decision matches these filters</p>}
       <Pager base="/decisions" q={q} page={r.page} more={r.more} />
@@ -618,6 +637,24 @@ export const TargetPage: FC<{ r: M<'target'>; page: number; viewer: Viewer }> = 
     <Pager base="/target" q={{ id: r.id }} page={page} more={r.more} />
     <h2>Executions</h2>
     {r.executions.length ? <ExecTable rows={r.executions} /> : <p class="muted">none</p>}
+    <h2>Verifications and approvals</h2>
+    <p class="muted">
+      As <code>reflex why</code> prints them (latest first, as of now). <a href="/verifications">All verifications</a> · <a href="/approvals">All approvals</a>
+    </p>
+    {r.verifications.length || r.approvals.length ? (
+      <ul class="lines" id="human">
+        {r.verifications.map((v) => (
+          <li class={v.status === 'ineffective' && v.clearedAt === null ? 'bad' : ''}>{s(verificationLine(v, Date.now()))}</li>
+        ))}
+        {r.approvals.map((a) => (
+          <li>
+            <a href={`/approvals#approval-${a.id}`}>{s(approvalLine(a, Date.now()))}</a>
+          </li>
+        ))}
+      </ul>
+    ) : (
+      <p class="muted">none</p>
+    )}
   </Layout>
 );
 
@@ -661,6 +698,216 @@ export const ExecutionsPage: FC<{ r: M<'executions'>; f: { status?: string; rule
     <p class="muted">Every action is journaled as an intent before it starts. An interrupted one is never re-run blindly: check it by hand.</p>
     {r.executions.length ? <ExecTable rows={r.executions} /> : <p class="empty">no execution matches</p>}
     <Pager base="/executions" q={f} page={r.page} more={r.more} />
+  </Layout>
+);
+
+// ---------------------------------------------------------------- approvals, verifications
+
+const Notice: FC<{ notice?: { error: boolean; text: string } }> = ({ notice }) =>
+  notice ? (
+    <p class={notice.error ? 'error' : 'notice'} role={notice.error ? 'alert' : 'status'} id="notice">
+      {s(notice.text)}
+    </p>
+  ) : null;
+
+function factsText(f: Record<string, unknown>): string {
+  return (
+    Object.entries(f)
+      .map(([k, v]) => `${k} = ${v === null || v === undefined ? 'unknown' : JSON.stringify(v)}`)
+      .join(', ') || 'none read'
+  );
+}
+
+const ApprovalRow: FC<{ a: ApprovalRecord; now: number; viewer: Viewer }> = ({ a, now, viewer }) => (
+  <tr id={`approval-${a.id}`}>
+    <td>{a.id}</td>
+    <td>
+      <a href={href('/decisions', { rule: a.rule })}>{s(a.rule)}</a>
+    </td>
+    <td>
+      <a href={targetHref(a.target)}>{s(a.target)}</a>
+    </td>
+    <td>
+      {a.actions.map((x) => (
+        <div>
+          <span class="mono">{s(x.action)}</span>: <code>{s(x.describe)}</code>
+        </div>
+      ))}
+      <div class="small muted">facts: {s(factsText(a.facts))}</div>
+    </td>
+    <td>
+      {s(guardWords(a.guard))}: {s(a.why)}
+    </td>
+    <td>
+      {iso(a.askedAt)}
+      <div class="small muted">{ago(now, a.askedAt)}</div>
+    </td>
+    <td>{`lasts ${formatDuration(a.expiresMs)} once approved`}</td>
+    <td>
+      <a href={whyHref(a.askedRun, a.target, a.rule)}>run #{a.askedRun}</a>
+    </td>
+    <td>
+      <ChangeForm viewer={viewer} action={`/approvals/${a.id}/approve`} class="change answer">
+        <input name="reason" required placeholder="why (required)" maxlength={1000} aria-label={`reason to approve #${a.id}`} />
+        <input name="expires" placeholder={formatDuration(a.expiresMs)} size={5} aria-label={`expiry of the approval #${a.id}`} />
+        <button type="submit" class="go" id={`approve-${a.id}`}>
+          Approve
+        </button>
+      </ChangeForm>
+      <ChangeForm viewer={viewer} action={`/approvals/${a.id}/reject`} class="change answer">
+        <input name="reason" required placeholder="why (required)" maxlength={1000} aria-label={`reason to reject #${a.id}`} />
+        <button type="submit" class="stop" id={`reject-${a.id}`}>
+          Reject
+        </button>
+      </ChangeForm>
+      {viewer.name ? null : (
+        <div class="small mono">
+          {approveCommand(a.id)}
+          <br />
+          {rejectCommand(a.id)}
+        </div>
+      )}
+    </td>
+  </tr>
+);
+
+export const ApprovalsPage: FC<{ a: M<'approvals'>; viewer: Viewer; notice?: { error: boolean; text: string } }> = ({ a, viewer, notice }) => (
+  <Layout title="Approvals" viewer={viewer}>
+    <Notice notice={notice} />
+    <p class="muted">
+      An approval is one use: the next scheduled run acts once, and only if the decision still holds on fresh facts with the same action and parameters, and the
+      off switch, disables and cooldowns allow it. Approvals and rejections are audited.
+    </p>
+    <h2>Awaiting approval</h2>
+    <NeedLogin viewer={viewer} what="approve or reject" />
+    {a.pending.length ? (
+      <table class="approvals" id="pending">
+        <thead>
+          <tr>
+            <th>#</th>
+            <th>rule</th>
+            <th>target</th>
+            <th>actions, with parameters</th>
+            <th>asked by</th>
+            <th>asked</th>
+            <th>expires</th>
+            <th>decision</th>
+            <th>answer</th>
+          </tr>
+        </thead>
+        <tbody>
+          {a.pending.map((x) => (
+            <ApprovalRow a={x} now={a.now} viewer={viewer} />
+          ))}
+        </tbody>
+      </table>
+    ) : (
+      <p class="empty">no decision is awaiting approval</p>
+    )}
+    <h2>Recently answered or closed</h2>
+    {a.recent.length ? (
+      <table class="approvals" id="answered">
+        <thead>
+          <tr>
+            <th>#</th>
+            <th>state</th>
+            <th>rule</th>
+            <th>target</th>
+            <th>actions</th>
+            <th>how it stands</th>
+          </tr>
+        </thead>
+        <tbody>
+          {a.recent.map((x) => (
+            <tr id={`approval-${x.id}`}>
+              <td>{x.id}</td>
+              <td>
+                <span class={`status s-${x.status}`}>{x.status}</span>
+              </td>
+              <td>{s(x.rule)}</td>
+              <td>
+                <a href={targetHref(x.target)}>{s(x.target)}</a>
+              </td>
+              <td class="small">{s(x.actions.map((y) => y.describe).join('; then '))}</td>
+              <td>
+                {s(describeState(x, a.now))}
+                {x.usedRun !== null ? (
+                  <>
+                    {' '}
+                    <a href={whyHref(x.usedRun, x.target, x.rule)}>why</a>
+                  </>
+                ) : null}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    ) : (
+      <p class="muted">none</p>
+    )}
+  </Layout>
+);
+
+const VerificationRows: FC<{ rows: VerificationRecord[]; now: number; viewer: Viewer; clear: boolean }> = ({ rows, now, viewer, clear }) => (
+  <table class="verifications">
+    <thead>
+      <tr>
+        <th>execution</th>
+        <th>state</th>
+        <th>rule</th>
+        <th>target</th>
+        <th>verdict</th>
+        {clear ? <th>let it act again</th> : null}
+      </tr>
+    </thead>
+    <tbody>
+      {rows.map((v) => (
+        <tr class={v.status === 'ineffective' && v.clearedAt === null ? 'bad' : ''}>
+          <td>
+            <a href={whyHref(v.runId, v.target, v.rule)}>#{v.executionId}</a>
+          </td>
+          <td>
+            <span class={`status s-${v.status}`}>{v.status}</span>
+          </td>
+          <td>{s(v.rule)}</td>
+          <td>
+            <a href={targetHref(v.target)}>{s(v.target)}</a>
+          </td>
+          <td>{s(verificationLine(v, now))}</td>
+          {clear ? (
+            <td>
+              <code class="small">{s(`reflex enable --rule ${v.rule} --target ${v.target} --reason "..."`)}</code>
+              <ChangeForm viewer={viewer} action="/verifications/clear" class="change answer">
+                <input type="hidden" name="execution" value={String(v.executionId)} />
+                <input name="reason" placeholder="reason" maxlength={1000} aria-label={s(`reason to let ${v.rule} act on ${v.target} again`)} />
+                <button type="submit" class="go">
+                  Let it act again
+                </button>
+              </ChangeForm>
+            </td>
+          ) : null}
+        </tr>
+      ))}
+    </tbody>
+  </table>
+);
+
+export const VerificationsPage: FC<{ v: M<'verifications'>; viewer: Viewer; notice?: { error: boolean; text: string } }> = ({ v, viewer, notice }) => (
+  <Layout title="Verifications" viewer={viewer}>
+    <Notice notice={notice} />
+    <p class="muted">
+      Whether a succeeded action fixed the problem (<code>verify:</code>). An ineffective one stops its rule on its target (guard{' '}
+      <code>verify:ineffective</code>) until the problem clears or a person lets the rule act again.
+    </p>
+    <h2>Ineffective: stopping their rule</h2>
+    <NeedLogin viewer={viewer} what="let a rule act again" />
+    {v.stopping.length ? (
+      <VerificationRows rows={v.stopping} now={v.now} viewer={viewer} clear={true} />
+    ) : (
+      <p class="empty">none: no rule is stopped by an action that did not help</p>
+    )}
+    <h2>Recent</h2>
+    {v.recent.length ? <VerificationRows rows={v.recent} now={v.now} viewer={viewer} clear={false} /> : <p class="muted">none</p>}
   </Layout>
 );
 
