@@ -125,6 +125,8 @@ const DESCRIPTIONS: Record<SchemaKind, Record<string, string>> = {
     'aggregates[].name': "The aggregate's name: rules read it as agg.NAME.",
     'aggregates[].description': 'What it measures, for people.',
     'aggregates[].function': "How members' values combine into the aggregate.",
+    groups: "Group targets made from the members' labels (a region target per region, a customer per customer), for rules that act or escalate once per group.",
+    'groups[].description': 'What the group is, for people.',
     rules: 'The rules of this file: each a named SOP (which targets, when, what to do).',
     'rules[].name': "The rule's name: unique across all rule files, used by reflex why, disables, metrics and messages.",
     'rules[].description': 'What the rule is for, in the words of the SOP: shown by reflex why and in messages to people.',
