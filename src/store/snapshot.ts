@@ -2,24 +2,50 @@
 import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { SnapshotInput, SnapshotParts } from './types.js';
+import { StoreError, type SnapshotInput, type SnapshotParts } from './types.js';
 
 /**
  * A snapshot ready for `finishRun`: `meta` (everything but the targets) and each target as JSON,
- * redacted, with its digest. Called before derive rules add facts to the targets.
+ * redacted, with its digest. Called before derive rules add facts to the targets. With `base` (the
+ * newest stored snapshot, which nothing else can replace before this run records: it holds the only
+ * lease), only the texts of targets that differ from it are kept: an unchanged target's text is made,
+ * digested and dropped at once, so a run over a fleet that changed little holds only what changed
+ * (at 1,000,000 targets, half a gigabyte less). `base.ids` is needed only when its order differs.
  */
-export function snapshotInput(meta: Record<string, unknown>, targets: readonly { id: string }[], redact: (s: string) => string): SnapshotInput {
-  const ids = new Array<string>(targets.length);
-  const texts = new Array<string>(targets.length);
-  const digests = new Uint8Array(targets.length * DIGEST_BYTES);
-  for (let i = 0; i < targets.length; i++) {
-    const t = targets[i]!;
-    const text = redact(JSON.stringify(t));
-    ids[i] = t.id;
-    texts[i] = text;
-    digests.set(digestOf(text), i * DIGEST_BYTES);
+export function snapshotInput(
+  meta: Record<string, unknown>,
+  targets: readonly { id: string }[],
+  redact: (s: string) => string,
+  base?: { order: string | null; digests: Uint8Array | null; ids: readonly string[] | null },
+  fleetOrder: { ids: string[]; order: string } = snapshotOrder(targets),
+): SnapshotInput {
+  const n = targets.length;
+  const { ids, order } = fleetOrder;
+  const texts = new Array<string | undefined>(n);
+  const digests = new Uint8Array(n * DIGEST_BYTES);
+  // Where each target was in the base: the same place when the order is the same (the usual case), else by id.
+  const bd = base?.digests ?? null;
+  const samePlace = bd !== null && base!.order === order && bd.length === digests.length;
+  let at: Map<string, number> | null = null;
+  if (bd !== null && !samePlace && base!.ids) {
+    at = new Map();
+    for (let j = 0; j < base!.ids.length; j++) at.set(base!.ids[j]!, j);
   }
-  return { meta: redact(JSON.stringify(meta)), ids, texts, digests };
+  const compare = samePlace || at !== null;
+  for (let i = 0; i < n; i++) {
+    const text = redact(JSON.stringify(targets[i]));
+    digests.set(digestOf(text), i * DIGEST_BYTES);
+    const j = !compare ? -1 : samePlace ? i : (at!.get(ids[i]!) ?? -1);
+    if (j === -1 || !sameDigest(bd!, j, digests, i)) texts[i] = text;
+  }
+  return { meta: redact(JSON.stringify(meta)), ids, texts, digests, order };
+}
+
+/** The targets' ids in order and the digest of that order (orderHash). */
+export function snapshotOrder(targets: readonly { id: string }[]): { ids: string[]; order: string } {
+  const ids = new Array<string>(targets.length);
+  for (let i = 0; i < targets.length; i++) ids[i] = targets[i]!.id;
+  return { ids, order: orderHash(ids) };
 }
 
 /**
@@ -50,6 +76,23 @@ export function sameDigest(a: Uint8Array, i: number, b: Uint8Array, j: number): 
  * Positions are compared directly when the order is the same (the usual case), ids otherwise.
  */
 export function changesSince(
+  head: { order: string | null; ids: () => string[]; digests: Uint8Array | null },
+  snap: SnapshotInput,
+  order: string,
+): { changed: number[]; gone: string[] } {
+  const r = changes(head, snap, order);
+  // A text left out (the same as in the base) is needed only if the head is no longer the base: the lease forbids it.
+  for (const i of r.changed) {
+    if (snap.texts[i] === undefined) {
+      throw new StoreError(
+        'another snapshot was recorded while this run held the only lease (the store is shared without the lease?): this run records no snapshot',
+      );
+    }
+  }
+  return r;
+}
+
+function changes(
   head: { order: string | null; ids: () => string[]; digests: Uint8Array | null },
   snap: SnapshotInput,
   order: string,

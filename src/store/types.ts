@@ -54,10 +54,25 @@ export interface SnapshotInput {
   meta: string;
   /** Target ids, in collection order (unique). */
   ids: string[];
-  /** Each target as JSON text, in the order of `ids`. */
-  texts: string[];
+  /**
+   * Each target as JSON text, in the order of `ids`; undefined for a target the same as in the newest stored snapshot
+   * when the run collected (store/snapshot.ts: only a run holding the only lease leaves texts out; the store refuses
+   * a snapshot that lacks a text it needs).
+   */
+  texts: (string | undefined)[];
   /** Each text's digest (store/snapshot.ts: DIGEST_BYTES each, equal digests mean equal texts), in the order of `ids`. */
   digests: Uint8Array;
+  /** orderHash(ids), computed once. */
+  order?: string;
+}
+
+/** The newest stored snapshot, as the next one compares with it: its sequence number, order and digests. */
+export interface SnapshotHead {
+  seq: number;
+  order: string | null;
+  digests: Uint8Array | null;
+  /** The ids in that order (read only when the new snapshot's order differs). */
+  ids: () => Promise<string[]>;
 }
 
 /**
