@@ -65,10 +65,10 @@ describe('sqlite store on disk', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
     // per-connection settings are checked through the store's own connection
-    const s2 = openSqliteStore(path, { busyTimeoutMs: 1234 }) as unknown as { db: Database.Database };
-    expect(s2.db.pragma('synchronous', { simple: true })).toBe(2); // FULL
-    expect(s2.db.pragma('foreign_keys', { simple: true })).toBe(1);
-    expect(s2.db.pragma('busy_timeout', { simple: true })).toBe(1234);
+    const s2 = openSqliteStore(path, { busyTimeoutMs: 1234 }) as unknown as { raw: Database.Database };
+    expect(s2.raw.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    expect(s2.raw.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(s2.raw.pragma('busy_timeout', { simple: true })).toBe(1234);
     await (s2 as unknown as { close(): Promise<void> }).close();
   });
 
