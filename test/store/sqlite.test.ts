@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
-import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
+import { SQLITE_MIGRATIONS as MIGRATIONS } from '../../src/store/sql/migrations.js';
 import { StoreError, type DecisionRecord } from '../../src/store/types.js';
 import { openStore } from '../../src/store/index.js';
 import { ROOT } from '../helpers.js';

@@ -6,7 +6,7 @@ import type { Row } from '../rows.js';
 import { type DecisionRows, SqlStore } from '../sql/store.js';
 import type { Q, Database as Tables } from '../sql/tables.js';
 import { type ForState, JournalConflictError, LeaseLostError, type Store, StoreError, type StoreSize } from '../types.js';
-import { PG_MIGRATIONS, type PgMigration } from './migrations.js';
+import { type Migration, PG_MIGRATIONS } from '../sql/migrations.js';
 
 export interface PostgresStoreOptions {
   /** The schema holding Reflex's tables (default `public`); created by `migrate()` if missing. */
@@ -18,7 +18,7 @@ export interface PostgresStoreOptions {
   /** The clock for `IntentTx.now` and migration times (default Date.now). */
   now?: () => number;
   /** The migrations to apply (tests use a prefix to build an older store). */
-  migrations?: readonly PgMigration[];
+  migrations?: readonly Migration[];
   /** Make a store in a schema that holds tables but no Reflex schema version, instead of refusing it (`reflex run --init-store`). */
   initialize?: boolean;
 }
@@ -189,7 +189,7 @@ class PostgresStore extends SqlStore {
     private readonly schema: string,
     private readonly timeoutMs: number,
     now: () => number,
-    private readonly migrations: readonly PgMigration[],
+    private readonly migrations: readonly Migration[],
     private readonly initialize = false,
   ) {
     super(new Kysely<Tables>({ dialect: new PostgresDialect({ pool: guardedPool(pool) }) }).withSchema(schema), now, true);

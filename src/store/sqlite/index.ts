@@ -9,7 +9,7 @@ import { Mutex } from '../mutex.js';
 import { type DecisionRows, SqlStore } from '../sql/store.js';
 import type { Database as Tables, Q } from '../sql/tables.js';
 import { type ForState, type Store, StoreError, type StoreSize } from '../types.js';
-import { MIGRATIONS, type Migration } from './migrations.js';
+import { type Migration, SQLITE_MIGRATIONS } from '../sql/migrations.js';
 import { makeDirs, sqlitePathProblems, storeFileState } from './path.js';
 
 export interface SqliteStoreOptions {
@@ -56,7 +56,7 @@ export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): St
   const memory = path === ':memory:';
   const where = memory ? ':memory:' : resolve(path);
   const now = opts.now ?? Date.now;
-  const migrations = opts.migrations ?? MIGRATIONS;
+  const migrations = opts.migrations ?? SQLITE_MIGRATIONS;
   const refuse = (why: string, cause?: unknown) =>
     new StoreError(`cannot open the SQLite store at ${where}: ${why}`, cause === undefined ? undefined : { cause });
   if (!memory) {
