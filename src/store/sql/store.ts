@@ -145,7 +145,8 @@ export abstract class SqlStore implements Store {
     const rows = await q
       .selectFrom('leases')
       .select(['name', 'token'])
-      .where(this.inList('name', [...new Set(list.map((f) => f.name))], 'text'))
+      // One lease (every unsharded run) is the common case: a plain comparison, the cheapest plan.
+      .where(list.length === 1 ? sql<SqlBool>`name = ${list[0]!.name}` : this.inList('name', [...new Set(list.map((f) => f.name))], 'text'))
       .orderBy('name')
       .$if(this.rowLocks, (b) => b.forShare())
       .execute();
