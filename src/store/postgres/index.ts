@@ -179,7 +179,7 @@ class PostgresStore extends SqlStore {
    * In-process, intent transactions run one at a time, so waiting for the advisory lock never
    * holds a pool connection that the holder of the lock might need.
    */
-  private readonly intentMutex = new Mutex('a store method was called from inside intentTransaction: use the transaction object it passes (tx) instead');
+  private readonly intentMutex = new Mutex();
   private readonly s: string;
   private closed = false;
 
@@ -209,7 +209,7 @@ class PostgresStore extends SqlStore {
 
   /** Every public operation: refuses use after close or from inside an intent transaction, and words connection failures for people. */
   protected async op<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.intentMutex.held()) throw new Error('a store method was called from inside intentTransaction: use the transaction object it passes (tx) instead');
+    this.reentry.refuse();
     if (this.closed) throw new StoreError(`the PostgreSQL store at ${this.where} is closed`);
     try {
       return await fn();

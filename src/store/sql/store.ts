@@ -3,6 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { type Expression, type SqlBool, sql } from 'kysely';
 import type { ExecutionOutcome, ExecutionStatus } from '../../model.js';
 import { bytes, encodeBody, toJson } from '../codec.js';
+import { Reentry } from '../mutex.js';
 import {
   approvalFromRow,
   auditFromRow,
@@ -87,6 +88,8 @@ const OPEN_ESCALATION = sql<SqlBool>`status = 'open'`;
  */
 export abstract class SqlStore implements Store {
   abstract readonly kind: 'sqlite' | 'postgres';
+  /** Inside `intentTransaction`'s callback only `tx` may be used: each dialect's `op` calls `refuse()` first. */
+  protected readonly reentry = new Reentry('a store method was called from inside intentTransaction: use the transaction object it passes (tx) instead');
 
   constructor(
     /** The store's database, outside any transaction. */
@@ -582,7 +585,7 @@ export abstract class SqlStore implements Store {
         await this.checkFence(q, fence);
         const state = { open: true };
         try {
-          return await fn(this.intentApi(q, state));
+          return await this.reentry.run(() => fn(this.intentApi(q, state)));
         } finally {
           state.open = false;
         }

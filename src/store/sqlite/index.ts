@@ -156,7 +156,7 @@ const UPSERT_BODY = `INSERT INTO decision_bodies (hash, body, last_run) VALUES (
  */
 class SqliteStore extends SqlStore {
   readonly kind = 'sqlite' as const;
-  private readonly mutex = new Mutex('a store method was called from inside intentTransaction: use the transaction object it passes (tx) instead');
+  private readonly mutex = new Mutex();
   private readonly statements = new Map<string, Database.Statement>();
   private closed = false;
 
@@ -187,7 +187,8 @@ class SqliteStore extends SqlStore {
   }
 
   /** Every operation runs alone: nothing joins an open intent transaction. */
-  protected op<T>(fn: () => Promise<T>): Promise<T> {
+  protected async op<T>(fn: () => Promise<T>): Promise<T> {
+    this.reentry.refuse();
     return this.mutex.run(async () => {
       if (this.closed) throw new StoreError(`the SQLite store at ${this.where} is closed`);
       this.checkFile();
@@ -348,6 +349,7 @@ class SqliteStore extends SqlStore {
   }
 
   async close(): Promise<void> {
+    this.reentry.refuse();
     await this.mutex.run(() => {
       if (this.closed) return;
       this.closed = true;
