@@ -147,6 +147,31 @@ describe('sqlite store on disk', () => {
     }
   });
 
+  it('two store objects on one file in one process write at once without waiting for each other in the busy handler', async () => {
+    const path = join(tempDir(), 'state.db');
+    // A busy timeout far below the 5 s default: a write that had to wait for the other object's transaction
+    // in the busy handler (which blocks the event loop, and so that transaction) would fail with SQLITE_BUSY.
+    const a = openSqliteStore(path, { busyTimeoutMs: 100 });
+    const b = openSqliteStore(path, { busyTimeoutMs: 100 });
+    await a.migrate();
+    await b.migrate();
+    const samples = Array.from({ length: 200 }, (_, i) => ({ name: `m${i}`, labels: { i: String(i) }, value: i }));
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) {
+      writes.push(a.recordMetrics({ at: i, add: samples, max: [] }));
+      writes.push(b.setSwitch({ off: i % 2 === 0, by: 'b', reason: `flip ${i}`, at: i, until: null }));
+      writes.push(b.appendAudit({ at: i, by: 'b', action: 'flip', detail: { i } }));
+    }
+    await Promise.all(writes);
+    expect((await a.listMetrics()).find((m) => m.name === 'm7')?.value).toBe(7 * 20);
+    expect(await a.listAudit(100)).toHaveLength(20);
+    expect((await a.getSwitch()).reason).toBe('flip 19');
+    // Inside one object's intent callback, the other object of the same file is refused as the object itself is.
+    await expect(a.intentTransaction(null, async () => b.getSwitch())).rejects.toThrow(/inside intentTransaction/);
+    await a.close();
+    await b.close();
+  });
+
   it('upgrades a store created by an older version and refuses one from a newer version', async () => {
     const path = join(tempDir(), 'state.db');
     const v1 = openSqliteStore(path, { migrations: MIGRATIONS.slice(0, 1) });

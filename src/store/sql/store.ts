@@ -77,6 +77,9 @@ type RunResult = Parameters<Store['finishRun']>[1];
 const affected = (r: { numUpdatedRows?: bigint; numDeletedRows?: bigint; numInsertedOrUpdatedRows?: bigint }): number =>
   Number(r.numUpdatedRows ?? r.numDeletedRows ?? r.numInsertedOrUpdatedRows ?? 0n);
 
+/** What a store call from inside the intent transaction's callback is told. */
+export const REENTRY = 'a store method was called from inside intentTransaction: use the transaction object it passes (tx) instead';
+
 const LIVE_APPROVAL = sql<SqlBool>`status IN ('pending', 'approved')`;
 const OPEN_ESCALATION = sql<SqlBool>`status = 'open'`;
 
@@ -88,8 +91,6 @@ const OPEN_ESCALATION = sql<SqlBool>`status = 'open'`;
  */
 export abstract class SqlStore implements Store {
   abstract readonly kind: 'sqlite' | 'postgres';
-  /** Inside `intentTransaction`'s callback only `tx` may be used: each dialect's `op` calls `refuse()` first. */
-  protected readonly reentry = new Reentry('a store method was called from inside intentTransaction: use the transaction object it passes (tx) instead');
 
   constructor(
     /** The store's database, outside any transaction. */
@@ -98,6 +99,8 @@ export abstract class SqlStore implements Store {
     protected readonly now: () => number,
     /** PostgreSQL locks rows it reads to decide a write (FOR SHARE, FOR UPDATE); SQLite's write transaction holds the whole file. */
     private readonly rowLocks: boolean,
+    /** Inside `intentTransaction`'s callback only `tx` may be used: each dialect's `op` calls `refuse()` first. */
+    protected readonly reentry: Reentry = new Reentry(REENTRY),
   ) {}
 
   // ---- what each dialect provides

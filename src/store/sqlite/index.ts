@@ -5,8 +5,8 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { type Expression, Kysely, SqliteDialect, type SqlBool, sql } from 'kysely';
 import { toJson } from '../codec.js';
-import { Mutex } from '../mutex.js';
-import { type DecisionRows, SqlStore } from '../sql/store.js';
+import { Mutex, Reentry } from '../mutex.js';
+import { type DecisionRows, REENTRY, SqlStore } from '../sql/store.js';
 import type { Database as Tables, Q } from '../sql/tables.js';
 import { type ForState, type Store, StoreError, type StoreSize } from '../types.js';
 import { type Migration, SQLITE_MIGRATIONS } from '../sql/migrations.js';
@@ -154,9 +154,32 @@ const UPSERT_BODY = `INSERT INTO decision_bodies (hash, body, last_run) VALUES (
  * fails half-way on a lock upgrade and the intent transaction's checks see what no other runner can change), the
  * file watched for being deleted or replaced, and the bulk writes of a run on cached prepared statements.
  */
+/**
+ * What the store objects of one database file in this process share: their operations queue on one mutex, and a
+ * call from inside any one's intent callback is refused. A write transaction awaits kysely's (synchronously
+ * settled) promises, so another store object's write could otherwise start between two of its statements: its
+ * BEGIN IMMEDIATE would then wait for the lock in the busy handler, which blocks the event loop and so the very
+ * transaction it waits for, until the busy timeout.
+ */
+interface FileQueue {
+  mutex: Mutex;
+  reentry: Reentry;
+  stores: number;
+}
+const FILE_QUEUES = new Map<string, FileQueue>();
+
+function fileQueue(key: string | null): FileQueue {
+  if (key === null) return { mutex: new Mutex(), reentry: new Reentry(REENTRY), stores: 1 };
+  let q = FILE_QUEUES.get(key);
+  if (q === undefined) FILE_QUEUES.set(key, (q = { mutex: new Mutex(), reentry: new Reentry(REENTRY), stores: 0 }));
+  q.stores++;
+  return q;
+}
+
 class SqliteStore extends SqlStore {
   readonly kind = 'sqlite' as const;
-  private readonly mutex = new Mutex();
+  private readonly mutex: Mutex;
+  private readonly queueKey: string | null;
   private readonly statements = new Map<string, Database.Statement>();
   private closed = false;
 
@@ -171,7 +194,11 @@ class SqliteStore extends SqlStore {
   ) {
     // kysely prepares every query it runs: through this cache each distinct text is prepared once.
     const prepare = (sql: string) => this.stmt(sql);
-    super(new Kysely<Tables>({ dialect: new SqliteDialect({ database: { prepare, close: () => {} } }) }), now, false);
+    const key = file === null ? null : `${file.dev}:${file.ino}`;
+    const queue = fileQueue(key);
+    super(new Kysely<Tables>({ dialect: new SqliteDialect({ database: { prepare, close: () => {} } }) }), now, false, queue.reentry);
+    this.mutex = queue.mutex;
+    this.queueKey = key;
   }
 
   // ---- plumbing
@@ -354,6 +381,10 @@ class SqliteStore extends SqlStore {
       if (this.closed) return;
       this.closed = true;
       this.raw.close();
+      if (this.queueKey !== null) {
+        const q = FILE_QUEUES.get(this.queueKey);
+        if (q !== undefined && --q.stores === 0) FILE_QUEUES.delete(this.queueKey);
+      }
     });
   }
 
