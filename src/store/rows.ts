@@ -4,7 +4,7 @@ import type { ApprovalRecord, DecisionRecord, DisableRecord, EscalationRecord, E
 
 export type Row = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** JSON columns arrive as text from both drivers (PostgreSQL stores them as text, see postgres/migrations.ts). */
+/** JSON columns arrive as text from both drivers (PostgreSQL stores them as text, see sql/migrations.ts). */
 const json = (v: unknown): any => (typeof v === 'string' ? JSON.parse(v) : v); // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export const runFromRow = (r: Row): RunRecord => ({

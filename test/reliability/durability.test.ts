@@ -22,7 +22,7 @@ describe('the journal connection', () => {
     // Exactly the way `reflex run` opens it.
     const { project } = await loadOrExit({ config: join(dir, 'reflex.yaml') });
     const store = await openStoreOrExit(project);
-    const db = (store as unknown as { db: Database.Database }).db;
+    const db = (store as unknown as { raw: Database.Database }).raw;
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL: every commit is fsynced, intents included
     expect(db.pragma('busy_timeout', { simple: true })).toBeGreaterThanOrEqual(1000);

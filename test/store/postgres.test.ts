@@ -2,7 +2,7 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openPostgresStore, redactUrl } from '../../src/store/postgres/index.js';
-import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
+import { PG_MIGRATIONS } from '../../src/store/sql/migrations.js';
 import { openStore } from '../../src/store/index.js';
 import { LeaseLostError, StoreError, type Store } from '../../src/store/types.js';
 import { decision, intent, storeContract } from './contract.js';

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
-import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
+import { SQLITE_MIGRATIONS as MIGRATIONS } from '../../src/store/sql/migrations.js';
 import { StoreError, type DecisionRecord } from '../../src/store/types.js';
 import { openStore } from '../../src/store/index.js';
 import { ROOT } from '../helpers.js';
@@ -65,10 +65,10 @@ describe('sqlite store on disk', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
     // per-connection settings are checked through the store's own connection
-    const s2 = openSqliteStore(path, { busyTimeoutMs: 1234 }) as unknown as { db: Database.Database };
-    expect(s2.db.pragma('synchronous', { simple: true })).toBe(2); // FULL
-    expect(s2.db.pragma('foreign_keys', { simple: true })).toBe(1);
-    expect(s2.db.pragma('busy_timeout', { simple: true })).toBe(1234);
+    const s2 = openSqliteStore(path, { busyTimeoutMs: 1234 }) as unknown as { raw: Database.Database };
+    expect(s2.raw.pragma('synchronous', { simple: true })).toBe(2); // FULL
+    expect(s2.raw.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(s2.raw.pragma('busy_timeout', { simple: true })).toBe(1234);
     await (s2 as unknown as { close(): Promise<void> }).close();
   });
 
@@ -145,6 +145,31 @@ describe('sqlite store on disk', () => {
       other.exec('ROLLBACK');
       other.close();
     }
+  });
+
+  it('two store objects on one file in one process write at once without waiting for each other in the busy handler', async () => {
+    const path = join(tempDir(), 'state.db');
+    // A busy timeout far below the 5 s default: a write that had to wait for the other object's transaction
+    // in the busy handler (which blocks the event loop, and so that transaction) would fail with SQLITE_BUSY.
+    const a = openSqliteStore(path, { busyTimeoutMs: 100 });
+    const b = openSqliteStore(path, { busyTimeoutMs: 100 });
+    await a.migrate();
+    await b.migrate();
+    const samples = Array.from({ length: 200 }, (_, i) => ({ name: `m${i}`, labels: { i: String(i) }, value: i }));
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) {
+      writes.push(a.recordMetrics({ at: i, add: samples, max: [] }));
+      writes.push(b.setSwitch({ off: i % 2 === 0, by: 'b', reason: `flip ${i}`, at: i, until: null }));
+      writes.push(b.appendAudit({ at: i, by: 'b', action: 'flip', detail: { i } }));
+    }
+    await Promise.all(writes);
+    expect((await a.listMetrics()).find((m) => m.name === 'm7')?.value).toBe(7 * 20);
+    expect(await a.listAudit(100)).toHaveLength(20);
+    expect((await a.getSwitch()).reason).toBe('flip 19');
+    // Inside one object's intent callback, the other object of the same file is refused as the object itself is.
+    await expect(a.intentTransaction(null, async () => b.getSwitch())).rejects.toThrow(/inside intentTransaction/);
+    await a.close();
+    await b.close();
   });
 
   it('upgrades a store created by an older version and refuses one from a newer version', async () => {
