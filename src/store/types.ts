@@ -55,15 +55,17 @@ export interface SnapshotInput {
   /** Target ids, in collection order (unique). */
   ids: string[];
   /**
-   * Each target as JSON text, in the order of `ids`; undefined for a target the same as in the newest stored snapshot
-   * when the run collected (store/snapshot.ts: only a run holding the only lease leaves texts out; the store refuses
-   * a snapshot that lacks a text it needs).
+   * Each target as JSON text, in the order of `ids`; undefined for a target the same as in the snapshot `base` (the
+   * newest stored one when the run collected: store/snapshot.ts). Should another snapshot have been recorded since,
+   * the store copies such a text from `base`'s version.
    */
   texts: (string | undefined)[];
   /** Each text's digest (store/snapshot.ts: DIGEST_BYTES each, equal digests mean equal texts), in the order of `ids`. */
   digests: Uint8Array;
   /** orderHash(ids), computed once. */
   order?: string;
+  /** With texts left out: the sequence number of the snapshot they were compared with (the head when collected). */
+  base?: number;
 }
 
 /** The newest stored snapshot, as the next one compares with it: its sequence number, order and digests. */
@@ -71,8 +73,8 @@ export interface SnapshotHead {
   seq: number;
   order: string | null;
   digests: Uint8Array | null;
-  /** The ids in that order (read only when the new snapshot's order differs). */
-  ids: () => Promise<string[]>;
+  /** The ids in that order (read only when the new snapshot's order differs; null if the order is not kept). */
+  ids: () => Promise<string[] | null>;
 }
 
 /**
@@ -396,6 +398,11 @@ export interface Store {
   getSnapshot(runId: number): Promise<Uint8Array | null>;
   /** The run's snapshot as stored: whole, or its metadata and its targets' texts in order. */
   getSnapshotParts(runId: number): Promise<SnapshotParts | null>;
+  /**
+   * The newest stored snapshot as the next one is compared with it (its order and its targets' digests; null digests:
+   * none yet). A run holding the only lease reads it while collecting and keeps only the texts that differ.
+   */
+  snapshotHead(): Promise<SnapshotHead>;
   /** The store's size and how many runs it keeps (`reflex status`). */
   size(): Promise<StoreSize>;
   getDecisions(runId: number, filter?: { target?: string; rule?: string }): Promise<DecisionRecord[]>;

@@ -99,6 +99,39 @@ export function storageContract(
       expect(targetsOf(await s.getSnapshotParts(last[0]!.id))).toEqual(fleet);
     });
 
+    it('a run that kept only the texts that differ from the head reads back whole, even when another snapshot came in between', async () => {
+      const s = await fresh();
+      const fleet = (v: Record<string, number>) => ['a', 'b', 'c', 'd'].map((id) => target(id, { v: v[id] ?? 0 }));
+      await record(s, 1000, fleet({}));
+      const leanOf = async (targets: T[], at: number) => {
+        const head = await s.snapshotHead();
+        return snapshotInput(meta(at), targets, (x) => x, { ...head, ids: await head.ids() });
+      };
+      // Collected against the head: only b's text is kept.
+      const mine = fleet({ b: 1 });
+      const lean = await leanOf(mine, 2000);
+      expect(lean.texts.map((t) => t !== undefined)).toEqual([false, true, false, false]);
+      // Another run (another lease on this store) records meanwhile, changing a and c.
+      await record(s, 2500, fleet({ a: 5, c: 5 }));
+      const id = await s.beginRun({ startedAt: 2000, mode: 'enforce', holder: 'h', ruleSetHash: 'r' });
+      await s.finishRun(id, { finishedAt: 3000, status: 'ok', summary: {}, snapshot: lean, decisions: [] }, null);
+      // a and c differ from the new head: their texts were left out and are copied from the base's versions.
+      expect(targetsOf(await s.getSnapshotParts(id))).toEqual(mine);
+      // And the next run compares with this one.
+      const next = await leanOf(fleet({ b: 1 }), 4000);
+      expect(next.texts.every((t) => t === undefined)).toBe(true);
+      const id2 = await s.beginRun({ startedAt: 4000, mode: 'enforce', holder: 'h', ruleSetHash: 'r' });
+      await s.finishRun(id2, { finishedAt: 4001, status: 'ok', summary: {}, snapshot: next, decisions: [] }, null);
+      expect(targetsOf(await s.getSnapshotParts(id2))).toEqual(mine);
+      // In another order, the head's ids say which target is which.
+      const reordered = [...fleet({ b: 1, d: 9 })].reverse();
+      const moved = await leanOf(reordered, 5000);
+      expect(moved.texts.filter((t) => t !== undefined).map((t) => JSON.parse(t!).id)).toEqual(['d']);
+      const id3 = await s.beginRun({ startedAt: 5000, mode: 'enforce', holder: 'h', ruleSetHash: 'r' });
+      await s.finishRun(id3, { finishedAt: 5001, status: 'ok', summary: {}, snapshot: moved, decisions: [] }, null);
+      expect(targetsOf(await s.getSnapshotParts(id3))).toEqual(reordered);
+    });
+
     it('runs that finish out of order still read back their own facts', async () => {
       const s = await fresh();
       await record(s, 500, [target('a', { v: 0 })]);

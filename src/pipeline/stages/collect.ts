@@ -1,7 +1,7 @@
 // Collect: every source concurrently within its timeout; a failed source makes its facts unknown, never fails the run.
 import { groupTargets } from '../../rules/groups.js';
 import { collectAll } from '../../sources/collect.js';
-import { snapshotInput } from '../../store/snapshot.js';
+import { snapshotInput, snapshotOrder } from '../../store/snapshot.js';
 import { createSources } from '../../sources/index.js';
 import { parseDuration } from '../../util/duration.js';
 import type { RunContext, Stage } from '../types.js';
@@ -63,10 +63,17 @@ export const collectStage: Stage = {
       for (const w of r.warnings) ctx.log.warn(`source "${r.name}": ${w}`);
     }
     // Serialise before derive rules add facts: one text and digest per target, so that the store
-    // keeps only the targets that changed since the last snapshot (store/snapshot.ts).
+    // keeps only the targets that changed since the last snapshot (store/snapshot.ts). An unsharded
+    // run holds the only lease, so the newest snapshot is still the newest when it records: only the
+    // texts that differ from it are kept (were another recorded meanwhile, the store copies the rest
+    // from it). Sharded runs record concurrently, and keep every text.
     const t0 = performance.now();
     const meta: Omit<Snapshot, 'targets'> = { v: 1, now: ctx.now, factSources: ctx.factSources, sources: ctx.sourceReports };
-    ctx.snapshot = snapshotInput(meta, ctx.targets, ctx.redact);
+    const fleet = snapshotOrder(ctx.targets);
+    // A head that cannot be read costs only the saving: every text is kept.
+    const head = ctx.shards ? null : await ctx.store.snapshotHead().catch(() => null);
+    const base = head?.digests ? { ...head, ids: head.order === fleet.order ? null : await head.ids() } : undefined;
+    ctx.snapshot = snapshotInput(meta, ctx.targets, ctx.redact, base, fleet);
     ctx.timings.snapshot = Math.round((performance.now() - t0) * 10) / 10;
   },
 };

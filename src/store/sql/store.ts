@@ -40,6 +40,7 @@ import {
   type LeaseInfo,
   type LeaseResult,
   LeaseLostError,
+  StoreError,
   labelsKey,
   type MetricPoint,
   type MetricSample,
@@ -48,6 +49,7 @@ import {
   STORE_SCOPE,
   type SnapshotInput,
   type SnapshotParts,
+  type SnapshotHead,
   type Store,
   type StoreSize,
   type SwitchState,
@@ -375,7 +377,7 @@ export abstract class SqlStore implements Store {
       .returning(['seq', 'order_hash', 'digests'])
       .executeTakeFirstOrThrow();
     const seq = Number(head.seq);
-    const order = orderHash(snap.ids);
+    const order = snap.order ?? orderHash(snap.ids);
     const headOrder = head.order_hash;
     const prevIds = headOrder === null || headOrder === order ? null : await this.orderIds(q, headOrder);
     const { changed, gone } = changesSince(
@@ -385,7 +387,16 @@ export abstract class SqlStore implements Store {
     );
     const versions = new Array<{ target: string; data: string | null }>(changed.length + gone.length);
     let k = 0;
-    for (const i of changed) versions[k++] = { target: this.text(snap.ids[i]!), data: snap.texts[i]! };
+    // A text left out is the same as in the snapshot the run compared with; if another snapshot was recorded since
+    // (runs of another lease on this store), that version is copied (it is kept: no newer snapshot replaced it there).
+    const left = changed.filter((i) => snap.texts[i] === undefined).map((i) => snap.ids[i]!);
+    const copied = left.length > 0 ? await this.versionsAt(q, snap.base ?? -1, left) : null;
+    for (const i of changed) {
+      const data = snap.texts[i] ?? copied?.get(snap.ids[i]!);
+      if (data === undefined)
+        throw new StoreError(`the snapshot of run ${runId} lacks target "${snap.ids[i]}", and no earlier version is kept: nothing was recorded`);
+      versions[k++] = { target: this.text(snap.ids[i]!), data };
+    }
     for (const id of gone) versions[k++] = { target: this.text(id), data: null };
     if (versions.length > 0) await this.insertVersions(q, seq, versions);
     if ((await q.selectFrom('snapshot_orders').select('hash').where('hash', '=', order).executeTakeFirst()) === undefined) {
@@ -401,6 +412,23 @@ export abstract class SqlStore implements Store {
       .where('id', '=', 1)
       .execute();
     await this.putSnapshot(q, runId, encodeMeta(snap.meta), seq, order);
+  }
+
+  /** The text of each target in the snapshot `seq` (its newest version up to it), by id. */
+  private async versionsAt(q: Q, seq: number, ids: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const id of ids) {
+      const v = await q
+        .selectFrom('snapshot_targets')
+        .select('data')
+        .where('target', '=', this.text(id))
+        .where('seq', '<=', seq)
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      if (v?.data != null) out.set(id, v.data);
+    }
+    return out;
   }
 
   private async orderIds(q: Q, hash: string): Promise<string[] | undefined> {
@@ -469,6 +497,19 @@ export abstract class SqlStore implements Store {
       const byId = await this.latestVersions(this.db, Number(r.seq));
       // Ids with NUL are stored as the database can hold them (PostgreSQL: U+FFFD): look them up that way.
       return { meta: decodeMeta(r.data), ids, texts: inOrder(this.kind === 'postgres' ? ids.map((id) => this.text(id)) : ids, byId, runId) };
+    });
+  }
+
+  snapshotHead(): Promise<SnapshotHead> {
+    return this.op(async () => {
+      const h = await this.db.selectFrom('snapshot_head').select(['seq', 'order_hash', 'digests']).where('id', '=', 1).executeTakeFirst();
+      const order = h?.order_hash ?? null;
+      return {
+        seq: Number(h?.seq ?? 0),
+        order,
+        digests: h?.digests == null ? null : bytes(h.digests),
+        ids: async () => (order === null ? null : ((await this.op(() => this.orderIds(this.db, order))) ?? null)),
+      };
     });
   }
 
