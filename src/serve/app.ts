@@ -21,6 +21,12 @@ export interface AppOptions {
   clientOf?: (c: Context) => string;
   /** Read the latest run's snapshot and decisions at once, so the first person to look does not wait for them. */
   warm?: boolean;
+  /**
+   * Look for a new finished run every this many milliseconds and read it ahead as warm does (0 or absent: never). The
+   * watch stops when `signal` aborts; its timer never keeps the process alive.
+   */
+  watchMs?: number;
+  signal?: AbortSignal;
   /** Extra routes mounted by the caller (e.g. /metrics), given the read model. */
   extra?: (app: OpenAPIHono<Env>, model: ReadModel) => void;
   log?: (line: string) => void;
@@ -41,9 +47,13 @@ const SECURITY_HEADERS: Record<string, string> = {
 
 export function createApp(deps: ServeDeps, opts: AppOptions): OpenAPIHono<Env> {
   const model = new ReadModel(deps);
-  if (opts.warm) void model.warm().catch((err: Error) => (opts.log ?? (() => {}))(`reflex serve: reading the latest run ahead failed: ${err.message}`));
-  const auth = opts.token ? new Auth(opts.token, deps.clock) : null;
   const log = opts.log ?? (() => {});
+  if (opts.warm) void model.warm().catch((err: Error) => log(`reflex serve: reading the latest run ahead failed: ${err.message}`));
+  if (opts.watchMs && !opts.signal?.aborted) {
+    const stop = model.watch(opts.watchMs, log);
+    opts.signal?.addEventListener('abort', stop, { once: true });
+  }
+  const auth = opts.token ? new Auth(opts.token, deps.clock) : null;
   const clientOf = opts.clientOf ?? (() => 'in-process');
   const app = new OpenAPIHono<Env>({ defaultHook: badRequest });
 

@@ -112,6 +112,10 @@ export class ReadModel {
   private readonly whys = new Lru<string, { doc: WhyDoc; text: string }>(200);
   /** Run and label -> the ids of the run's targets with it (a label filter would otherwise scan the fleet each time). */
   private readonly labelled = new Lru<string, Set<string>>(50);
+  /** The ids of the runs prepared ahead (warm(), watch()), oldest first: what tests and the bench observe. */
+  readonly prepared: number[] = [];
+  /** How many times a run's decisions were recomputed from its snapshot (once per run while it stays cached). */
+  recomputed = 0;
 
   constructor(deps: ServeDeps) {
     this.store = deps.store;
@@ -143,7 +147,9 @@ export class ReadModel {
         if (err instanceof NotFound || err instanceof UserError) return undefined; // no snapshot: only what it stored
         throw err;
       });
-      return snap ? recordedDecisions(this.store, run, this.loaded, {}, snap) : this.store.getDecisions(run.id);
+      if (!snap) return this.store.getDecisions(run.id);
+      this.recomputed++;
+      return recordedDecisions(this.store, run, this.loaded, {}, snap);
     });
   }
 
@@ -159,8 +165,55 @@ export class ReadModel {
   /** Load the latest finished run's snapshot and decisions into the caches. */
   async warm(): Promise<void> {
     const r = await this.latestFinished();
-    if (r) await Promise.all([this.snapshot(r).catch(() => null), this.storedDecisions(r)]);
-    if (r) await this.runDecisions(r);
+    if (r) await this.prepare(r);
+  }
+
+  /**
+   * Read a finished run ahead: its snapshot, its stored decisions and the recomputed ones, into the caches. A request
+   * about the run while this works waits for the same reads (the caches hold promises), nothing is computed twice.
+   */
+  async prepare(run: RunRecord): Promise<void> {
+    await Promise.all([this.snapshot(run).catch(() => null), this.storedDecisions(run)]);
+    await this.runDecisions(run);
+    this.prepared.push(run.id);
+    if (this.prepared.length > 100) this.prepared.shift();
+  }
+
+  /**
+   * Notice new finished runs by itself: every `periodMs`, one cheap query for the latest run; a new finished one is
+   * prepared ahead (prepare()), so the first person to open its decisions does not wait for the recomputation. One
+   * check at a time; a failure is logged once per run (or once per store error message) and never stops the watch.
+   * Returns the function that stops it.
+   */
+  watch(periodMs: number, log: (line: string) => void): () => void {
+    let seen = 0;
+    let busy = false;
+    let stopped = false;
+    let lastError = '';
+    const tick = async () => {
+      if (busy || stopped) return;
+      busy = true;
+      try {
+        const [latest] = await this.store.listRuns({ limit: 1 });
+        if (!latest || latest.id <= seen || latest.finishedAt === null) return;
+        seen = latest.id; // a failed preparation is not retried every period: the request that needs it will try again
+        if (latest.status === 'failed') return;
+        await this.prepare(latest);
+        lastError = '';
+      } catch (err) {
+        const message = (err as Error)?.message ?? String(err);
+        if (message !== lastError && !stopped) log(`reflex serve: reading run #${seen} ahead failed: ${message}`);
+        lastError = message;
+      } finally {
+        busy = false;
+      }
+    };
+    const timer = setInterval(() => void tick(), periodMs);
+    timer.unref(); // the watch never keeps the process alive
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
   }
 
   async latestFinished(filter: (r: RunRecord) => boolean = () => true): Promise<RunRecord | null> {
