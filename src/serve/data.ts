@@ -175,7 +175,7 @@ export class ReadModel {
   async prepare(run: RunRecord): Promise<void> {
     await Promise.all([this.snapshot(run).catch(() => null), this.storedDecisions(run)]);
     await this.runDecisions(run);
-    this.prepared.push(run.id);
+    if (!this.prepared.includes(run.id)) this.prepared.push(run.id); // warm() and the watch's first look meet here
     if (this.prepared.length > 100) this.prepared.shift();
   }
 
