@@ -23,6 +23,7 @@ import type {
   VerificationRecord,
 } from '../store/types.js';
 import { explainTarget, type WhyDoc } from './why.js';
+import { type DecisionWorker, filterDecisions, type ListPage, type ListQuery } from './worker.js';
 
 /** Which scenario tests name a rule, computed once when the console starts (`reflex test`'s coverage). */
 export interface RuleTests {
@@ -117,6 +118,9 @@ export class ReadModel {
   /** How many times a run's decisions were recomputed from its snapshot (once per run while it stays cached). */
   recomputed = 0;
 
+  /** Computes and keeps runs' listings off this thread (src/serve/worker.ts); null or dead: on this thread. */
+  worker: DecisionWorker | null = null;
+
   constructor(deps: ServeDeps) {
     this.store = deps.store;
     this.loaded = deps.loaded;
@@ -174,9 +178,45 @@ export class ReadModel {
    */
   async prepare(run: RunRecord): Promise<void> {
     await Promise.all([this.snapshot(run).catch(() => null), this.storedDecisions(run)]);
-    await this.runDecisions(run);
+    await this.offThread<unknown>(
+      (w) => w.prepare(run),
+      () => this.runDecisions(run),
+    );
     if (!this.prepared.includes(run.id)) this.prepared.push(run.id); // warm() and the watch's first look meet here
     if (this.prepared.length > 100) this.prepared.shift();
+  }
+
+  /** Ask the worker; without one, or once it has died, compute here instead. */
+  private async offThread<T>(there: (w: DecisionWorker) => Promise<T>, here: () => Promise<T>): Promise<T> {
+    const w = this.worker;
+    if (!w || w.dead) return here();
+    try {
+      return await there(w);
+    } catch (err) {
+      if (w.dead) return here();
+      if ((err as Error).name === 'NotFound') throw new NotFound((err as Error).message);
+      throw err;
+    }
+  }
+
+  /** A page of one run's listing and how many match, from the worker or computed here. */
+  private async listPage(run: RunRecord, q: ListQuery): Promise<ListPage> {
+    if (run.finishedAt === null) return { decisions: [], total: 0 };
+    return this.offThread(
+      (w) => w.page(run, q),
+      async () => {
+        let labelled: Set<string> | undefined;
+        if (q.label) {
+          const [k, v] = q.label;
+          labelled = await this.labelled.get(`${run.id}\u0000${k}\u0000${v}`, async () => {
+            const snap = await this.snapshot(run);
+            return new Set(snap.targets.filter((t) => t.labels[k] === v).map((t) => t.id));
+          });
+        }
+        const list = filterDecisions(await this.runDecisions(run), q, labelled);
+        return { decisions: list.slice(q.page * q.size, (q.page + 1) * q.size), total: list.length };
+      },
+    );
   }
 
   /**
@@ -298,25 +338,9 @@ export class ReadModel {
     if (f.run !== undefined || f.label !== undefined || (f.target === undefined && f.rule === undefined)) {
       const run = f.run !== undefined ? await this.run(f.run) : await this.latestFinished();
       if (!run) return { decisions: [], page: f.page, more: false, run: null, total: 0 };
-      let list = await this.runDecisions(run);
-      if (f.rule) list = list.filter((d) => d.rule === f.rule);
-      if (f.outcome) list = list.filter((d) => d.outcome === f.outcome);
-      if (f.target) list = list.filter((d) => d.target === f.target);
-      if (f.label) {
-        const [k, v] = splitLabel(f.label);
-        const ids = await this.labelled.get(`${run.id}\u0000${k}\u0000${v}`, async () => {
-          const snap = await this.snapshot(run);
-          return new Set(snap.targets.filter((t) => t.labels[k] === v).map((t) => t.id));
-        });
-        list = list.filter((d) => ids.has(d.target));
-      }
-      return {
-        decisions: list.slice(f.page * size, (f.page + 1) * size),
-        page: f.page,
-        more: list.length > (f.page + 1) * size,
-        run: run.id,
-        total: list.length,
-      };
+      const label = f.label ? splitLabel(f.label) : undefined;
+      const got = await this.listPage(run, { rule: f.rule, outcome: f.outcome, target: f.target, label, page: f.page, size });
+      return { decisions: got.decisions, page: f.page, more: got.total > (f.page + 1) * size, run: run.id, total: got.total };
     }
     const got = await this.store.decisionHistory({
       target: f.target || undefined,

@@ -3,11 +3,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { loadOrExit, openStoreOrExit } from '../../src/cli/project.js';
 import { createApp } from '../../src/serve/app.js';
 import type { ReadModel, RuleTests } from '../../src/serve/data.js';
 import type { Store } from '../../src/store/types.js';
-import { fixture, reflex } from '../helpers.js';
+import { CLI, fixture, reflex } from '../helpers.js';
 
 /** Ids and labels a hostile or careless source could report: markup, quotes, control characters, a bidi override. */
 export const HOSTILE = {
@@ -105,6 +106,8 @@ export async function appOver(
     watchMs?: number;
     signal?: AbortSignal;
     wrap?: (store: Store) => Store;
+    /** Compute runs' listings in the worker thread, started from the built CLI (as `reflex serve` does); gated: see AppOptions. */
+    worker?: 'on' | 'gated';
   } = {},
 ) {
   const loaded = await loadOrExit({ config: join(dir, 'reflex.yaml') });
@@ -120,6 +123,8 @@ export async function appOver(
       clientOf: client === undefined ? undefined : () => client,
       watchMs: opts.watchMs,
       signal: opts.signal,
+      workerEntry: opts.worker ? pathToFileURL(CLI) : undefined,
+      workerGated: opts.worker === 'gated',
       extra: (_app, m) => {
         model = m;
       },

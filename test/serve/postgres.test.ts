@@ -77,7 +77,7 @@ describe.skipIf(pgSkipReason !== null)('reflex serve on PostgreSQL', () => {
     }
   });
 
-  it('reads a run recorded while it watches ahead, with the counts the run recorded', async () => {
+  it('reads a run recorded while it watches ahead in its worker thread, with the counts the run recorded', async () => {
     const url = `${PG_URL}${PG_URL!.includes('?') ? '&' : '?'}schema=${schemas.next()}`;
     const dir = fixture(
       { ...FILES, 'reflex.yaml': FILES['reflex.yaml']!.replace('store: .reflex/state.db', `store: ${JSON.stringify(url)}`) },
@@ -85,7 +85,7 @@ describe.skipIf(pgSkipReason !== null)('reflex serve on PostgreSQL', () => {
     );
     expect([0, 1]).toContain(reflex(['run', '--dry-run', '-q'], { cwd: dir }).status);
     const stop = new AbortController();
-    const a = await appOver(dir, { watchMs: 20, signal: stop.signal });
+    const a = await appOver(dir, { watchMs: 20, signal: stop.signal, worker: 'on' });
     try {
       expect([0, 1]).toContain(reflex(['run', '-q'], { cwd: dir }).status);
       for (let i = 0; i < 3000 && !a.model.prepared.includes(2); i++) await new Promise((r) => setTimeout(r, 10));

@@ -136,3 +136,67 @@ describe('a store that fails under the watch', () => {
     }
   });
 });
+
+describe('the listing computed in the worker thread', () => {
+  it('answers other requests while the worker prepares a run, then the same counts as the run recorded', async () => {
+    const stop = new AbortController();
+    const a = await appOver(dir, { worker: 'gated', signal: stop.signal });
+    try {
+      const id = latestRun();
+      const run = await a.model.run(id);
+      let prepared = false;
+      const preparing = a.model.prepare(run).then(() => (prepared = true));
+      let listed = false;
+      const listing = a.app.request(`/api/v1/decisions?run=${id}&label=service%3Ds3`).then((r) => ((listed = true), r));
+      // The worker is held at its gate: whatever answers now was not blocked behind the run's recomputation.
+      for (const path of ['/api/v1/overview', `/api/v1/runs/${id}`, '/runs', '/healthz']) expect((await a.app.request(path)).status).toBe(200);
+      expect([prepared, listed]).toEqual([false, false]);
+      await a.model.worker!.open();
+      await preparing;
+      const labelled = (await (await listing).json()) as { total: number; items: { target: string }[] };
+      expect(labelled.total).toBeGreaterThan(0);
+      expect(labelled.items.every((d) => Number(d.target.slice(2)) % 7 === 3)).toBe(true);
+      const outcomes = ((await (await a.app.request(`/api/v1/runs/${id}`)).json()) as { run: { summary: { outcomes: Record<string, number> } } }).run.summary
+        .outcomes;
+      await countsAgree(a, id, outcomes);
+      // Everything came from the worker: this thread recomputed nothing.
+      expect(a.model.recomputed).toBe(0);
+      expect(a.model.worker!.dead).toBeNull();
+    } finally {
+      stop.abort();
+      await a.store.close();
+    }
+  });
+
+  it('gives the same pages as the listing computed on the main thread', async () => {
+    const stop = new AbortController();
+    const off = await appOver(dir, { worker: 'on', signal: stop.signal });
+    const here = await appOver(dir);
+    try {
+      for (const q of ['', '?outcome=dry_run', '?rule=busy&page=0', '?label=service%3Ds2', '?run=1&target=i-40', '?run=1&page=1', '?label=nope']) {
+        const [x, y] = await Promise.all([off.app.request(`/api/v1/decisions${q}`), here.app.request(`/api/v1/decisions${q}`)]);
+        expect([q, x.status, await x.text()]).toEqual([q, y.status, await y.text()]);
+      }
+      expect(off.model.recomputed).toBe(0);
+    } finally {
+      stop.abort();
+      await off.store.close();
+      await here.store.close();
+    }
+  });
+
+  it('falls back to the main thread when the worker is gone', async () => {
+    const stop = new AbortController();
+    const a = await appOver(dir, { worker: 'on', signal: stop.signal });
+    try {
+      await a.model.worker!.close();
+      const res = await a.app.request('/api/v1/decisions?outcome=dry_run');
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { total: number }).total).toBeGreaterThan(0);
+      expect(a.model.recomputed).toBe(1);
+    } finally {
+      stop.abort();
+      await a.store.close();
+    }
+  });
+});
