@@ -177,11 +177,13 @@ export class ReadModel {
    * about the run while this works waits for the same reads (the caches hold promises), nothing is computed twice.
    */
   async prepare(run: RunRecord): Promise<void> {
-    await Promise.all([this.snapshot(run).catch(() => null), this.storedDecisions(run)]);
-    await this.offThread<unknown>(
-      (w) => w.prepare(run),
-      () => this.runDecisions(run),
-    );
+    // With the worker, this thread reads only what the overview needs; the worker reads the snapshot, recomputes
+    // the listing and answers the pages, explanations and targets that need them.
+    const here = async () => {
+      await Promise.all([this.snapshot(run).catch(() => null), this.storedDecisions(run)]);
+      await this.runDecisions(run);
+    };
+    await this.offThread<unknown>(async (w) => Promise.all([this.storedDecisions(run), w.prepare(run)]), here);
     if (!this.prepared.includes(run.id)) this.prepared.push(run.id); // warm() and the watch's first look meet here
     if (this.prepared.length > 100) this.prepared.shift();
   }
@@ -360,9 +362,12 @@ export class ReadModel {
     if (!run) throw new NotFound('no finished run recorded yet');
     const load = async () => {
       try {
-        return await explainTarget(this.store, this.loaded, run, await this.snapshot(run), target, rule);
+        return await this.offThread(
+          (w) => w.why(run, target, rule),
+          async () => explainTarget(this.store, this.loaded, run, await this.snapshot(run), target, rule),
+        );
       } catch (err) {
-        if (err instanceof UserError) throw new NotFound(err.message);
+        if (err instanceof UserError || (err as Error).name === 'UserError') throw new NotFound((err as Error).message);
         throw err;
       }
     };
@@ -388,7 +393,10 @@ export class ReadModel {
     let seen = null;
     if (latest) {
       try {
-        const t = (await this.snapshot(latest)).targets.find((x) => x.id === id);
+        const t = await this.offThread(
+          (w) => w.seen(latest, id),
+          async () => (await this.snapshot(latest)).targets.find((x) => x.id === id) ?? null,
+        );
         if (t) seen = { run: latest.id, kind: t.kind, labels: t.labels, depends_on: t.depends_on };
       } catch {
         // a run without a snapshot (pruned): the history below still tells the story

@@ -13,6 +13,8 @@ import type { DecisionOutcome } from '../model.js';
 import { buildRuleSet } from '../rules/ruleset.js';
 import { openStore } from '../store/index.js';
 import type { DecisionRecord, RunRecord, Store } from '../store/types.js';
+import type { Snapshot } from '../pipeline/stages/collect.js';
+import { explainTarget, type WhyDoc } from './why.js';
 
 export const WORKER_KEY = 'reflexServeWorker';
 
@@ -42,7 +44,15 @@ export function filterDecisions(list: DecisionRecord[], q: Omit<ListQuery, 'labe
   return out;
 }
 
-type Ask = { op: 'prepare'; run: RunRecord } | { op: 'page'; run: RunRecord; query: ListQuery } | { op: 'open' };
+type Ask =
+  | { op: 'prepare'; run: RunRecord }
+  | { op: 'page'; run: RunRecord; query: ListQuery }
+  | { op: 'why'; run: RunRecord; target: string; rule?: string }
+  | { op: 'seen'; run: RunRecord; target: string }
+  | { op: 'open' };
+
+/** What the target page shows of a target as the run saw it. */
+export type Seen = { kind: string; labels: Record<string, string>; depends_on: string[] } | null;
 type Request = Ask & { id: number };
 type Reply = { id: number; value?: unknown; error?: { message: string; name: string } };
 
@@ -101,6 +111,16 @@ export class DecisionWorker {
     return this.ask({ op: 'page', run, query });
   }
 
+  /** The decision detail (serve/why.ts), explained over the worker's copy of the run's snapshot. */
+  why(run: RunRecord, target: string, rule?: string): Promise<{ doc: WhyDoc; text: string }> {
+    return this.ask({ op: 'why', run, target, rule });
+  }
+
+  /** A target as the run's snapshot has it, or null; rejects (UserError) when the run has no snapshot. */
+  seen(run: RunRecord, target: string): Promise<Seen> {
+    return this.ask({ op: 'seen', run, target });
+  }
+
   open(): Promise<void> {
     return this.ask({ op: 'open' });
   }
@@ -121,44 +141,62 @@ export async function runWorker(data: { configPath: string; gated?: boolean }, p
   if (!built.ruleSet) throw new Error(`the console's worker cannot build the rules of ${data.configPath}`);
   const loaded = { project, ruleSet: built.ruleSet };
   const store: Store = await openStore(project.config.store, project.dir);
-  // Kept as the main thread keeps them: the listings of the last 6 runs asked about, their label sets.
-  const lists = new Map<number, Promise<{ decisions: DecisionRecord[]; labels: (k: string, v: string) => Set<string> }>>();
-  const listOf = (run: RunRecord) => {
-    let p = lists.get(run.id);
+  // Kept as the main thread would keep them: the snapshots of the last 3 runs asked about, the listings of the
+  // last 6 with their label sets. A promise per run: requests that arrive together share one read.
+  const keep = <V>(map: Map<number, Promise<V>>, max: number, id: number, load: () => Promise<V>): Promise<V> => {
+    let p = map.get(id);
     if (!p) {
-      p = (async () => {
-        await gate;
-        let missing = '';
-        const snap = await readSnapshot(store, run).catch((err) => {
-          if (!(err instanceof UserError)) throw err;
-          missing = err.message; // no snapshot: only what it stored, and no label filter
-          return undefined;
-        });
-        const decisions = snap ? await recordedDecisions(store, run, loaded, {}, snap) : await store.getDecisions(run.id);
-        const byLabel = new Map<string, Set<string>>();
-        const labels = (k: string, v: string) => {
-          const key = `${k}\u0000${v}`;
-          let s = byLabel.get(key);
-          if (!snap) throw Object.assign(new Error(missing), { name: 'NotFound' });
-          if (!s) byLabel.set(key, (s = new Set(snap.targets.filter((t) => t.labels[k] === v).map((t) => t.id))));
-          return s;
-        };
-        return { decisions, labels };
-      })();
-      lists.set(run.id, p);
-      p.catch(() => lists.delete(run.id));
-      while (lists.size > 6) lists.delete(lists.keys().next().value as number);
+      p = load();
+      map.set(id, p);
+      p.catch(() => map.delete(id));
+      while (map.size > max) map.delete(map.keys().next().value as number);
     }
     return p;
   };
+  const snaps = new Map<number, Promise<Snapshot>>();
+  const snapOf = (run: RunRecord) =>
+    keep(snaps, 3, run.id, async () => {
+      await gate;
+      return readSnapshot(store, run);
+    });
+  const lists = new Map<number, Promise<{ decisions: DecisionRecord[]; labels: (k: string, v: string) => Set<string> }>>();
+  const listOf = (run: RunRecord) =>
+    keep(lists, 6, run.id, async () => {
+      await gate;
+      let missing = '';
+      const snap = await snapOf(run).catch((err) => {
+        if (!(err instanceof UserError)) throw err;
+        missing = err.message; // no snapshot: only what it stored, and no label filter
+        return undefined;
+      });
+      const decisions = snap ? await recordedDecisions(store, run, loaded, {}, snap) : await store.getDecisions(run.id);
+      const byLabel = new Map<string, Set<string>>();
+      const labels = (k: string, v: string) => {
+        const key = `${k}\u0000${v}`;
+        let s = byLabel.get(key);
+        if (!snap) throw Object.assign(new Error(missing), { name: 'NotFound' });
+        if (!s) byLabel.set(key, (s = new Set(snap.targets.filter((t) => t.labels[k] === v).map((t) => t.id))));
+        return s;
+      };
+      return { decisions, labels };
+    });
   port.on('message', async (m: Request) => {
     try {
       if (m.op === 'open') {
         openGate();
         return port.postMessage({ id: m.id } satisfies Reply);
       }
-      const got = await listOf(m.run);
       let value: unknown;
+      if (m.op === 'why') {
+        value = await explainTarget(store, loaded, m.run, await snapOf(m.run), m.target, m.rule);
+        return port.postMessage({ id: m.id, value } satisfies Reply);
+      }
+      if (m.op === 'seen') {
+        const t = (await snapOf(m.run)).targets.find((x) => x.id === m.target);
+        value = t ? ({ kind: t.kind, labels: t.labels, depends_on: t.depends_on } satisfies Seen) : null;
+        return port.postMessage({ id: m.id, value } satisfies Reply);
+      }
+      const got = await listOf(m.run);
       if (m.op === 'page') {
         const q = m.query;
         const list = filterDecisions(got.decisions, q, q.label ? got.labels(q.label[0], q.label[1]) : undefined);
@@ -167,7 +205,10 @@ export async function runWorker(data: { configPath: string; gated?: boolean }, p
       port.postMessage({ id: m.id, value } satisfies Reply);
     } catch (err) {
       const e = err as Error;
-      port.postMessage({ id: m.id, error: { message: e?.message ?? String(err), name: e?.name ?? 'Error' } } satisfies Reply);
+      port.postMessage({
+        id: m.id,
+        error: { message: e?.message ?? String(err), name: err instanceof UserError ? 'UserError' : (e?.name ?? 'Error') },
+      } satisfies Reply);
     }
   });
 }

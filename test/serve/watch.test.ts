@@ -173,9 +173,23 @@ describe('the listing computed in the worker thread', () => {
     const off = await appOver(dir, { worker: 'on', signal: stop.signal });
     const here = await appOver(dir);
     try {
-      for (const q of ['', '?outcome=dry_run', '?rule=busy&page=0', '?label=service%3Ds2', '?run=1&target=i-40', '?run=1&page=1', '?label=nope']) {
-        const [x, y] = await Promise.all([off.app.request(`/api/v1/decisions${q}`), here.app.request(`/api/v1/decisions${q}`)]);
-        expect([q, x.status, await x.text()]).toEqual([q, y.status, await y.text()]);
+      const paths = [
+        ...['', '?outcome=dry_run', '?rule=busy&page=0', '?label=service%3Ds2', '?run=1&target=i-40', '?run=1&page=1', '?label=nope'].map(
+          (q) => `/api/v1/decisions${q}`,
+        ),
+        // The decision detail and the target page read the snapshot in the worker too.
+        '/api/v1/why?target=i-40',
+        '/api/v1/why?run=1&target=i-40&format=text',
+        '/api/v1/why?target=i-40&rule=busy',
+        '/api/v1/why?target=i-40&rule=nope',
+        '/api/v1/why?target=no-such-box',
+        '/api/v1/targets/i-40',
+        '/api/v1/targets/no-such-box',
+        '/why?target=i-3',
+      ];
+      for (const path of paths) {
+        const [x, y] = await Promise.all([off.app.request(path), here.app.request(path)]);
+        expect([path, x.status, await x.text()]).toEqual([path, y.status, await y.text()]);
       }
       expect(off.model.recomputed).toBe(0);
     } finally {
