@@ -106,8 +106,11 @@ export async function appOver(
     watchMs?: number;
     signal?: AbortSignal;
     wrap?: (store: Store) => Store;
-    /** Compute runs' listings in the worker thread, started from the built CLI (as `reflex serve` does); gated: see AppOptions. */
-    worker?: 'on' | 'gated';
+    /**
+     * Compute runs' listings in the worker thread, started from the built CLI (as `reflex serve` does); gated: see
+     * AppOptions; a URL: started from that module instead.
+     */
+    worker?: 'on' | 'gated' | URL;
   } = {},
 ) {
   const loaded = await loadOrExit({ config: join(dir, 'reflex.yaml') });
@@ -123,7 +126,7 @@ export async function appOver(
       clientOf: client === undefined ? undefined : () => client,
       watchMs: opts.watchMs,
       signal: opts.signal,
-      workerEntry: opts.worker ? pathToFileURL(CLI) : undefined,
+      workerEntry: opts.worker instanceof URL ? opts.worker : opts.worker ? pathToFileURL(CLI) : undefined,
       workerGated: opts.worker === 'gated',
       extra: (_app, m) => {
         model = m;

@@ -1,6 +1,8 @@
 // The console reads each new run ahead by itself: a run recorded while it runs is prepared (snapshot, stored and
 // recomputed decisions) without any request, the first request about it then recomputes nothing, a request during
 // the preparation shares it, and a store that fails is logged once without stopping the console.
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReadModel } from '../../src/serve/data.js';
 import type { Store } from '../../src/store/types.js';
@@ -196,6 +198,23 @@ describe('the listing computed in the worker thread', () => {
       stop.abort();
       await off.store.close();
       await here.store.close();
+    }
+  });
+
+  it('says once that a worker which cannot start failed, and answers from the main thread', async () => {
+    const stop = new AbortController();
+    const broken = fixture({ 'boom.mjs': 'throw new Error("no such worker here");\n' }, 'reflex-serve-worker-');
+    const a = await appOver(dir, { worker: pathToFileURL(join(broken, 'boom.mjs')), signal: stop.signal });
+    try {
+      const here = await Promise.all([1, 2, 3].map(() => a.app.request('/api/v1/decisions?outcome=dry_run')));
+      expect(here.map((r) => r.status)).toEqual([200, 200, 200]);
+      expect(((await here[0]!.json()) as { total: number }).total).toBeGreaterThan(0);
+      expect(a.model.worker!.dead?.message).toContain('no such worker here');
+      expect(a.lines.filter((l) => l.includes('the worker thread failed'))).toHaveLength(1);
+      expect(a.lines[0]).toContain('no such worker here');
+    } finally {
+      stop.abort();
+      await a.store.close();
     }
   });
 
