@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { writeProject } from './fleet.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -55,8 +56,8 @@ const store = await openStoreOrExit(loaded.project);
 const run1 = await store.getRun(1);
 const snapshot = await store.getSnapshot(1);
 const decisions = await store.getDecisions(1);
-const t1 = performance.now();
-for (let i = REUSE ? RUNS + 1 : 2; i <= RUNS; i++) {
+/** Record the i-th run as a copy of the first, one minute after the one before it; returns its id. */
+const copyRun = async (i) => {
   const startedAt = run1.startedAt + (i - 1) * 60_000;
   const id = await store.beginRun({ startedAt, mode: run1.mode, holder: run1.holder, ruleSetHash: run1.ruleSetHash });
   await store.finishRun(
@@ -70,7 +71,10 @@ for (let i = REUSE ? RUNS + 1 : 2; i <= RUNS; i++) {
     },
     null,
   );
-}
+  return id;
+};
+const t1 = performance.now();
+for (let i = REUSE ? RUNS + 1 : 2; i <= RUNS; i++) await copyRun(i);
 if (!REUSE)
   log(
     `  runs 2-${RUNS} copied through the store in ${Math.round(performance.now() - t1)} ms (${decisions.length} stored decisions and a ${(snapshot.length / 1e6).toFixed(1)} MB snapshot each)`,
@@ -78,7 +82,7 @@ if (!REUSE)
 
 // ---- what to ask: a blocked decision's target, one of its labels, the latest run and one in the middle
 const sample = decisions.find((d) => d.outcome === 'blocked') ?? decisions[0];
-const latest = RUNS;
+const latest = (await store.listRuns({ limit: 1 }))[0].id; // with --reuse, earlier benches added their new runs
 const middle = Math.max(1, Math.floor(RUNS / 2));
 const label = 'region=eu-west';
 const enc = encodeURIComponent;
@@ -113,7 +117,8 @@ const PATHS = [
   ['healthz', '/healthz'],
 ];
 
-const running = await startServer({ store, loaded, coverage: null }, { token: null, host: '127.0.0.1', port: 0, warm: false });
+// Neither warmed at start nor watching for new runs: the "first" column is a cold read. The watch is timed below.
+let running = await startServer({ store, loaded, coverage: null }, { token: null, host: '127.0.0.1', port: 0, warm: false, watchMs: 0 });
 const timeOf = async (path) => {
   const wall = performance.now();
   const res = await fetch(running.url + path);
@@ -141,6 +146,53 @@ for (const [name, path] of PATHS) {
   results.push(r);
   log(`  ${name.padEnd(42)} first ${r.coldMs.toFixed(1).padStart(7)} ms   p50 ${r.p50Ms.toFixed(1).padStart(7)} ms   p95 ${r.p95Ms.toFixed(1).padStart(7)} ms`);
 }
+
+// ---- a run recorded after the console started, as `reflex run` every minute does: its first answers without the
+// watch (this console), then with it (a console that watches, as `reflex serve` does: it notices the next run and
+// reads it ahead before anyone asks).
+const NEW_PATHS = (id) => [
+  ['decisions (all runs)', '/decisions'],
+  ['decisions by label (latest run)', `/decisions?label=${enc(label)}`],
+  ['decisions, page 20', `/decisions?run=${id}&page=20`],
+  ['decision detail (why), latest run', `/why?run=${id}&target=${enc(sample.target)}`],
+  ['run detail', `/runs/${id}`],
+  ['API decisions, filtered', `/api/v1/decisions?run=${id}&outcome=${sample.outcome}`],
+];
+const unwatched = await copyRun(latest + 1);
+const newRun = [];
+for (const [name, path] of NEW_PATHS(unwatched)) newRun.push({ name, withoutWatchMs: (await timeOf(path)).server });
+await running.close();
+let model;
+running = await startServer(
+  { store, loaded, coverage: null },
+  {
+    token: null,
+    host: '127.0.0.1',
+    port: 0,
+    warm: true,
+    watchMs: 200,
+    // The worker thread starts from the CLI's entry module, as `reflex serve` starts it.
+    workerEntry: pathToFileURL(join(DIST, 'cli/main.js')),
+    extra: (_app, m) => (model = m),
+  },
+);
+while (!model.prepared.includes(unwatched)) await new Promise((r) => setTimeout(r, 20));
+const fresh = await copyRun(latest + 2);
+const t2 = performance.now();
+// Meanwhile people keep asking: the wall time of the overview while the run is read ahead (queueing included).
+const during = [];
+while (!model.prepared.includes(fresh)) during.push((await timeOf('/api/v1/overview')).wall);
+const preparedMs = performance.now() - t2;
+log(
+  `  run #${fresh} recorded while the console watches: read ahead within ${Math.round(preparedMs)} ms of being written (period 200 ms); ${during.length} overviews meanwhile, the slowest ${Math.max(0, ...during).toFixed(1)} ms of wall time`,
+);
+for (const [i, [, path]] of NEW_PATHS(fresh).entries()) {
+  const r = newRun[i];
+  r.withWatchMs = (await timeOf(path)).server;
+  log(
+    `  new run: ${r.name.padEnd(42)} first without the watch ${r.withoutWatchMs.toFixed(1).padStart(7)} ms   with it ${r.withWatchMs.toFixed(1).padStart(7)} ms`,
+  );
+}
 await running.close();
 await store.close();
 
@@ -157,6 +209,14 @@ writeFileSync(
       snapshotBytes: snapshot.length,
       repeat: REPEAT,
       results,
+      newRun: {
+        runs: [unwatched, fresh],
+        watchMs: 200,
+        worker: true,
+        preparedWithinMs: preparedMs,
+        duringPreparation: { requests: during.length, maxWallMs: Math.max(0, ...during), p50WallMs: during.length ? pct(during, 50) : null },
+        results: newRun,
+      },
     },
     null,
     2,
@@ -165,5 +225,7 @@ writeFileSync(
 process.stdout.write(
   `| page or call | first answer ms | p50 ms | p95 ms |\n| --- | --- | --- | --- |\n${results
     .map((r) => `| ${r.name} | ${r.coldMs.toFixed(1)} | ${r.p50Ms.toFixed(1)} | ${r.p95Ms.toFixed(1)} |`)
+    .join('\n')}\n\n| a run written after the console started | first answer ms, no watch | first answer ms, watched |\n| --- | --- | --- |\n${newRun
+    .map((r) => `| ${r.name} | ${r.withoutWatchMs.toFixed(1)} | ${r.withWatchMs.toFixed(1)} |`)
     .join('\n')}\n`,
 );

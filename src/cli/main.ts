@@ -1,11 +1,16 @@
 #!/usr/bin/env node
 // The `reflex` command line: parses flags, turns signals into cancellation, maps errors to exit codes. Nothing else.
 import { createRequire } from 'node:module';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { setEntry } from './entry.js';
 import { EXIT, ExitError, UserError } from '../errors.js';
 import { configureLogging, diagnostic, LOG_FORMATS, type LogFormat } from '../util/log.js';
 import { guardTerminalOutput } from '../util/terminal.js';
 
 const require = createRequire(import.meta.url);
+setEntry(import.meta.url);
+/** workerData's key for the console's worker (src/serve/worker.ts WORKER_KEY; not imported: this module loads nothing early). */
+const WORKER_KEY = 'reflexServeWorker';
 const VERSION: string = require('../../package.json').version;
 
 // `reflex --version` is asked by scripts and health checks: answer before loading anything.
@@ -292,24 +297,28 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 (globalThis as { reflexSignal?: AbortSignal }).reflexSignal = controller.signal;
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    if (err instanceof ExitError) {
-      if (err.message) diagnostic('error', err.message);
-      process.exitCode = err.exitCode;
-    } else if (err instanceof Error && (err.name === 'StoreError' || err.name === 'LeaseLostError')) {
-      diagnostic('error', `reflex: ${err.message}`);
-      process.exitCode = EXIT.STORE;
-    } else if (err instanceof UserError) {
-      diagnostic('error', `reflex: ${err.message}`);
-      process.exitCode = err.exitCode;
-    } else {
-      const e = err as Error;
-      diagnostic('error', `reflex: internal error: ${e?.stack ?? String(err)}\nThis is a bug in Reflex; please report it with the command you ran.`);
-      process.exitCode = EXIT.INTERNAL;
-    }
-  },
-);
+// The console's worker thread starts from this same module (src/serve/worker.ts): it hands over at once.
+if (!isMainThread && workerData?.[WORKER_KEY]) {
+  void import('../serve/worker.js').then((w) => w.runWorker(workerData[WORKER_KEY], parentPort!));
+} else
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      if (err instanceof ExitError) {
+        if (err.message) diagnostic('error', err.message);
+        process.exitCode = err.exitCode;
+      } else if (err instanceof Error && (err.name === 'StoreError' || err.name === 'LeaseLostError')) {
+        diagnostic('error', `reflex: ${err.message}`);
+        process.exitCode = EXIT.STORE;
+      } else if (err instanceof UserError) {
+        diagnostic('error', `reflex: ${err.message}`);
+        process.exitCode = err.exitCode;
+      } else {
+        const e = err as Error;
+        diagnostic('error', `reflex: internal error: ${e?.stack ?? String(err)}\nThis is a bug in Reflex; please report it with the command you ran.`);
+        process.exitCode = EXIT.INTERNAL;
+      }
+    },
+  );

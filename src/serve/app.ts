@@ -13,6 +13,7 @@ import { BadRequest, Conflict, NotFound, OUTCOMES, ReadModel, type DecisionFilte
 import type { Viewer } from './pages/layout.js';
 import * as V from './pages/views.js';
 import * as S from './schemas.js';
+import { DecisionWorker } from './worker.js';
 
 export interface AppOptions {
   /** The shared token; null: the console is read-only. */
@@ -21,6 +22,19 @@ export interface AppOptions {
   clientOf?: (c: Context) => string;
   /** Read the latest run's snapshot and decisions at once, so the first person to look does not wait for them. */
   warm?: boolean;
+  /**
+   * Look for a new finished run every this many milliseconds and read it ahead as warm does (0 or absent: never). The
+   * watch stops when `signal` aborts; its timer never keeps the process alive.
+   */
+  watchMs?: number;
+  signal?: AbortSignal;
+  /**
+   * The CLI's entry module (src/cli/entry.ts), to start the worker thread that computes runs' listings off the thread
+   * answering requests (src/serve/worker.ts); absent: they are computed on it. The worker stops when `signal` aborts.
+   */
+  workerEntry?: string | URL;
+  /** Tests: the worker computes nothing until its open() (a gate), so requests meanwhile can be observed. */
+  workerGated?: boolean;
   /** Extra routes mounted by the caller (e.g. /metrics), given the read model. */
   extra?: (app: OpenAPIHono<Env>, model: ReadModel) => void;
   log?: (line: string) => void;
@@ -41,9 +55,25 @@ const SECURITY_HEADERS: Record<string, string> = {
 
 export function createApp(deps: ServeDeps, opts: AppOptions): OpenAPIHono<Env> {
   const model = new ReadModel(deps);
-  if (opts.warm) void model.warm().catch((err: Error) => (opts.log ?? (() => {}))(`reflex serve: reading the latest run ahead failed: ${err.message}`));
-  const auth = opts.token ? new Auth(opts.token, deps.clock) : null;
   const log = opts.log ?? (() => {});
+  if (opts.warm) void model.warm().catch((err: Error) => log(`reflex serve: reading the latest run ahead failed: ${err.message}`));
+  if (opts.workerEntry && !opts.signal?.aborted) {
+    try {
+      const w = new DecisionWorker(opts.workerEntry, deps.loaded.project.configPath, {
+        gated: opts.workerGated,
+        onDead: (err) => log(`reflex serve: the worker thread failed (${err.message}): runs' listings are computed on the main thread from now on`),
+      });
+      model.worker = w;
+      opts.signal?.addEventListener('abort', () => void w.close(), { once: true });
+    } catch (err) {
+      log(`reflex serve: no worker thread (${(err as Error).message}): runs' listings are computed on the main thread`);
+    }
+  }
+  if (opts.watchMs && !opts.signal?.aborted) {
+    const stop = model.watch(opts.watchMs, log);
+    opts.signal?.addEventListener('abort', stop, { once: true });
+  }
+  const auth = opts.token ? new Auth(opts.token, deps.clock) : null;
   const clientOf = opts.clientOf ?? (() => 'in-process');
   const app = new OpenAPIHono<Env>({ defaultHook: badRequest });
 

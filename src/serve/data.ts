@@ -23,6 +23,7 @@ import type {
   VerificationRecord,
 } from '../store/types.js';
 import { explainTarget, type WhyDoc } from './why.js';
+import { type DecisionWorker, filterDecisions, type ListPage, type ListQuery } from './worker.js';
 
 /** Which scenario tests name a rule, computed once when the console starts (`reflex test`'s coverage). */
 export interface RuleTests {
@@ -112,6 +113,13 @@ export class ReadModel {
   private readonly whys = new Lru<string, { doc: WhyDoc; text: string }>(200);
   /** Run and label -> the ids of the run's targets with it (a label filter would otherwise scan the fleet each time). */
   private readonly labelled = new Lru<string, Set<string>>(50);
+  /** The ids of the runs prepared ahead (warm(), watch()), oldest first: what tests and the bench observe. */
+  readonly prepared: number[] = [];
+  /** How many times a run's decisions were recomputed from its snapshot (once per run while it stays cached). */
+  recomputed = 0;
+
+  /** Computes and keeps runs' listings off this thread (src/serve/worker.ts); null or dead: on this thread. */
+  worker: DecisionWorker | null = null;
 
   constructor(deps: ServeDeps) {
     this.store = deps.store;
@@ -143,7 +151,9 @@ export class ReadModel {
         if (err instanceof NotFound || err instanceof UserError) return undefined; // no snapshot: only what it stored
         throw err;
       });
-      return snap ? recordedDecisions(this.store, run, this.loaded, {}, snap) : this.store.getDecisions(run.id);
+      if (!snap) return this.store.getDecisions(run.id);
+      this.recomputed++;
+      return recordedDecisions(this.store, run, this.loaded, {}, snap);
     });
   }
 
@@ -159,8 +169,93 @@ export class ReadModel {
   /** Load the latest finished run's snapshot and decisions into the caches. */
   async warm(): Promise<void> {
     const r = await this.latestFinished();
-    if (r) await Promise.all([this.snapshot(r).catch(() => null), this.storedDecisions(r)]);
-    if (r) await this.runDecisions(r);
+    if (r) await this.prepare(r);
+  }
+
+  /**
+   * Read a finished run ahead: its snapshot, its stored decisions and the recomputed ones, into the caches. A request
+   * about the run while this works waits for the same reads (the caches hold promises), nothing is computed twice.
+   */
+  async prepare(run: RunRecord): Promise<void> {
+    // With the worker, this thread reads only what the overview needs; the worker reads the snapshot, recomputes
+    // the listing and answers the pages, explanations and targets that need them.
+    const here = async () => {
+      await Promise.all([this.snapshot(run).catch(() => null), this.storedDecisions(run)]);
+      await this.runDecisions(run);
+    };
+    await this.offThread<unknown>(async (w) => Promise.all([this.storedDecisions(run), w.prepare(run)]), here);
+    if (!this.prepared.includes(run.id)) this.prepared.push(run.id); // warm() and the watch's first look meet here
+    if (this.prepared.length > 100) this.prepared.shift();
+  }
+
+  /** Ask the worker; without one, or once it has died, compute here instead. */
+  private async offThread<T>(there: (w: DecisionWorker) => Promise<T>, here: () => Promise<T>): Promise<T> {
+    const w = this.worker;
+    if (!w || w.dead) return here();
+    try {
+      return await there(w);
+    } catch (err) {
+      if (w.dead) return here();
+      if ((err as Error).name === 'NotFound') throw new NotFound((err as Error).message);
+      throw err;
+    }
+  }
+
+  /** A page of one run's listing and how many match, from the worker or computed here. */
+  private async listPage(run: RunRecord, q: ListQuery): Promise<ListPage> {
+    if (run.finishedAt === null) return { decisions: [], total: 0 };
+    return this.offThread(
+      (w) => w.page(run, q),
+      async () => {
+        let labelled: Set<string> | undefined;
+        if (q.label) {
+          const [k, v] = q.label;
+          labelled = await this.labelled.get(`${run.id}\u0000${k}\u0000${v}`, async () => {
+            const snap = await this.snapshot(run);
+            return new Set(snap.targets.filter((t) => t.labels[k] === v).map((t) => t.id));
+          });
+        }
+        const list = filterDecisions(await this.runDecisions(run), q, labelled);
+        return { decisions: list.slice(q.page * q.size, (q.page + 1) * q.size), total: list.length };
+      },
+    );
+  }
+
+  /**
+   * Notice new finished runs by itself: every `periodMs`, one cheap query for the latest run; a new finished one is
+   * prepared ahead (prepare()), so the first person to open its decisions does not wait for the recomputation. One
+   * check at a time; a failure is logged once per run (or once per store error message) and never stops the watch.
+   * Returns the function that stops it.
+   */
+  watch(periodMs: number, log: (line: string) => void): () => void {
+    let seen = 0;
+    let busy = false;
+    let stopped = false;
+    let lastError = '';
+    const tick = async () => {
+      if (busy || stopped) return;
+      busy = true;
+      try {
+        const [latest] = await this.store.listRuns({ limit: 1 });
+        if (!latest || latest.id <= seen || latest.finishedAt === null) return;
+        seen = latest.id; // a failed preparation is not retried every period: the request that needs it will try again
+        if (latest.status === 'failed') return;
+        await this.prepare(latest);
+        lastError = '';
+      } catch (err) {
+        const message = (err as Error)?.message ?? String(err);
+        if (message !== lastError && !stopped) log(`reflex serve: reading run #${seen} ahead failed: ${message}`);
+        lastError = message;
+      } finally {
+        busy = false;
+      }
+    };
+    const timer = setInterval(() => void tick(), periodMs);
+    timer.unref(); // the watch never keeps the process alive
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
   }
 
   async latestFinished(filter: (r: RunRecord) => boolean = () => true): Promise<RunRecord | null> {
@@ -245,25 +340,9 @@ export class ReadModel {
     if (f.run !== undefined || f.label !== undefined || (f.target === undefined && f.rule === undefined)) {
       const run = f.run !== undefined ? await this.run(f.run) : await this.latestFinished();
       if (!run) return { decisions: [], page: f.page, more: false, run: null, total: 0 };
-      let list = await this.runDecisions(run);
-      if (f.rule) list = list.filter((d) => d.rule === f.rule);
-      if (f.outcome) list = list.filter((d) => d.outcome === f.outcome);
-      if (f.target) list = list.filter((d) => d.target === f.target);
-      if (f.label) {
-        const [k, v] = splitLabel(f.label);
-        const ids = await this.labelled.get(`${run.id}\u0000${k}\u0000${v}`, async () => {
-          const snap = await this.snapshot(run);
-          return new Set(snap.targets.filter((t) => t.labels[k] === v).map((t) => t.id));
-        });
-        list = list.filter((d) => ids.has(d.target));
-      }
-      return {
-        decisions: list.slice(f.page * size, (f.page + 1) * size),
-        page: f.page,
-        more: list.length > (f.page + 1) * size,
-        run: run.id,
-        total: list.length,
-      };
+      const label = f.label ? splitLabel(f.label) : undefined;
+      const got = await this.listPage(run, { rule: f.rule, outcome: f.outcome, target: f.target, label, page: f.page, size });
+      return { decisions: got.decisions, page: f.page, more: got.total > (f.page + 1) * size, run: run.id, total: got.total };
     }
     const got = await this.store.decisionHistory({
       target: f.target || undefined,
@@ -283,9 +362,12 @@ export class ReadModel {
     if (!run) throw new NotFound('no finished run recorded yet');
     const load = async () => {
       try {
-        return await explainTarget(this.store, this.loaded, run, await this.snapshot(run), target, rule);
+        return await this.offThread(
+          (w) => w.why(run, target, rule),
+          async () => explainTarget(this.store, this.loaded, run, await this.snapshot(run), target, rule),
+        );
       } catch (err) {
-        if (err instanceof UserError) throw new NotFound(err.message);
+        if (err instanceof UserError || (err as Error).name === 'UserError') throw new NotFound((err as Error).message);
         throw err;
       }
     };
@@ -311,7 +393,10 @@ export class ReadModel {
     let seen = null;
     if (latest) {
       try {
-        const t = (await this.snapshot(latest)).targets.find((x) => x.id === id);
+        const t = await this.offThread(
+          (w) => w.seen(latest, id),
+          async () => (await this.snapshot(latest)).targets.find((x) => x.id === id) ?? null,
+        );
         if (t) seen = { run: latest.id, kind: t.kind, labels: t.labels, depends_on: t.depends_on };
       } catch {
         // a run without a snapshot (pruned): the history below still tells the story

@@ -21,11 +21,16 @@ function peer(c: Context): string {
   }
 }
 
-export function startServer(deps: ServeDeps, opts: Omit<AppOptions, 'clientOf'> & { host: string; port: number }): Promise<Running> {
-  const app = createApp(deps, { warm: true, ...opts, clientOf: peer });
+/** How often `reflex serve` looks for a new finished run to read ahead (one `listRuns` of one row). */
+export const WATCH_MS = 5000;
+
+export function startServer(deps: ServeDeps, opts: Omit<AppOptions, 'clientOf' | 'signal'> & { host: string; port: number }): Promise<Running> {
+  const stop = new AbortController();
+  const app = createApp(deps, { warm: true, watchMs: WATCH_MS, ...opts, clientOf: peer, signal: stop.signal });
   return new Promise((resolve, reject) => {
     let server: ServerType;
     const onError = (err: NodeJS.ErrnoException) => {
+      stop.abort();
       reject(
         new Error(
           err.code === 'EADDRINUSE'
@@ -47,6 +52,7 @@ export function startServer(deps: ServeDeps, opts: Omit<AppOptions, 'clientOf'> 
         port: info.port,
         close: () =>
           new Promise<void>((done) => {
+            stop.abort();
             server.close(() => done());
             // Keep-alive connections would hold the close open: end them.
             (server as { closeAllConnections?: () => void }).closeAllConnections?.();

@@ -4,7 +4,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isLoopback, parseListen, readToken } from '../../src/serve/listen.js';
-import { CLI, reflex } from '../helpers.js';
+import { CLI, reflex, ROOT } from '../helpers.js';
 import { recordedProject, TOKEN } from './harness.js';
 
 let dir: string;
@@ -13,8 +13,8 @@ beforeAll(() => {
 });
 
 /** Start `reflex serve`, wait for its "listening on" line, and give back its URL and a stop that waits for the exit. */
-function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ url: string; stop: () => Promise<{ code: number | null; err: string }> }> {
-  const child = spawn(process.execPath, [CLI, 'serve', ...args], { cwd: dir, env: { ...process.env, REFLEX_SERVE_TOKEN: '', ...env } });
+function serve(args: string[], env: NodeJS.ProcessEnv = {}, script = CLI): Promise<{ url: string; stop: () => Promise<{ code: number | null; err: string }> }> {
+  const child = spawn(process.execPath, [script, 'serve', ...args], { cwd: dir, env: { ...process.env, REFLEX_SERVE_TOKEN: '', ...env } });
   let err = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
@@ -46,6 +46,28 @@ function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ url: stri
 }
 
 describe('reflex serve', () => {
+  // The worker thread starts from the CLI's own entry: the compiled modules (tests) and the packaged bundle alike.
+  it.each([
+    ['the compiled modules', CLI],
+    ['the bundle', join(ROOT, 'dist/bin/reflex.cjs')],
+  ])("computes the decision listing in its worker thread from %s, with the run's counts", async (_name, script) => {
+    const s = await serve(['--listen', '127.0.0.1:0'], {}, script);
+    try {
+      const run = (await (await fetch(`${s.url}/api/v1/runs/2`)).json()) as { run: { summary: { outcomes: Record<string, number> } } };
+      const outcomes = Object.entries(run.run.summary.outcomes).filter(([o]) => o !== 'not_matched');
+      expect(outcomes.length).toBeGreaterThan(0);
+      for (const [outcome, n] of outcomes) {
+        const page = (await (await fetch(`${s.url}/api/v1/decisions?run=2&outcome=${outcome}`)).json()) as { total: number };
+        expect([outcome, page.total]).toEqual([outcome, n]);
+      }
+    } finally {
+      const { code, err } = await s.stop();
+      expect(code).toBe(0);
+      // A worker that cannot start or dies says so once, and the listing falls back to the main thread.
+      expect(err).not.toMatch(/worker thread/);
+    }
+  });
+
   it('listens on loopback, read-only without a token, answers /healthz, and stops on SIGTERM with exit 0', async () => {
     const s = await serve(['--listen', '127.0.0.1:0']);
     try {

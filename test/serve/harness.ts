@@ -3,11 +3,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { loadOrExit, openStoreOrExit } from '../../src/cli/project.js';
 import { createApp } from '../../src/serve/app.js';
-import type { RuleTests } from '../../src/serve/data.js';
+import type { ReadModel, RuleTests } from '../../src/serve/data.js';
 import type { Store } from '../../src/store/types.js';
-import { fixture, reflex } from '../helpers.js';
+import { CLI, fixture, reflex } from '../helpers.js';
 
 /** Ids and labels a hostile or careless source could report: markup, quotes, control characters, a bidi override. */
 export const HOSTILE = {
@@ -96,17 +97,43 @@ export function recordedProject(): Recorded {
 /** The app in-process over a recorded project (as `reflex serve` builds it), with its store. */
 export async function appOver(
   dir: string,
-  opts: { token?: string | null; coverage?: Map<string, RuleTests> | null; clock?: () => number; client?: string } = {},
+  opts: {
+    token?: string | null;
+    coverage?: Map<string, RuleTests> | null;
+    clock?: () => number;
+    client?: string;
+    /** Watch for new runs (AppOptions.watchMs), until `signal` aborts; `wrap` stands between the app and the store. */
+    watchMs?: number;
+    signal?: AbortSignal;
+    wrap?: (store: Store) => Store;
+    /**
+     * Compute runs' listings in the worker thread, started from the built CLI (as `reflex serve` does); gated: see
+     * AppOptions; a URL: started from that module instead.
+     */
+    worker?: 'on' | 'gated' | URL;
+  } = {},
 ) {
   const loaded = await loadOrExit({ config: join(dir, 'reflex.yaml') });
   const store: Store = await openStoreOrExit(loaded.project);
   const lines: string[] = [];
   const client = opts.client;
+  let model: ReadModel | undefined;
   const app = createApp(
-    { store, loaded, coverage: opts.coverage ?? null, clock: opts.clock },
-    { token: opts.token ?? null, log: (l) => lines.push(l), clientOf: client === undefined ? undefined : () => client },
+    { store: opts.wrap ? opts.wrap(store) : store, loaded, coverage: opts.coverage ?? null, clock: opts.clock },
+    {
+      token: opts.token ?? null,
+      log: (l) => lines.push(l),
+      clientOf: client === undefined ? undefined : () => client,
+      watchMs: opts.watchMs,
+      signal: opts.signal,
+      workerEntry: opts.worker instanceof URL ? opts.worker : opts.worker ? pathToFileURL(CLI) : undefined,
+      workerGated: opts.worker === 'gated',
+      extra: (_app, m) => {
+        model = m;
+      },
+    },
   );
-  return { app, store, loaded, lines };
+  return { app, store, loaded, lines, model: model as unknown as ReadModel };
 }
 
 export const TOKEN = 'test-token-0123456789abcdef';

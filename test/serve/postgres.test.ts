@@ -76,4 +76,31 @@ describe.skipIf(pgSkipReason !== null)('reflex serve on PostgreSQL', () => {
       await a.store.close();
     }
   });
+
+  it('reads a run recorded while it watches ahead in its worker thread, with the counts the run recorded', async () => {
+    const url = `${PG_URL}${PG_URL!.includes('?') ? '&' : '?'}schema=${schemas.next()}`;
+    const dir = fixture(
+      { ...FILES, 'reflex.yaml': FILES['reflex.yaml']!.replace('store: .reflex/state.db', `store: ${JSON.stringify(url)}`) },
+      'reflex-serve-pg-',
+    );
+    expect([0, 1]).toContain(reflex(['run', '--dry-run', '-q'], { cwd: dir }).status);
+    const stop = new AbortController();
+    const a = await appOver(dir, { watchMs: 20, signal: stop.signal, worker: 'on' });
+    try {
+      expect([0, 1]).toContain(reflex(['run', '-q'], { cwd: dir }).status);
+      for (let i = 0; i < 3000 && !a.model.prepared.includes(2); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(a.model.prepared).toContain(2);
+      const recomputed = a.model.recomputed;
+      const run = (await (await a.app.request('/api/v1/runs/2')).json()).run;
+      for (const [outcome, n] of Object.entries(run.summary.outcomes as Record<string, number>)) {
+        if (outcome === 'not_matched') continue;
+        expect([outcome, (await (await a.app.request(`/api/v1/decisions?run=2&outcome=${outcome}`)).json()).total]).toEqual([outcome, n]);
+      }
+      expect(a.model.recomputed).toBe(recomputed);
+      expect(a.lines).toEqual([]);
+    } finally {
+      stop.abort();
+      await a.store.close();
+    }
+  });
 });

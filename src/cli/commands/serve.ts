@@ -2,6 +2,7 @@
 // change, with the token, audited. Flags and start-up checks here; the application is src/serve/.
 import { relative } from 'node:path';
 import { EXIT, UserError } from '../../errors.js';
+import { entryUrl } from '../entry.js';
 import type { RuleTests } from '../../serve/data.js';
 import { DEFAULT_LISTEN, isLoopback, parseListen, readToken } from '../../serve/listen.js';
 import { startServer } from '../../serve/server.js';
@@ -33,7 +34,8 @@ export default async function serveCommand(opts: { config?: string; listen?: str
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
   try {
     const coverage = await scenarioCoverage(loaded, log);
-    const running = await startServer({ store, loaded, coverage }, { token, host, port, log }).catch((err: Error) => {
+    const workerEntry = entryUrl() ?? undefined;
+    const running = await startServer({ store, loaded, coverage }, { token, host, port, log, workerEntry }).catch((err: Error) => {
       throw new UserError(`reflex serve: ${err.message}`, EXIT.CONFIG, { cause: err });
     });
     process.stderr.write(
