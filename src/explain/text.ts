@@ -59,7 +59,7 @@ export function decisionLine(d: Decision | DecisionRecord, opts: { dryRun?: bool
  * The verdict sentence of a decision of the current run (`restarted ... because ...`), for the run summary,
  * escalation messages and anything else that speaks of a live decision.
  */
-export function liveVerdict(d: Decision, run: { id: number; now: number; dryRun: boolean }, provenance?: VerdictInput['provenance']): string {
+export function liveVerdict(d: Decision, run: { id: number; now: number; dryRun: boolean }, provenance?: VerdictInput['provenance'], timeless = false): string {
   return verdictSentence({
     rule: d.rule.name,
     target: d.target.id,
@@ -74,6 +74,7 @@ export function liveVerdict(d: Decision, run: { id: number; now: number; dryRun:
     run: { id: run.id, at: run.now, dryRun: run.dryRun },
     asOf: run.now,
     provenance,
+    timeless,
   });
 }
 

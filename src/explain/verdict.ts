@@ -28,6 +28,11 @@ export interface VerdictInput {
    * `derived by worker-stalled: backlog (queue_depth = 1840)`. Undefined for inputs a source reported.
    */
   provenance?: (input: string) => string | undefined;
+  /**
+   * For a message, which carries its run and time itself: the sentence names neither, so the same decision in the
+   * next run reads the same (a message's words are stored with the decision, once while they do not change).
+   */
+  timeless?: boolean;
 }
 
 /** How many inputs a sentence names per condition before `...`. */
@@ -41,22 +46,22 @@ export function verdictSentence(v: VerdictInput): string {
   const when = v.conditions.filter((c) => !c.name.startsWith('context.'));
   const because = holding(when, v.provenance);
   const becauseText = because ? ` because ${because}` : '';
-  const at = `at ${timeOf(v.run.at, v.asOf)} (run ${v.run.id})`;
+  const at = v.timeless ? '' : ` at ${timeOf(v.run.at, v.asOf)} (run ${v.run.id})`;
   const told = toldWhom(v);
 
   if (v.derive) return derivedSentence(v, when, because);
 
   switch (v.outcome) {
     case 'executed':
-      return `ran ${what ?? 'its actions'} on ${t} ${at}${becauseText}${told}`;
+      return `ran ${what ?? 'its actions'} on ${t}${at}${becauseText}${told}`;
     case 'failed':
       if (stop && (stop.reason === REASON.FAILED || stop.reason === REASON.TIMED_OUT))
-        return `ran ${what ?? 'its actions'} on ${t} ${at} and it ${stop.reason === REASON.TIMED_OUT ? 'timed out' : 'failed'}: ${stopDetail(stop)}${because ? `; it ran because ${because}` : ''}${told}`;
-      return `did not run ${what ?? 'its actions'} on ${t} ${at}: ${stop ? stopDetail(stop) : 'it failed'}${told}`;
+        return `ran ${what ?? 'its actions'} on ${t}${at} and it ${stop.reason === REASON.TIMED_OUT ? 'timed out' : 'failed'}: ${stopDetail(stop)}${because ? `; it ran because ${because}` : ''}${told}`;
+      return `did not run ${what ?? 'its actions'} on ${t}${at}: ${stop ? stopDetail(stop) : 'it failed'}${told}`;
     case 'interrupted':
-      return `${what ?? 'an action'} on ${t} was interrupted ${at}: ${stop ? stopDetail(stop) : 'its runner stopped'}; a person must check whether it took effect`;
+      return `${what ?? 'an action'} on ${t} was interrupted${at}: ${stop ? stopDetail(stop) : 'its runner stopped'}; a person must check whether it took effect`;
     case 'dry_run': {
-      const why = dryRunWhy(v.trace, v.run);
+      const why = dryRunWhy(v.trace, v.run, v.timeless);
       if (!what) return `would page ${v.escalateTo ?? 'a person'} about ${t} (${why}: nothing was sent)${becauseText}`;
       return `would run ${what} on ${t} (${why}: nothing ran)${becauseText}`;
     }
@@ -64,8 +69,8 @@ export function verdictSentence(v: VerdictInput): string {
       if (!what) {
         const dedup = v.trace.some((x) => x.reason === REASON.ESCALATION_DEDUP);
         return dedup
-          ? `${v.escalateTo ?? 'a person'} was already paged about ${t} (still open ${at})${becauseText}`
-          : `paged ${v.escalateTo ?? 'a person'} about ${t} ${at}${becauseText}`;
+          ? `${v.escalateTo ?? 'a person'} was already paged about ${t} (still open${at})${becauseText}`
+          : `paged ${v.escalateTo ?? 'a person'} about ${t}${at}${becauseText}`;
       }
       return `did not run ${what} on ${t}: ${stop ? stopPhrase(stop, v) : 'a guardrail stopped it'}${told || `; ${v.escalateTo ?? 'a person'} was told`}`;
     case 'blocked':
@@ -82,9 +87,9 @@ export function verdictSentence(v: VerdictInput): string {
       return `nothing to do for ${t}: ${f ? failing(f, v.provenance) : 'its conditions do not hold'}`;
     }
     case 'matched':
-      return `${what ? `${what} on ${t}` : `paging about ${t}`}: the conditions hold ${at}${becauseText}`;
+      return `${what ? `${what} on ${t}` : `paging about ${t}`}: the conditions hold${at}${becauseText}`;
     default:
-      return `${v.outcome} for ${t} ${at}`;
+      return `${v.outcome} for ${t}${at}`;
   }
 }
 
@@ -195,9 +200,10 @@ function toldWhom(v: VerdictInput): string {
 }
 
 /** A dry run stops everything; otherwise only a rule in shadow mode would have acted without acting. */
-function dryRunWhy(trace: readonly Verdict[], run: { id: number; dryRun: boolean }): string {
-  if (run.dryRun && !trace.some((x) => x.reason === REASON.SHADOW)) return `run ${run.id} was a dry run`;
-  return `run ${run.id}; the rule is in shadow mode`;
+function dryRunWhy(trace: readonly Verdict[], run: { id: number; dryRun: boolean }, timeless = false): string {
+  const which = timeless ? 'the run' : `run ${run.id}`;
+  if (run.dryRun && !trace.some((x) => x.reason === REASON.SHADOW)) return `${which} was a dry run`;
+  return timeless ? 'the rule is in shadow mode' : `${which}; the rule is in shadow mode`;
 }
 
 // The `for` verdict of the evaluate stage (rules/evaluate.ts) gives its numbers in these two shapes; a unit test pins them.

@@ -60,7 +60,8 @@ export function withContext(
   if (decisions.length === 1) {
     const d = decisions[0]!;
     // The one-line verdict `reflex why` starts with, for this decision of this run.
-    details.verdict ??= liveVerdict(d, { id: ctx.runId, now: ctx.now, dryRun: ctx.dryRun });
+    // Without the run's time and id: the message carries them (details.run, at), and the same words next run are stored once.
+    details.verdict ??= liveVerdict(d, { id: ctx.runId, now: ctx.now, dryRun: ctx.dryRun }, undefined, true);
     details.facts ??= conditionLines(ctx, d);
     details.more ??= `reflex why ${d.target.id} --run ${ctx.runId}`;
   } else if (decisions.length > 1) {

@@ -107,6 +107,11 @@ describe('verdictSentence', () => {
     expect(verdictSentence(shadow)).toBe(`would run restart-instance on web-2 (run 41; the rule is in shadow mode: nothing ran) ${because}`);
     const page = base({ outcome: 'escalated', actions: [], escalateTo: 'oncall', trace: [{ stage: 'notify', reason: 'escalated', detail: 'sent' }] });
     expect(verdictSentence(page)).toBe(`paged oncall about web-2 at 10:04 UTC (run 41) ${because}`);
+    // In a message (which carries its run and time), the same decision reads the same in every run.
+    expect(verdictSentence({ ...page, timeless: true })).toBe(`paged oncall about web-2 ${because}`);
+    expect(verdictSentence({ ...base({}), timeless: true })).toBe(`ran restart-instance on web-2 ${because}`);
+    expect(verdictSentence({ ...dry, timeless: true })).toBe(`would run restart-instance on web-2 (the run was a dry run: nothing ran) ${because}`);
+    expect(verdictSentence({ ...shadow, timeless: true })).toBe(`would run restart-instance on web-2 (the rule is in shadow mode: nothing ran) ${because}`);
     const unknown = base({
       outcome: 'unknown',
       trace: [{ stage: 'evaluate', reason: 'unknown', detail: '"unhealthy" is unknown: fact "healthy" is unknown: source "health" timed out', stops: true }],

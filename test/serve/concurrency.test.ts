@@ -2,40 +2,15 @@
 // by a reader, and the off switch flipped from the console mid-run is seen by the next run.
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, fixture, reflex } from '../helpers.js';
-import { appOver, TOKEN } from './harness.js';
+import { CLI, reflex } from '../helpers.js';
+import { appOver, pokeProject, TOKEN } from './harness.js';
 
 const N = 1000;
 let dir: string;
 let a: Awaited<ReturnType<typeof appOver>>;
 
 beforeAll(async () => {
-  const targets = Array.from(
-    { length: N },
-    (_, i) => `  - { id: i-${i}, kind: instance, labels: { service: s${i % 30} }, facts: { healthy: ${i % 50 !== 0}, load: ${(i % 100) / 100} } }`,
-  );
-  dir = fixture(
-    {
-      'reflex.yaml': `store: .reflex/state.db
-rules: [rules/*.yaml]
-sources: [{ name: inventory, kind: inventory, path: inventory.yaml }]
-actions: { poke: { kind: exec, argv: [node, -e, "0"] } }
-`,
-      'inventory.yaml': `targets:\n${targets.join('\n')}\n`,
-      'rules/a.yaml': `rules:
-  - name: restart
-    target: { kind: instance }
-    when: { down: "!facts.healthy" }
-    do: [{ action: poke }]
-  - name: busy
-    target: { kind: instance }
-    when: { busy: facts.load > 0.9 }
-    do: [{ action: poke }]
-`,
-    },
-    'reflex-serve-conc-',
-  );
-  expect(reflex(['run', '--dry-run', '-q'], { cwd: dir }).status).toBe(0);
+  dir = pokeProject(N, { services: 30, unhealthyEvery: 50, busyAbove: 0.9, prefix: 'reflex-serve-conc-' });
   a = await appOver(dir, { token: TOKEN });
 });
 afterAll(async () => {

@@ -191,3 +191,39 @@ export function humanProject(files: Record<string, string> = HUMAN_FILES): Recor
   }
   return { dir };
 }
+
+/**
+ * A project of `n` instances over `services` services with two acting rules (restart the unhealthy, poke the busy
+ * above `busyAbove`), recorded once by a dry run: a fleet for the tests that watch runs while the console reads.
+ */
+export function pokeProject(n: number, o: { services: number; unhealthyEvery: number; busyAbove: number; prefix: string }): string {
+  const targets = Array.from(
+    { length: n },
+    (_, i) =>
+      `  - { id: i-${i}, kind: instance, labels: { service: s${i % o.services} }, facts: { healthy: ${i % o.unhealthyEvery !== 0}, load: ${(i % 100) / 100} } }`,
+  );
+  const dir = fixture(
+    {
+      'reflex.yaml': `store: .reflex/state.db
+rules: [rules/*.yaml]
+sources: [{ name: inventory, kind: inventory, path: inventory.yaml }]
+actions: { poke: { kind: exec, argv: [node, -e, "0"] } }
+`,
+      'inventory.yaml': `targets:\n${targets.join('\n')}\n`,
+      'rules/a.yaml': `rules:
+  - name: restart
+    target: { kind: instance }
+    when: { down: "!facts.healthy" }
+    do: [{ action: poke }]
+  - name: busy
+    target: { kind: instance }
+    when: { busy: facts.load > ${o.busyAbove} }
+    do: [{ action: poke }]
+`,
+    },
+    o.prefix,
+  );
+  const r = reflex(['run', '--dry-run', '-q'], { cwd: dir });
+  if (r.status !== 0) throw new Error(`the first run of ${dir} failed: ${r.out}`);
+  return dir;
+}

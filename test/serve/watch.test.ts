@@ -7,38 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReadModel } from '../../src/serve/data.js';
 import type { Store } from '../../src/store/types.js';
 import { fixture, reflex } from '../helpers.js';
-import { appOver } from './harness.js';
+import { appOver, pokeProject } from './harness.js';
 
 const N = 300;
 let dir: string;
 
 beforeAll(() => {
-  const targets = Array.from(
-    { length: N },
-    (_, i) => `  - { id: i-${i}, kind: instance, labels: { service: s${i % 7} }, facts: { healthy: ${i % 40 !== 0}, load: ${(i % 100) / 100} } }`,
-  );
-  dir = fixture(
-    {
-      'reflex.yaml': `store: .reflex/state.db
-rules: [rules/*.yaml]
-sources: [{ name: inventory, kind: inventory, path: inventory.yaml }]
-actions: { poke: { kind: exec, argv: [node, -e, "0"] } }
-`,
-      'inventory.yaml': `targets:\n${targets.join('\n')}\n`,
-      'rules/a.yaml': `rules:
-  - name: restart
-    target: { kind: instance }
-    when: { down: "!facts.healthy" }
-    do: [{ action: poke }]
-  - name: busy
-    target: { kind: instance }
-    when: { busy: facts.load > 0.97 }
-    do: [{ action: poke }]
-`,
-    },
-    'reflex-serve-watch-',
-  );
-  expect(reflex(['run', '--dry-run', '-q'], { cwd: dir }).status).toBe(0);
+  dir = pokeProject(N, { services: 7, unhealthyEvery: 40, busyAbove: 0.97, prefix: 'reflex-serve-watch-' });
 });
 
 /** Until `ok()` holds, giving the watch's timer turns; a bound so a watch that never fires fails instead of hanging. */
