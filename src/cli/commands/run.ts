@@ -7,6 +7,7 @@ import { makeRedactor } from '../../redact.js';
 import { exitIfStillBusy, loadOrExit, openStoreOrExit, processSignal } from '../project.js';
 import { decisionLine, hintTarget, OUTCOME_ORDER } from '../../explain/text.js';
 import { summaryHeader } from '../../pipeline/summary.js';
+import { readInventoriesOnce } from '../../sources/inventory/index.js';
 
 export default async function run(opts: {
   config?: string;
@@ -19,6 +20,8 @@ export default async function run(opts: {
 }): Promise<number> {
   const t0 = performance.now();
   const shards = parseShards(opts.shard);
+  // The check below reads the inventories; the collect stage then takes what it read, if the files did not change.
+  readInventoriesOnce();
   const { project, ruleSet, warnings } = await loadOrExit(opts);
   const redact = makeRedactor(project.secrets);
   const log = makeLogger({ redact });

@@ -22,10 +22,37 @@ export function createInventorySource(config: Config): Source {
   };
 }
 
+/**
+ * `reflex run` reads each inventory twice in one process: the check every command makes (it refuses a run on what
+ * `reflex check` refuses, inventory mistakes included), then the collect stage. With this on, the first read keeps
+ * its bytes and its reading; the second takes them if the file still holds exactly those bytes (it is read again and
+ * compared, so a file changed in between is read anew). At 100,000 targets that is one JSON reading instead of two.
+ */
+let readOnce: { kept: Map<string, { bytes: Buffer; output: SourceOutput }>; taken: Set<string> } | null = null;
+export function readInventoriesOnce(): void {
+  readOnce ??= { kept: new Map(), taken: new Set() };
+}
+
 async function collectInventory(config: Config, ctx: SourceContext): Promise<SourceOutput> {
   const full = isAbsolute(config.path) ? config.path : resolve(ctx.projectDir, config.path);
   const shown = isAbsolute(config.path) ? config.path : relative(ctx.projectDir, full) || config.path;
-  const text = await readLimited(full, shown, maxBytesOf(config), ctx.signal);
+  const bytes = await readLimited(full, shown, maxBytesOf(config), ctx.signal);
+  const key = `${full}\u0000${config.max_depth ?? ''}\u0000${shown}`;
+  const kept = readOnce?.kept.get(key);
+  if (kept) {
+    readOnce!.kept.delete(key);
+    readOnce!.taken.add(key);
+    if (kept.bytes.equals(bytes)) return kept.output;
+  }
+  const output = readInventory(bytes, shown, config);
+  // Only the first reading is kept, for the one that follows: a held copy is never left behind by the run itself.
+  if (readOnce && !kept && !readOnce.taken.has(key)) readOnce.kept.set(key, { bytes, output });
+  return output;
+}
+
+function readInventory(bytes: Buffer, shown: string, config: Config): SourceOutput {
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  const text = bytes.toString('utf8', bom ? 3 : 0);
   const data = parseInventoryText(text, shown);
   const locator = new Locator(text, shown);
   try {
@@ -49,8 +76,8 @@ async function collectInventory(config: Config, ctx: SourceContext): Promise<Sou
   }
 }
 
-/** The file's text, refused unread past `maxBytes` (a 100 MB inventory would otherwise be read whole). */
-async function readLimited(full: string, shown: string, maxBytes: number, signal: AbortSignal): Promise<string> {
+/** The file's bytes, refused unread past `maxBytes` (a 100 MB inventory would otherwise be read whole). */
+async function readLimited(full: string, shown: string, maxBytes: number, signal: AbortSignal): Promise<Buffer> {
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {
     handle = await open(full, 'r');
@@ -64,8 +91,7 @@ async function readLimited(full: string, shown: string, maxBytes: number, signal
     const bytes = await handle.readFile({ signal });
     // The file may have grown between the two calls.
     if (bytes.length > maxBytes) throw new SourceError(`${shown}: the file is over the limit of ${sizeText(maxBytes)}`);
-    const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
-    return bytes.toString('utf8', bom ? 3 : 0);
+    return bytes;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.name === 'AbortError' || err instanceof SourceError) throw err;
