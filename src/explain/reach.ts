@@ -3,7 +3,7 @@
 // console evaluate only these (the rest of a 100,000-target fleet cannot change the answer), and derive rules only on
 // the targets whose derived facts are read.
 import type { Target } from '../model.js';
-import { groupKey } from '../rules/context.js';
+import { closure, groupKey } from '../rules/context.js';
 import type { CompiledAggregate, RuleSet } from '../rules/ruleset.js';
 import type { Snapshot } from '../pipeline/stages/collect.js';
 
@@ -61,23 +61,6 @@ class FleetIndex {
     return out;
   }
 
-  private closure(start: Target, next: (t: Target) => Target[]): Target[] {
-    const seen = new Set([start.id]);
-    const out: Target[] = [];
-    for (let frontier = [start]; frontier.length; ) {
-      const nf: Target[] = [];
-      for (const t of frontier)
-        for (const n of next(t))
-          if (!seen.has(n.id)) {
-            seen.add(n.id);
-            out.push(n);
-            nf.push(n);
-          }
-      frontier = nf;
-    }
-    return out;
-  }
-
   /** The targets a relation of `t` names (the variables of rules/ruleset.ts RULE_VARIABLES). */
   related(rel: string, t: Target): Target[] {
     switch (rel) {
@@ -86,9 +69,9 @@ class FleetIndex {
       case 'dependents':
         return this.dependents(t);
       case 'upstream':
-        return this.closure(t, (x) => this.dependsOn(x));
+        return closure(t, (x) => this.dependsOn(x));
       case 'downstream':
-        return this.closure(t, (x) => this.dependents(x));
+        return closure(t, (x) => this.dependents(x));
       default:
         return [];
     }

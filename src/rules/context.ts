@@ -82,30 +82,11 @@ export class World {
 
   /** All targets reachable through depends_on (transitively), nearest first. */
   upstream(t: Target): Target[] {
-    return this.memo('upstream', t, () => this.closure(t, (x) => this.dependsOn(x)));
+    return this.memo('upstream', t, () => closure(t, (x) => this.dependsOn(x)));
   }
 
   downstream(t: Target): Target[] {
-    return this.memo('downstream', t, () => this.closure(t, (x) => this.dependents(x)));
-  }
-
-  private closure(start: Target, next: (t: Target) => Target[]): Target[] {
-    const seen = new Set<string>([start.id]);
-    const out: Target[] = [];
-    let frontier = [start];
-    while (frontier.length) {
-      const nf: Target[] = [];
-      for (const t of frontier) {
-        for (const n of next(t)) {
-          if (seen.has(n.id)) continue;
-          seen.add(n.id);
-          out.push(n);
-          nf.push(n);
-        }
-      }
-      frontier = nf;
-    }
-    return out;
+    return this.memo('downstream', t, () => closure(t, (x) => this.dependents(x)));
   }
 
   /** The group key(s) a member contributes to (for explanations and ordered aggregates; computeAggregate inlines this). */
@@ -342,4 +323,24 @@ export class Activation {
   get now() {
     return this.world.nowDate;
   }
+}
+
+/** Every target reachable from `start` through `next`, breadth first, each once, `start` left out (upstream, downstream). */
+export function closure(start: Target, next: (t: Target) => Target[]): Target[] {
+  const seen = new Set<string>([start.id]);
+  const out: Target[] = [];
+  let frontier = [start];
+  while (frontier.length) {
+    const nf: Target[] = [];
+    for (const t of frontier) {
+      for (const n of next(t)) {
+        if (seen.has(n.id)) continue;
+        seen.add(n.id);
+        out.push(n);
+        nf.push(n);
+      }
+    }
+    frontier = nf;
+  }
+  return out;
 }
